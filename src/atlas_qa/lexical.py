@@ -1,0 +1,56 @@
+"""The lexical side: stemmed, stop-word-free tokens and a BM25 index over chunk texts (bm25s)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from functools import lru_cache
+
+import numpy as np
+
+_WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?")
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being below between both
+    but by can could did do does doing down during each few for from further had has have having he her here hers
+    herself him himself his how i if in into is it its itself just me more most my myself no nor not now of off on
+    once only or other our ours ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were what when where which
+    while who whom why will with would you your yours yourself yourselves define describe discuss explain identify
+    meant mean term""".split()
+)
+
+
+@lru_cache(maxsize=1)
+def _stemmer():  # type: ignore[no-untyped-def]
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def tokenize(text: str) -> list[str]:
+    """Lower-cased Snowball stems of the words of `text`, stop words and footnote markers removed."""
+    text = re.sub(r"\[\^[^\]\s]+\]", " ", text)
+    words = [w.replace("’", "'") for w in _WORD.findall(text.lower())]
+    return _stemmer().stemWords([w for w in words if w not in STOPWORDS])
+
+
+class LexicalIndex:
+    """BM25 over a fixed list of texts; rebuilt (in well under a second for a course) when the corpus changes."""
+
+    def __init__(self, texts: Sequence[str]) -> None:
+        import bm25s
+
+        self.size = len(texts)
+        self._bm25 = bm25s.BM25()
+        if texts:
+            self._bm25.index([tokenize(t) or [""] for t in texts], show_progress=False)
+
+    def scores(self, query: str) -> np.ndarray:
+        """A BM25 score for every text, in the order given."""
+        if not self.size:
+            return np.zeros(0, dtype=np.float32)
+        vocab = self._bm25.vocab_dict
+        tokens = [t for t in tokenize(query) if t in vocab]
+        if not tokens:
+            return np.zeros(self.size, dtype=np.float32)
+        return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)

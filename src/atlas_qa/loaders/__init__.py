@@ -1,0 +1,95 @@
+"""Loaders turn one course file into a `Document`; `load_corpus` walks folders and collects what failed."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..errors import LoadError
+from ..types import Document
+from . import concept, markdown
+
+SUFFIXES = {".txt": "txt", ".md": "md", ".markdown": "md"}
+MAX_BYTES = 20 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Skipped:
+    path: str
+    reason: str
+
+
+@dataclass
+class LoadResult:
+    documents: list[Document] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    roots: list[Path] = field(default_factory=list)
+
+
+def read_text(path: Path) -> str:
+    """Read a text file as UTF-8 (with or without BOM), falling back to cp1252; refuse binary files."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise LoadError("empty file")
+    if len(data) > MAX_BYTES:
+        raise LoadError(f"larger than {MAX_BYTES // (1024 * 1024)} MB")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        text = data.decode("utf-16")
+    elif b"\x00" in data:
+        raise LoadError("binary file (contains NUL bytes)")
+    else:
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            text = data.decode("cp1252", errors="replace")
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def load_file(path: Path, root: Path) -> Document:
+    """Load one file; its page id is its path relative to `root` unless the file names its own."""
+    kind = SUFFIXES.get(path.suffix.lower())
+    if kind is None:
+        raise LoadError(f"unsupported file type {path.suffix or '(none)'!r}")
+    text = read_text(path)
+    rel = path.relative_to(root).as_posix() if path != root else path.name
+    if kind == "md":
+        return markdown.parse(text, page_id=rel, source=str(path))
+    return concept.parse(text, page_id=rel, source=str(path))
+
+
+def iter_files(root: Path) -> Iterator[Path]:
+    """Every file below `root` in a stable order, hidden files and folders left out, symlink loops avoided."""
+    if root.is_file():
+        yield root
+        return
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for name in sorted(filenames):
+            if not name.startswith("."):
+                yield Path(dirpath) / name
+
+
+def load_corpus(paths: Iterable[Path]) -> LoadResult:
+    """Load every supported file under `paths`; files that fail are listed in `skipped` with the reason."""
+    result = LoadResult()
+    seen: dict[str, str] = {}
+    for given in paths:
+        if not given.exists():
+            raise LoadError(f"{given} does not exist")
+        root = given.resolve()
+        result.roots.append(root)
+        base = root if root.is_dir() else root.parent
+        for path in iter_files(root):
+            try:
+                doc = load_file(path, base)
+            except (LoadError, OSError, ValueError) as exc:
+                result.skipped.append(Skipped(str(path), str(exc)))
+                continue
+            if doc.page_id in seen:
+                result.skipped.append(Skipped(str(path), f"duplicate page id {doc.page_id!r} (also {seen[doc.page_id]})"))
+                continue
+            seen[doc.page_id] = str(path)
+            result.documents.append(doc)
+    return result

@@ -1,0 +1,37 @@
+"""Paragraph and sentence spans of a text, as (start, end) offsets into it."""
+
+from __future__ import annotations
+
+import re
+
+_PARA = re.compile(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", re.S)
+# A sentence ends at . ! ? (optionally followed by closing quotes, brackets or a footnote marker) before
+# whitespace and a capital, digit or opening quote; abbreviations such as "p." or "et al." do not end one.
+_END = re.compile(r"[.!?][”’\"')\]]*(?:\[\^[^\]\s]+\])*(?=\s+[“\"'(\[A-Z0-9])")
+_ABBREV = re.compile(
+    r"(?:\b(?:p|pp|al|e\.g|i\.e|cf|vs|etc|ed|eds|vol|no|Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|U\.S|Inc|Co|Ltd|Fig|ch|Ch)|\b[A-Z])\.$"
+)
+
+
+def paragraph_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Non-blank paragraphs (separated by blank lines) of text[start:end]."""
+    end = len(text) if end is None else end
+    return [(start + m.start(), start + m.end()) for m in _PARA.finditer(text[start:end])]
+
+
+def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """Sentences of text[start:end], whitespace trimmed; every non-blank character lands in one sentence."""
+    end = len(text) if end is None else end
+    spans = []
+    for p_start, p_end in paragraph_spans(text, start, end):
+        s = p_start
+        for m in _END.finditer(text, p_start, p_end):
+            if _ABBREV.search(text[max(s, m.start() - 6) : m.start() + 1]):
+                continue
+            spans.append((s, m.end()))
+            s = m.end()
+            while s < p_end and text[s].isspace():
+                s += 1
+        if s < p_end:
+            spans.append((s, p_end))
+    return spans

@@ -1,0 +1,123 @@
+"""Plain data that flows between the pipeline stages: files -> Documents -> Chunks -> Passages -> Answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Reference:
+    """One entry of a page's reference list or one footnote.
+
+    `key` is how in-text citations find it: "borins 2007" for a reference list entry, "^3" for footnote 3.
+    """
+
+    key: str
+    text: str
+    authors: tuple[str, ...] = ()
+    year: str = ""
+
+
+@dataclass(frozen=True)
+class Quotation:
+    """A quoted passage of a page: who is quoted, where in their work, and the span in the page text."""
+
+    speaker: str
+    pages: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Section:
+    """A heading's extent in the page text; `path` is its heading trail ("Rules > Chess")."""
+
+    path: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Document:
+    """A loaded course page. Offsets everywhere refer to `text`."""
+
+    page_id: str
+    title: str
+    text: str
+    source: str
+    format: str
+    sections: tuple[Section, ...] = ()
+    quotations: tuple[Quotation, ...] = ()
+    references: tuple[Reference, ...] = ()
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A piece of a page small enough for the embedding model, with where it came from."""
+
+    id: str
+    page_id: str
+    position: int
+    text: str
+    start: int
+    end: int
+    title: str
+    section: str = ""
+    speaker: str = ""
+    pages: str = ""
+
+    @property
+    def embed_text(self) -> str:
+        """What the model and BM25 see: the page title and section path give a chunk its context."""
+        head = " > ".join(p for p in (self.title, self.section) if p)
+        if self.speaker:
+            head += f" ({self.speaker} writes)"
+        return f"{head}\n{self.text}" if head else self.text
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrieved chunk with its score (higher is better)."""
+
+    chunk: Chunk
+    score: float
+
+
+@dataclass(frozen=True)
+class Cite:
+    """A work cited inside a passage, resolved to its full reference when the page lists it."""
+
+    label: str
+    reference: str
+
+
+@dataclass(frozen=True)
+class Citation:
+    """One numbered source of an answer."""
+
+    n: int
+    page_id: str
+    title: str
+    source: str
+    section: str
+    speaker: str
+    pages: str
+    cites: tuple[Cite, ...]
+    text: str
+    score: float
+    start: int
+    end: int
+    speaker_reference: str = ""
+    chain: str = ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What `ask` returns to the CLI, the UI and evaluation alike."""
+
+    question: str
+    answer: str
+    refused: bool
+    citations: tuple[Citation, ...]
+    closest_pages: tuple[str, ...] = ()
