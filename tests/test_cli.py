@@ -1,0 +1,67 @@
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from atlas_qa.cli import main
+from atlas_qa.config import Settings
+
+from .conftest import ROOT
+
+
+def test_help_imports_nothing_heavy():
+    code = (
+        "import sys\nfrom atlas_qa.cli import main\n"
+        "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "heavy = [m for m in ('torch', 'chromadb', 'sentence_transformers', 'gradio', 'numpy') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_ingest_json_shape_and_noop(corpus: Path, tmp_path: Path, capsys):
+    args = ["ingest", str(corpus), "--index-dir", str(tmp_path / "i"), "--model", "hash-64", "--json"]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert set(first) == {"added", "updated", "removed", "unchanged", "chunks", "embedded", "skipped"}
+    assert first["added"] == 4 and first["chunks"] > 0
+    assert main(args) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert (again["embedded"], again["unchanged"], again["added"]) == (0, 4, 0)
+
+
+def test_strict_ingest_fails_on_a_skipped_file(corpus: Path, tmp_path: Path, capsys):
+    (corpus / "broken.md").write_text("---\ntitle: [x\n---\n")
+    args = ["ingest", str(corpus), "--index-dir", str(tmp_path / "i"), "--model", "hash-64", "--json"]
+    assert main(args) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [Path(s["path"]).name for s in out["skipped"]] == ["broken.md"]
+    assert main([*args, "--strict"]) == 3
+
+
+def test_ask_json_shape(corpus: Path, tmp_path: Path, capsys, monkeypatch):
+    monkeypatch.setenv("ATLAS_QA_REFUSE_BELOW", "0")
+    index = ["--index-dir", str(tmp_path / "i"), "--model", "hash-64"]
+    main(["ingest", str(corpus), *index, "--json"])
+    capsys.readouterr()
+    assert main(["ask", "What are de facto rules?", *index, "--json", "--k", "3"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert {"question", "answer", "refused", "citations"} <= set(out)
+    assert len(out["citations"]) == 3
+    keys = {"n", "page_id", "title", "source", "section", "speaker", "pages", "cites", "text", "score"}
+    assert keys <= set(out["citations"][0])
+
+
+def test_errors_are_one_line_and_exit_2(tmp_path: Path, capsys):
+    assert main(["ask", "anything", "--index-dir", str(tmp_path / "empty"), "--model", "hash-64"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("atlas-qa: ") and "ingest" in err and len(err.strip().splitlines()) == 1
+    assert main(["ask", "   ", "--model", "hash-64"]) == 2
+
+
+def test_environment_defaults_and_flags_win(monkeypatch, tmp_path: Path):
+    monkeypatch.setenv("ATLAS_QA_K", "7")
+    monkeypatch.setenv("ATLAS_QA_INDEX_DIR", str(tmp_path / "env"))
+    assert Settings.from_env().k == 7
+    assert Settings.from_env(k=2, index_dir=tmp_path / "flag") == Settings(k=2, index_dir=tmp_path / "flag")

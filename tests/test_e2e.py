@@ -1,0 +1,63 @@
+"""End to end with the real MiniLM model (from the installed package, offline) and a real Chroma store."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from atlas_qa.chunking import count_tokens
+from atlas_qa.cli import answer_json
+
+from .conftest import BORINS_QUESTION, DATA, ROOT
+
+pytestmark = pytest.mark.e2e
+
+
+def test_borins_question_cites_pal_and_borins(real_atlas):
+    out = answer_json(real_atlas.ask(BORINS_QUESTION))
+    assert not out["refused"]
+    first = out["citations"][0]
+    assert first["page_id"] == "atlas107/digital-technology-and-service-delivery.txt"
+    assert (first["speaker"], first["pages"]) == ("Pal", "213-214")
+    borins = [c for c in first["cites"] if c["label"] == "Borins, 2007, p. 16"]
+    assert borins and borins[0]["reference"].startswith("Borins, S. (2007). Conceptual framework.")
+    assert first["chain"] == "Borins (2007, p. 16), quoted in Pal (2014, pp. 213-214)"
+    assert "consolidates many common functions" in out["answer"]
+    assert "[1]" in out["answer"]
+
+
+def test_no_chunk_exceeds_the_model_window(real_atlas):
+    embedder = real_atlas.embedder
+    chunks = real_atlas.index.chunks
+    assert len(chunks) > 50
+    for c in chunks:
+        assert embedder.count_tokens(c.embed_text) <= embedder.max_tokens == 256
+        assert count_tokens(c.text) <= real_atlas.settings.chunk_tokens
+
+
+def test_polisci_questions_find_their_page(real_atlas):
+    lines = [json.loads(x) for x in (DATA / "polisci_questions.jsonl").read_text().splitlines()]
+    hits = sum(real_atlas.search(q["question"], k=10).pages[0][0] == q["gold_page"] for q in lines)
+    assert hits / len(lines) >= 0.8
+
+
+def test_noop_reingest_embeds_nothing(real_atlas):
+    report = real_atlas.ingest()
+    assert report.embedded == 0 and report.added == report.updated == report.removed == 0
+
+
+def test_cli_end_to_end_in_a_fresh_process(tmp_path: Path):
+    env = {**os.environ, "ATLAS_QA_INDEX_DIR": str(tmp_path / "idx"), "HF_HUB_OFFLINE": "1"}
+    cli = [sys.executable, "-m", "atlas_qa.cli"]
+    ingest = subprocess.run([*cli, "ingest", str(ROOT / "corpus"), "--json"], env=env, capture_output=True, text=True)
+    assert ingest.returncode == 0, ingest.stderr
+    assert json.loads(ingest.stdout)["added"] == 1
+    again = subprocess.run([*cli, "ingest", str(ROOT / "corpus")], env=env, capture_output=True, text=True)
+    assert "nothing embedded" in again.stdout
+    ask = subprocess.run([*cli, "ask", BORINS_QUESTION, "--json"], env=env, capture_output=True, text=True)
+    assert ask.returncode == 0, ask.stderr
+    out = json.loads(ask.stdout)
+    assert out["citations"][0]["speaker"] == "Pal"
