@@ -30,6 +30,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, help="passages to cite (default 5)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
 
+    p = sub.add_parser("eval", parents=[common], help="retrieval metrics on a question set")
+    p.add_argument("questions", type=Path, nargs="?", help="JSONL of {id, question, gold_page, kind?}")
+    p.add_argument("--corpus", type=Path, help="index this corpus into its own index folder first")
+    p.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/)")
+    p.add_argument("--retriever", default="hybrid", help="hybrid, rrf, dense, bm25 or all (default hybrid)")
+    p.add_argument("--k", type=int, default=10, help="deepest cut-off (default 10)")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--plot", type=Path, metavar="PNG", help="write recall@k curves to this PNG")
+    p.add_argument("--misses", type=int, default=0, metavar="N", help="list the first N misses per retriever")
+
     p = sub.add_parser("serve", parents=[common], help="run the chat app")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 7860)")
@@ -43,7 +53,7 @@ def _settings(args: argparse.Namespace) -> Any:
     return Settings.from_env(
         index_dir=args.index_dir,
         model=args.model,
-        k=getattr(args, "k", None),
+        k=getattr(args, "k", None) if args.command == "ask" else None,
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
     )
@@ -87,6 +97,49 @@ def _print_answer(answer: Any) -> None:
             print(f"    cites {cite.label}: {cite.reference or '(not in the page references)'}")
 
 
+def _eval(args: argparse.Namespace, settings: Any) -> int:
+    from . import evaluate
+    from .core import Atlas
+    from .errors import ConfigError
+    from .retrieve import METHODS
+
+    if bool(args.questions) == bool(args.beir):
+        raise ConfigError("Give a questions file or --beir DIR (one of the two).")
+    corpus = args.corpus
+    if args.beir:
+        records, questions = evaluate.load_beir(args.beir)
+        corpus = evaluate.write_beir_corpus(records, evaluate.eval_index_dir(settings, args.beir) / "pages")
+    else:
+        questions = evaluate.load_questions(args.questions)
+    if corpus is not None and args.index_dir is None:
+        settings = settings.with_(index_dir=evaluate.eval_index_dir(settings, corpus))
+    atlas = Atlas(settings.with_(fetch_k=max(settings.fetch_k, args.k)))
+    if corpus is not None:
+        report = atlas.ingest([corpus], progress=True)
+        print(f"Index {settings.index_dir}: {report.chunks} chunks ({report.embedded} embedded now).", file=sys.stderr)
+    names = list(METHODS) if args.retriever == "all" else [args.retriever]
+    if any(n not in METHODS for n in names):
+        raise ConfigError(f"Unknown retriever {args.retriever!r}: choose one of {', '.join(METHODS)} or all.")
+    ks = tuple(sorted({1, 5, args.k} & set(range(1, args.k + 1)))) or (args.k,)
+    reports = []
+    for name in reversed(names):  # the reference recipes first, ours last
+        def search(q: str, name: str = name) -> list[str]:
+            return [page for page, _ in atlas.search(q, k=args.k, method=name).pages[: args.k]]
+
+        atlas.search(questions[0].question, method=name)  # warm-up, not timed
+        reports.append(evaluate.evaluate(search, questions, ks=ks, retriever_name=name))
+    if args.plot:
+        evaluate.plot_recall(reports, args.plot)
+    if args.json:
+        print(json.dumps(evaluate.report_json(reports), indent=2))
+    else:
+        print(evaluate.format_table(reports))
+        for r in reports:
+            for miss in r.misses[: args.misses]:
+                print(f"miss [{r.name}] {miss['id']}: gold {miss['gold']}, first {miss['first']}: {miss['question']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -103,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             report = atlas.ingest(args.paths or None, progress=sys.stderr.isatty() or not args.json)
             _print_ingest(report, args.json)
             return 3 if (args.strict and report.skipped) else 0
+        if args.command == "eval":
+            return _eval(args, settings)
         if args.command == "ask":
             answer = atlas.ask(args.question, k=args.k)
             if args.json:

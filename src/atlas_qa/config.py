@@ -36,7 +36,7 @@ class Settings:
     batch_size: int = 32
     chunk_tokens: int = 200
     k: int = 5
-    fetch_k: int = 50
+    fetch_k: int = 100
     refuse_below: float = 0.25
     host: str = "127.0.0.1"
     port: int = 7860

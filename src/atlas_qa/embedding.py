@@ -75,6 +75,7 @@ class SentenceTransformerEmbedder(Embedder):
             from transformers.utils import logging as hf_logging
 
             hf_logging.disable_progress_bar()
+            hf_logging.set_verbosity_error()  # counting an over-long chunk's tokens is not an error
             try:
                 self._model = SentenceTransformer(path, device=self.device, local_files_only=True)
             except Exception as exc:  # the library raises many kinds; report one

@@ -54,6 +54,14 @@ class RetrieverReport:
     curve: dict[int, float] = field(default_factory=dict)
 
 
+def eval_index_dir(settings: Any, corpus: Path) -> Path:
+    """A corpus's own evaluation index, beside (never inside) the default one: `<index_dir>-eval/<name>-<hash>`."""
+    resolved = Path(corpus).resolve()
+    digest = hashlib.sha256(f"{resolved}|{settings.model}".encode()).hexdigest()[:8]
+    base = Path(settings.index_dir)
+    return base.parent / f"{base.name}-eval" / f"{resolved.name}-{digest}"
+
+
 # ---------------------------------------------------------------------------------------------------------- reading
 
 

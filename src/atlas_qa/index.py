@@ -24,7 +24,7 @@ from .chunking import CHUNKER_VERSION, chunk_document
 from .config import Settings
 from .embedding import Embedder
 from .errors import AtlasError, IndexMismatchError
-from .lexical import LexicalIndex
+from .lexical import LexicalIndex, PageTerms
 from .loaders import LoadResult, Skipped
 from .types import Chunk, Document, Quotation, Reference, Section
 
@@ -62,10 +62,11 @@ def document_to_json(doc: Document) -> str:
 def document_from_json(raw: str) -> Document:
     d = json.loads(raw)
     return Document(
-        **{k: v for k, v in d.items() if k not in ("sections", "quotations", "references")},
+        **{k: v for k, v in d.items() if k not in ("sections", "quotations", "references", "key_terms")},
         sections=tuple(Section(**s) for s in d["sections"]),
         quotations=tuple(Quotation(**q) for q in d["quotations"]),
         references=tuple(Reference(**{**r, "authors": tuple(r["authors"])}) for r in d["references"]),
+        key_terms=tuple(d.get("key_terms", ())),
     )
 
 
@@ -91,6 +92,8 @@ class Index:
         self._positions: dict[str, int] = {}
         self._lexical: LexicalIndex | None = None
         self._docs: dict[str, Document] = {}
+        self._page_ids: list[str] = []
+        self._page_terms: PageTerms | None = None
 
     # -- storage -------------------------------------------------------------------------------------------------
 
@@ -272,6 +275,8 @@ class Index:
         self._positions = {c.id: i for i, c in enumerate(self._chunks)}
         self._lexical = None
         self._docs = {}
+        self._page_ids = list(dict.fromkeys(c.page_id for c in self._chunks))
+        self._page_terms = None
         self._cache_generation = generation
 
     @property
@@ -289,6 +294,20 @@ class Index:
         if self._lexical is None:
             self._lexical = LexicalIndex([c.embed_text for c in self._chunks])
         return self._lexical
+
+    @property
+    def page_ids(self) -> list[str]:
+        """Ids of the pages that have chunks, in a stable order (the order of `page_terms`)."""
+        self._refresh()
+        return self._page_ids
+
+    @property
+    def page_terms(self) -> PageTerms:
+        self._refresh()
+        if self._page_terms is None:
+            docs = [self.document(p) for p in self._page_ids]
+            self._page_terms = PageTerms([(d.title, d.key_terms) for d in docs])
+        return self._page_terms
 
     def document(self, page_id: str) -> Document:
         self._refresh()

@@ -54,3 +54,30 @@ class LexicalIndex:
         if not tokens:
             return np.zeros(self.size, dtype=np.float32)
         return np.asarray(self._bm25.get_scores(tokens), dtype=np.float32)
+
+
+class PageTerms:
+    """Page-level lexical signals: BM25 over each page's title and key terms, and which pages define a term
+    that the question names (the share of the question's words that the longest such term covers)."""
+
+    MAX_TERM_WORDS = 8
+
+    def __init__(self, pages: Sequence[tuple[str, Sequence[str]]]) -> None:
+        self.size = len(pages)
+        self.fields = LexicalIndex([title + "\n" + "\n".join(terms) for title, terms in pages])
+        self._defines: dict[tuple[str, ...], list[int]] = {}
+        for i, (_, terms) in enumerate(pages):
+            for term in terms:
+                stems = tuple(tokenize(term))
+                if 0 < len(stems) <= self.MAX_TERM_WORDS:
+                    self._defines.setdefault(stems, []).append(i)
+
+    def defines(self, query: str) -> np.ndarray:
+        """Per page: len(longest defined term found in the query) / len(query), in words after stemming."""
+        out = np.zeros(self.size, dtype=np.float32)
+        stems = tokenize(query)
+        for n in range(1, min(self.MAX_TERM_WORDS, len(stems)) + 1):
+            for i in range(len(stems) - n + 1):
+                for page in self._defines.get(tuple(stems[i : i + n]), ()):
+                    out[page] = max(out[page], n / len(stems))
+        return out

@@ -1,4 +1,16 @@
-"""Retrieval: dense (Chroma), lexical (BM25), their fusion, and page-level aggregation."""
+"""Retrieval: dense (Chroma), lexical (BM25), the reference fusions, and our page-level `hybrid`.
+
+`hybrid` scores pages, not chunks: each signal is turned into one score per page and standardised (z-score over
+the course's pages) before a weighted sum, so no signal's scale dominates:
+
+- dense: the page's best chunk similarity among Chroma's `fetch_k` nearest chunks;
+- bm25: the page's best chunk BM25 score (chunks carry their page title and section path);
+- fields: BM25 over the page's title and key terms (terms it emphasises where it defines them);
+- defines: the share of the question's words covered by a term the page defines (not standardised: 0 for most pages).
+
+A page outside a side's candidates gets that side's lowest candidate score. Chunks are then ranked by their page's
+score plus their own standardised dense and BM25 scores, so passages come from the best pages first.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +25,7 @@ from .types import Passage
 
 METHODS = ("hybrid", "rrf", "dense", "bm25")
 RRF_K = 60
+WEIGHTS = {"dense": 0.5, "bm25": 0.5, "fields": 0.2, "defines": 1.0}
 
 
 @dataclass(frozen=True)
@@ -25,9 +38,9 @@ class Retrieval:
 
 
 class Retriever:
-    """Answers `search(question)` with one of the methods in `METHODS`; `hybrid` is ours and the default."""
+    """Answers `search(question)` with one of `METHODS`; `hybrid` is ours and the default."""
 
-    def __init__(self, index: Index, embedder: Embedder, fetch_k: int = 50) -> None:
+    def __init__(self, index: Index, embedder: Embedder, fetch_k: int = 100) -> None:
         self.index = index
         self.embedder = embedder
         self.fetch_k = fetch_k
@@ -39,7 +52,7 @@ class Retriever:
         scores = self.index.lexical.scores(question)
         if not scores.size:
             return {}
-        top = np.argsort(-scores)[: self.fetch_k]
+        top = np.argpartition(-scores, min(self.fetch_k, scores.size - 1))[: self.fetch_k]
         chunks = self.index.chunks
         return {chunks[i].id: float(scores[i]) for i in top if scores[i] > 0}
 
@@ -48,19 +61,59 @@ class Retriever:
             raise ValueError(f"unknown retriever {method!r}; choose one of {', '.join(METHODS)}")
         dense = self._dense(question) if method != "bm25" else {}
         lexical = self._bm25(question) if method != "dense" else {}
-        if method == "dense":
-            scores = dense
-        elif method == "bm25":
-            scores = lexical
-        elif method == "rrf":
-            scores = _rrf([dense, lexical])
+        if method == "hybrid":
+            chunk_scores, pages = self._hybrid(question, dense, lexical)
         else:
-            scores = _hybrid(dense, lexical)
-        ranked = sorted(scores.items(), key=lambda kv: -kv[1])
-        passages = tuple(Passage(self.index.chunk(cid), s) for cid, s in ranked)
-        pages = _page_scores(passages, aggregate=method == "hybrid")
-        top_sim = max(dense.values(), default=0.0)
-        return Retrieval(passages=passages[:k] if k else passages, pages=pages, top_similarity=top_sim)
+            chunk_scores = dense if method == "dense" else lexical if method == "bm25" else _rrf([dense, lexical])
+            pages = _best_chunk_per_page(chunk_scores, self.index)
+        ranked = sorted(chunk_scores.items(), key=lambda kv: -kv[1])[:k]
+        passages = tuple(Passage(self.index.chunk(cid), score) for cid, score in ranked)
+        return Retrieval(passages=passages, pages=pages, top_similarity=max(dense.values(), default=0.0))
+
+    def _hybrid(
+        self, question: str, dense: dict[str, float], lexical: dict[str, float]
+    ) -> tuple[dict[str, float], tuple[tuple[str, float], ...]]:
+        page_ids = self.index.page_ids
+        where = {p: i for i, p in enumerate(page_ids)}
+        terms = self.index.page_terms
+        page_score = (
+            WEIGHTS["dense"] * _z(_page_max(dense, self.index, where))
+            + WEIGHTS["bm25"] * _z(_page_max(lexical, self.index, where))
+            + WEIGHTS["fields"] * _z(terms.fields.scores(question))
+            + WEIGHTS["defines"] * terms.defines(question)
+        )
+        d_chunk, b_chunk = _z_dict(dense, set(lexical)), _z_dict(lexical, set(dense))
+        chunk_scores = {
+            cid: float(page_score[where[self.index.chunk(cid).page_id]])
+            + WEIGHTS["dense"] * d_chunk[cid]
+            + WEIGHTS["bm25"] * b_chunk[cid]
+            for cid in d_chunk
+        }
+        order = np.argsort(-page_score, kind="stable")
+        return chunk_scores, tuple((page_ids[i], float(page_score[i])) for i in order)
+
+
+def _z(values: np.ndarray) -> np.ndarray:
+    sd = float(values.std())
+    return (values - values.mean()) / sd if sd > 0 else np.zeros_like(values)
+
+
+def _z_dict(scores: dict[str, float], also: set[str]) -> dict[str, float]:
+    """Standardise one side's candidate scores; ids only the other side found get this side's floor."""
+    if not scores:
+        return {cid: 0.0 for cid in also}
+    values = np.fromiter(scores.values(), dtype=np.float64)
+    floor, mean, sd = values.min(), values.mean(), values.std() or 1.0
+    return {cid: (scores.get(cid, floor) - mean) / sd for cid in set(scores) | also}
+
+
+def _page_max(scores: dict[str, float], index: Index, where: dict[str, int]) -> np.ndarray:
+    """Each page's best candidate chunk score; pages without a candidate get the lowest candidate score."""
+    out = np.full(len(where), min(scores.values(), default=0.0), dtype=np.float64)
+    for cid, s in scores.items():
+        i = where[index.chunk(cid).page_id]
+        out[i] = max(out[i], s)
+    return out
 
 
 def _rrf(rankings: list[dict[str, float]], k: int = RRF_K) -> dict[str, float]:
@@ -71,28 +124,9 @@ def _rrf(rankings: list[dict[str, float]], k: int = RRF_K) -> dict[str, float]:
     return dict(fused)
 
 
-def _normalise(scores: dict[str, float]) -> dict[str, float]:
-    if not scores:
-        return {}
-    values = np.fromiter(scores.values(), dtype=np.float64)
-    lo, hi = float(values.min()), float(values.max())
-    span = hi - lo or 1.0
-    return {cid: (s - lo) / span for cid, s in scores.items()}
-
-
-def _hybrid(dense: dict[str, float], lexical: dict[str, float], dense_weight: float = 0.6) -> dict[str, float]:
-    """Convex combination of min-max normalised scores; a chunk missing from one side scores 0 there."""
-    d, b = _normalise(dense), _normalise(lexical)
-    return {cid: dense_weight * d.get(cid, 0.0) + (1 - dense_weight) * b.get(cid, 0.0) for cid in set(d) | set(b)}
-
-
-def _page_scores(passages: tuple[Passage, ...], aggregate: bool) -> tuple[tuple[str, float], ...]:
-    """A page's score: its best chunk's, plus (when aggregating) a decaying share of its next best chunks."""
-    per_page: dict[str, list[float]] = defaultdict(list)
-    for p in passages:
-        per_page[p.chunk.page_id].append(p.score)
-    scored = {}
-    for page, scores in per_page.items():
-        scores.sort(reverse=True)
-        scored[page] = scores[0] + (sum(s * 0.5 ** (i + 1) for i, s in enumerate(scores[1:4])) * 0.3 if aggregate else 0.0)
-    return tuple(sorted(scored.items(), key=lambda kv: -kv[1]))
+def _best_chunk_per_page(scores: dict[str, float], index: Index) -> tuple[tuple[str, float], ...]:
+    best: dict[str, float] = {}
+    for cid, s in scores.items():
+        page = index.chunk(cid).page_id
+        best[page] = max(best.get(page, s), s)
+    return tuple(sorted(best.items(), key=lambda kv: -kv[1]))

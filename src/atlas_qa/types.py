@@ -49,6 +49,7 @@ class Document:
     sections: tuple[Section, ...] = ()
     quotations: tuple[Quotation, ...] = ()
     references: tuple[Reference, ...] = ()
+    key_terms: tuple[str, ...] = ()  # terms the page defines (emphasised where introduced)
     metadata: dict[str, str] = field(default_factory=dict)
 
 

@@ -10,6 +10,7 @@ from ..types import Document, Reference, Section
 
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?)\n---[ \t]*(?:\n|\Z)", re.S)
 HEADING = re.compile(r"^(?P<hashes>#{1,6})[ \t]+(?P<title>.+?)[ \t#]*$", re.M)
+BOLD = re.compile(r"\*\*(?P<term>[^*\n]{2,80}?)\*\*")
 FOOTNOTE_DEF = re.compile(r"^\[\^(?P<key>[^\]\s]+)\]:[ \t]*(?P<text>.*(?:\n(?:[ \t]{2,}|\t).*)*)", re.M)
 
 
@@ -73,6 +74,13 @@ def parse(text: str, page_id: str, source: str) -> Document:
         format="markdown",
         sections=tuple(sections),
         references=tuple(references),
+        key_terms=_key_terms(body),
         metadata=meta,
     )
 
+
+
+def _key_terms(body: str) -> tuple[str, ...]:
+    """Bold terms of the running text (box titles in `>` lines are headings, not definitions)."""
+    prose = re.sub(r"^>.*$", "", body, flags=re.M)
+    return tuple(dict.fromkeys(m.group("term").strip() for m in BOLD.finditer(prose)))

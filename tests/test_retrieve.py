@@ -1,0 +1,46 @@
+import numpy as np
+import pytest
+
+from atlas_qa.core import Atlas
+from atlas_qa.lexical import PageTerms, tokenize
+from atlas_qa.retrieve import METHODS, _z, _z_dict
+
+
+def test_tokenize_stems_and_drops_stop_words_and_footnotes():
+    assert tokenize("The Governments were governing[^3] quickly") == ["govern", "govern", "quick"]
+
+
+def test_defines_scores_pages_that_define_a_term_of_the_question():
+    terms = PageTerms([("Rules", ["de jure", "institutions"]), ("Reality", ["fact"]), ("Other", [])])
+    scores = terms.defines("What is meant by 'de jure'?")
+    assert scores[0] == pytest.approx(1.0) and scores[1] == scores[2] == 0
+    mixed = terms.defines("Which fact about institutions matters?")  # stems: fact, institut, matter
+    assert mixed[0] == pytest.approx(1 / 3) and mixed[1] == pytest.approx(1 / 3)
+
+
+def test_z_helpers():
+    assert np.allclose(_z(np.array([1.0, 2.0, 3.0])), [-1.2247, 0.0, 1.2247], atol=1e-4)
+    assert not _z(np.array([2.0, 2.0])).any()
+    z = _z_dict({"a": 1.0, "b": 3.0}, {"c"})
+    assert z["c"] == z["a"] == -1.0 and z["b"] == 1.0
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_every_method_ranks_pages_and_passages(corpus, hash_settings, method):
+    atlas = Atlas(hash_settings)
+    atlas.ingest([corpus])
+    result = atlas.search("What is meant by 'de facto rules'?", k=3, method=method)
+    assert len(result.passages) == 3
+    assert [p.score for p in result.passages] == sorted((p.score for p in result.passages), reverse=True)
+    assert len({p for p, _ in result.pages}) == len(result.pages)
+    if method == "hybrid":
+        assert len(result.pages) == len(atlas.index.page_ids)
+        assert result.pages[0][0] == "m00002"  # the page that explains both terms
+        assert result.passages[0].chunk.page_id == result.pages[0][0]
+
+
+def test_unknown_method_is_refused(corpus, hash_settings):
+    atlas = Atlas(hash_settings)
+    atlas.ingest([corpus])
+    with pytest.raises(ValueError, match="unknown retriever"):
+        atlas.search("rules", method="magic")
