@@ -39,6 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--plot", type=Path, metavar="PNG", help="write recall@k curves to this PNG")
     p.add_argument("--misses", type=int, default=0, metavar="N", help="list the first N misses per retriever")
+    p.add_argument("--out-of-scope", type=Path, metavar="JSONL", help="also report refusal rates with these questions")
+
+    p = sub.add_parser("eval-attribution", parents=[common], help="which work supports each claim: accuracy@1/@3")
+    p.add_argument("claims", type=Path, help="JSONL of {id, claim, gold_page, reference}")
+    p.add_argument("--corpus", type=Path, help="index this corpus into its own index folder first")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--misses", type=int, default=0, metavar="N", help="list the first N misses")
 
     p = sub.add_parser("serve", parents=[common], help="run the chat app")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
@@ -70,6 +77,8 @@ def _print_ingest(report: Any, as_json: bool) -> None:
             f"Indexed: {report.added} added, {report.updated} updated, {report.removed} removed, "
             f"{report.unchanged} unchanged; {report.embedded} chunks embedded, {report.chunks} in the index."
         )
+    if len(report.by_format) > 1 or report.skipped:
+        print("By format: " + ", ".join(f"{k} {v['loaded']} loaded, {v['skipped']} skipped" for k, v in report.by_format.items()))
     for s in report.skipped:
         print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
 
@@ -111,12 +120,7 @@ def _eval(args: argparse.Namespace, settings: Any) -> int:
         corpus = evaluate.write_beir_corpus(records, evaluate.eval_index_dir(settings, args.beir) / "pages")
     else:
         questions = evaluate.load_questions(args.questions)
-    if corpus is not None and args.index_dir is None:
-        settings = settings.with_(index_dir=evaluate.eval_index_dir(settings, corpus))
-    atlas = Atlas(settings.with_(fetch_k=max(settings.fetch_k, args.k)))
-    if corpus is not None:
-        report = atlas.ingest([corpus], progress=True)
-        print(f"Index {settings.index_dir}: {report.chunks} chunks ({report.embedded} embedded now).", file=sys.stderr)
+    atlas = _eval_atlas(args, settings.with_(fetch_k=max(settings.fetch_k, args.k)), corpus)
     names = list(METHODS) if args.retriever == "all" else [args.retriever]
     if any(n not in METHODS for n in names):
         raise ConfigError(f"Unknown retriever {args.retriever!r}: choose one of {', '.join(METHODS)} or all.")
@@ -130,13 +134,52 @@ def _eval(args: argparse.Namespace, settings: Any) -> int:
         reports.append(evaluate.evaluate(search, questions, ks=ks, retriever_name=name))
     if args.plot:
         evaluate.plot_recall(reports, args.plot)
+    out = evaluate.report_json(reports)
+    if args.out_of_scope:
+        outside = [q.question for q in evaluate.load_questions(args.out_of_scope, require_gold=False)]
+        out["refusal"] = evaluate.refusal_rates(
+            lambda q: atlas.ask(q).refused, [q.question for q in questions], outside
+        )
     if args.json:
-        print(json.dumps(evaluate.report_json(reports), indent=2))
+        print(json.dumps(out, indent=2))
     else:
         print(evaluate.format_table(reports))
+        if "refusal" in out:
+            r = out["refusal"]
+            print(f"\nrefused: {r['in_scope_refused']:.1%} of {r['in_scope_n']} in-scope questions, "
+                  f"{r['out_of_scope_refused']:.1%} of {r['out_of_scope_n']} out-of-scope ones")
         for r in reports:
             for miss in r.misses[: args.misses]:
                 print(f"miss [{r.name}] {miss['id']}: gold {miss['gold']}, first {miss['first']}: {miss['question']}")
+    return 0
+
+
+def _eval_atlas(args: argparse.Namespace, settings: Any, corpus: Path | None) -> Any:
+    """The Atlas to evaluate: with a corpus, its own index (never the default one), synced first."""
+    from . import evaluate
+    from .core import Atlas
+
+    if corpus is not None and args.index_dir is None:
+        settings = settings.with_(index_dir=evaluate.eval_index_dir(settings, corpus))
+    atlas = Atlas(settings)
+    if corpus is not None:
+        report = atlas.ingest([corpus], progress=True)
+        print(f"Index {settings.index_dir}: {report.chunks} chunks ({report.embedded} embedded now).", file=sys.stderr)
+    return atlas
+
+
+def _eval_attribution(args: argparse.Namespace, settings: Any) -> int:
+    from . import evaluate
+
+    claims = evaluate.load_claims(args.claims)
+    atlas = _eval_atlas(args, settings, args.corpus)
+    result = evaluate.evaluate_attribution(atlas.attribute, claims)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "misses"}, indent=2))
+    else:
+        print(f"n = {result['n']} claims: accuracy@1 {result['accuracy@1']:.4f}, accuracy@3 {result['accuracy@3']:.4f}")
+        for miss in result["misses"][: args.misses]:
+            print(f"miss {miss['id']}: {miss['claim']}\n  gold:  {miss['gold']}\n  first: {miss['first']}")
     return 0
 
 
@@ -158,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
             return 3 if (args.strict and report.skipped) else 0
         if args.command == "eval":
             return _eval(args, settings)
+        if args.command == "eval-attribution":
+            return _eval_attribution(args, settings)
         if args.command == "ask":
             answer = atlas.ask(args.question, k=args.k)
             if args.json:

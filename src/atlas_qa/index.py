@@ -42,6 +42,7 @@ class IngestReport:
     chunks: int = 0
     embedded: int = 0
     skipped: list[Skipped] = field(default_factory=list)
+    by_format: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,6 +53,7 @@ class IngestReport:
             "chunks": self.chunks,
             "embedded": self.embedded,
             "skipped": [asdict(s) for s in self.skipped],
+            "by_format": self.by_format,
         }
 
 
@@ -187,7 +189,7 @@ class Index:
 
         Pages no longer present under one of `loaded.roots` are removed; pages from elsewhere are kept.
         """
-        report = IngestReport(skipped=list(loaded.skipped))
+        report = IngestReport(skipped=list(loaded.skipped), by_format=dict(loaded.by_format))
         with self._write_lock():
             known = {pid: (src, h) for pid, src, h in self.db.execute("SELECT page_id, source, hash FROM pages")}
             todo: list[tuple[Document, str, bool]] = []

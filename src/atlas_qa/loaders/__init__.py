@@ -9,9 +9,18 @@ from pathlib import Path
 
 from ..errors import LoadError
 from ..types import Document
-from . import concept, markdown
+from . import concept, html, markdown
 
-SUFFIXES = {".txt": "txt", ".md": "md", ".markdown": "md"}
+SUFFIXES = {
+    ".txt": "txt",
+    ".md": "md",
+    ".markdown": "md",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+}
 MAX_BYTES = 20 * 1024 * 1024
 
 
@@ -23,9 +32,19 @@ class Skipped:
 
 @dataclass
 class LoadResult:
+    """The pages that loaded, the files that did not (with reasons), and per format {"loaded": n, "skipped": m}.
+
+    `by_format` is keyed by file format ("txt", "md", "html", "pdf", "docx"; "other" for unsupported files).
+    """
+
     documents: list[Document] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     roots: list[Path] = field(default_factory=list)
+    by_format: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def count(self, kind: str, outcome: str) -> None:
+        tally = self.by_format.setdefault(kind, {"loaded": 0, "skipped": 0})
+        tally[outcome] += 1
 
 
 def read_text(path: Path) -> str:
@@ -47,15 +66,35 @@ def read_text(path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _check_size(path: Path) -> None:
+    size = path.stat().st_size
+    if size == 0:
+        raise LoadError("empty file")
+    if size > MAX_BYTES:
+        raise LoadError(f"larger than {MAX_BYTES // (1024 * 1024)} MB")
+
+
 def load_file(path: Path, root: Path) -> Document:
     """Load one file; its page id is its path relative to `root` unless the file names its own."""
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise LoadError(f"unsupported file type {path.suffix or '(none)'!r}")
-    text = read_text(path)
     rel = path.relative_to(root).as_posix() if path != root else path.name
+    if kind == "pdf":
+        from . import pdf  # imported on use: its module doubles as the child process that reads the PDF
+
+        _check_size(path)
+        return pdf.parse_file(path, page_id=rel, source=str(path))
+    if kind == "docx":
+        from . import docx
+
+        _check_size(path)
+        return docx.parse_file(path, page_id=rel, source=str(path))
+    text = read_text(path)
     if kind == "md":
         return markdown.parse(text, page_id=rel, source=str(path))
+    if kind == "html":
+        return html.parse(text, page_id=rel, source=str(path))
     return concept.parse(text, page_id=rel, source=str(path))
 
 
@@ -82,14 +121,20 @@ def load_corpus(paths: Iterable[Path]) -> LoadResult:
         result.roots.append(root)
         base = root if root.is_dir() else root.parent
         for path in iter_files(root):
+            kind = SUFFIXES.get(path.suffix.lower(), "other")
             try:
                 doc = load_file(path, base)
             except (LoadError, OSError, ValueError) as exc:
                 result.skipped.append(Skipped(str(path), str(exc)))
+                result.count(kind, "skipped")
                 continue
             if doc.page_id in seen:
-                result.skipped.append(Skipped(str(path), f"duplicate page id {doc.page_id!r} (also {seen[doc.page_id]})"))
+                result.skipped.append(
+                    Skipped(str(path), f"duplicate page id {doc.page_id!r} (also {seen[doc.page_id]})")
+                )
+                result.count(kind, "skipped")
                 continue
             seen[doc.page_id] = str(path)
             result.documents.append(doc)
+            result.count(kind, "loaded")
     return result

@@ -64,7 +64,6 @@ def parse(text: str, page_id: str, source: str) -> Document:
     if paras and (m := COURSE_LINE.match(lines[0])):
         meta["subject"], meta["course"] = _split_where(m.group("where"))
 
-    body_start = paras[desc_i + 1][0] if desc_i >= 0 and desc_i + 1 < len(paras) else 0
     body_end_i = topic_i if topic_i >= 0 else len(paras)
     quotations: list[Quotation] = []
     description = ""
@@ -90,7 +89,9 @@ def parse(text: str, page_id: str, source: str) -> Document:
     references: list[Reference] = []
     sections = []
     if desc_i >= 0:
-        sections.append(Section(DESCRIPTION, paras[desc_i][0], paras[body_end_i - 1][1] if body_end_i > 0 else len(text)))
+        sections.append(
+            Section(DESCRIPTION, paras[desc_i][0], paras[body_end_i - 1][1] if body_end_i > 0 else len(text))
+        )
     if topic_i >= 0:
         tag_i = topic_i + 1
         if tag_i < len(paras):

@@ -79,7 +79,6 @@ def parse(text: str, page_id: str, source: str) -> Document:
     )
 
 
-
 def _key_terms(body: str) -> tuple[str, ...]:
     """Bold terms of the running text (box titles in `>` lines are headings, not definitions)."""
     prose = re.sub(r"^>.*$", "", body, flags=re.M)

@@ -1,0 +1,151 @@
+"""Word documents (.docx): headings become section paths, footnotes become `[^N]` markers and references."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ..errors import LoadError
+from ..types import Document, Reference, Section
+
+MAX_UNZIPPED = 200 * 1024 * 1024  # a larger total is a zip bomb, not a course page
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+FOOTNOTES_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/footnotes"
+HEADING_STYLE = re.compile(r"^heading\s*(?P<level>[1-9])$", re.I)
+
+
+def _check_zip(path: Path) -> None:
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            total = sum(i.file_size for i in z.infolist())
+    except zipfile.BadZipFile:
+        raise LoadError("not a valid .docx (damaged zip)") from None
+    if "word/document.xml" not in names:
+        raise LoadError("not a Word document (no word/document.xml)")
+    if total > MAX_UNZIPPED:
+        raise LoadError(f"unpacks to more than {MAX_UNZIPPED >> 20} MB")
+
+
+def _run_text(p: Any, notes: dict[str, int]) -> str:
+    """A paragraph's text in reading order, footnote references as `[^N]` (numbered as the reader sees them)."""
+    out: list[str] = []
+    for el in p.iter(f"{W}t", f"{W}tab", f"{W}br", f"{W}cr", f"{W}noBreakHyphen", f"{W}footnoteReference"):
+        tag = el.tag
+        if tag == f"{W}t":
+            out.append(el.text or "")
+        elif tag == f"{W}tab":
+            out.append("\t")
+        elif tag in (f"{W}br", f"{W}cr"):
+            out.append("\n")
+        elif tag == f"{W}noBreakHyphen":
+            out.append("-")
+        else:
+            note_id = el.get(f"{W}id") or ""
+            notes.setdefault(note_id, len(notes) + 1)
+            out.append(f"[^{notes[note_id]}]")
+    return "".join(out)
+
+
+def _level(paragraph: Any) -> int:
+    """Heading level of a paragraph from its style (or the style's outline level), 0 for body text."""
+    style = paragraph.style
+    while style is not None:
+        if m := HEADING_STYLE.match(style.name or ""):
+            return int(m.group("level"))
+        lvl = style.element.find(f"{W}pPr/{W}outlineLvl")
+        if lvl is not None and (val := lvl.get(f"{W}val", "")).isdigit() and int(val) < 9:
+            return int(val) + 1
+        style = style.base_style
+    return 0
+
+
+def _footnotes(document: Any) -> dict[str, str]:
+    """Footnote id -> its text, read from word/footnotes.xml (python-docx has no API for footnotes)."""
+    from docx.oxml import parse_xml  # python-docx's parser: no entity expansion
+
+    try:
+        part = document.part.part_related_by(FOOTNOTES_REL)
+    except KeyError:
+        return {}
+    notes = {}
+    for fn in parse_xml(part.blob).iter(f"{W}footnote"):
+        if fn.get(f"{W}type") in ("separator", "continuationSeparator", "continuationNotice"):
+            continue
+        text = " ".join(_run_text(p, {}) for p in fn.iter(f"{W}p"))
+        notes[fn.get(f"{W}id") or ""] = re.sub(r"\[\^\d+\]", "", re.sub(r"\s+", " ", text)).strip()
+    return notes
+
+
+def parse_file(path: Path, page_id: str, source: str) -> Document:
+    """Load a .docx: Title, Heading 1-9 and body paragraphs (tables row by row), footnotes, core properties."""
+    _check_zip(path)
+    try:
+        import docx
+    except ImportError:
+        raise LoadError("reading .docx needs python-docx: pip install python-docx") from None
+    try:
+        document = docx.Document(str(path))
+    except Exception as exc:  # noqa: BLE001 - python-docx raises many kinds for a damaged file
+        raise LoadError(f"unreadable .docx ({type(exc).__name__})") from None
+
+    from docx.table import Table
+    from docx.text.paragraph import Paragraph
+
+    notes: dict[str, int] = {}
+    blocks: list[tuple[int, str]] = []  # (heading level or 0, text); -1 marks the Title paragraph
+    for item in document.iter_inner_content():
+        if isinstance(item, Paragraph):
+            text = re.sub(r"[ \t]+", " ", _run_text(item._p, notes)).strip()
+            if text:
+                is_title = (item.style.name if item.style is not None else "") == "Title"
+                blocks.append((-1 if is_title else _level(item), text))
+        elif isinstance(item, Table):
+            for row in item.rows:
+                cells = [re.sub(r"\s+", " ", _run_text(c._tc, notes)).strip() for c in row.cells]
+                cells = [c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1])]  # merged cells repeat
+                if cells:
+                    blocks.append((0, " | ".join(cells)))
+    if not blocks:
+        raise LoadError("empty document (no text)")
+
+    props = document.core_properties
+    title = next((t for lvl, t in blocks if lvl == -1), "") or (props.title or "").strip()
+    parts: list[str] = []
+    sections: list[Section] = []
+    trail: list[tuple[int, str]] = []
+    open_at: tuple[str, int] | None = None
+    pos = 0
+    for lvl, text in blocks:
+        if lvl > 0:
+            if open_at is not None:
+                sections.append(Section(open_at[0], open_at[1], pos - 2))
+            trail = [(lv, t) for lv, t in trail if lv < lvl] + [(lvl, text)]
+            open_at = (" > ".join(t for _, t in trail), pos)
+        if lvl != -1:
+            parts.append(text)
+            pos += len(text) + 2
+    if open_at is not None:
+        sections.append(Section(open_at[0], open_at[1], pos - 2))
+    if not title:
+        title = PurePosixPath(page_id).stem.replace("_", " ").replace("-", " ")
+
+    texts = _footnotes(document) if notes else {}
+    references = tuple(Reference(key=f"^{n}", text=texts.get(note_id, "")) for note_id, n in notes.items())
+    meta = {
+        "author": (props.author or "").strip(),
+        "date": (props.modified or props.created).date().isoformat() if (props.modified or props.created) else "",
+        "subject": (props.subject or "").strip(),
+    }
+    return Document(
+        page_id=page_id,
+        title=title,
+        text="\n\n".join(parts) + "\n",
+        source=source,
+        format="docx",
+        sections=tuple(sections),
+        references=tuple(r for r in references if r.text),
+        metadata={k: v for k, v in meta.items() if v},
+    )
