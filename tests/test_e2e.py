@@ -61,3 +61,55 @@ def test_cli_end_to_end_in_a_fresh_process(tmp_path: Path):
     assert ask.returncode == 0, ask.stderr
     out = json.loads(ask.stdout)
     assert out["citations"][0]["speaker"] == "Pal"
+
+
+SEED_CLAIMS = {
+    "Some see this as a new public service paradigm.": "Dunleavy, P., et al. (2005)",
+    "Rule-bound bureaucracies shift their rules to be embedded in software.": "Fountain, J. E. (2001)",
+    "Web 2.0 governance brings new forms of collaboration among agencies, nonprofits and citizens.": "Tapscott, D., & Williams",
+    "IT-enabled government could consolidate common functions previously located in each department.": "Borins, S. (2007)",
+}
+
+
+@pytest.mark.parametrize(("claim", "reference"), SEED_CLAIMS.items())
+def test_seed_claims_are_attributed_to_the_right_work(real_atlas, claim, reference):
+    works = real_atlas.attribute(claim)
+    assert works and works[0].reference.startswith(reference)
+
+
+def test_pal_own_words_are_pal_s(real_atlas):
+    works = real_atlas.attribute("Pal does not go that far.")
+    assert works[0].reference.startswith("Leslie Pal (2014), Beyond Policy Analysis")
+    assert works[0].label == "Pal, 2014, pp. 213-214"
+
+
+def test_out_of_scope_questions_are_refused_and_course_questions_answered(real_atlas):
+    from atlas_qa.evaluate import load_questions, refusal_rates
+
+    inside = [q.question for q in load_questions(DATA / "polisci_questions.jsonl")]
+    outside = [q.question for q in load_questions(DATA / "out_of_scope.jsonl", require_gold=False)]
+    rates = refusal_rates(lambda q: real_atlas.ask(q).refused, inside, outside)
+    assert rates["out_of_scope_refused"] >= 0.9
+    assert rates["in_scope_refused"] <= 0.06
+
+
+def test_eval_commands_on_the_excerpt(tmp_path: Path):
+    env = {**os.environ, "ATLAS_QA_INDEX_DIR": str(tmp_path / "default"), "HF_HUB_OFFLINE": "1"}
+    cli = [sys.executable, "-m", "atlas_qa.cli"]
+    run = subprocess.run(
+        [*cli, "eval", str(DATA / "polisci_questions.jsonl"), "--corpus", str(DATA / "polisci"), "--retriever", "all",
+         "--json", "--plot", str(tmp_path / "recall.png")],
+        env=env, capture_output=True, text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    out = json.loads(run.stdout)
+    assert out["n"] == 36 and set(out["retrievers"]) == {"bm25", "dense", "rrf", "hybrid"}
+    assert out["retrievers"]["hybrid"]["recall@5"] >= 0.9
+    assert (tmp_path / "recall.png").stat().st_size > 1000
+    assert not (tmp_path / "default").exists()  # never the default index
+    attr = subprocess.run(
+        [*cli, "eval-attribution", str(DATA / "polisci_claims.jsonl"), "--corpus", str(DATA / "polisci"), "--json"],
+        env=env, capture_output=True, text=True,
+    )
+    assert attr.returncode == 0, attr.stderr
+    assert json.loads(attr.stdout)["accuracy@1"] >= 0.8

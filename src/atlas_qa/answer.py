@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from .attribution import chain_for_span, cites_in_span
+from .attribution import chain_for_span, cites_in_span, speaker_cites
 from .lexical import tokenize
 from .retrieve import Retrieval
 from .spans import sentence_spans
 from .types import Answer, Citation, Cite, Document, Passage
 
 REFUSAL = "The course material doesn't cover this."
-MAX_SENTENCES = 3
+MIN_SENTENCES, MAX_SENTENCES = 2, 3
 MIN_SENTENCE_CHARS = 25
+RANK_PRIOR = 0.15  # how much a sentence gains from being in a higher-ranked passage
 
 
 @dataclass(frozen=True)
-class _Candidate:
+class Sentence:
+    """A candidate answer sentence: where it is, which passage it came from, how well it answers."""
+
     passage_rank: int
     start: int
     end: int
@@ -25,40 +29,49 @@ class _Candidate:
     score: float
 
 
-def _clean(sentence: str) -> str:
+def clean(sentence: str) -> str:
     """Display form of a page sentence: footnote markers and Markdown emphasis dropped, white space folded."""
     sentence = re.sub(r"\[\^[^\]\s]+\]", "", sentence)
     sentence = sentence.replace("**", "")
     return re.sub(r"\s+", " ", sentence).strip()
 
 
-def _candidates(question: str, passages: tuple[Passage, ...], docs: dict[str, Document]) -> list[_Candidate]:
+def rank_sentences(
+    question: str, passages: tuple[Passage, ...], docs: dict[str, Document], idf: Callable[[str], float]
+) -> list[Sentence]:
+    """The passages' sentences, best first: idf-weighted share of the question's stems they contain, plus a prior
+    for the passage's rank (so the top passage wins ties)."""
     q_terms = set(tokenize(question))
+    weights = {t: max(idf(t), 0.1) for t in q_terms}
+    total = sum(weights.values()) or 1.0
     out = []
     for rank, p in enumerate(passages):
         doc = docs[p.chunk.page_id]
         for a, b in sentence_spans(doc.text, p.chunk.start, p.chunk.end):
             text = doc.text[a:b]
-            if len(text) < MIN_SENTENCE_CHARS or text.lstrip().startswith("#"):
+            if len(text) < MIN_SENTENCE_CHARS or text.lstrip().startswith(("#", ">", "*Figure")):
                 continue
-            terms = set(tokenize(text))
-            overlap = len(q_terms & terms) / (len(q_terms) or 1)
-            # Lexical overlap with the question decides; the passage's rank breaks ties and favours the top passage.
-            out.append(_Candidate(rank, a, b, text, overlap + 0.15 / (rank + 1)))
+            overlap = sum(weights[t] for t in q_terms.intersection(tokenize(text))) / total
+            out.append(Sentence(rank, a, b, text, overlap + RANK_PRIOR / (rank + 1)))
+    out.sort(key=lambda s: -s.score)
     return out
 
 
-def compose(question: str, retrieval: Retrieval, docs: dict[str, Document], refuse_below: float) -> Answer:
+def compose(question: str, retrieval: Retrieval, docs: dict[str, Document], refuse_below: float,
+            idf: Callable[[str], float] = lambda t: 1.0) -> Answer:
     """Build the answer: the best sentences of the retrieved passages in page order, each with its [n] marker.
 
-    Refuses (with the closest pages) when the best dense similarity is under `refuse_below`.
+    Refuses (with the closest pages) when the retrieval's relevance is under `refuse_below`.
     """
     passages = retrieval.passages
     closest = tuple(page for page, _ in retrieval.pages[:3])
-    if not passages or retrieval.top_similarity < refuse_below:
+    if not passages or retrieval.relevance < refuse_below:
         return Answer(question=question, answer=REFUSAL, refused=True, citations=(), closest_pages=closest)
 
-    chosen = sorted(_candidates(question, passages, docs), key=lambda c: -c.score)[:MAX_SENTENCES]
+    ranked = rank_sentences(question, passages, docs, idf)
+    best = ranked[0].score if ranked else 0.0
+    # Two to three sentences: the best, and others that answer at least half as well.
+    chosen = [s for i, s in enumerate(ranked[:MAX_SENTENCES]) if i < MIN_SENTENCES or s.score >= best / 2]
     chosen.sort(key=lambda c: (c.passage_rank, c.start))
     # Number passages in the order the answer first cites them; uncited passages follow.
     order = list(dict.fromkeys([c.passage_rank for c in chosen] + list(range(len(passages)))))
@@ -70,15 +83,15 @@ def compose(question: str, retrieval: Retrieval, docs: dict[str, Document], refu
     citations = []
     for rank in order:
         p = passages[rank]
-        doc = docs[p.chunk.page_id]
         start, end = spans.get(rank, [(p.chunk.start, p.chunk.end)])[0]
-        citations.append(_citation(number[rank], p, doc, start, end))
-    text = " ".join(f"{_clean(c.text)} [{number[c.passage_rank]}]" for c in chosen)
+        citations.append(citation(number[rank], p, docs[p.chunk.page_id], start, end))
+    text = " ".join(f"{clean(c.text)} [{number[c.passage_rank]}]" for c in chosen)
     answer = Answer(question=question, answer=text, refused=False, citations=tuple(citations), closest_pages=closest)
     return verify(answer, docs)
 
 
-def _citation(n: int, p: Passage, doc: Document, start: int, end: int) -> Citation:
+def citation(n: int, p: Passage, doc: Document, start: int, end: int) -> Citation:
+    """The citation of a passage whose cited span is doc.text[start:end]: speaker, chain and works cited."""
     speaker, pages, speaker_ref, chain = chain_for_span(doc, start, end)
     in_span = cites_in_span(doc, start, end)
     rest = [c for c in cites_in_span(doc, p.chunk.start, p.chunk.end) if c not in in_span]
@@ -100,6 +113,24 @@ def _citation(n: int, p: Passage, doc: Document, start: int, end: int) -> Citati
     )
 
 
+def supporting_works(sentences: list[Sentence], docs: dict[str, Document], passages: tuple[Passage, ...]) -> list[Cite]:
+    """Works that support a claim, best first: for each best-matching sentence, the works it cites, then the works
+    of the speakers it quotes (innermost first); then the works cited in the passages."""
+    found: list[Cite] = []
+    for s in sentences[:5]:
+        doc = docs[passages[s.passage_rank].chunk.page_id]
+        for c in cites_in_span(doc, s.start, s.end) + speaker_cites(doc, s.start, s.end):
+            if c.reference and all(c.reference != f.reference for f in found):
+                found.append(c)
+    for p in passages:
+        doc = docs[p.chunk.page_id]
+        found += [
+            c for c in cites_in_span(doc, p.chunk.start, p.chunk.end)
+            if c.reference and all(c.reference != f.reference for f in found)
+        ]
+    return found
+
+
 def verify(answer: Answer, docs: dict[str, Document]) -> Answer:
     """Drop any answer sentence whose marker points nowhere or whose text is not in its cited page; check references.
 
@@ -112,7 +143,7 @@ def verify(answer: Answer, docs: dict[str, Document]) -> Answer:
         if cit is None or cit.page_id not in docs:
             continue
         page = docs[cit.page_id]
-        if _clean(text) not in _clean(page.text) or not all(_reference_exists(c, page) for c in cit.cites):
+        if clean(text) not in clean(page.text) or not all(_reference_exists(c, page) for c in cit.cites):
             continue
         kept.append(f"{text} [{n}]")
     if not kept:

@@ -100,6 +100,17 @@ def cites_in_span(doc: Document, start: int, end: int) -> list[Cite]:
     return cites
 
 
+def speaker_cites(doc: Document, start: int, end: int) -> list[Cite]:
+    """The works of the speakers quoted in a span, innermost quotation first (Borins before Pal)."""
+    cites = []
+    for q in sorted((q for q in doc.quotations if min(end, q.end) - max(start, q.start) > 0), key=lambda q: q.end - q.start):
+        ref = resolve_reference(doc, q.speaker.split()[-1])
+        if ref is not None:
+            label = ", ".join(x for x in (q.speaker, ref.year, page_locator(q.pages)) if x)
+            cites.append(Cite(label=label, reference=ref.text))
+    return cites
+
+
 def chain_for_span(doc: Document, start: int, end: int) -> tuple[str, str, str, str]:
     """(speaker, pages, speaker_reference, chain) for a span.
 

@@ -25,7 +25,7 @@ class Settings:
         chunk_tokens: target chunk size in cl100k tokens (always capped by the model's window).
         k: passages returned by `ask`.
         fetch_k: candidates each retriever fetches before fusion.
-        refuse_below: dense similarity under which `ask` refuses instead of answering.
+        refuse_below: retrieval relevance (see `Retrieval.relevance`) under which `ask` refuses.
         host / port: where `serve` listens.
     """
 
@@ -37,7 +37,7 @@ class Settings:
     chunk_tokens: int = 200
     k: int = 5
     fetch_k: int = 100
-    refuse_below: float = 0.25
+    refuse_below: float = 0.5
     host: str = "127.0.0.1"
     port: int = 7860
 

@@ -6,14 +6,14 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from .answer import compose
+from .answer import compose, rank_sentences, supporting_works
 from .config import Settings
 from .embedding import Embedder, make_embedder
 from .errors import IndexNotFoundError, QuestionError
 from .index import Index, IngestReport
 from .loaders import load_corpus
 from .retrieve import Retrieval, Retriever
-from .types import Answer
+from .types import Answer, Cite, Document
 
 MAX_QUESTION_CHARS = 1000
 
@@ -55,5 +55,15 @@ class Atlas:
                 f"The index in {self.settings.index_dir} is empty: run `atlas-qa ingest` (or `make run`) first."
             )
         retrieval = self.retriever.search(question, k or self.settings.k)
-        docs = {p.chunk.page_id: self.index.document(p.chunk.page_id) for p in retrieval.passages}
-        return compose(question, retrieval, docs, self.settings.refuse_below)
+        return compose(question, retrieval, self._docs(retrieval), self.settings.refuse_below, self.index.lexical.idf)
+
+    def attribute(self, claim: str, k: int | None = None) -> list[Cite]:
+        """The works that support a claim, best first (footnotes or references of the sentences that state it)."""
+        claim = check_question(claim)
+        retrieval = self.retriever.search(claim, k or self.settings.k)
+        docs = self._docs(retrieval)
+        ranked = rank_sentences(claim, retrieval.passages, docs, self.index.lexical.idf)
+        return supporting_works(ranked, docs, retrieval.passages)
+
+    def _docs(self, retrieval: Retrieval) -> dict[str, Document]:
+        return {p.chunk.page_id: self.index.document(p.chunk.page_id) for p in retrieval.passages}

@@ -96,10 +96,11 @@ def _text_field(obj: dict[str, Any], key: str, where: str, required: bool = True
     return value.strip()
 
 
-def load_questions(path: Path) -> list[Question]:
+def load_questions(path: Path, require_gold: bool = True) -> list[Question]:
     """Read a JSONL question set: one {"id", "question", "gold_page", "kind"?} object per line.
 
-    `gold_page` may also be a list of page ids when several pages answer the question.
+    `gold_page` may also be a list of page ids when several pages answer the question; with `require_gold` off
+    (out-of-scope sets) it may be missing.
 
     Raises:
         AtlasError: naming file:line and the problem for the first bad line, or when the file holds no questions.
@@ -113,6 +114,8 @@ def load_questions(path: Path) -> list[Question]:
         gold = obj.get("gold_page")
         if isinstance(gold, list) and gold and all(isinstance(g, str) and g.strip() for g in gold):
             pages = tuple(dict.fromkeys(g.strip() for g in gold))
+        elif gold is None and not require_gold:
+            pages = ()
         else:
             pages = (_text_field(obj, "gold_page", where),)
         kind = _text_field(obj, "kind", where, required=False)
@@ -389,3 +392,67 @@ def plot_recall(reports: Sequence[RetrieverReport], path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, format="png")
     return path
+
+
+# ----------------------------------------------------------------------------------------------------- attribution
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A sentence of a page and the reference that supports it."""
+
+    id: str
+    claim: str
+    gold_page: str
+    reference: str
+
+
+def load_claims(path: Path) -> list[Claim]:
+    """Read claims JSONL: {"id", "claim", "gold_page", "reference"} per line."""
+    claims = []
+    for line_no, obj in _jsonl(path):
+        where = f"{path}:{line_no}"
+        claims.append(
+            Claim(
+                id=_text_field(obj, "id", where),
+                claim=_text_field(obj, "claim", where),
+                gold_page=_text_field(obj, "gold_page", where, required=False),
+                reference=_text_field(obj, "reference", where),
+            )
+        )
+    if not claims:
+        raise AtlasError(f"{path} holds no claims.")
+    return claims
+
+
+def _same_reference(a: str, b: str) -> bool:
+    norm = lambda s: re.sub(r"\s+", " ", s).strip().casefold()  # noqa: E731
+    return norm(a) == norm(b)
+
+
+def evaluate_attribution(attribute: Callable[[str], Sequence[Any]], claims: Sequence[Claim]) -> dict[str, Any]:
+    """accuracy@1 / accuracy@3: the gold reference among the first 1 / 3 works `attribute(claim)` returns.
+
+    `attribute` returns works best first, each with a `.reference` text.
+    """
+    hits1 = hits3 = 0
+    misses = []
+    for c in claims:
+        refs = [w.reference for w in attribute(c.claim)]
+        rank = next((i for i, r in enumerate(refs) if _same_reference(r, c.reference)), None)
+        hits1 += rank == 0
+        hits3 += rank is not None and rank < 3
+        if rank != 0:
+            misses.append({"id": c.id, "claim": c.claim, "gold": c.reference, "first": refs[0] if refs else None})
+    n = len(claims)
+    return {"n": n, "accuracy@1": round(hits1 / n, 4), "accuracy@3": round(hits3 / n, 4), "misses": misses}
+
+
+def refusal_rates(refuses: Callable[[str], bool], in_scope: Sequence[str], out_of_scope: Sequence[str]) -> dict[str, Any]:
+    """Share of in-scope questions refused (should be low) and of out-of-scope ones refused (should be high)."""
+    return {
+        "in_scope_n": len(in_scope),
+        "in_scope_refused": round(sum(map(refuses, in_scope)) / max(len(in_scope), 1), 4),
+        "out_of_scope_n": len(out_of_scope),
+        "out_of_scope_refused": round(sum(map(refuses, out_of_scope)) / max(len(out_of_scope), 1), 4),
+    }

@@ -42,8 +42,23 @@ class LexicalIndex:
 
         self.size = len(texts)
         self._bm25 = bm25s.BM25()
+        tokenized = [tokenize(t) or [""] for t in texts]
+        self._df: dict[str, int] = {}
+        for tokens in tokenized:
+            for t in set(tokens):
+                self._df[t] = self._df.get(t, 0) + 1
         if texts:
-            self._bm25.index([tokenize(t) or [""] for t in texts], show_progress=False)
+            self._bm25.index(tokenized, show_progress=False)
+
+    def idf(self, token: str) -> float:
+        """How rare a stem is in the texts (0 for stems the texts never use)."""
+        df = self._df.get(token, 0)
+        return float(np.log(1 + (self.size - df + 0.5) / (df + 0.5))) if df else 0.0
+
+    def coverage(self, query: str) -> float:
+        """Share of the query's stems that occur anywhere in the texts: low for questions about other subjects."""
+        tokens = tokenize(query)
+        return sum(t in self._df for t in tokens) / len(tokens) if tokens else 0.0
 
     def scores(self, query: str) -> np.ndarray:
         """A BM25 score for every text, in the order given."""

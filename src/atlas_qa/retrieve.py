@@ -25,16 +25,26 @@ from .types import Passage
 
 METHODS = ("hybrid", "rrf", "dense", "bm25")
 RRF_K = 60
+COVERAGE_WEIGHT = 0.2
 WEIGHTS = {"dense": 0.5, "bm25": 0.5, "fields": 0.2, "defines": 1.0}
 
 
 @dataclass(frozen=True)
 class Retrieval:
-    """Chunks best first, pages best first, and the best dense similarity (how close the corpus came at all)."""
+    """Chunks best first, pages best first, and how close the corpus came at all.
+
+    `relevance` = best dense similarity + 0.2 x the share of the question's words the course uses; `ask` refuses
+    below a threshold calibrated on in-scope and out-of-scope questions (docs/answers.md).
+    """
 
     passages: tuple[Passage, ...]
     pages: tuple[tuple[str, float], ...]
     top_similarity: float
+    coverage: float = 1.0
+
+    @property
+    def relevance(self) -> float:
+        return self.top_similarity + COVERAGE_WEIGHT * self.coverage
 
 
 class Retriever:
@@ -68,7 +78,12 @@ class Retriever:
             pages = _best_chunk_per_page(chunk_scores, self.index)
         ranked = sorted(chunk_scores.items(), key=lambda kv: -kv[1])[:k]
         passages = tuple(Passage(self.index.chunk(cid), score) for cid, score in ranked)
-        return Retrieval(passages=passages, pages=pages, top_similarity=max(dense.values(), default=0.0))
+        return Retrieval(
+            passages=passages,
+            pages=pages,
+            top_similarity=max(dense.values(), default=0.0),
+            coverage=self.index.lexical.coverage(question),
+        )
 
     def _hybrid(
         self, question: str, dense: dict[str, float], lexical: dict[str, float]
