@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .attribution import chain_for_span, cites_in_span, speaker_cites
 from .lexical import tokenize
@@ -137,8 +137,9 @@ def verify(answer: Answer, docs: dict[str, Document]) -> Answer:
     Sentences are "text [n]" pieces; a dropped sentence is never shown. If nothing survives, the answer refuses.
     """
     by_n = {c.n: c for c in answer.citations}
+    pieces = re.findall(r"(.+?) \[(\d+)\](?:\s|$)", answer.answer)
     kept = []
-    for text, n in re.findall(r"(.+?) \[(\d+)\](?:\s|$)", answer.answer):
+    for text, n in pieces:
         cit = by_n.get(int(n))
         if cit is None or cit.page_id not in docs:
             continue
@@ -146,9 +147,10 @@ def verify(answer: Answer, docs: dict[str, Document]) -> Answer:
         if clean(text) not in clean(page.text) or not all(_reference_exists(c, page) for c in cit.cites):
             continue
         kept.append(f"{text} [{n}]")
+    dropped = answer.dropped + len(pieces) - len(kept)
     if not kept:
-        return Answer(answer.question, REFUSAL, True, (), answer.closest_pages)
-    return Answer(answer.question, " ".join(kept), answer.refused, answer.citations, answer.closest_pages)
+        return replace(answer, answer=REFUSAL, refused=True, citations=(), dropped=dropped)
+    return replace(answer, answer=" ".join(kept), dropped=dropped)
 
 
 def _reference_exists(cite: Cite, page: Document) -> bool:

@@ -89,6 +89,8 @@ def answer_json(answer: Any) -> dict[str, Any]:
         "question": answer.question,
         "answer": answer.answer,
         "refused": answer.refused,
+        "generated": answer.generated,
+        "dropped": answer.dropped,
         "closest_pages": list(answer.closest_pages),
         "citations": [asdict(c) for c in answer.citations],
     }

@@ -27,6 +27,8 @@ class Settings:
         fetch_k: candidates each retriever fetches before fusion.
         refuse_below: retrieval relevance (see `Retrieval.relevance`) under which `ask` refuses.
         host / port: where `serve` listens.
+        llm_base_url / llm_model / llm_api_key: an OpenAI-compatible endpoint for generated answers (off when empty).
+        llm_context_tokens: the passages' token budget in the prompt.
     """
 
     index_dir: Path = Path("embeddings")
@@ -40,6 +42,10 @@ class Settings:
     refuse_below: float = 0.5
     host: str = "127.0.0.1"
     port: int = 7860
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_context_tokens: int = 3000
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -55,7 +55,14 @@ class Atlas:
                 f"The index in {self.settings.index_dir} is empty: run `atlas-qa ingest` (or `make run`) first."
             )
         retrieval = self.retriever.search(question, k or self.settings.k)
-        return compose(question, retrieval, self._docs(retrieval), self.settings.refuse_below, self.index.lexical.idf)
+        answer = compose(question, retrieval, self._docs(retrieval), self.settings.refuse_below, self.index.lexical.idf)
+        if self.settings.llm_base_url:
+            from .generate import LLMConfig, generate
+
+            s = self.settings
+            config = LLMConfig(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_context_tokens)
+            answer, _ = generate(question, answer, config)
+        return answer
 
     def attribute(self, claim: str, k: int | None = None) -> list[Cite]:
         """The works that support a claim, best first (footnotes or references of the sentences that state it)."""

@@ -122,3 +122,5 @@ class Answer:
     refused: bool
     citations: tuple[Citation, ...]
     closest_pages: tuple[str, ...] = ()
+    generated: bool = False  # written by a language model (else extracted verbatim)
+    dropped: int = 0  # sentences removed by the verifier
