@@ -44,3 +44,26 @@ def test_unknown_method_is_refused(corpus, hash_settings):
     atlas.ingest([corpus])
     with pytest.raises(ValueError, match="unknown retriever"):
         atlas.search("rules", method="magic")
+
+
+def test_filters_keep_only_matching_pages(corpus, hash_settings):
+    atlas = Atlas(hash_settings)
+    atlas.ingest([corpus])
+    facets = atlas.facets()
+    assert facets["course"] == ["Atlas107"]
+    assert "What Is Politics and What Is Political Science?" in facets["chapter"]
+    only_seed = atlas.search("rules of government service delivery", k=5, filters={"course": "Atlas107"})
+    assert {p.chunk.page_id for p in only_seed.passages} == {"atlas107/digital-technology-and-service-delivery.txt"}
+    assert [p for p, _ in only_seed.pages] == ["atlas107/digital-technology-and-service-delivery.txt"]
+    none = atlas.search("rules", filters={"course": "No such course"})
+    assert none.passages == () and none.pages == ()
+    assert atlas.ask("rules", filters={"course": "No such course"}).refused
+
+
+def test_ingest_progress_callback_and_last_ingest(corpus, hash_settings):
+    atlas = Atlas(hash_settings)
+    seen = []
+    report = atlas.ingest([corpus], progress=lambda done, total: seen.append((done, total)))
+    assert seen[0] == (0, report.embedded) and seen[-1] == (report.embedded, report.embedded)
+    last = atlas.index.last_ingest()
+    assert last["added"] == 4 and last["finished_at"] > 0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from .answer import compose, rank_sentences, supporting_works
@@ -39,22 +39,33 @@ class Atlas:
         self.index = Index(settings, self.embedder)
         self.retriever = Retriever(self.index, self.embedder, settings.fetch_k)
 
-    def ingest(self, paths: Sequence[Path] | None = None, progress: bool = False) -> IngestReport:
-        """Load the corpus folders (default: the configured corpus) and sync the index with them."""
+    def ingest(
+        self, paths: Sequence[Path] | None = None, progress: bool | Callable[[int, int], None] = False
+    ) -> IngestReport:
+        """Load the corpus folders (default: the configured corpus) and sync the index with them.
+
+        `progress`: True for a progress bar on stderr, or a callback(done, total) over the chunks to embed.
+        """
         loaded = load_corpus(list(paths) if paths else [self.settings.corpus])
         return self.index.sync(loaded, progress=progress)
 
-    def search(self, question: str, k: int | None = None, method: str = "hybrid") -> Retrieval:
-        return self.retriever.search(check_question(question), k or self.settings.k, method)
+    def search(
+        self, question: str, k: int | None = None, method: str = "hybrid", filters: dict[str, str] | None = None
+    ) -> Retrieval:
+        return self.retriever.search(check_question(question), k or self.settings.k, method, filters)
 
-    def ask(self, question: str, k: int | None = None) -> Answer:
+    def facets(self) -> dict[str, list[str]]:
+        """Filter values the pages offer: {"course": [...], "topic": [...], "chapter": [...]}."""
+        return self.index.facets()
+
+    def ask(self, question: str, k: int | None = None, filters: dict[str, str] | None = None) -> Answer:
         """Retrieve, compose a cited answer, verify it; refuse when the course does not cover the question."""
         question = check_question(question)
         if self.index.count() == 0:
             raise IndexNotFoundError(
                 f"The index in {self.settings.index_dir} is empty: run `atlas-qa ingest` (or `make run`) first."
             )
-        retrieval = self.retriever.search(question, k or self.settings.k)
+        retrieval = self.retriever.search(question, k or self.settings.k, filters=filters)
         answer = compose(question, retrieval, self._docs(retrieval), self.settings.refuse_below, self.index.lexical.idf)
         if self.settings.llm_base_url:
             from .generate import LLMConfig, generate

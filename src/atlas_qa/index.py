@@ -12,7 +12,7 @@ import hashlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -72,9 +72,12 @@ def document_from_json(raw: str) -> Document:
     )
 
 
+FACETS = ("course", "topic", "chapter")
+
+
 def _chunk_metadata(chunk: Chunk, doc: Document) -> dict[str, Any]:
     meta: dict[str, Any] = {"page_id": chunk.page_id, "position": chunk.position}
-    for key in ("course", "topic", "chapter"):
+    for key in FACETS:
         if doc.metadata.get(key):
             meta[key] = doc.metadata[key]
     return meta
@@ -184,7 +187,7 @@ class Index:
         h.update(f"|{CHUNKER_VERSION}|{self.settings.chunk_tokens}|{self.embedder.name}".encode())
         return h.hexdigest()
 
-    def sync(self, loaded: LoadResult, progress: bool = False) -> IngestReport:
+    def sync(self, loaded: LoadResult, progress: bool | Callable[[int, int], None] = False) -> IngestReport:
         """Bring the index in step with the loaded documents.
 
         Pages no longer present under one of `loaded.roots` are removed; pages from elsewhere are kept.
@@ -235,7 +238,14 @@ class Index:
             if gone or planned:
                 self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
             report.chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+            last = json.dumps({**report.to_json(), "finished_at": time.time()}, ensure_ascii=False)
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('last_ingest', ?)", (last,))
         return report
+
+    def last_ingest(self) -> dict[str, Any] | None:
+        """The summary of the last ingest (counts, skipped files with reasons, `finished_at`), if any."""
+        row = self.db.execute("SELECT value FROM meta WHERE key = 'last_ingest'").fetchone()
+        return json.loads(row[0]) if row else None
 
     def _write_page(self, doc: Document, page_hash: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
         ids = [c.id for c in chunks]
@@ -331,12 +341,33 @@ class Index:
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
 
-    def dense(self, vector: np.ndarray, n: int) -> list[tuple[str, float]]:
-        """The `n` nearest chunks to a unit vector: (chunk id, cosine similarity)."""
+    def facets(self) -> dict[str, list[str]]:
+        """The values of each filterable page field (course, topic, chapter) that some page has."""
+        values: dict[str, set[str]] = {f: set() for f in FACETS}
+        for pid in self.page_ids:
+            meta = self.document(pid).metadata
+            for f in FACETS:
+                if meta.get(f):
+                    values[f].add(meta[f])
+        return {f: sorted(v) for f, v in values.items() if v}
+
+    def pages_matching(self, filters: dict[str, str]) -> set[str]:
+        """Ids of the pages whose metadata has every given value."""
+        return {
+            pid for pid in self.page_ids
+            if all(self.document(pid).metadata.get(k) == v for k, v in filters.items())
+        }
+
+    def dense(self, vector: np.ndarray, n: int, filters: dict[str, str] | None = None) -> list[tuple[str, float]]:
+        """The `n` nearest chunks to a unit vector: (chunk id, cosine similarity), optionally within page filters."""
         n = min(n, self.count())
         if n <= 0:
             return []
-        res = self.collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
+        where: dict[str, Any] | None = None
+        if filters:
+            clauses = [{k: v} for k, v in filters.items()]
+            where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        res = self.collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
         return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
 
 
@@ -349,7 +380,22 @@ class _NoBar:
     def close(self) -> None: ...
 
 
-def _progress(total: int, show: bool) -> Any:
+class _CallbackBar:
+    def __init__(self, total: int, callback: Callable[[int, int], None]) -> None:
+        self.total, self.done, self.callback = total, 0, callback
+        callback(0, total)
+
+    def update(self, n: int) -> None:
+        self.done += n
+        self.callback(self.done, self.total)
+
+    def close(self) -> None: ...
+
+
+def _progress(total: int, show: bool | Callable[[int, int], None]) -> Any:
+    """A tqdm bar on stderr (show=True), a callback(done, total) (the app's progress), or nothing."""
+    if callable(show):
+        return _CallbackBar(total, show)
     if not show or total == 0:
         return _NoBar()
     from tqdm import tqdm

@@ -55,24 +55,33 @@ class Retriever:
         self.embedder = embedder
         self.fetch_k = fetch_k
 
-    def _dense(self, question: str) -> dict[str, float]:
-        return dict(self.index.dense(self.embedder.embed(question), self.fetch_k))
+    def _dense(self, question: str, filters: dict[str, str] | None) -> dict[str, float]:
+        return dict(self.index.dense(self.embedder.embed(question), self.fetch_k, filters))
 
-    def _bm25(self, question: str) -> dict[str, float]:
+    def _bm25(self, question: str, allowed: set[str] | None) -> dict[str, float]:
         scores = self.index.lexical.scores(question)
         if not scores.size:
             return {}
+        if allowed is not None:
+            scores = scores * np.fromiter((c.page_id in allowed for c in self.index.chunks), dtype=np.float32)
         top = np.argpartition(-scores, min(self.fetch_k, scores.size - 1))[: self.fetch_k]
         chunks = self.index.chunks
         return {chunks[i].id: float(scores[i]) for i in top if scores[i] > 0}
 
-    def search(self, question: str, k: int = 5, method: str = "hybrid") -> Retrieval:
+    def search(
+        self, question: str, k: int = 5, method: str = "hybrid", filters: dict[str, str] | None = None
+    ) -> Retrieval:
+        """Rank chunks and pages for a question; `filters` keeps pages whose course/topic/chapter match."""
         if method not in METHODS:
             raise ValueError(f"unknown retriever {method!r}; choose one of {', '.join(METHODS)}")
-        dense = self._dense(question) if method != "bm25" else {}
-        lexical = self._bm25(question) if method != "dense" else {}
+        filters = {k: v for k, v in (filters or {}).items() if v} or None
+        allowed = self.index.pages_matching(filters) if filters else None
+        if allowed is not None and not allowed:
+            return Retrieval(passages=(), pages=(), top_similarity=0.0, coverage=0.0)
+        dense = self._dense(question, filters) if method != "bm25" else {}
+        lexical = self._bm25(question, allowed) if method != "dense" else {}
         if method == "hybrid":
-            chunk_scores, pages = self._hybrid(question, dense, lexical)
+            chunk_scores, pages = self._hybrid(question, dense, lexical, allowed)
         else:
             chunk_scores = dense if method == "dense" else lexical if method == "bm25" else _rrf([dense, lexical])
             pages = _best_chunk_per_page(chunk_scores, self.index)
@@ -86,7 +95,7 @@ class Retriever:
         )
 
     def _hybrid(
-        self, question: str, dense: dict[str, float], lexical: dict[str, float]
+        self, question: str, dense: dict[str, float], lexical: dict[str, float], allowed: set[str] | None
     ) -> tuple[dict[str, float], tuple[tuple[str, float], ...]]:
         page_ids = self.index.page_ids
         where = {p: i for i, p in enumerate(page_ids)}
@@ -105,7 +114,10 @@ class Retriever:
             for cid in d_chunk
         }
         order = np.argsort(-page_score, kind="stable")
-        return chunk_scores, tuple((page_ids[i], float(page_score[i])) for i in order)
+        pages = tuple((page_ids[i], float(page_score[i])) for i in order)
+        if allowed is not None:
+            pages = tuple(p for p in pages if p[0] in allowed)
+        return chunk_scores, pages
 
 
 def _z(values: np.ndarray) -> np.ndarray:
