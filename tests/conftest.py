@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -47,15 +53,51 @@ def hash_settings(tmp_path: Path) -> Settings:
     return Settings(index_dir=tmp_path / "hash-index", model="hash-64", refuse_below=0.0)
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
-def real_atlas(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
-    """The real MiniLM model and a real Chroma store over the seed page and the polisci excerpt (built once)."""
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` server (from the installed chromadb) on a free loopback port; yields its URL."""
+    port = _free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    log = open(tmp_path_factory.mktemp("chroma-log") / "server.log", "w")
+    proc = subprocess.Popen(
+        [str(chroma), "run", "--path", str(tmp_path_factory.mktemp("chroma-data")), "--host", "127.0.0.1",
+         "--port", str(port)],
+        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"chroma run did not start: see {log.name}") from None
+            time.sleep(0.2)
+    yield url
+    proc.terminate()
+    proc.wait(timeout=30)
+    log.close()
+
+
+@pytest.fixture(scope="session", params=["embedded", "server"])
+def real_atlas(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """The real MiniLM model and a real Chroma store (embedded, then a `chroma run` server) over the seed page and
+    the polisci excerpt, built once per mode: every end-to-end test runs in both modes."""
     from atlas_qa.core import Atlas
 
     root = tmp_path_factory.mktemp("real-corpus")
     (root / "atlas107").mkdir()
     shutil.copy(SEED, root / "atlas107" / SEED.name)
     shutil.copytree(DATA / "polisci", root / "polisci")
-    atlas = Atlas(Settings(index_dir=tmp_path_factory.mktemp("real-index"), corpus=root))
+    url = request.getfixturevalue("chroma_server") if request.param == "server" else ""
+    atlas = Atlas(Settings(index_dir=tmp_path_factory.mktemp("real-index"), corpus=root, chroma_url=url))
     atlas.ingest()
     return atlas

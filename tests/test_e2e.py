@@ -49,8 +49,12 @@ def test_noop_reingest_embeds_nothing(real_atlas):
     assert report.embedded == 0 and report.added == report.updated == report.removed == 0
 
 
-def test_cli_end_to_end_in_a_fresh_process(tmp_path: Path):
+@pytest.mark.parametrize("mode", ["embedded", "server"])
+def test_cli_end_to_end_in_a_fresh_process(tmp_path: Path, mode: str, request: pytest.FixtureRequest):
     env = {**os.environ, "ATLAS_QA_INDEX_DIR": str(tmp_path / "idx"), "HF_HUB_OFFLINE": "1"}
+    if mode == "server":
+        env["ATLAS_QA_CHROMA_URL"] = request.getfixturevalue("chroma_server")
+        env["ATLAS_QA_COURSE"] = "cli-test"
     cli = [sys.executable, "-m", "atlas_qa.cli"]
     ingest = subprocess.run([*cli, "ingest", str(ROOT / "corpus"), "--json"], env=env, capture_output=True, text=True)
     assert ingest.returncode == 0, ingest.stderr
@@ -61,6 +65,7 @@ def test_cli_end_to_end_in_a_fresh_process(tmp_path: Path):
     assert ask.returncode == 0, ask.stderr
     out = json.loads(ask.stdout)
     assert out["citations"][0]["speaker"] == "Pal"
+    assert (tmp_path / "idx").exists() == (mode == "embedded")  # server mode writes nothing locally
 
 
 SEED_CLAIMS = {

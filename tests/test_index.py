@@ -1,3 +1,4 @@
+import json
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,90 @@ def test_reopened_index_serves_the_same_chunks(corpus: Path, hash_settings):
     reopened = Atlas(hash_settings)
     assert [c.id for c in reopened.index.chunks] == [c.id for c in atlas.index.chunks]
     assert reopened.index.document("m00002").title.startswith("Defining Politics")
+
+
+def test_half_written_page_is_invisible_and_repaired(corpus: Path, hash_settings):
+    """What a killed ingest leaves (chunks written, page record not switched) is never read, and is cleaned up."""
+    atlas = Atlas(hash_settings)
+    atlas.ingest([corpus])
+    before = {c.id for c in atlas.index.chunks}
+    index = atlas.index
+    doc = index.document("m00004")
+    index.collection.upsert(
+        ids=["m00004::0::deadbeef0000"],
+        embeddings=atlas.embedder.embed_batch(["Politics-as-science half written"]),
+        documents=["Politics-as-science half written"],
+        metadatas=[{"page_id": doc.page_id, "position": 0, "start": 0, "end": 5, "title": doc.title,
+                    "section": "", "speaker": "", "pages": ""}],
+    )
+    reader = Atlas(hash_settings)
+    assert {c.id for c in reader.index.chunks} == before
+    hits = reader.search("Politics-as-science half written", k=20, method="dense")
+    assert all(p.chunk.id in before for p in hits.passages)
+    assert not reader.index.check()["ok"]
+    report = reader.ingest([corpus])
+    assert report.embedded == 0 and reader.index.check()["ok"]
+    assert {c.id for c in reader.index.chunks} == before
+
+
+def test_page_whose_chunks_are_missing_is_redone(corpus: Path, hash_settings):
+    atlas = Atlas(hash_settings)
+    atlas.ingest([corpus])
+    victim = next(c for c in atlas.index.chunks if c.page_id == "m00003")
+    atlas.index.collection.delete(ids=[victim.id])
+    again = Atlas(hash_settings).ingest([corpus])
+    assert again.added == 1 and again.embedded > 0
+    assert Atlas(hash_settings).index.check()["ok"]
+
+
+def test_courses_are_isolated(corpus: Path, hash_settings):
+    from atlas_qa.index import list_courses
+
+    a = Atlas(hash_settings.with_(course="atlas107"))
+    a.ingest([corpus / "atlas107"])
+    b = Atlas(hash_settings.with_(course="polisci"))
+    b.ingest([corpus / "polisci"])
+    assert list_courses(hash_settings) == ["atlas107", "polisci"]
+    assert {c.page_id for c in b.index.chunks} == {"m00002", "m00003", "m00004"}
+    for p in b.search("Borins IT-enabled government consolidates functions", k=20, method="hybrid").passages:
+        assert p.chunk.page_id.startswith("m0000")
+
+
+def test_bad_course_name_is_a_clear_error(hash_settings):
+    from atlas_qa.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="Course name"):
+        Atlas(hash_settings.with_(course="../etc"))
+
+
+def test_export_import_round_trip(corpus: Path, hash_settings, tmp_path: Path):
+    from atlas_qa.backup import import_index
+
+    atlas = Atlas(hash_settings)
+    atlas.ingest([corpus])
+    question = "What are de facto rules?"
+    before = atlas.ask(question)
+    archive = tmp_path / "backup.tar.gz"
+    from atlas_qa.cli import main
+
+    assert main(["index", "export", str(archive), "--index-dir", str(hash_settings.index_dir), "--model", "hash-64"]) == 0
+    restored = Atlas(hash_settings.with_(index_dir=tmp_path / "restored"))
+    assert main(["index", "import", str(archive), "--index-dir", str(tmp_path / "restored"), "--model", "hash-64"]) == 0
+    after = restored.ask(question)
+    assert after.answer == before.answer and [c.page_id for c in after.citations] == [c.page_id for c in before.citations]
+    assert restored.index.check()["ok"] and restored.ingest([corpus]).embedded == 0
+    with pytest.raises(AtlasError, match="--force"):
+        import_index(restored.index, archive)
+    with pytest.raises(AtlasError, match="not an atlas-qa index archive"):
+        import_index(restored.index, corpus / "atlas107" / "digital-technology-and-service-delivery.txt", force=True)
+
+
+def test_rebuild_reembeds_everything(corpus: Path, hash_settings, capsys):
+    from atlas_qa.cli import main
+
+    args = ["ingest", str(corpus), "--index-dir", str(hash_settings.index_dir), "--model", "hash-64", "--json"]
+    main(args)
+    first = json.loads(capsys.readouterr().out)
+    main([*args, "--rebuild"])
+    again = json.loads(capsys.readouterr().out)
+    assert again["added"] == first["added"] and again["embedded"] == first["embedded"] > 0

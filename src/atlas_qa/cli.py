@@ -16,6 +16,8 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index-dir", type=Path, help="index folder (default: $ATLAS_QA_INDEX_DIR or embeddings/)")
     common.add_argument("--model", help="embedding model (default: the packaged all-MiniLM-L6-v2)")
+    common.add_argument("--course", help="the course's index (default: $ATLAS_QA_COURSE or 'default')")
+    common.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000 ($ATLAS_QA_CHROMA_URL)")
 
     parser = argparse.ArgumentParser(prog="atlas-qa", description="Questions answered from course material, with sources.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -24,6 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: corpus/)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--strict", action="store_true", help="exit with an error if any file was skipped")
+    p.add_argument("--rebuild", action="store_true", help="drop the course's index and build it anew")
+
+    p = sub.add_parser("index", parents=[common], help="check, export or import an index")
+    p.add_argument("action", choices=["check", "export", "import"])
+    p.add_argument("file", type=Path, nargs="?", help="the archive (.tar.gz) to write or read")
+    p.add_argument("--force", action="store_true", help="import over an existing index")
 
     p = sub.add_parser("ask", parents=[common], help="answer a question with cited passages")
     p.add_argument("question")
@@ -60,6 +68,8 @@ def _settings(args: argparse.Namespace) -> Any:
     return Settings.from_env(
         index_dir=args.index_dir,
         model=args.model,
+        course=args.course,
+        chroma_url=args.chroma_url,
         k=getattr(args, "k", None) if args.command == "ask" else None,
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
@@ -156,6 +166,25 @@ def _eval(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
+def _index(args: argparse.Namespace, atlas: Any) -> int:
+    from . import backup
+    from .errors import ConfigError
+
+    if args.action == "check":
+        result = atlas.index.check()
+        print(json.dumps(result))
+        return 0 if result["ok"] else 4
+    if args.file is None:
+        raise ConfigError(f"`atlas-qa index {args.action}` needs an archive file name.")
+    if args.action == "export":
+        n = backup.export_index(atlas.index, args.file)
+        print(f"Exported {n} pages to {args.file}.")
+    else:
+        n = backup.import_index(atlas.index, args.file, force=args.force)
+        print(f"Imported {n} pages from {args.file}.")
+    return 0
+
+
 def _eval_atlas(args: argparse.Namespace, settings: Any, corpus: Path | None) -> Any:
     """The Atlas to evaluate: with a corpus, its own index (never the default one), synced first."""
     from . import evaluate
@@ -197,7 +226,11 @@ def main(argv: list[str] | None = None) -> int:
         from .core import Atlas
 
         atlas = Atlas(settings)
+        if args.command == "index":
+            return _index(args, atlas)
         if args.command == "ingest":
+            if args.rebuild:
+                atlas.drop()
             report = atlas.ingest(args.paths or None, progress=sys.stderr.isatty() or not args.json)
             _print_ingest(report, args.json)
             return 3 if (args.strict and report.skipped) else 0

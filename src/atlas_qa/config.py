@@ -17,7 +17,9 @@ class Settings:
     """Settings with their defaults; each field can be set from `ATLAS_QA_<FIELD>`.
 
     Args:
-        index_dir: where the embedded Chroma store and the manifest live.
+        index_dir: where the embedded Chroma store lives.
+        course: the course's index (a pair of Chroma collections); several courses share a store.
+        chroma_url / chroma_token: a Chroma server (`chroma run`) to use instead of the embedded store.
         corpus: the folder `ingest` reads when given no path.
         model: the embedding model: the packaged MiniLM, or a local sentence-transformers folder.
         device: torch device for the model.
@@ -32,6 +34,9 @@ class Settings:
     """
 
     index_dir: Path = Path("embeddings")
+    course: str = "default"
+    chroma_url: str = ""
+    chroma_token: str = ""
     corpus: Path = Path("corpus")
     model: str = PACKAGED_MODEL
     device: str = "cpu"

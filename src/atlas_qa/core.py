@@ -49,6 +49,10 @@ class Atlas:
         loaded = load_corpus(list(paths) if paths else [self.settings.corpus])
         return self.index.sync(loaded, progress=progress)
 
+    def drop(self) -> None:
+        """Delete this course's index."""
+        self.index.drop()
+
     def search(
         self, question: str, k: int | None = None, method: str = "hybrid", filters: dict[str, str] | None = None
     ) -> Retrieval:

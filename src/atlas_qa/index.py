@@ -1,8 +1,15 @@
-"""The index: Chroma holds chunk vectors, a SQLite manifest holds pages and chunks, BM25 is built from the manifest.
+"""The index of one course, all in Chroma: embedded (`PersistentClient` in `index_dir`) or a server (`HttpClient`).
 
-Sync is incremental by content hash: unchanged pages are not re-embedded, changed pages replace only their chunks,
-pages gone from an ingested folder are removed. Each page is written to Chroma first and to the manifest last, so an
-interrupted ingest leaves pages that the next run sees as changed and redoes.
+Two collections per course:
+- `atlas-qa-<course>`: one record per chunk: its vector, its text, its fields as metadata;
+- `atlas-qa-<course>-pages`: one record per page: the Document as JSON, its content hash and its chunk ids. The
+  collection's metadata holds the index's own facts: model, dimension, schema, chunker, generation, last ingest.
+
+A page's record lists the chunk ids that are its current version, and readers see only listed chunks. A page is
+written as: new chunks added, then its record replaced (the switch), then stale chunks deleted; so a query during
+an ingest sees the old or the new version of a page, never half of one, and an ingest killed at any point leaves
+pages that the next ingest sees as changed and redoes. BM25 and the page-level signals are rebuilt from the stored
+chunk texts when the generation changes (every process or replica does it once, not on every start of a query).
 """
 
 from __future__ import annotations
@@ -10,27 +17,32 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import sqlite3
+import re
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import numpy as np
 
 from .chunking import CHUNKER_VERSION, chunk_document
 from .config import Settings
 from .embedding import Embedder
-from .errors import AtlasError, IndexMismatchError
+from .errors import AtlasError, ConfigError, IndexMismatchError
 from .lexical import LexicalIndex, PageTerms
 from .loaders import LoadResult, Skipped
 from .types import Chunk, Document, Quotation, Reference, Section
 
-SCHEMA_VERSION = "1"
-COLLECTION = "atlas-qa"
+SCHEMA_VERSION = "2"
 WRITE_BATCH = 64
+READ_BATCH = 5000
+FACETS = ("course", "topic", "chapter")
+LOCK_ID = "__ingest_lock__"
+LOCK_LEASE_S = 600.0
+_CHUNK_FIELDS = ("page_id", "position", "start", "end", "title", "section", "speaker", "pages")
 
 
 @dataclass
@@ -72,113 +84,185 @@ def document_from_json(raw: str) -> Document:
     )
 
 
-FACETS = ("course", "topic", "chapter")
-
-
 def _chunk_metadata(chunk: Chunk, doc: Document) -> dict[str, Any]:
-    meta: dict[str, Any] = {"page_id": chunk.page_id, "position": chunk.position}
+    meta: dict[str, Any] = {f: getattr(chunk, f) for f in _CHUNK_FIELDS}
     for key in FACETS:
         if doc.metadata.get(key):
             meta[key] = doc.metadata[key]
     return meta
 
 
-class Index:
-    """One course's index in `settings.index_dir`: open it, sync documents into it, search it."""
+def _chunk_from_record(cid: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(id=cid, text=text, **{f: meta.get(f, "") for f in _CHUNK_FIELDS})  # type: ignore[arg-type]
 
-    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+
+def collection_name(course: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,60}[A-Za-z0-9]|[A-Za-z0-9]", course):
+        raise ConfigError(
+            f"Course name {course!r} is not usable: use letters, digits, '.', '_' or '-' (at most 62 characters)."
+        )
+    return f"atlas-qa-{course}"
+
+
+def make_client(settings: Settings) -> Any:
+    """Chroma's embedded client in `settings.index_dir`, or an HTTP client when `settings.chroma_url` is set."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ConfigError(f"ATLAS_QA_CHROMA_URL={settings.chroma_url!r} is not an http(s) URL.")
+        headers = {"Authorization": f"Bearer {settings.chroma_token}"} if settings.chroma_token else None
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                headers=headers,
+                settings=chroma_settings,
+            )
+        except Exception as exc:  # chromadb raises several kinds when the server is unreachable
+            raise AtlasError(f"Cannot reach the Chroma server at {settings.chroma_url}: {exc}") from None
+    path = Path(settings.index_dir) / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def list_courses(settings: Settings) -> list[str]:
+    """Courses that have an index in this store."""
+    names = [c if isinstance(c, str) else c.name for c in make_client(settings).list_collections()]
+    return sorted(n[len("atlas-qa-") : -len("-pages")] for n in names if n.startswith("atlas-qa-") and n.endswith("-pages"))
+
+
+class Index:
+    """One course's index: open it, sync documents into it, search it."""
+
+    def __init__(self, settings: Settings, embedder: Embedder, client: Any = None) -> None:
         self.settings = settings
         self.embedder = embedder
         self.dir = Path(settings.index_dir)
-        self._db: sqlite3.Connection | None = None
+        self.name = collection_name(settings.course)
+        self.where = settings.chroma_url or str(self.dir)
+        self._client = client
         self._collection: Any = None
-        self._cache_generation = -1
+        self._pages: Any = None
+        self._cache_generation: int | None = None
+        self._checked_at = 0.0
         self._chunks: list[Chunk] = []
         self._positions: dict[str, int] = {}
         self._lexical: LexicalIndex | None = None
         self._docs: dict[str, Document] = {}
+        self._records: dict[str, dict[str, Any]] = {}
         self._page_ids: list[str] = []
         self._page_terms: PageTerms | None = None
 
     # -- storage -------------------------------------------------------------------------------------------------
 
     @property
-    def db(self) -> sqlite3.Connection:
-        if self._db is None:
-            self.dir.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(self.dir / "manifest.sqlite3", check_same_thread=False, isolation_level=None)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(
-                """
-                CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-                CREATE TABLE IF NOT EXISTS pages (
-                    page_id TEXT PRIMARY KEY, source TEXT NOT NULL, hash TEXT NOT NULL, doc TEXT NOT NULL,
-                    n_chunks INTEGER NOT NULL, indexed_at REAL NOT NULL);
-                CREATE TABLE IF NOT EXISTS chunks (
-                    id TEXT PRIMARY KEY, page_id TEXT NOT NULL, position INTEGER NOT NULL, chunk TEXT NOT NULL);
-                CREATE INDEX IF NOT EXISTS chunks_page ON chunks(page_id, position);
-                """
-            )
-            self._check_meta(db)
-            self._db = db
-        return self._db
+    def client(self) -> Any:
+        if self._client is None:
+            self._client = make_client(self.settings)
+        return self._client
 
-    def _check_meta(self, db: sqlite3.Connection) -> None:
-        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
-        want = {"schema": SCHEMA_VERSION, "chunker": CHUNKER_VERSION, "model": self.embedder.name}
-        if not meta:
-            db.executemany("INSERT INTO meta VALUES (?, ?)", [*want.items(), ("generation", "0")])
-            return
-        if meta.get("model") != want["model"]:
-            raise IndexMismatchError(
-                f"The index in {self.dir} was built with embedding model {meta.get('model')!r}, not "
-                f"{want['model']!r}. Use that model (ATLAS_QA_MODEL), or another --index-dir for this one."
-            )
-        if meta.get("schema") != want["schema"]:
-            raise IndexMismatchError(
-                f"The index in {self.dir} has schema {meta.get('schema')}, this atlas-qa reads schema "
-                f"{SCHEMA_VERSION}. Delete the folder and run `atlas-qa ingest` to rebuild it."
-            )
+    def _meta(self) -> dict[str, Any]:
+        """The index's facts, read afresh: another process or replica may have changed them."""
+        self.pages_collection  # noqa: B018 (creates and checks the collection on first use)
+        return dict(self.client.get_collection(f"{self.name}-pages", embedding_function=None).metadata or {})
+
+    @property
+    def pages_collection(self) -> Any:
+        if self._pages is None:
+            want = {
+                "embedding_model": self.embedder.name,
+                "dimension": self.embedder.dimension,
+                "schema": SCHEMA_VERSION,
+                "chunker": CHUNKER_VERSION,
+                "generation": 0,
+            }
+            pages = self.client.get_or_create_collection(f"{self.name}-pages", metadata=want, embedding_function=None)
+            meta = pages.metadata or {}
+            if meta.get("embedding_model") != self.embedder.name or meta.get("dimension") != self.embedder.dimension:
+                raise IndexMismatchError(
+                    f"The index in {self.where} (course {self.settings.course!r}) was built with embedding model "
+                    f"{meta.get('embedding_model')!r} (dimension {meta.get('dimension')}), not {self.embedder.name!r}. "
+                    "Use that model (ATLAS_QA_MODEL), or another --index-dir or course for this one."
+                )
+            if meta.get("schema") != SCHEMA_VERSION:
+                raise IndexMismatchError(
+                    f"The index in {self.where} has schema {meta.get('schema')}; this atlas-qa reads schema "
+                    f"{SCHEMA_VERSION}. Rebuild it: `atlas-qa ingest --rebuild`."
+                )
+            self._pages = pages
+        return self._pages
 
     @property
     def collection(self) -> Any:
+        """The chunk collection (vectors, texts, chunk fields)."""
         if self._collection is None:
-            import chromadb
-            from chromadb.config import Settings as ChromaSettings
-
-            client = chromadb.PersistentClient(
-                path=str(self.dir / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
-            )
-            self._collection = client.get_or_create_collection(
-                COLLECTION,
+            pages = self.pages_collection  # checks model and schema first
+            self._collection = self.client.get_or_create_collection(
+                self.name,
                 metadata={"embedding_model": self.embedder.name, "dimension": self.embedder.dimension},
                 configuration={"hnsw": {"space": "cosine"}},
                 embedding_function=None,
             )
-            meta = self._collection.metadata or {}
-            if meta.get("embedding_model") != self.embedder.name or meta.get("dimension") != self.embedder.dimension:
-                raise IndexMismatchError(
-                    f"The Chroma collection in {self.dir} holds vectors of model {meta.get('embedding_model')!r} "
-                    f"(dimension {meta.get('dimension')}), not {self.embedder.name!r}: use another --index-dir."
-                )
+            del pages
         return self._collection
+
+    def _set_meta(self, **changes: Any) -> None:
+        self.pages_collection.modify(metadata={**self._meta(), **changes})
+        self._cache_generation = None  # this process wrote: reload on the next read
 
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
+        """One writer at a time: a file lock for an embedded index, a leased lock record on a Chroma server."""
+        if self.settings.chroma_url:
+            with self._lease():
+                yield
+            return
         self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / ".ingest.lock", "w") as handle:
+        with open(self.dir / f".ingest-{self.settings.course}.lock", "w") as handle:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise AtlasError(f"Another ingest is writing to {self.dir}; wait for it to finish.") from None
+                raise AtlasError(f"Another ingest is writing to {self.where}; wait for it to finish.") from None
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
-    def _generation(self) -> int:
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
-        return int(row[0]) if row else 0
+    @contextmanager
+    def _lease(self) -> Iterator[None]:
+        token = hashlib.sha256(f"{time.time()}-{id(self)}".encode()).hexdigest()[:16]
+        held = self.pages_collection.get(ids=[LOCK_ID], include=["metadatas"])
+        if held["ids"] and held["metadatas"][0].get("expires", 0) > time.time():
+            raise AtlasError(f"Another ingest is writing to {self.where}; wait for it to finish.")
+        self.pages_collection.upsert(
+            ids=[LOCK_ID], embeddings=[[0.0]], metadatas=[{"token": token, "expires": time.time() + LOCK_LEASE_S}]
+        )
+        time.sleep(0.05)  # two writers racing: the later upsert wins, the other sees it and backs off
+        if self.pages_collection.get(ids=[LOCK_ID], include=["metadatas"])["metadatas"][0].get("token") != token:
+            raise AtlasError(f"Another ingest is writing to {self.where}; wait for it to finish.")
+        try:
+            yield
+        finally:
+            self.pages_collection.delete(ids=[LOCK_ID])
+
+    def drop(self) -> None:
+        """Delete this course's index (both collections); the next use starts empty."""
+        with self._write_lock():
+            for name in (self.name, f"{self.name}-pages"):
+                try:
+                    self.client.delete_collection(name)
+                except Exception:  # noqa: BLE001 (absent: nothing to drop; chromadb's error types vary by version)
+                    pass
+        self._collection = self._pages = None
+        self._cache_generation = None
+
+    def generation(self) -> int:
+        return int(self._meta().get("generation", 0))
 
     # -- sync ----------------------------------------------------------------------------------------------------
 
@@ -187,18 +271,28 @@ class Index:
         h.update(f"|{CHUNKER_VERSION}|{self.settings.chunk_tokens}|{self.embedder.name}".encode())
         return h.hexdigest()
 
+    def _page_records(self) -> dict[str, dict[str, Any]]:
+        records: dict[str, dict[str, Any]] = {}
+        for ids, _, metas in _paged(self.pages_collection, ["metadatas"]):
+            for pid, meta in zip(ids, metas):
+                if pid != LOCK_ID:
+                    records[pid] = meta
+        return records
+
     def sync(self, loaded: LoadResult, progress: bool | Callable[[int, int], None] = False) -> IngestReport:
         """Bring the index in step with the loaded documents.
 
-        Pages no longer present under one of `loaded.roots` are removed; pages from elsewhere are kept.
+        Pages no longer present under one of `loaded.roots` are removed; pages from elsewhere are kept; a page whose
+        file failed to load keeps its last good version.
         """
         report = IngestReport(skipped=list(loaded.skipped), by_format=dict(loaded.by_format))
         with self._write_lock():
-            known = {pid: (src, h) for pid, src, h in self.db.execute("SELECT page_id, source, hash FROM pages")}
+            self.repair()
+            known = self._page_records()
             todo: list[tuple[Document, str, bool]] = []
             for doc in loaded.documents:
                 h = self.page_hash(doc)
-                if doc.page_id in known and known[doc.page_id][1] == h:
+                if doc.page_id in known and known[doc.page_id].get("hash") == h:
                     report.unchanged += 1
                 else:
                     todo.append((doc, h, doc.page_id in known))
@@ -206,18 +300,20 @@ class Index:
             skipped_paths = {str(Path(s.path).resolve()) for s in loaded.skipped}
             gone = [
                 pid
-                for pid, (src, _) in known.items()
+                for pid, meta in known.items()
                 if pid not in loaded_ids
-                and src not in skipped_paths  # a file that failed to load keeps its last good version
-                and any(_is_under(Path(src), root) for root in loaded.roots)
+                and meta.get("source") not in skipped_paths
+                and any(_is_under(Path(str(meta.get("source"))), root) for root in loaded.roots)
             ]
             for pid in gone:
-                self._delete_page(pid)
+                self._delete_page(pid, known[pid])
                 report.removed += 1
 
-            planned = [(doc, h, existed, chunk_document(doc, self.settings.chunk_tokens, self.embedder.fits)) for doc, h, existed in todo]
-            total = sum(len(c) for *_, c in planned)
-            bar = _progress(total, progress)
+            planned = [
+                (doc, h, existed, chunk_document(doc, self.settings.chunk_tokens, self.embedder.fits))
+                for doc, h, existed in todo
+            ]
+            bar = _progress(sum(len(c) for *_, c in planned), progress)
             # Pages are embedded together in batches (throughput), then each is written whole (consistency).
             pending: list[tuple[Document, str, list[Chunk]]] = []
             for n, (doc, h, existed, chunks) in enumerate(planned):
@@ -231,63 +327,105 @@ class Index:
                     bar.update(len(texts))
                     offset = 0
                     for p_doc, p_hash, p_chunks in pending:
-                        self._write_page(p_doc, p_hash, p_chunks, vectors[offset : offset + len(p_chunks)])
+                        old = known.get(p_doc.page_id)
+                        self._write_page(p_doc, p_hash, p_chunks, vectors[offset : offset + len(p_chunks)], old)
                         offset += len(p_chunks)
                     pending = []
             bar.close()
+            report.chunks = sum(int(m.get("n_chunks", 0)) for m in self._page_records().values())
+            changes: dict[str, Any] = {
+                "last_ingest": json.dumps({**report.to_json(), "finished_at": time.time()}, ensure_ascii=False),
+                "chunker": CHUNKER_VERSION,
+            }
             if gone or planned:
-                self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
-            report.chunks = self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
-            last = json.dumps({**report.to_json(), "finished_at": time.time()}, ensure_ascii=False)
-            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('last_ingest', ?)", (last,))
+                changes["generation"] = self.generation() + 1
+            self._set_meta(**changes)
         return report
 
-    def last_ingest(self) -> dict[str, Any] | None:
-        """The summary of the last ingest (counts, skipped files with reasons, `finished_at`), if any."""
-        row = self.db.execute("SELECT value FROM meta WHERE key = 'last_ingest'").fetchone()
-        return json.loads(row[0]) if row else None
-
-    def _write_page(self, doc: Document, page_hash: str, chunks: Sequence[Chunk], vectors: np.ndarray) -> None:
+    def _write_page(
+        self, doc: Document, page_hash: str, chunks: Sequence[Chunk], vectors: np.ndarray, old: dict[str, Any] | None
+    ) -> None:
         ids = [c.id for c in chunks]
         if chunks:
-            self.collection.upsert(ids=ids, embeddings=vectors, metadatas=[_chunk_metadata(c, doc) for c in chunks])
-        keep = set(ids)
-        stale = [i for i in self.collection.get(where={"page_id": doc.page_id}, include=[])["ids"] if i not in keep]
+            self.collection.upsert(
+                ids=ids,
+                embeddings=vectors,
+                documents=[c.text for c in chunks],
+                metadatas=[_chunk_metadata(c, doc) for c in chunks],
+            )
+        record = {
+            "hash": page_hash,
+            "source": str(Path(doc.source).resolve()),
+            "n_chunks": len(chunks),
+            "indexed_at": time.time(),
+            "chunk_ids": json.dumps(ids),
+        }
+        self.pages_collection.upsert(ids=[doc.page_id], embeddings=[[0.0]], documents=[document_to_json(doc)], metadatas=[record])
+        stale = set(json.loads(old["chunk_ids"])) - set(ids) if old else set()
         if stale:
-            self.collection.delete(ids=stale)
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.execute("DELETE FROM chunks WHERE page_id = ?", (doc.page_id,))
-            self.db.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?)",
-                [(c.id, c.page_id, c.position, json.dumps(asdict(c), ensure_ascii=False)) for c in chunks],
-            )
-            self.db.execute(
-                "INSERT OR REPLACE INTO pages VALUES (?, ?, ?, ?, ?, ?)",
-                (doc.page_id, str(Path(doc.source).resolve()), page_hash, document_to_json(doc), len(chunks), time.time()),
-            )
+            self.collection.delete(ids=sorted(stale))
 
-    def _delete_page(self, page_id: str) -> None:
-        ids = self.collection.get(where={"page_id": page_id}, include=[])["ids"]
+    def _delete_page(self, page_id: str, record: dict[str, Any]) -> None:
+        self.pages_collection.delete(ids=[page_id])
+        ids = json.loads(record.get("chunk_ids", "[]"))
         if ids:
             self.collection.delete(ids=ids)
-        with self.db:
-            self.db.execute("BEGIN")
-            self.db.execute("DELETE FROM chunks WHERE page_id = ?", (page_id,))
-            self.db.execute("DELETE FROM pages WHERE page_id = ?", (page_id,))
+
+    def repair(self) -> int:
+        """Delete chunks that no page lists (left by an interrupted ingest) and forget pages whose chunks are
+        missing, so that the next ingest redoes them. Returns how many records it fixed. Call under the write lock."""
+        listed: dict[str, str] = {}
+        broken = []
+        records = self._page_records()
+        for pid, meta in records.items():
+            for cid in json.loads(meta.get("chunk_ids", "[]")):
+                listed[cid] = pid
+        stored = {cid for ids, _, _ in _paged(self.collection, []) for cid in ids}
+        orphans = sorted(stored - set(listed))
+        missing_pages = {listed[cid] for cid in set(listed) - stored}
+        for pid in missing_pages:
+            broken.append(pid)
+            self._delete_page(pid, records[pid])
+        if orphans:
+            for i in range(0, len(orphans), READ_BATCH):
+                self.collection.delete(ids=orphans[i : i + READ_BATCH])
+        if orphans or broken:
+            self._set_meta(generation=self.generation() + 1)
+        return len(orphans) + len(broken)
+
+    def check(self) -> dict[str, Any]:
+        """Counts to compare: chunks the pages list, chunks stored, pages; `ok` when they agree."""
+        records = self._page_records()
+        listed = sum(int(m.get("n_chunks", 0)) for m in records.values())
+        stored = self.collection.count()
+        return {"pages": len(records), "chunks_listed": listed, "chunks_stored": stored, "ok": listed == stored}
 
     # -- reading -------------------------------------------------------------------------------------------------
 
     def _refresh(self) -> None:
-        generation = self._generation()
+        """Reload chunks and pages when another process has changed the index (checked at most once a second)."""
+        now = time.monotonic()
+        if self._cache_generation is not None and now - self._checked_at < 1.0:
+            return
+        self._checked_at = now
+        generation = self.generation()
         if generation == self._cache_generation:
             return
-        rows = self.db.execute("SELECT chunk FROM chunks ORDER BY page_id, position").fetchall()
-        self._chunks = [Chunk(**json.loads(r[0])) for r in rows]
-        self._positions = {c.id: i for i, c in enumerate(self._chunks)}
+        records = self._page_records()
+        visible = {cid for meta in records.values() for cid in json.loads(meta.get("chunk_ids", "[]"))}
+        chunks = [
+            _chunk_from_record(cid, text, meta)
+            for ids, texts, metas in _paged(self.collection, ["documents", "metadatas"])
+            for cid, text, meta in zip(ids, texts, metas)
+            if cid in visible
+        ]
+        chunks.sort(key=lambda c: (c.page_id, c.position))
+        self._chunks = chunks
+        self._positions = {c.id: i for i, c in enumerate(chunks)}
+        self._records = records
         self._lexical = None
         self._docs = {}
-        self._page_ids = list(dict.fromkeys(c.page_id for c in self._chunks))
+        self._page_ids = list(dict.fromkeys(c.page_id for c in chunks))
         self._page_terms = None
         self._cache_generation = generation
 
@@ -295,6 +433,10 @@ class Index:
     def chunks(self) -> list[Chunk]:
         self._refresh()
         return self._chunks
+
+    def has_chunk(self, chunk_id: str) -> bool:
+        self._refresh()
+        return chunk_id in self._positions
 
     def chunk(self, chunk_id: str) -> Chunk:
         self._refresh()
@@ -324,22 +466,33 @@ class Index:
     def document(self, page_id: str) -> Document:
         self._refresh()
         if page_id not in self._docs:
-            row = self.db.execute("SELECT doc FROM pages WHERE page_id = ?", (page_id,)).fetchone()
-            if row is None:
-                raise AtlasError(f"No page {page_id!r} in the index at {self.dir}.")
-            self._docs[page_id] = document_from_json(row[0])
+            got = self.pages_collection.get(ids=[page_id], include=["documents"])
+            if not got["ids"]:
+                raise AtlasError(f"No page {page_id!r} in the index at {self.where}.")
+            self._docs[page_id] = document_from_json(got["documents"][0])
         return self._docs[page_id]
 
     def pages(self) -> list[dict[str, Any]]:
         """Every indexed page: id, title, source, chunk count and when it was indexed."""
-        rows = self.db.execute("SELECT page_id, source, n_chunks, indexed_at, doc FROM pages ORDER BY page_id").fetchall()
+        self._refresh()
         return [
-            {"page_id": p, "title": json.loads(d)["title"], "source": s, "chunks": n, "indexed_at": t}
-            for p, s, n, t, d in rows
+            {
+                "page_id": pid,
+                "title": self.document(pid).title,
+                "source": meta.get("source", ""),
+                "chunks": int(meta.get("n_chunks", 0)),
+                "indexed_at": float(meta.get("indexed_at", 0.0)),
+            }
+            for pid, meta in sorted(self._records.items())
         ]
 
+    def last_ingest(self) -> dict[str, Any] | None:
+        """The summary of the last ingest (counts, skipped files with reasons, `finished_at`), if any."""
+        raw = self._meta().get("last_ingest")
+        return json.loads(raw) if raw else None
+
     def count(self) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM chunks").fetchone()[0])
+        return len(self.chunks)
 
     def facets(self) -> dict[str, list[str]]:
         """The values of each filterable page field (course, topic, chapter) that some page has."""
@@ -354,13 +507,12 @@ class Index:
     def pages_matching(self, filters: dict[str, str]) -> set[str]:
         """Ids of the pages whose metadata has every given value."""
         return {
-            pid for pid in self.page_ids
-            if all(self.document(pid).metadata.get(k) == v for k, v in filters.items())
+            pid for pid in self.page_ids if all(self.document(pid).metadata.get(k) == v for k, v in filters.items())
         }
 
     def dense(self, vector: np.ndarray, n: int, filters: dict[str, str] | None = None) -> list[tuple[str, float]]:
-        """The `n` nearest chunks to a unit vector: (chunk id, cosine similarity), optionally within page filters."""
-        n = min(n, self.count())
+        """The `n` nearest visible chunks to a unit vector: (chunk id, cosine similarity), optionally filtered."""
+        n = min(n, self.collection.count())
         if n <= 0:
             return []
         where: dict[str, Any] | None = None
@@ -368,7 +520,21 @@ class Index:
             clauses = [{k: v} for k, v in filters.items()]
             where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
         res = self.collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
-        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0])]
+        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0]) if self.has_chunk(i)]
+
+
+def _paged(collection: Any, include: list[str]) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+    """Every record of a collection, READ_BATCH at a time: (ids, documents, metadatas)."""
+    offset = 0
+    while True:
+        got = collection.get(limit=READ_BATCH, offset=offset, include=include)
+        ids = got["ids"]
+        if not ids:
+            return
+        yield ids, got.get("documents") or [None] * len(ids), got.get("metadatas") or [None] * len(ids)
+        if len(ids) < READ_BATCH:
+            return
+        offset += len(ids)
 
 
 def _is_under(path: Path, root: Path) -> bool:
@@ -401,4 +567,3 @@ def _progress(total: int, show: bool | Callable[[int, int], None]) -> Any:
     from tqdm import tqdm
 
     return tqdm(total=total, unit="chunk", desc="Embedding", dynamic_ncols=True)
-
