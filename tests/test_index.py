@@ -89,9 +89,9 @@ def test_half_written_page_is_invisible_and_repaired(corpus: Path, hash_settings
     assert {c.id for c in reader.index.chunks} == before
     hits = reader.search("Politics-as-science half written", k=20, method="dense")
     assert all(p.chunk.id in before for p in hits.passages)
-    assert not reader.index.check()["ok"]
+    assert reader.index.check()["orphans"] == 1
     report = reader.ingest([corpus])
-    assert report.embedded == 0 and reader.index.check()["ok"]
+    assert report.embedded == 0 and reader.index.check()["orphans"] == 0
     assert {c.id for c in reader.index.chunks} == before
 
 
@@ -100,6 +100,7 @@ def test_page_whose_chunks_are_missing_is_redone(corpus: Path, hash_settings):
     atlas.ingest([corpus])
     victim = next(c for c in atlas.index.chunks if c.page_id == "m00003")
     atlas.index.collection.delete(ids=[victim.id])
+    assert Atlas(hash_settings).index.check()["missing"] == 1
     again = Atlas(hash_settings).ingest([corpus])
     assert again.added == 1 and again.embedded > 0
     assert Atlas(hash_settings).index.check()["ok"]

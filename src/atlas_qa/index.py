@@ -394,11 +394,21 @@ class Index:
         return len(orphans) + len(broken)
 
     def check(self) -> dict[str, Any]:
-        """Counts to compare: chunks the pages list, chunks stored, pages; `ok` when they agree."""
+        """Compare the page records with the stored chunks.
+
+        `missing`: chunks a page lists but the store lacks (an error: `ok` is false); `orphans`: stored chunks no page
+        lists (left by an interrupted ingest; never read, removed by the next ingest).
+        """
         records = self._page_records()
-        listed = sum(int(m.get("n_chunks", 0)) for m in records.values())
-        stored = self.collection.count()
-        return {"pages": len(records), "chunks_listed": listed, "chunks_stored": stored, "ok": listed == stored}
+        listed = {cid for m in records.values() for cid in json.loads(m.get("chunk_ids", "[]"))}
+        stored = {cid for ids, _, _ in _paged(self.collection, []) for cid in ids}
+        return {
+            "pages": len(records),
+            "chunks": len(listed),
+            "missing": len(listed - stored),
+            "orphans": len(stored - listed),
+            "ok": listed <= stored,
+        }
 
     # -- reading -------------------------------------------------------------------------------------------------
 
