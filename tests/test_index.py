@@ -157,3 +157,13 @@ def test_rebuild_reembeds_everything(corpus: Path, hash_settings, capsys):
     main([*args, "--rebuild"])
     again = json.loads(capsys.readouterr().out)
     assert again["added"] == first["added"] and again["embedded"] == first["embedded"] > 0
+
+
+def test_index_from_an_older_chunker_says_what_to_do(corpus: Path, hash_settings):
+    atlas = Atlas(hash_settings)
+    atlas.ingest([corpus])
+    atlas.index._set_meta(chunker="0")
+    with pytest.raises(IndexMismatchError, match="run `atlas-qa ingest` to upgrade"):
+        Atlas(hash_settings).ask("What are de facto rules?")
+    Atlas(hash_settings).ingest([corpus])
+    assert not Atlas(hash_settings).ask("What are de facto rules?").refused

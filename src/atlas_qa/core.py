@@ -65,6 +65,7 @@ class Atlas:
     def ask(self, question: str, k: int | None = None, filters: dict[str, str] | None = None) -> Answer:
         """Retrieve, compose a cited answer, verify it; refuse when the course does not cover the question."""
         question = check_question(question)
+        self.index.check_version()
         if self.index.count() == 0:
             raise IndexNotFoundError(
                 f"The index in {self.settings.index_dir} is empty: run `atlas-qa ingest` (or `make run`) first."

@@ -261,6 +261,15 @@ class Index:
         self._collection = self._pages = None
         self._cache_generation = None
 
+    def check_version(self) -> None:
+        """Refuse to serve an index whose chunks an older chunker made: mixing versions would go unnoticed."""
+        built = self._meta().get("chunker")
+        if built != CHUNKER_VERSION:
+            raise IndexMismatchError(
+                f"The index in {self.where} was built by an older atlas-qa (chunker {built}, now {CHUNKER_VERSION}): "
+                "run `atlas-qa ingest` to upgrade it."
+            )
+
     def generation(self) -> int:
         return int(self._meta().get("generation", 0))
 

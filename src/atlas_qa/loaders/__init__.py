@@ -48,22 +48,39 @@ class LoadResult:
 
 
 def read_text(path: Path) -> str:
-    """Read a text file as UTF-8 (with or without BOM), falling back to cp1252; refuse binary files."""
+    """Read a text file: UTF-8 (with or without BOM), UTF-16 with BOM, else the encoding charset-normalizer detects
+    (cp1252, Shift-JIS, ...); refuse empty, over-large and binary files with the reason."""
+    _check_size(path)
     data = path.read_bytes()
     if not data.strip():
         raise LoadError("empty file")
-    if len(data) > MAX_BYTES:
-        raise LoadError(f"larger than {MAX_BYTES // (1024 * 1024)} MB")
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        text = data.decode("utf-16")
+        text = data.decode("utf-16", errors="replace")
     elif b"\x00" in data:
         raise LoadError("binary file (contains NUL bytes)")
     else:
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
-            text = data.decode("cp1252", errors="replace")
+            text = _detect(data)
+    # Lone surrogates (from odd encoders) cannot be stored: replace them.
+    text = text.encode("utf-8", errors="replace").decode("utf-8")
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _detect(data: bytes) -> str:
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data).best()
+    if best is None:
+        raise LoadError("binary file (no text encoding fits)")
+    if best.encoding.startswith(("cp125", "iso8859", "latin", "mac_")):
+        # Short texts leave the Western code pages hard to tell apart: prefer the most common one when it fits.
+        try:
+            return data.decode("cp1252")
+        except UnicodeDecodeError:
+            pass
+    return str(best)
 
 
 def _check_size(path: Path) -> None:
@@ -99,15 +116,15 @@ def load_file(path: Path, root: Path) -> Document:
 
 
 def iter_files(root: Path) -> Iterator[Path]:
-    """Every file below `root` in a stable order, hidden files and folders left out, symlink loops avoided."""
+    """Every file below `root` in a stable order; hidden folders (.git, ...) left out; links not followed, so a
+    symlink loop cannot recurse."""
     if root.is_file():
         yield root
         return
     for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if not name.startswith("."):
-                yield Path(dirpath) / name
+            yield Path(dirpath) / name
 
 
 def load_corpus(paths: Iterable[Path]) -> LoadResult:
@@ -123,6 +140,10 @@ def load_corpus(paths: Iterable[Path]) -> LoadResult:
         for path in iter_files(root):
             kind = SUFFIXES.get(path.suffix.lower(), "other")
             try:
+                if path.name.startswith("."):
+                    raise LoadError("hidden file")
+                if path.is_symlink() and not path.exists():
+                    raise LoadError("broken or looping symbolic link")
                 doc = load_file(path, base)
             except (LoadError, OSError, ValueError) as exc:
                 result.skipped.append(Skipped(str(path), str(exc)))
