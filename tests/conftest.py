@@ -19,9 +19,7 @@ from atlas_qa.config import Settings
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 SEED = ROOT / "corpus" / "atlas107" / "digital-technology-and-service-delivery.txt"
-BORINS_QUESTION = (
-    "Who argued that IT-enabled government could consolidate functions previously located separately in each department?"
-)
+BORINS_QUESTION = "Who argued that IT-enabled government could consolidate functions previously located separately in each department?"
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
@@ -66,9 +64,19 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     chroma = Path(sys.executable).with_name("chroma")
     log = open(tmp_path_factory.mktemp("chroma-log") / "server.log", "w")
     proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(tmp_path_factory.mktemp("chroma-data")), "--host", "127.0.0.1",
-         "--port", str(port)],
-        stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        [
+            str(chroma),
+            "run",
+            "--path",
+            str(tmp_path_factory.mktemp("chroma-data")),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60

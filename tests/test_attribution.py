@@ -11,7 +11,9 @@ def test_parse_reference_surnames_and_year():
 
 
 def test_find_citations_forms():
-    text = "some (Dunleavy et al., 2005) see; rules (Fountain, 2001); x (Borins, 2007, p. 16); (Tapscott & Williams, 2006)"
+    text = (
+        "some (Dunleavy et al., 2005) see; rules (Fountain, 2001); x (Borins, 2007, p. 16); (Tapscott & Williams, 2006)"
+    )
     labels = [c.label for c in find_citations(text)]
     assert labels == ["Dunleavy et al., 2005", "Fountain, 2001", "Borins, 2007, p. 16", "Tapscott & Williams, 2006"]
 

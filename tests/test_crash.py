@@ -24,7 +24,9 @@ from .conftest import DATA, ROOT
 
 POLISCI = ROOT.parent / "shared" / "corpora" / "openstax-polisci" / "pages"
 if not POLISCI.is_dir():
-    POLISCI = Path(os.environ.get("ATLAS_QA_POLISCI", ROOT / ".." / "shared" / "corpora" / "openstax-polisci" / "pages"))
+    POLISCI = Path(
+        os.environ.get("ATLAS_QA_POLISCI", ROOT / ".." / "shared" / "corpora" / "openstax-polisci" / "pages")
+    )
 KILLS = int(os.environ.get("ATLAS_QA_KILLS", "20"))
 
 
@@ -54,9 +56,20 @@ def test_sigkill_during_ingest_never_corrupts_the_index(tmp_path: Path):
     log = []
     for i in range(KILLS):
         proc = subprocess.Popen(
-            [sys.executable, "-m", "atlas_qa.cli", "ingest", str(corpus), "--index-dir", str(index_dir), "--json",
-             "--rebuild"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            [
+                sys.executable,
+                "-m",
+                "atlas_qa.cli",
+                "ingest",
+                str(corpus),
+                "--index-dir",
+                str(index_dir),
+                "--json",
+                "--rebuild",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         delay = rng.uniform(0.3, full)
         time.sleep(delay)
@@ -135,7 +148,11 @@ class IngestMachine(RuleBasedStateMachine):
     def index_matches_corpus(self) -> None:
         if not self.synced:
             return
-        want = sorted(c.id for d in load_corpus([self.corpus]).documents for c in chunk_document(d, self.settings.chunk_tokens, self.atlas.embedder.fits))
+        want = sorted(
+            c.id
+            for d in load_corpus([self.corpus]).documents
+            for c in chunk_document(d, self.settings.chunk_tokens, self.atlas.embedder.fits)
+        )
         assert sorted(c.id for c in self.atlas.index.chunks) == want
         check = self.atlas.index.check()
         assert check["ok"] and check["orphans"] == 0

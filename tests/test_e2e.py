@@ -102,9 +102,21 @@ def test_eval_commands_on_the_excerpt(tmp_path: Path):
     env = {**os.environ, "ATLAS_QA_INDEX_DIR": str(tmp_path / "default"), "HF_HUB_OFFLINE": "1"}
     cli = [sys.executable, "-m", "atlas_qa.cli"]
     run = subprocess.run(
-        [*cli, "eval", str(DATA / "polisci_questions.jsonl"), "--corpus", str(DATA / "polisci"), "--retriever", "all",
-         "--json", "--plot", str(tmp_path / "recall.png")],
-        env=env, capture_output=True, text=True,
+        [
+            *cli,
+            "eval",
+            str(DATA / "polisci_questions.jsonl"),
+            "--corpus",
+            str(DATA / "polisci"),
+            "--retriever",
+            "all",
+            "--json",
+            "--plot",
+            str(tmp_path / "recall.png"),
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert run.returncode == 0, run.stderr
     out = json.loads(run.stdout)
@@ -114,7 +126,9 @@ def test_eval_commands_on_the_excerpt(tmp_path: Path):
     assert not (tmp_path / "default").exists()  # never the default index
     attr = subprocess.run(
         [*cli, "eval-attribution", str(DATA / "polisci_claims.jsonl"), "--corpus", str(DATA / "polisci"), "--json"],
-        env=env, capture_output=True, text=True,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     assert attr.returncode == 0, attr.stderr
     assert json.loads(attr.stdout)["accuracy@1"] >= 0.8

@@ -43,7 +43,9 @@ class FakeLLM:
 def llm_atlas(corpus: Path, hash_settings):
     def make(reply: str):
         fake = FakeLLM(reply)
-        atlas = Atlas(hash_settings.with_(llm_base_url=fake.url, llm_model="fake", llm_api_key="sekret", llm_context_tokens=600))
+        atlas = Atlas(
+            hash_settings.with_(llm_base_url=fake.url, llm_model="fake", llm_api_key="sekret", llm_context_tokens=600)
+        )
         atlas.ingest([corpus])
         made.append(fake)
         return atlas, fake

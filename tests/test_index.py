@@ -82,8 +82,18 @@ def test_half_written_page_is_invisible_and_repaired(corpus: Path, hash_settings
         ids=["m00004::0::deadbeef0000"],
         embeddings=atlas.embedder.embed_batch(["Politics-as-science half written"]),
         documents=["Politics-as-science half written"],
-        metadatas=[{"page_id": doc.page_id, "position": 0, "start": 0, "end": 5, "title": doc.title,
-                    "section": "", "speaker": "", "pages": ""}],
+        metadatas=[
+            {
+                "page_id": doc.page_id,
+                "position": 0,
+                "start": 0,
+                "end": 5,
+                "title": doc.title,
+                "section": "",
+                "speaker": "",
+                "pages": "",
+            }
+        ],
     )
     reader = Atlas(hash_settings)
     assert {c.id for c in reader.index.chunks} == before
@@ -136,11 +146,15 @@ def test_export_import_round_trip(corpus: Path, hash_settings, tmp_path: Path):
     archive = tmp_path / "backup.tar.gz"
     from atlas_qa.cli import main
 
-    assert main(["index", "export", str(archive), "--index-dir", str(hash_settings.index_dir), "--model", "hash-64"]) == 0
+    assert (
+        main(["index", "export", str(archive), "--index-dir", str(hash_settings.index_dir), "--model", "hash-64"]) == 0
+    )
     restored = Atlas(hash_settings.with_(index_dir=tmp_path / "restored"))
     assert main(["index", "import", str(archive), "--index-dir", str(tmp_path / "restored"), "--model", "hash-64"]) == 0
     after = restored.ask(question)
-    assert after.answer == before.answer and [c.page_id for c in after.citations] == [c.page_id for c in before.citations]
+    assert after.answer == before.answer and [c.page_id for c in after.citations] == [
+        c.page_id for c in before.citations
+    ]
     assert restored.index.check()["ok"] and restored.ingest([corpus]).embedded == 0
     with pytest.raises(AtlasError, match="--force"):
         import_index(restored.index, archive)

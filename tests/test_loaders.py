@@ -9,7 +9,9 @@ from .conftest import DATA, SEED
 
 
 def seed_doc():
-    return concept.parse(SEED.read_text(encoding="utf-8"), "atlas107/digital-technology-and-service-delivery.txt", str(SEED))
+    return concept.parse(
+        SEED.read_text(encoding="utf-8"), "atlas107/digital-technology-and-service-delivery.txt", str(SEED)
+    )
 
 
 def test_concept_page_parts():

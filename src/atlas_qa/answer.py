@@ -57,8 +57,13 @@ def rank_sentences(
     return out
 
 
-def compose(question: str, retrieval: Retrieval, docs: dict[str, Document], refuse_below: float,
-            idf: Callable[[str], float] = lambda t: 1.0) -> Answer:
+def compose(
+    question: str,
+    retrieval: Retrieval,
+    docs: dict[str, Document],
+    refuse_below: float,
+    idf: Callable[[str], float] = lambda t: 1.0,
+) -> Answer:
     """Build the answer: the best sentences of the retrieved passages in page order, each with its [n] marker.
 
     Refuses (with the closest pages) when the retrieval's relevance is under `refuse_below`.
@@ -125,7 +130,8 @@ def supporting_works(sentences: list[Sentence], docs: dict[str, Document], passa
     for p in passages:
         doc = docs[p.chunk.page_id]
         found += [
-            c for c in cites_in_span(doc, p.chunk.start, p.chunk.end)
+            c
+            for c in cites_in_span(doc, p.chunk.start, p.chunk.end)
             if c.reference and all(c.reference != f.reference for f in found)
         ]
     return found

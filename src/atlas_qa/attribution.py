@@ -66,7 +66,9 @@ def find_citations(text: str, offset: int = 0) -> list[InText]:
             surname = re.match(_NAME, names).group(0)  # type: ignore[union-attr]
             loc = m.group("loc") or ""
             label = f"{names}, {m.group('year')}" + (f", {loc}" if loc else "")
-            found.setdefault(m.start(), InText(label, surname, m.group("year")[:4], loc, offset + m.start(), offset + m.end()))
+            found.setdefault(
+                m.start(), InText(label, surname, m.group("year")[:4], loc, offset + m.start(), offset + m.end())
+            )
     return [found[k] for k in sorted(found)]
 
 
@@ -103,7 +105,9 @@ def cites_in_span(doc: Document, start: int, end: int) -> list[Cite]:
 def speaker_cites(doc: Document, start: int, end: int) -> list[Cite]:
     """The works of the speakers quoted in a span, innermost quotation first (Borins before Pal)."""
     cites = []
-    for q in sorted((q for q in doc.quotations if min(end, q.end) - max(start, q.start) > 0), key=lambda q: q.end - q.start):
+    for q in sorted(
+        (q for q in doc.quotations if min(end, q.end) - max(start, q.start) > 0), key=lambda q: q.end - q.start
+    ):
         ref = resolve_reference(doc, q.speaker.split()[-1])
         if ref is not None:
             label = ", ".join(x for x in (q.speaker, ref.year, page_locator(q.pages)) if x)
@@ -138,9 +142,13 @@ def nested_quotations(text: str, outer: Quotation) -> list[Quotation]:
     for m in ACCORDING_TO.finditer(body):
         q_start = outer.start + m.end() - 1
         rest = text[q_start : outer.end]
-        closing = re.search(r"[”\"]\s*\((?P<names>[^()]*?),\s*(?P<year>\d{4})(?:,\s*(?P<loc>pp?\.\s*[\d\-–]+))?\)", rest[1:])
+        closing = re.search(
+            r"[”\"]\s*\((?P<names>[^()]*?),\s*(?P<year>\d{4})(?:,\s*(?P<loc>pp?\.\s*[\d\-–]+))?\)", rest[1:]
+        )
         if not closing:
             continue
         q_end = q_start + 1 + closing.end()
-        found.append(Quotation(speaker=m.group("name"), pages=format_pages(closing.group("loc") or ""), start=q_start, end=q_end))
+        found.append(
+            Quotation(speaker=m.group("name"), pages=format_pages(closing.group("loc") or ""), start=q_start, end=q_end)
+        )
     return found

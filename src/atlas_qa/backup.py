@@ -41,8 +41,10 @@ def export_index(index: Index, path: Path) -> int:
         for ids, docs, metas in _paged(index.collection, ["documents", "metadatas"]):
             vectors = index.collection.get(ids=ids, include=["embeddings"])
             by_id = dict(zip(vectors["ids"], vectors["embeddings"]))
-            chunks += [{"id": i, "document": d, "metadata": m, "embedding": [float(x) for x in by_id[i]]}
-                       for i, d, m in zip(ids, docs, metas)]
+            chunks += [
+                {"id": i, "document": d, "metadata": m, "embedding": [float(x) for x in by_id[i]]}
+                for i, d, m in zip(ids, docs, metas)
+            ]
         facts = {"format": FORMAT, "course": index.settings.course, "meta": index._meta()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")

@@ -34,7 +34,9 @@ def _regions(doc: Document) -> list[tuple[int, int, str, str, str]]:
     cuts = {0, len(doc.text)}
     for s in doc.sections:
         cuts.update((s.start, s.end))
-    outer = [q for q in doc.quotations if not any(o.start <= q.start and q.end <= o.end and o != q for o in doc.quotations)]
+    outer = [
+        q for q in doc.quotations if not any(o.start <= q.start and q.end <= o.end and o != q for o in doc.quotations)
+    ]
     for q in outer:
         cuts.update((q.start, q.end))
     edges = sorted(c for c in cuts if 0 <= c <= len(doc.text))
@@ -108,7 +110,9 @@ def chunk_document(
         for a, b, opens in units:
             n = count_tokens(doc.text[a:b]) + 1
             # Prefer to end a chunk at a paragraph edge once it is half full.
-            if current and (size + n > max_tokens or (opens and size > max_tokens // 2 and size + n > max_tokens * 0.8)):
+            if current and (
+                size + n > max_tokens or (opens and size > max_tokens // 2 and size + n > max_tokens * 0.8)
+            ):
                 spans.append((current[0][0], current[-1][1], section, speaker, pages))
                 current, size = [], 0
             current.append((a, b, opens))
@@ -157,4 +161,6 @@ def _fit(
     right = mid
     while right < end and doc.text[right].isspace():
         right += 1
-    return _fit(doc, start, left_end, section, speaker, pages, fits) + _fit(doc, right, end, section, speaker, pages, fits)
+    return _fit(doc, start, left_end, section, speaker, pages, fits) + _fit(
+        doc, right, end, section, speaker, pages, fits
+    )

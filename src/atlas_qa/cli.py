@@ -19,7 +19,9 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--course", help="the course's index (default: $ATLAS_QA_COURSE or 'default')")
     common.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000 ($ATLAS_QA_CHROMA_URL)")
 
-    parser = argparse.ArgumentParser(prog="atlas-qa", description="Questions answered from course material, with sources.")
+    parser = argparse.ArgumentParser(
+        prog="atlas-qa", description="Questions answered from course material, with sources."
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("ingest", parents=[common], help="index course files (incremental)")
@@ -41,7 +43,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", parents=[common], help="retrieval metrics on a question set")
     p.add_argument("questions", type=Path, nargs="?", help="JSONL of {id, question, gold_page, kind?}")
     p.add_argument("--corpus", type=Path, help="index this corpus into its own index folder first")
-    p.add_argument("--beir", type=Path, metavar="DIR", help="a BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/)")
+    p.add_argument(
+        "--beir", type=Path, metavar="DIR", help="a BEIR dataset folder (corpus.jsonl, queries.jsonl, qrels/)"
+    )
     p.add_argument("--retriever", default="hybrid", help="hybrid, rrf, dense, bm25 or all (default hybrid)")
     p.add_argument("--k", type=int, default=10, help="deepest cut-off (default 10)")
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
@@ -88,7 +92,10 @@ def _print_ingest(report: Any, as_json: bool) -> None:
             f"{report.unchanged} unchanged; {report.embedded} chunks embedded, {report.chunks} in the index."
         )
     if len(report.by_format) > 1 or report.skipped:
-        print("By format: " + ", ".join(f"{k} {v['loaded']} loaded, {v['skipped']} skipped" for k, v in report.by_format.items()))
+        print(
+            "By format: "
+            + ", ".join(f"{k} {v['loaded']} loaded, {v['skipped']} skipped" for k, v in report.by_format.items())
+        )
     for s in report.skipped:
         print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
 
@@ -120,7 +127,6 @@ def _print_answer(answer: Any) -> None:
 
 def _eval(args: argparse.Namespace, settings: Any) -> int:
     from . import evaluate
-    from .core import Atlas
     from .errors import ConfigError
     from .retrieve import METHODS
 
@@ -139,6 +145,7 @@ def _eval(args: argparse.Namespace, settings: Any) -> int:
     ks = tuple(sorted({1, 5, args.k} & set(range(1, args.k + 1)))) or (args.k,)
     reports = []
     for name in reversed(names):  # the reference recipes first, ours last
+
         def search(q: str, name: str = name) -> list[str]:
             return [page for page, _ in atlas.search(q, k=args.k, method=name).pages[: args.k]]
 
@@ -158,8 +165,10 @@ def _eval(args: argparse.Namespace, settings: Any) -> int:
         print(evaluate.format_table(reports))
         if "refusal" in out:
             r = out["refusal"]
-            print(f"\nrefused: {r['in_scope_refused']:.1%} of {r['in_scope_n']} in-scope questions, "
-                  f"{r['out_of_scope_refused']:.1%} of {r['out_of_scope_n']} out-of-scope ones")
+            print(
+                f"\nrefused: {r['in_scope_refused']:.1%} of {r['in_scope_n']} in-scope questions, "
+                f"{r['out_of_scope_refused']:.1%} of {r['out_of_scope_n']} out-of-scope ones"
+            )
         for r in reports:
             for miss in r.misses[: args.misses]:
                 print(f"miss [{r.name}] {miss['id']}: gold {miss['gold']}, first {miss['first']}: {miss['question']}")

@@ -448,7 +448,9 @@ def evaluate_attribution(attribute: Callable[[str], Sequence[Any]], claims: Sequ
     return {"n": n, "accuracy@1": round(hits1 / n, 4), "accuracy@3": round(hits3 / n, 4), "misses": misses}
 
 
-def refusal_rates(refuses: Callable[[str], bool], in_scope: Sequence[str], out_of_scope: Sequence[str]) -> dict[str, Any]:
+def refusal_rates(
+    refuses: Callable[[str], bool], in_scope: Sequence[str], out_of_scope: Sequence[str]
+) -> dict[str, Any]:
     """Share of in-scope questions refused (should be low) and of out-of-scope ones refused (should be high)."""
     return {
         "in_scope_n": len(in_scope),

@@ -133,7 +133,9 @@ def make_client(settings: Settings) -> Any:
 def list_courses(settings: Settings) -> list[str]:
     """Courses that have an index in this store."""
     names = [c if isinstance(c, str) else c.name for c in make_client(settings).list_collections()]
-    return sorted(n[len("atlas-qa-") : -len("-pages")] for n in names if n.startswith("atlas-qa-") and n.endswith("-pages"))
+    return sorted(
+        n[len("atlas-qa-") : -len("-pages")] for n in names if n.startswith("atlas-qa-") and n.endswith("-pages")
+    )
 
 
 class Index:
@@ -369,7 +371,9 @@ class Index:
             "indexed_at": time.time(),
             "chunk_ids": json.dumps(ids),
         }
-        self.pages_collection.upsert(ids=[doc.page_id], embeddings=[[0.0]], documents=[document_to_json(doc)], metadatas=[record])
+        self.pages_collection.upsert(
+            ids=[doc.page_id], embeddings=[[0.0]], documents=[document_to_json(doc)], metadatas=[record]
+        )
         stale = set(json.loads(old["chunk_ids"])) - set(ids) if old else set()
         if stale:
             self.collection.delete(ids=sorted(stale))
