@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test install ingest clean
+.PHONY: run test install ingest clean chromium screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,8 +26,23 @@ ingest: $(STAMP)
 run: $(STAMP)
 	$(BIN)/atlas-qa serve
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The browser tests drive Debian's Chromium through Playwright (never `playwright install`, which downloads).
+export CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@if [ ! -x "$(CHROMIUM)" ]; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+		else \
+			echo "$(CHROMIUM) is missing: the browser tests will be skipped (sudo apt-get install -y chromium)"; \
+		fi; \
+	fi
+
+# Retake docs/screenshots/*.png from the browser tests.
+screenshots: $(STAMP) chromium
+	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser
 
 clean:
 	rm -rf $(VENV) embeddings/chroma embeddings/manifest.sqlite3*

@@ -1,45 +1,388 @@
-from atlas_qa.errors import QuestionError
-from atlas_qa.types import Answer, Citation, Cite
-from atlas_qa.ui import build_app, render_sources, respond
+"""The app's callbacks, without a server: a fake Atlas for the edges, the hash-embedder Atlas on the fixtures."""
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from atlas_qa.answer import clean
+from atlas_qa.config import Settings
+from atlas_qa.core import MAX_QUESTION_CHARS, Atlas
+from atlas_qa.errors import ConfigError, IndexNotFoundError
+from atlas_qa.feedback import FeedbackStore
+from atlas_qa.types import Answer, Citation, Cite, Document, Quotation, Reference
+from atlas_qa.ui import (
+    ATTRIBUTION_COLUMNS,
+    Turn,
+    Views,
+    build_app,
+    chunk_offset,
+    highlight,
+    launch_options,
+    locate,
+    parse_auth,
+    render_messages,
+    render_reply,
+)
+
+from .conftest import BORINS_QUESTION
 
 EVIL = "<script>alert(1)</script><img src=x onerror=alert(2)><a href='javascript:alert(3)'>x</a>"
+PAGE = "Intro line.\n\n" + "Pal writes: Rules matter a lot. " + EVIL + " Then more text follows here."
+CHUNK = "Pal writes: Rules matter a lot. " + EVIL + " Then more text"
+SPAN = (PAGE.index("Rules matter"), PAGE.index("Rules matter") + len("Rules matter a lot."))
 
 
-def _answer(text: str = "Rules matter. [1]") -> Answer:
-    cit = Citation(1, "p", "Page <b>T</b>", "src", "Rules", "Pal", "213-214", (Cite("Pal, 2014", EVIL),), EVIL, 0.9, 0, 5,
-                   chain="Pal (2014, pp. 213-214)")
-    return Answer("q", text, False, (cit,))
+def _citation(n: int = 1, text: str = CHUNK, start: int = SPAN[0], end: int = SPAN[1]) -> Citation:
+    return Citation(
+        n,
+        "p",
+        "Page <b>T</b>",
+        "src",
+        "Rules",
+        "Pal",
+        "213-214",
+        (Cite("Pal, 2014", EVIL),),
+        text,
+        0.9,
+        start,
+        end,
+        speaker_reference="Pal (2014). <i>Book</i>.",
+        chain="Pal (2014, pp. 213-214)",
+    )
+
+
+def _answer(text: str = "Rules matter a lot. [1]", *citations: Citation) -> Answer:
+    return Answer("What did Pal say about rules?", text, False, citations or (_citation(),))
+
+
+class FakeIndex:
+    def __init__(self, docs: dict[str, Document]):
+        self.docs = docs
+
+    def document(self, page_id: str) -> Document:
+        from atlas_qa.errors import AtlasError
+
+        if page_id not in self.docs:
+            raise AtlasError(f"No page {page_id!r}")
+        return self.docs[page_id]
+
+    def pages(self):
+        return [
+            {"page_id": d.page_id, "title": d.title, "source": d.source, "chunks": 1, "indexed_at": 0.0}
+            for d in self.docs.values()
+        ]
+
+    def last_ingest(self):
+        return None
 
 
 class FakeAtlas:
-    def __init__(self, answer=None, error=None):
-        self.answer, self.error = answer, error
+    """Records what the app asks; answers with a fixed Answer or raises."""
 
-    def ask(self, question):
+    def __init__(self, answer: Answer | None = None, error: Exception | None = None, tmp: Path | None = None):
+        self.answer, self.error, self.asked = answer, error, []
+        self.settings = Settings(index_dir=(tmp or Path("/nonexistent")) / "index")
+        doc = Document("p", "Page <b>T</b>", PAGE, "src/p.txt", "concept", metadata={"course": "C<1>"})
+        self.index = FakeIndex({"p": doc})
+
+    def ask(self, question, k=None, filters=None):
+        self.asked.append((question, filters))
         if self.error:
             raise self.error
         return self.answer
 
-
-def test_sources_escape_course_html():
-    md = render_sources(_answer())
-    assert "<script>" not in md and "<img" not in md and "<a href" not in md
-    assert "&lt;script&gt;" in md and "Pal (2014, pp. 213-214)" in md
+    def facets(self):
+        return {"course": ["C<1>"]}
 
 
-def test_respond_appends_turns_and_shows_errors_as_text():
-    history, sources, box = respond(FakeAtlas(_answer()), "What?", [])
-    assert [m["role"] for m in history] == ["user", "assistant"] and history[1]["content"] == "Rules matter. [1]"
-    assert "[1]" in sources and box == ""
-    history, sources, _ = respond(FakeAtlas(error=QuestionError("Please type a question.")), "", history)
-    assert history[-1]["content"] == "Please type a question." and sources == ""
+@pytest.fixture
+def hash_atlas(corpus: Path, hash_settings: Settings) -> Atlas:
+    atlas = Atlas(hash_settings.with_(corpus=corpus))
+    atlas.ingest()
+    return atlas
 
 
-def test_refusal_shows_closest_pages():
+def _ask(views: Views, question: str, turns=()) -> list[Turn]:
+    *_, (_, _, turns) = views.stream(question, list(turns), delay=0)
+    return turns
+
+
+# -- spans ---------------------------------------------------------------------------------------------------------
+
+
+def test_highlight_escapes_everything_then_marks_the_span():
+    assert highlight("a <b>x</b> c", [(2, 10)]) == "a <mark>&lt;b&gt;x&lt;/b&gt;</mark> c"
+    assert highlight("abcdef", [(1, 3), (2, 4), (5, 9)]) == "a<mark>bcd</mark>e<mark>f</mark>"
+
+
+def test_locate_finds_an_answer_sentence_despite_markup_and_spacing():
+    text = "Start. Politics is\n  **who gets what**,[^2] when, how. End."
+    a, b = locate(text, clean("Politics is **who gets what**,[^2] when, how."))  # type: ignore[misc]
+    assert text[a:b] == "Politics is\n  **who gets what**,[^2] when, how."
+    assert locate(text, "Not in the text.") is None
+
+
+def test_chunk_offset_picks_the_occurrence_that_holds_the_span():
+    page = "same words. other. same words."
+    assert chunk_offset(page, "same words.", 20, 25) == 19
+    assert chunk_offset(page, "same words.", 0, 4) == 0
+
+
+def test_card_marks_the_exact_span_inside_the_passage_and_escapes_the_rest():
+    views = Views(FakeAtlas())
+    html = views.card(0, _answer(), _citation())
+    assert "<mark>Rules matter a lot.</mark>" in html
+    assert "<script>" not in html and "<img" not in html and "<a href" not in html and "<b>T" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "Page &lt;b&gt;T&lt;/b&gt;" in html
+    assert 'id="src-0-1"' in html and 'data-open="0:1"' in html and "Pal (2014, pp. 213-214)" in html
+
+
+def test_the_span_is_found_in_the_chunk_when_the_page_is_gone():
+    views = Views(FakeAtlas())
+    moved = Citation(**{**_citation().__dict__, "page_id": "gone"})
+    assert "<mark>Rules matter a lot.</mark>" in views.card(0, _answer("Rules matter a lot. [1]", moved), moved)
+
+
+# -- chat ----------------------------------------------------------------------------------------------------------
+
+
+def test_answer_markers_link_to_their_sources_and_text_is_escaped():
+    answer = _answer(f"{EVIL} Rules matter a lot. [1]")
+    html = render_reply(2, Turn("q", "q", answer))
+    assert '<a class="aq-cite" href="#src-2-1"' in html and ">[1]</a>" in html
+    assert "<script>" not in html and "<img" not in html and "&lt;img src=x onerror=alert(2)&gt;" in html
+
+
+def test_refusals_look_different_and_name_the_closest_pages():
     refused = Answer("q", "The course material doesn't cover this.", True, (), ("m00002",))
-    assert "m00002" in render_sources(refused) and "Not covered" in render_sources(refused)
+    html = render_reply(0, Turn("q", "q", refused, filters={"course": "X"}), lambda p: f"Title of {p}")
+    assert 'class="aq-refusal"' in html and "Not covered by the course material" in html
+    assert "Title of m00002" in html and "within course = X" in html and "aq-cite" not in html
+    views = Views(FakeAtlas())
+    panel = views.sources([Turn("q", "q", refused)])
+    assert "aq-refusal-panel" in panel and "m00002" in panel
 
 
-def test_app_builds_without_launching():
-    app = build_app(FakeAtlas(_answer()))
-    assert app.title == "atlas-qa"
+def test_errors_are_shown_as_text_in_the_conversation():
+    views = Views(FakeAtlas(error=IndexNotFoundError("The index is empty: run `atlas-qa ingest`.")))
+    turns = _ask(views, "What?")
+    assert turns[0].error.startswith("The index is empty")
+    assert 'class="aq-error"' in render_messages(turns)[1]["content"]
+
+
+def test_question_length_is_capped():
+    views = Views(FakeAtlas(_answer()))
+    turns = _ask(views, "x" * (MAX_QUESTION_CHARS + 1))
+    assert "limit is 1,000" in turns[0].error and views.atlas.asked == []
+
+
+def test_unexpected_failures_end_the_turn_with_a_message(caplog):
+    turns = _ask(Views(FakeAtlas(error=RuntimeError("boom"))), "What?")
+    assert "Something went wrong" in turns[0].error and "boom" in caplog.text
+
+
+def test_answers_stream_in_after_a_placeholder():
+    views = Views(FakeAtlas(_answer(" ".join(["Rules matter a lot."] * 12) + " [1]")))
+    steps = list(views.stream("What did Pal say about rules?", [], delay=0))
+    assert "aq-pending" in steps[0][0][-1]["content"] and steps[0][2] == []
+    partial = [s for s in steps if "aq-caret" in s[0][-1]["content"]]
+    assert len(partial) >= 5 and partial[0][1] is not None and all(s[1] is None for s in partial[1:])
+    messages, sources, turns = steps[-1]
+    assert len(turns) == 1 and "aq-caret" not in messages[-1]["content"] and 'id="src-0-1"' in sources
+
+
+def test_follow_ups_are_rewritten_with_the_conversation_before_retrieval():
+    atlas = FakeAtlas(_answer())
+    views = Views(atlas)
+    turns = _ask(views, "Who argued that rules matter?")
+    turns = _ask(views, "What did he say about chess?", turns)
+    assert atlas.asked[-1][0] == "What did Pal say about chess?"
+    assert turns[-1].question == "What did he say about chess?" and turns[-1].asked == "What did Pal say about chess?"
+    assert "Searched for “What did Pal say about chess?”" in render_messages(turns)[-1]["content"]
+
+
+def test_filters_are_passed_to_ask_only_when_chosen():
+    atlas = FakeAtlas(_answer())
+    views = Views(atlas)
+    _ask(views, "What?")
+    views.ask("What?", [], {"course": "Atlas107", "topic": "", "chapter": ""})
+    assert atlas.asked == [("What?", None), ("What?", {"course": "Atlas107"})]
+
+
+# -- with the hash-embedder Atlas on the fixtures --------------------------------------------------------------------
+
+
+def test_a_real_answer_shows_passages_speakers_and_references(hash_atlas):
+    views = Views(hash_atlas)
+    turns = _ask(views, BORINS_QUESTION)
+    answer = turns[0].answer
+    assert answer is not None and not answer.refused
+    sources = views.sources(turns)
+    assert 'id="src-0-1"' in sources and "<mark>" in sources
+    assert "Borins, S. (2007). Conceptual framework." in sources and "quoted in Pal" in sources
+    # Markers in the chat point at cards that exist.
+    for n in {int(x) for x in __import__("re").findall(r"#src-0-(\d+)", render_messages(turns)[1]["content"])}:
+        assert f'id="src-0-{n}"' in sources
+
+
+def test_clicking_an_older_marker_renders_that_turns_sources_with_the_card_in_focus(hash_atlas):
+    views = Views(hash_atlas)
+    turns = _ask(views, BORINS_QUESTION)
+    turns = _ask(views, "What did he say about rule-bound bureaucracies?", turns)
+    assert turns[1].asked == "What did Pal say about rule-bound bureaucracies?"
+    html = views.sources(turns, 0, focus=1)
+    assert 'data-turn="0"' in html and 'class="aq-card aq-focus" id="src-0-1"' in html
+
+
+def test_open_page_shows_the_whole_page_with_the_span_marked(hash_atlas):
+    views = Views(hash_atlas)
+    turns = _ask(views, BORINS_QUESTION)
+    html = views.page(turns, 0, 1)
+    assert "aq-pageview" in html and "See also: New Public Management." in html
+    marked = __import__("re").findall(r'<mark class="passage hit"[^>]*>(.*?)</mark>', html, __import__("re").S)
+    assert any("consolidates many common functions" in m for m in marked)
+    assert "No page open" in views.page(turns, 5, 1)
+
+
+def test_attribution_rows_trace_each_span_to_speaker_locator_and_reference(hash_atlas):
+    views = Views(hash_atlas)
+    answer = _ask(views, BORINS_QUESTION)[0].answer
+    rows = views.attribution_rows(answer)
+    borins = [r for r in rows if r["cited work"] == "Borins, 2007, p. 16"]
+    assert borins and borins[0]["speaker"] == "Pal" and borins[0]["page locator"] == "pp. 213-214"
+    assert borins[0]["quotation chain"] == "Borins (2007, p. 16), quoted in Pal (2014, pp. 213-214)"
+    assert borins[0]["full reference"].startswith("Borins, S. (2007). Conceptual framework.")
+    assert "consolidates many common functions" in borins[0]["cited span"]
+    assert set(rows[0]) == set(ATTRIBUTION_COLUMNS)
+    assert views.attribution_rows(Answer("q", "no", True, ())) == []
+
+
+def test_attribution_exports_csv_and_json(hash_atlas, tmp_path):
+    views = Views(hash_atlas, export_dir=tmp_path / "exports")
+    turns = _ask(views, BORINS_QUESTION)
+    table = views.attribution_table(turns, 0)
+    assert "Borins, S. (2007)" in table and "<th>Cited span</th>" in table
+    rows = list(csv.reader(views.export_attribution(turns, 0, "csv").open(encoding="utf-8")))  # type: ignore[union-attr]
+    assert rows[0] == ATTRIBUTION_COLUMNS and any("Borins, 2007, p. 16" in r for r in rows[1:])
+    data = json.loads(views.export_attribution(turns, 0, "json").read_text(encoding="utf-8"))  # type: ignore[union-attr]
+    assert data["question"] == BORINS_QUESTION and data["rows"] and data["citations"][0]["n"] == 1
+    assert views.export_attribution(turns, 3, "csv") is None
+
+
+def test_parse_view_shows_quotations_and_references_and_flags_what_did_not_resolve(tmp_path):
+    text = "Intro.\n\nSmith writes: “Rules bind” (Smith, 2020, p. 4). Also (Nobody, 1999).\n\nReferences\n\nSmith, J. (2020). Rules. <Press>.\nUnused, A. (2001). Never cited."
+    doc = Document(
+        "p",
+        "Parse <test>",
+        text,
+        "src/p.md",
+        "markdown",
+        quotations=(Quotation("Smith", "4", text.index("“"), text.index("”") + 1),),
+        references=(
+            Reference("ref1", "Smith, J. (2020). Rules. <Press>.", ("Smith",), "2020"),
+            Reference("ref2", "Unused, A. (2001). Never cited.", ("Unused",), "2001"),
+        ),
+    )
+    atlas = FakeAtlas(tmp=tmp_path)
+    atlas.index.docs["p"] = doc
+    html = Views(atlas).parse_view("p")
+    assert "Smith, J. (2020). Rules. &lt;Press&gt;." in html and "<Press>" not in html and "Parse &lt;test&gt;" in html
+    assert "unresolved" in html and "never cited" in html and "❝ Smith, p. 4" in html
+    assert 'class="cite bad"' in html and 'class="cite"' in html
+    assert "Choose a page" in Views(atlas).parse_view(None)
+    exported = json.loads(Views(atlas, export_dir=tmp_path).export_parse("p").read_text())  # type: ignore[union-attr]
+    assert exported["quotations"][0]["speaker"] == "Smith"
+
+
+def test_corpus_view_lists_pages_and_the_files_that_failed_to_load(hash_atlas, corpus):
+    (corpus / "broken.md").write_text("---\ntitle: [unclosed\n---\nBody", encoding="utf-8")
+    seen = []
+    views = Views(hash_atlas)
+    status = views.reindex(lambda done, total: seen.append((done, total)))
+    assert "Re-indexed:" in status and "1 failed to load" in status
+    summary = views.corpus_summary()
+    assert "broken.md" in summary and "malformed YAML front matter" in summary and "aq-tile-bad" in summary
+    rows = views.corpus_rows()
+    assert any(r[1] == "atlas107/digital-technology-and-service-delivery.txt" and r[2] > 0 for r in rows)
+    assert all(not Path(r[4]).is_absolute() for r in rows)  # the server's paths stay private
+    (corpus / "polisci" / "m00002.md").write_text((corpus / "polisci" / "m00002.md").read_text() + "\nMore.\n")
+    views.reindex(lambda done, total: seen.append((done, total)))
+    assert seen and seen[-1][0] == seen[-1][1] > 0
+
+
+def test_rating_and_comment_are_stored_with_the_answer(tmp_path):
+    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    views = Views(FakeAtlas(_answer()), feedback=store)
+    turns = _ask(views, "What did Pal say about rules?")
+    rated: dict[int, int] = {}
+    assert views.rate(turns, 0, True, rated) == ("Only answers can be rated.", None)  # message 0 is the question
+    note, t = views.rate(turns, 1, True, rated)
+    assert t == 0 and "helpful" in note
+    views.rate(turns, 1, False, rated)  # a change of mind updates, never duplicates
+    assert "saved" in views.comment(rated, t, "Good sources")
+    [f] = store.list()
+    assert not f.helpful and f.comment == "Good sources" and f.citations[0]["n"] == 1
+    rows = views.feedback_rows()
+    assert rows[0][1] == "✗ not helpful" and rows[0][5] == "Good sources" and "[1] Page <b>T</b> (Pal)" in rows[0][4]
+    assert "Ratings" in views.feedback_summary()
+    assert views.export_feedback("csv").exists() and views.export_feedback("json").exists()
+
+
+def test_default_feedback_store_lives_beside_the_index(tmp_path):
+    views = Views(FakeAtlas(tmp=tmp_path))
+    assert views.feedback.path == tmp_path / "index" / "feedback.sqlite3"
+
+
+def test_examples_come_from_the_indexed_pages(hash_atlas):
+    examples = Views(hash_atlas).examples()
+    assert BORINS_QUESTION in examples and len(examples) <= 4
+
+
+# -- the app and how it is served ----------------------------------------------------------------------------------
+
+
+def test_app_builds_without_launching_and_serves_several_users_at_once(hash_atlas):
+    app = build_app(hash_atlas)
+    assert app.title == "atlas-qa" and not app.is_running
+    assert app._queue.default_concurrency_limit == 4
+
+
+def test_launch_options_listen_locally_and_keep_private_files_private(tmp_path):
+    settings = Settings(index_dir=tmp_path / "index", corpus=tmp_path / "corpus")
+    options = launch_options(settings, env={})
+    assert options["server_name"] == "127.0.0.1" and options["server_port"] == 7860
+    assert options["share"] is False and options["auth"] is None and options["allowed_paths"] == []
+    assert set(options["blocked_paths"]) == {str((tmp_path / "index").resolve()), str((tmp_path / "corpus").resolve())}
+    options = launch_options(settings, env={"ATLAS_QA_AUTH": "prof:s3cret:x", "ATLAS_QA_SHARE": "1"})
+    assert options["auth"] == ("prof", "s3cret:x") and options["share"] is True
+
+
+def test_auth_must_be_user_colon_password():
+    assert parse_auth("") is None
+    for bad in ("nopassword", ":pw", "user:"):
+        with pytest.raises(ConfigError, match="user:password"):
+            parse_auth(bad)
+
+
+def test_serve_indexes_then_launches_with_the_safe_options(monkeypatch, corpus, hash_settings):
+    import gradio as gr
+
+    from atlas_qa import ui
+
+    launched = {}
+    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.update(kw))
+    monkeypatch.setenv("ATLAS_QA_AUTH", "prof:pw")
+    settings = hash_settings.with_(corpus=corpus, port=7999)
+    ui.serve(settings)
+    assert launched["server_port"] == 7999 and launched["server_name"] == "127.0.0.1"
+    assert launched["auth"] == ("prof", "pw") and launched["share"] is False
+    assert Atlas(settings).index.count() > 0
+
+
+def test_importing_the_ui_loads_no_gradio():
+    code = "import sys, atlas_qa.ui; assert 'gradio' not in sys.modules and 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

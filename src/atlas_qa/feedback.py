@@ -1,0 +1,151 @@
+"""Feedback on answers (helpful or not, an optional comment), kept in a local SQLite file with the answer it rates."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .types import Answer
+
+FILENAME = "feedback.sqlite3"
+SCHEMA_VERSION = 1
+MAX_COMMENT_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class Feedback:
+    """One rating: what was asked, what the app answered with which citations, and what the person thought."""
+
+    id: int
+    created_at: float
+    question: str  # as typed
+    asked: str  # as retrieved with (a follow-up made standalone)
+    answer: str
+    refused: bool
+    helpful: bool
+    comment: str
+    citations: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class FeedbackStore:
+    """Ratings in `path` (created on first write); each call opens its own connection, so threads can share it."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+
+    @classmethod
+    def for_index(cls, index_dir: Path | str) -> FeedbackStore:
+        """The default store: `feedback.sqlite3` beside the index."""
+        return cls(Path(index_dir) / FILENAME)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=10)) as db:
+            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                db.executescript(
+                    f"""
+                    CREATE TABLE IF NOT EXISTS feedback (
+                        id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL, question TEXT NOT NULL,
+                        asked TEXT NOT NULL, answer TEXT NOT NULL, refused INTEGER NOT NULL, helpful INTEGER NOT NULL,
+                        comment TEXT NOT NULL DEFAULT '', citations TEXT NOT NULL);
+                    PRAGMA user_version = {SCHEMA_VERSION};
+                    """
+                )
+            with db:  # one transaction per call
+                yield db
+
+    def add(self, question: str, answer: Answer, helpful: bool, comment: str = "") -> int:
+        """Store a rating of `answer` (to `question` as typed); returns its id."""
+        citations = json.dumps([asdict(c) for c in answer.citations], ensure_ascii=False)
+        with self._db() as db:
+            cur = db.execute(
+                "INSERT INTO feedback (created_at, question, asked, answer, refused, helpful, comment, citations)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    time.time(),
+                    question,
+                    answer.question,
+                    answer.answer,
+                    int(answer.refused),
+                    int(helpful),
+                    _comment(comment),
+                    citations,
+                ),
+            )
+            return int(cur.lastrowid or 0)
+
+    def update(self, feedback_id: int, helpful: bool | None = None, comment: str | None = None) -> None:
+        """Change a rating or set its comment (someone changed their mind, or added a few words)."""
+        with self._db() as db:
+            if helpful is not None:
+                db.execute("UPDATE feedback SET helpful = ? WHERE id = ?", (int(helpful), feedback_id))
+            if comment is not None:
+                db.execute("UPDATE feedback SET comment = ? WHERE id = ?", (_comment(comment), feedback_id))
+
+    def list(self, limit: int | None = None) -> list[Feedback]:
+        """Ratings, newest first."""
+        if not self.path.exists():
+            return []
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT id, created_at, question, asked, answer, refused, helpful, comment, citations FROM feedback"
+                " ORDER BY id DESC LIMIT ?",
+                (-1 if limit is None else limit,),
+            ).fetchall()
+        return [
+            Feedback(i, t, q, a, ans, bool(r), bool(h), c, json.loads(cits)) for i, t, q, a, ans, r, h, c, cits in rows
+        ]
+
+    def export_json(self, path: Path) -> Path:
+        """Every rating with its full citations, as a JSON list."""
+        path.write_text(json.dumps([f.to_json() for f in self.list()], ensure_ascii=False, indent=2), encoding="utf-8")
+        return path
+
+    def export_csv(self, path: Path) -> Path:
+        """One row per rating; citations as "[n] title (speaker)" joined by "; " (the JSON export has them whole)."""
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(
+                ["id", "created_at", "question", "asked", "answer", "refused", "helpful", "comment", "citations"]
+            )
+            for f in self.list():
+                row = [
+                    f.id,
+                    time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(f.created_at)),
+                    f.question,
+                    f.asked,
+                    f.answer,
+                    f.refused,
+                    f.helpful,
+                    f.comment,
+                    "; ".join(citation_label(c) for c in f.citations),
+                ]
+                writer.writerow([safe_cell(v) for v in row])
+        return path
+
+
+def citation_label(c: dict[str, Any]) -> str:
+    """'[1] Digital technology and service delivery (Pal)' for a stored citation."""
+    who = f" ({c['speaker']})" if c.get("speaker") else ""
+    return f"[{c.get('n')}] {c.get('title', '')}{who}"
+
+
+def safe_cell(value: object) -> str:
+    """A CSV cell a spreadsheet will show as text, never run as a formula ("=HYPERLINK(...)" gets a leading ')."""
+    text = str(value)
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _comment(comment: str) -> str:
+    return comment.strip()[:MAX_COMMENT_CHARS]
