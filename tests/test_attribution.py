@@ -7,7 +7,7 @@ def test_parse_reference_surnames_and_year():
     ref = parse_reference("Tapscott, D., & Williams, A. D. (2006). Wikinomics: How mass collaboration.", "r")
     assert ref.authors == ("Tapscott", "Williams") and ref.year == "2006"
     ref = parse_reference("Leslie Pal (2014), Beyond Policy Analysis – Public Issue Management, Fifth Edition", "r")
-    assert "Pal" in ref.authors and ref.year == "2014"
+    assert ref.authors == ("Pal",) and ref.year == "2014"
 
 
 def test_find_citations_forms():

@@ -47,10 +47,13 @@ def rank_sentences(
     out = []
     for rank, p in enumerate(passages):
         doc = docs[p.chunk.page_id]
+        ref_lists = [(s.start, s.end) for s in doc.sections if s.path == "References"]
         for a, b in sentence_spans(doc.text, p.chunk.start, p.chunk.end):
             text = doc.text[a:b]
             if len(text) < MIN_SENTENCE_CHARS or text.lstrip().startswith(("#", ">", "*Figure")):
                 continue
+            if any(lo <= a < hi for lo, hi in ref_lists):
+                continue  # an entry of the reference list says who wrote what, not what they said
             overlap = sum(weights[t] for t in q_terms.intersection(tokenize(text))) / total
             out.append(Sentence(rank, a, b, text, overlap + RANK_PRIOR / (rank + 1)))
     out.sort(key=lambda s: -s.score)

@@ -30,6 +30,8 @@ def parse_reference(text: str, key: str) -> Reference:
     names = tuple(
         w for w in re.findall(rf"{_NAME}(?!\.)", head) if w not in _STOP_NAMES and not re.fullmatch(r"[A-Z]\.?", w)
     )
+    if "," not in head and len(names) > 1:
+        names = names[-1:]  # "Leslie Pal (2014)": given name first, the surname is the last name
     return Reference(key=key, text=text.strip(), authors=names, year=year[:4])
 
 
