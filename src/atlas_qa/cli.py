@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AtlasError
+from .types import answer_json
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -98,19 +99,6 @@ def _print_ingest(report: Any, as_json: bool) -> None:
         )
     for s in report.skipped:
         print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
-
-
-def answer_json(answer: Any) -> dict[str, Any]:
-    """The `ask --json` shape."""
-    return {
-        "question": answer.question,
-        "answer": answer.answer,
-        "refused": answer.refused,
-        "generated": answer.generated,
-        "dropped": answer.dropped,
-        "closest_pages": list(answer.closest_pages),
-        "citations": [asdict(c) for c in answer.citations],
-    }
 
 
 def _print_answer(answer: Any) -> None:

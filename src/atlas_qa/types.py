@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -124,3 +125,16 @@ class Answer:
     closest_pages: tuple[str, ...] = ()
     generated: bool = False  # written by a language model (else extracted verbatim)
     dropped: int = 0  # sentences removed by the verifier
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The `ask --json` shape."""
+    return {
+        "question": answer.question,
+        "answer": answer.answer,
+        "refused": answer.refused,
+        "generated": answer.generated,
+        "dropped": answer.dropped,
+        "closest_pages": list(answer.closest_pages),
+        "citations": [asdict(c) for c in answer.citations],
+    }

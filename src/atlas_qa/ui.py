@@ -33,7 +33,7 @@ from .conversation import rewrite
 from .core import MAX_QUESTION_CHARS, check_question
 from .errors import AtlasError, ConfigError
 from .feedback import FeedbackStore, citation_label, safe_cell
-from .types import Answer, Citation, Cite, Document
+from .types import Answer, Citation, Cite, Document, answer_json
 
 log = logging.getLogger(__name__)
 
@@ -952,6 +952,16 @@ def build_app(atlas: Any, feedback: FeedbackStore | None = None) -> Any:
         stats = gr.HTML(
             render_header(views.stats()), head=f"<style>{CSS}</style>", js_on_load=None, elem_id="aq-header"
         )
+
+        def ask_api(question: str, course: str = "", topic: str = "", chapter: str = "") -> dict[str, Any]:
+            """The `ask --json` answer for a question, within this app's course (filters narrow its pages)."""
+            filters = {"course": course, "topic": topic, "chapter": chapter}
+            try:
+                return answer_json(atlas.ask(question, filters={k: v for k, v in filters.items() if v}))
+            except AtlasError as exc:
+                return {"question": question, "error": str(exc)}
+
+        gr.api(ask_api, api_name="ask")
 
         with gr.Tabs(elem_id="aq-main-tabs"):
             with gr.Tab("Ask", id="ask", elem_id="aq-tab-ask"):
