@@ -77,3 +77,13 @@ def test_bad_questions_get_clear_messages(question, message):
 def test_asking_an_empty_index_says_to_ingest(hash_settings):
     with pytest.raises(IndexNotFoundError, match="atlas-qa ingest"):
         Atlas(hash_settings).ask("What is politics?")
+
+
+def test_ask_batch_matches_single_asks_and_keeps_errors_apart(atlas: Atlas):
+    questions = ["What are the de jure rules?", "", "Who argued that IT-enabled government consolidates functions?"]
+    filters = [None, None, {"course": "Atlas107"}]
+    batch = atlas.ask_batch(questions, filters)
+    assert isinstance(batch[1], QuestionError)
+    assert batch[0] == atlas.ask(questions[0])
+    assert batch[2] == atlas.ask(questions[2], filters=filters[2])
+    assert all(c.page_id.startswith("atlas107/") for c in batch[2].citations)

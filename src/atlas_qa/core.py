@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -9,7 +10,7 @@ from pathlib import Path
 from .answer import compose, rank_sentences, supporting_works
 from .config import Settings
 from .embedding import Embedder, make_embedder
-from .errors import IndexNotFoundError, QuestionError
+from .errors import AtlasError, IndexNotFoundError, QuestionError
 from .index import Index, IngestReport
 from .loaders import load_corpus
 from .retrieve import Retrieval, Retriever
@@ -62,15 +63,24 @@ class Atlas:
         """Filter values the pages offer: {"course": [...], "topic": [...], "chapter": [...]}."""
         return self.index.facets()
 
-    def ask(self, question: str, k: int | None = None, filters: dict[str, str] | None = None) -> Answer:
-        """Retrieve, compose a cited answer, verify it; refuse when the course does not cover the question."""
+    def ask(
+        self,
+        question: str,
+        k: int | None = None,
+        filters: dict[str, str] | None = None,
+        dense_hits: list[tuple[str, float]] | None = None,
+    ) -> Answer:
+        """Retrieve, compose a cited answer, verify it; refuse when the course does not cover the question.
+
+        `dense_hits`: the question's nearest chunks, when `ask_batch` fetched them with others'.
+        """
         question = check_question(question)
         self.index.check_version()
         if self.index.count() == 0:
             raise IndexNotFoundError(
                 f"The index in {self.settings.index_dir} is empty: run `atlas-qa ingest` (or `make run`) first."
             )
-        retrieval = self.retriever.search(question, k or self.settings.k, filters=filters)
+        retrieval = self.retriever.search(question, k or self.settings.k, filters=filters, dense_hits=dense_hits)
         answer = compose(question, retrieval, self._docs(retrieval), self.settings.refuse_below, self.index.lexical.idf)
         if self.settings.llm_base_url:
             from .generate import LLMConfig, generate
@@ -79,6 +89,38 @@ class Atlas:
             config = LLMConfig(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_context_tokens)
             answer, _ = generate(question, answer, config)
         return answer
+
+    def ask_batch(
+        self, questions: Sequence[str], filters: Sequence[dict[str, str] | None] | None = None
+    ) -> list[Answer | AtlasError]:
+        """Answer several questions at once, encoding them in one batch (the server batches concurrent requests).
+
+        Each item is the answer, or the error that question alone raised.
+        """
+        filters = list(filters) if filters is not None else [None] * len(questions)
+        valid: dict[int, str] = {}
+        out: list[Answer | AtlasError] = []
+        for i, q in enumerate(questions):
+            try:
+                valid[i] = check_question(q)
+                out.append(AtlasError("not answered"))
+            except AtlasError as exc:
+                out.append(exc)
+        vectors = self.embedder.embed_batch(list(valid.values())) if valid else []
+        groups: dict[str, list[int]] = {}  # questions with the same filters share one Chroma query
+        for row, i in enumerate(valid):
+            groups.setdefault(json.dumps(filters[i] or {}, sort_keys=True), []).append(row)
+        hits: dict[int, list[tuple[str, float]]] = {}
+        keys = list(valid)
+        for key, rows in groups.items():
+            found = self.index.dense_many([vectors[r] for r in rows], self.settings.fetch_k, json.loads(key) or None)
+            hits.update({keys[r]: h for r, h in zip(rows, found)})
+        for i, q in valid.items():
+            try:
+                out[i] = self.ask(q, filters=filters[i], dense_hits=hits[i])
+            except AtlasError as exc:
+                out[i] = exc
+        return out
 
     def attribute(self, claim: str, k: int | None = None) -> list[Cite]:
         """The works that support a claim, best first (footnotes or references of the sentences that state it)."""

@@ -152,6 +152,7 @@ class Index:
         self._pages: Any = None
         self._cache_generation: int | None = None
         self._checked_at = 0.0
+        self._built_chunker: str | None = None
         self._chunks: list[Chunk] = []
         self._positions: dict[str, int] = {}
         self._lexical: LexicalIndex | None = None
@@ -250,7 +251,10 @@ class Index:
         try:
             yield
         finally:
-            self.pages_collection.delete(ids=[LOCK_ID])
+            try:
+                self.pages_collection.delete(ids=[LOCK_ID])
+            except Exception:  # noqa: BLE001 (the collection was dropped inside the lock: no record to release)
+                pass
 
     def drop(self) -> None:
         """Delete this course's index (both collections); the next use starts empty."""
@@ -265,7 +269,8 @@ class Index:
 
     def check_version(self) -> None:
         """Refuse to serve an index whose chunks an older chunker made: mixing versions would go unnoticed."""
-        built = self._meta().get("chunker")
+        self._refresh()
+        built = self._built_chunker
         if built != CHUNKER_VERSION:
             raise IndexMismatchError(
                 f"The index in {self.where} was built by an older atlas-qa (chunker {built}, now {CHUNKER_VERSION}): "
@@ -431,7 +436,9 @@ class Index:
         if self._cache_generation is not None and now - self._checked_at < 1.0:
             return
         self._checked_at = now
-        generation = self.generation()
+        meta = self._meta()
+        self._built_chunker = meta.get("chunker")
+        generation = int(meta.get("generation", 0))
         if generation == self._cache_generation:
             return
         records = self._page_records()
@@ -535,15 +542,24 @@ class Index:
 
     def dense(self, vector: np.ndarray, n: int, filters: dict[str, str] | None = None) -> list[tuple[str, float]]:
         """The `n` nearest visible chunks to a unit vector: (chunk id, cosine similarity), optionally filtered."""
+        return self.dense_many([vector], n, filters)[0]
+
+    def dense_many(
+        self, vectors: Sequence[np.ndarray], n: int, filters: dict[str, str] | None = None
+    ) -> list[list[tuple[str, float]]]:
+        """`dense` for several vectors in one Chroma query (one round trip to a server)."""
         n = min(n, self.collection.count())
-        if n <= 0:
-            return []
+        if n <= 0 or not len(vectors):
+            return [[] for _ in vectors]
         where: dict[str, Any] | None = None
         if filters:
             clauses = [{k: v} for k, v in filters.items()]
             where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
-        res = self.collection.query(query_embeddings=[vector], n_results=n, where=where, include=["distances"])
-        return [(i, 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0]) if self.has_chunk(i)]
+        res = self.collection.query(query_embeddings=list(vectors), n_results=n, where=where, include=["distances"])
+        return [
+            [(i, 1.0 - float(d)) for i, d in zip(ids, dists) if self.has_chunk(i)]
+            for ids, dists in zip(res["ids"], res["distances"])
+        ]
 
 
 def _paged(collection: Any, include: list[str]) -> Iterator[tuple[list[str], list[Any], list[Any]]]:

@@ -69,16 +69,25 @@ class Retriever:
         return {chunks[i].id: float(scores[i]) for i in top if scores[i] > 0}
 
     def search(
-        self, question: str, k: int = 5, method: str = "hybrid", filters: dict[str, str] | None = None
+        self,
+        question: str,
+        k: int = 5,
+        method: str = "hybrid",
+        filters: dict[str, str] | None = None,
+        dense_hits: list[tuple[str, float]] | None = None,
     ) -> Retrieval:
-        """Rank chunks and pages for a question; `filters` keeps pages whose course/topic/chapter match."""
+        """Rank chunks and pages for a question; `filters` keeps pages whose course/topic/chapter match;
+        `dense_hits` are the question's nearest chunks when the caller fetched them already (batched requests)."""
         if method not in METHODS:
             raise ValueError(f"unknown retriever {method!r}; choose one of {', '.join(METHODS)}")
         filters = {k: v for k, v in (filters or {}).items() if v} or None
         allowed = self.index.pages_matching(filters) if filters else None
         if allowed is not None and not allowed:
             return Retrieval(passages=(), pages=(), top_similarity=0.0, coverage=0.0)
-        dense = self._dense(question, filters) if method != "bm25" else {}
+        if method == "bm25":
+            dense: dict[str, float] = {}
+        else:
+            dense = dict(dense_hits) if dense_hits is not None else self._dense(question, filters)
         lexical = self._bm25(question, allowed) if method != "dense" else {}
         if method == "hybrid":
             chunk_scores, pages = self._hybrid(question, dense, lexical, allowed)

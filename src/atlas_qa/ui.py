@@ -953,15 +953,22 @@ def build_app(atlas: Any, feedback: FeedbackStore | None = None) -> Any:
             render_header(views.stats()), head=f"<style>{CSS}</style>", js_on_load=None, elem_id="aq-header"
         )
 
-        def ask_api(question: str, course: str = "", topic: str = "", chapter: str = "") -> dict[str, Any]:
-            """The `ask --json` answer for a question, within this app's course (filters narrow its pages)."""
-            filters = {"course": course, "topic": topic, "chapter": chapter}
-            try:
-                return answer_json(atlas.ask(question, filters={k: v for k, v in filters.items() if v}))
-            except AtlasError as exc:
-                return {"question": question, "error": str(exc)}
+        def ask_api(
+            questions: list[str], courses: list[str], topics: list[str], chapters: list[str]
+        ) -> tuple[list[dict[str, Any]]]:
+            """The `ask --json` answers, within this app's course (filters narrow its pages). Concurrent requests
+            are batched so their questions are encoded together."""
+            filters = [
+                {k: v for k, v in (("course", c), ("topic", t), ("chapter", ch)) if v}
+                for c, t, ch in zip(courses, topics, chapters)
+            ]
+            results = atlas.ask_batch(questions, filters)
+            return ([
+                answer_json(r) if not isinstance(r, AtlasError) else {"question": q, "error": str(r)}
+                for q, r in zip(questions, results)
+            ],)
 
-        gr.api(ask_api, api_name="ask")
+        gr.api(ask_api, api_name="ask", batch=True, max_batch_size=16, concurrency_limit=2)
 
         with gr.Tabs(elem_id="aq-main-tabs"):
             with gr.Tab("Ask", id="ask", elem_id="aq-tab-ask"):
