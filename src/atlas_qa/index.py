@@ -259,7 +259,9 @@ class Index:
     def drop(self) -> None:
         """Delete this course's index (both collections); the next use starts empty."""
         with self._write_lock():
-            for name in (self.name, f"{self.name}-pages"):
+            # Page records first: once they are gone nothing is visible, so a kill between the two drops leaves
+            # only orphan chunks, which the next ingest removes.
+            for name in (f"{self.name}-pages", self.name):
                 try:
                     self.client.delete_collection(name)
                 except Exception:  # noqa: BLE001 (absent: nothing to drop; chromadb's error types vary by version)
