@@ -60,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--misses", type=int, default=0, metavar="N", help="list the first N misses")
 
+    p = sub.add_parser("bench", parents=[common], help="measure speed and memory against the raw libraries")
+    from .bench import add_arguments as bench_arguments  # argparse wiring only: bench imports nothing heavy
+
+    bench_arguments(p)
+
     p = sub.add_parser("serve", parents=[common], help="run the chat app")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 7860)")
@@ -231,6 +236,10 @@ def main(argv: list[str] | None = None) -> int:
             report = atlas.ingest(args.paths or None, progress=sys.stderr.isatty() or not args.json)
             _print_ingest(report, args.json)
             return 3 if (args.strict and report.skipped) else 0
+        if args.command == "bench":
+            from . import bench
+
+            return bench.cli(args, settings)
         if args.command == "eval":
             return _eval(args, settings)
         if args.command == "eval-attribution":

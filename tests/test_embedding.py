@@ -1,0 +1,146 @@
+"""Embedders: backend choice, the ONNX embedder's cache and batching (fast), and its vectors against torch's (e2e)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from atlas_qa.config import PACKAGED_MODEL
+from atlas_qa.embedding import (
+    DEFAULT_BACKEND,
+    HashEmbedder,
+    OnnxEmbedder,
+    SentenceTransformerEmbedder,
+    make_embedder,
+    onnx_cache_dir,
+    resolve_backend,
+)
+from atlas_qa.errors import ModelLoadError
+
+SENTENCES = [
+    "Politics is the process by which groups of people make collective decisions.",
+    "Who argued that IT-enabled government could consolidate functions previously located separately?",
+    "  De facto rules are the rules as they are actually practised.  ",
+    "Federalism",
+    "Political socialization " * 80,  # beyond the 256-token window: truncated alike by both
+]
+
+
+def test_hash_models_ignore_the_backend():
+    assert isinstance(make_embedder("hash-32", backend="onnx-int8"), HashEmbedder)
+
+
+def test_backend_from_argument_then_environment_then_default(monkeypatch: pytest.MonkeyPatch):
+    assert resolve_backend(None) == DEFAULT_BACKEND
+    monkeypatch.setenv("ATLAS_QA_BACKEND", "torch")
+    assert resolve_backend(None) == "torch"
+    assert resolve_backend("onnx") == "onnx"
+    assert isinstance(make_embedder(PACKAGED_MODEL), SentenceTransformerEmbedder)
+    monkeypatch.setenv("ATLAS_QA_BACKEND", "onnx-int8")
+    embedder = make_embedder(PACKAGED_MODEL, batch_size=8)
+    assert isinstance(embedder, OnnxEmbedder) and embedder.quantize and embedder.batch_size == 8
+
+
+def test_bad_backends_are_explained():
+    with pytest.raises(ModelLoadError, match="choose one of torch, onnx, onnx-int8"):
+        resolve_backend("tensorrt")
+    with pytest.raises(ModelLoadError, match="CPU only"):
+        resolve_backend("onnx", device="cuda")
+    assert resolve_backend(None, device="cuda") == "torch"
+
+
+def test_int8_indexes_are_kept_apart_from_fp32_ones(tmp_path: Path):
+    fp32, int8 = OnnxEmbedder(quantize=False, cache_dir=tmp_path), OnnxEmbedder(quantize=True, cache_dir=tmp_path)
+    assert fp32.name == PACKAGED_MODEL  # same vectors as torch: may share an index
+    assert int8.name != fp32.name
+    assert fp32.onnx_path() != int8.onnx_path()
+    assert fp32.onnx_path().is_relative_to(tmp_path)
+    assert not fp32.onnx_path().exists()  # nothing is exported until a vector is asked for
+
+
+def test_window_and_dimension_come_from_the_model_folder_without_loading_it(tmp_path: Path):
+    embedder = OnnxEmbedder(cache_dir=tmp_path)
+    assert (embedder.dimension, embedder.max_tokens) == (384, 256)
+    assert embedder._session is None
+
+
+def test_cache_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.delenv("ATLAS_QA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert onnx_cache_dir() == tmp_path / "xdg" / "atlas-qa"
+    monkeypatch.setenv("ATLAS_QA_CACHE_DIR", str(tmp_path / "mine"))
+    assert onnx_cache_dir() == tmp_path / "mine"
+
+
+def test_batches_hold_at_most_batch_size_texts_and_the_token_budget(tmp_path: Path):
+    embedder = OnnxEmbedder(batch_size=4, cache_dir=tmp_path)
+    embedder.max_batch_tokens = 400
+    lengths = [200, 190, 100, 90, 80, 20, 10, 10, 10, 10, 10, 300]
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    batches = list(embedder._batches(order, lengths))
+    assert [i for b in batches for i in b] == order
+    for b in batches:
+        assert len(b) <= 4
+        assert len(b) == 1 or len(b) * lengths[b[0]] <= 400  # padded to its longest (first) text
+    assert batches[0] == [11]  # 300 tokens: a second text would make 600
+
+
+def test_missing_onnx_export_tools_are_named(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ModelLoadError, match="pip install onnx"):
+        OnnxEmbedder(cache_dir=tmp_path).embed_batch(["x"])
+
+
+# ------------------------------------------------------------------------------------------- real model (e2e)
+
+
+@pytest.fixture(scope="session")
+def onnx_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("onnx-cache")
+
+
+@pytest.fixture(scope="session")
+def torch_vectors() -> tuple[SentenceTransformerEmbedder, np.ndarray]:
+    embedder = SentenceTransformerEmbedder()
+    return embedder, embedder.embed_batch(SENTENCES)
+
+
+@pytest.mark.e2e
+def test_fp32_onnx_matches_torch(onnx_cache: Path, torch_vectors):  # type: ignore[no-untyped-def]
+    torch_embedder, want = torch_vectors
+    onnx = OnnxEmbedder(quantize=False, cache_dir=onnx_cache)
+    got = onnx.embed_batch(SENTENCES)
+    assert got.shape == want.shape and got.dtype == np.float32
+    assert np.allclose(np.linalg.norm(got, axis=1), 1.0, atol=1e-5)
+    assert (got * want).sum(axis=1).min() > 0.999
+    assert [onnx.count_tokens(s) for s in SENTENCES] == [torch_embedder.count_tokens(s) for s in SENTENCES]
+    # One at a time or together, in any order: the same vectors.
+    assert (onnx.embed(SENTENCES[1]) @ got[1]) > 0.9999
+    assert np.allclose(onnx.embed_batch(SENTENCES[::-1])[::-1], got, atol=1e-5)
+
+
+@pytest.mark.e2e
+def test_int8_onnx_stays_close_to_torch(onnx_cache: Path, torch_vectors, record_property):  # type: ignore[no-untyped-def]
+    _, want = torch_vectors
+    got = OnnxEmbedder(quantize=True, cache_dir=onnx_cache).embed_batch(SENTENCES)
+    cosine = (got * want).sum(axis=1)
+    record_property("int8_mean_cosine", float(cosine.mean()))
+    print(f"int8 vs torch cosine: mean {cosine.mean():.4f}, min {cosine.min():.4f}")
+    assert cosine.mean() > 0.98 and cosine.min() > 0.95  # measured: ~0.994 mean on the polisci chunks
+
+
+@pytest.mark.e2e
+def test_export_happens_once_and_is_reused(onnx_cache: Path):
+    first = OnnxEmbedder(quantize=True, cache_dir=onnx_cache)
+    first.embed_batch(["warm"])
+    path = first.onnx_path()
+    stamp = path.stat().st_mtime_ns
+    again = OnnxEmbedder(quantize=True, cache_dir=onnx_cache)
+    again.embed_batch(["warm"])
+    assert again.onnx_path() == path and path.stat().st_mtime_ns == stamp
+    assert (path.parent / "export.json").is_file()
+    assert not [p for p in path.parent.iterdir() if p.name.startswith(".export-")]  # no temporary left behind
