@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import math
 import os
 import platform
 import resource
@@ -27,6 +26,7 @@ from typing import Any
 
 from .config import Settings
 from .errors import AtlasError
+from .evaluate import percentile
 
 POLISCI = Path("/work/shared/corpora/openstax-polisci")
 SCALE_SIZES = (10_000, 100_000)
@@ -75,16 +75,6 @@ def default_questions(corpus: Path) -> Path:
 
 
 # ----------------------------------------------------------------------------------------------------- measuring
-
-
-def percentile(values: Sequence[float], q: float) -> float:
-    """Linear-interpolated percentile (numpy's default), q in [0, 100]."""
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    pos = (len(ordered) - 1) * q / 100
-    lo, hi = math.floor(pos), math.ceil(pos)
-    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
 
 
 def _ms(start: float) -> float:

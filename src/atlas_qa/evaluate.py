@@ -240,7 +240,7 @@ def ndcg_at(ranked: Sequence[str], gold: Iterable[str], k: int) -> float:
     return dcg / ideal
 
 
-def _percentile(values: Sequence[float], q: float) -> float:
+def percentile(values: Sequence[float], q: float) -> float:
     """Linear-interpolated percentile (numpy's default), q in [0, 100]."""
     if not values:
         return 0.0
@@ -308,8 +308,8 @@ def evaluate(
         by_kind={kind: _mean(group) for kind, group in sorted(groups.items())},
         kind_n={kind: len(group) for kind, group in sorted(groups.items())},
         misses=misses,
-        p50_ms=round(_percentile(latencies, 50), 3),
-        p95_ms=round(_percentile(latencies, 95), 3),
+        p50_ms=round(percentile(latencies, 50), 3),
+        p95_ms=round(percentile(latencies, 95), 3),
         curve={k: round(sum(c[k] for c in curves) / len(curves), 4) for k in range(1, top + 1)},
     )
 
