@@ -3,8 +3,9 @@ and page retrieval quality (recall@5, MRR@10) on the question set, each backend'
 
     .venv/bin/python benchmarks/backends.py [--corpus DIR] [--questions JSONL] [--json]
 
-Throughput is measured in an A-B-C-C-B-A order over two random halves of the texts, so a load that drifts during
-the run (another job on the machine) weighs on every backend alike. Prints numbers and ratios; passes or fails nothing.
+Throughput is measured slice by slice: the texts are cut into random slices and every backend encodes each slice,
+in an order that rotates, so a load from elsewhere on the machine weighs on every backend alike.
+Prints numbers and ratios; passes or fails nothing.
 """
 
 from __future__ import annotations
@@ -61,8 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions", type=Path)
     parser.add_argument("--backends", default=",".join(BACKENDS), help=f"comma-separated, from {', '.join(BACKENDS)}")
     parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--slices", type=int, default=12, help="interleaving slices for the timing (default 12)")
     parser.add_argument(
-        "--out-of-scope", type=Path, default=Path(__file__).resolve().parents[1] / "tests" / "data" / "out_of_scope.jsonl",
+        "--out-of-scope",
+        type=Path,
+        default=Path(__file__).resolve().parents[1] / "tests" / "data" / "out_of_scope.jsonl",
         help="questions the course does not answer, for refusal rates",
     )
     parser.add_argument("--json", action="store_true")
@@ -83,15 +87,15 @@ def main(argv: list[str] | None = None) -> int:
         log(f"loading {b}")
         encode(e, ["warm-up"] * 4, args.batch_size)
 
+    # The texts in random slices; every backend encodes each slice, in an order that rotates from slice to slice,
+    # so bursts of load from elsewhere fall on all backends alike.
     rng = np.random.default_rng(0)
-    order = rng.permutation(len(texts))
-    halves = [sorted(order[: len(texts) // 2]), sorted(order[len(texts) // 2 :])]
+    slices = [sorted(part) for part in np.array_split(rng.permutation(len(texts)), args.slices)]
     seconds = {b: 0.0 for b in names}
     vectors = {b: np.zeros((len(texts), embedders[b].dimension), np.float32) for b in names}
-    for half, sequence in ((0, names), (1, names[::-1])):
-        for b in sequence:
-            rows = halves[half]
-            log(f"encoding half {half + 1} with {b} ({len(rows)} chunks)")
+    for n, rows in enumerate(slices):
+        log(f"slice {n + 1}/{len(slices)} ({len(rows)} chunks)")
+        for b in names[n % len(names) :] + names[: n % len(names)]:
             start = time.perf_counter()
             vectors[b][rows] = encode(embedders[b], [texts[i] for i in rows], args.batch_size)
             seconds[b] += time.perf_counter() - start
@@ -112,7 +116,8 @@ def main(argv: list[str] | None = None) -> int:
             atlas = Atlas(settings.with_(index_dir=Path(tmp), corpus=corpus), embedder=replay)
             atlas.ingest([corpus])
             for method in ("hybrid", "dense"):
-                def search(q: str, method: str = method) -> list[str]:
+
+                def search(q: str, method: str = method, atlas: Atlas = atlas) -> list[str]:
                     return [page for page, _ in atlas.search(q, k=10, method=method).pages[:10]]
 
                 report = evaluate(search, questions, ks=(1, 5, 10), retriever_name=method)
@@ -124,7 +129,8 @@ def main(argv: list[str] | None = None) -> int:
             row["top_similarity_mean"] = round(float(top.mean()), 4)
             if args.out_of_scope:
                 outside = [q.question for q in load_questions(args.out_of_scope, require_gold=False)]
-                rates = refusal_rates(lambda q: atlas.ask(q).refused, [q.question for q in questions], outside)
+                inside = [q.question for q in questions]
+                rates = refusal_rates(lambda q, atlas=atlas: atlas.ask(q).refused, inside, outside)
                 row["refused_in_scope"] = rates["in_scope_refused"]
                 row["refused_out_of_scope"] = rates["out_of_scope_refused"]
         if b != "torch":

@@ -412,7 +412,9 @@ def scale_worker(spec_path: str) -> None:
     total = _bulk_fill(index, chunks, np.load(spec["vectors"]), docs, by_page, int(spec["size"]))
     build_s = time.perf_counter() - start
     if index.count() != total:
-        raise AtlasError(f"the scale index holds {index.count()} chunks, not {total}: _bulk_fill is out of step with index.py")
+        raise AtlasError(
+            f"the scale index holds {index.count()} chunks, not {total}: _bulk_fill is out of step with index.py"
+        )
 
     retriever = Retriever(index, embedder, settings.fetch_k)
     questions = base["questions"]
@@ -473,7 +475,9 @@ def _bulk_fill(
             tag = "" if copy == 0 else f"~r{copy}"
             if tag:
                 doc = dataclasses.replace(doc, page_id=pid + tag, title=f"{doc.title} (copy {copy})")
-            doc_json = json.dumps({**as_json[pid], "page_id": doc.page_id, "title": doc.title}, ensure_ascii=False, sort_keys=True)
+            doc_json = json.dumps(
+                {**as_json[pid], "page_id": doc.page_id, "title": doc.title}, ensure_ascii=False, sort_keys=True
+            )
             page_chunk_ids = []
             for i in members:
                 c = chunks[i]
@@ -506,7 +510,9 @@ def _bulk_fill(
     step = 4096
     for start in range(0, len(ids), step):
         end = start + step
-        index.collection.add(ids=ids[start:end], embeddings=vecs[start:end], documents=texts[start:end], metadatas=metas[start:end])
+        index.collection.add(
+            ids=ids[start:end], embeddings=vecs[start:end], documents=texts[start:end], metadatas=metas[start:end]
+        )
     for start in range(0, len(page_ids), step):
         end = start + step
         index.pages_collection.add(
@@ -521,6 +527,7 @@ def _bulk_fill(
 
 # ----------------------------------------------------------------------------------------------------- output
 
+
 def _rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
     """(measure, ours, baseline, ratio, target) rows of the summary table."""
     ing, q = r["ingest"], r["query"]
@@ -530,25 +537,62 @@ def _rows(r: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
 
     cold_ratio = r.get("cold_ratio")
     rows = [
-        ("ingest (chunks/s)", f"{ing['chunks_per_s']:.1f}", f"{ing['raw_encode_chunks_per_s']:.1f}",
-         f"{ing['ratio']:.2f}x", f">= 0.9x {ok(ing['ratio'] >= 0.9)}"),
-        ("retrieve p50 (ms)", f"{q['retrieve_p50_ms']:.1f}", f"{q['raw_p50_ms']:.1f}",
-         f"{q['ratio_p50']:.2f}x", f"<= 1.5x {ok(q['ratio_p50'] <= 1.5)}"),
-        ("retrieve p95 (ms)", f"{q['retrieve_p95_ms']:.1f}", f"{q['raw_p95_ms']:.1f}",
-         f"{q['ratio_p95']:.2f}x", f"<= 2x {ok(q['ratio_p95'] <= 2)}"),
-        ("ask p50 / p95 (ms)", f"{q['ask_p50_ms']:.1f} / {q['ask_p95_ms']:.1f}", "", "",
-         f"p50 <= 60 {ok(q['ask_p50_ms'] <= 60)}"),
+        (
+            "ingest (chunks/s)",
+            f"{ing['chunks_per_s']:.1f}",
+            f"{ing['raw_encode_chunks_per_s']:.1f}",
+            f"{ing['ratio']:.2f}x",
+            f">= 0.9x {ok(ing['ratio'] >= 0.9)}",
+        ),
+        (
+            "retrieve p50 (ms)",
+            f"{q['retrieve_p50_ms']:.1f}",
+            f"{q['raw_p50_ms']:.1f}",
+            f"{q['ratio_p50']:.2f}x",
+            f"<= 1.5x {ok(q['ratio_p50'] <= 1.5)}",
+        ),
+        (
+            "retrieve p95 (ms)",
+            f"{q['retrieve_p95_ms']:.1f}",
+            f"{q['raw_p95_ms']:.1f}",
+            f"{q['ratio_p95']:.2f}x",
+            f"<= 2x {ok(q['ratio_p95'] <= 2)}",
+        ),
+        (
+            "ask p50 / p95 (ms)",
+            f"{q['ask_p50_ms']:.1f} / {q['ask_p95_ms']:.1f}",
+            "",
+            "",
+            f"p50 <= 60 {ok(q['ask_p50_ms'] <= 60)}",
+        ),
         ("no-op re-ingest (s)", f"{r['reingest_noop_s']:.2f}", "", "", f"<= 2 {ok(r['reingest_noop_s'] <= 2)}"),
-        ("one-page re-ingest (s)", f"{r['reingest_one_page_s']:.2f}", "", "", f"<= 5 {ok(r['reingest_one_page_s'] <= 5)}"),
-        ("cold ask (s)", f"{r['cold_ask_s']:.2f}", f"{r['raw_cold_s']:.2f}" if r["raw_cold_s"] else "-",
-         f"{cold_ratio:.2f}x" if cold_ratio else "", f"<= 1.2x {ok(cold_ratio <= 1.2 if cold_ratio else None)}"),
+        (
+            "one-page re-ingest (s)",
+            f"{r['reingest_one_page_s']:.2f}",
+            "",
+            "",
+            f"<= 5 {ok(r['reingest_one_page_s'] <= 5)}",
+        ),
+        (
+            "cold ask (s)",
+            f"{r['cold_ask_s']:.2f}",
+            f"{r['raw_cold_s']:.2f}" if r["raw_cold_s"] else "-",
+            f"{cold_ratio:.2f}x" if cold_ratio else "",
+            f"<= 1.2x {ok(cold_ratio <= 1.2 if cold_ratio else None)}",
+        ),
         ("--help (s)", f"{r['help_s']:.2f}", f"{r['python_startup_s']:.2f}", "", f"<= 0.5 {ok(r['help_s'] <= 0.5)}"),
         ("peak RSS (MB)", f"{r['peak_rss_mb']:.0f}", "", "", ""),
     ]
     for s in r["scale"]:
         rows.append(
-            (f"retrieve @ {s['chunks']:,} chunks p50 / p95 (ms)", f"{s['retrieve_p50_ms']:.1f} / {s['retrieve_p95_ms']:.1f}",
-             "", "", f"RSS {s['rss_mb']:.0f} MB" + (f"; p95 <= 100 {ok(s['retrieve_p95_ms'] <= 100)}" if s["chunks"] >= 100_000 else ""))
+            (
+                f"retrieve @ {s['chunks']:,} chunks p50 / p95 (ms)",
+                f"{s['retrieve_p50_ms']:.1f} / {s['retrieve_p95_ms']:.1f}",
+                "",
+                "",
+                f"RSS {s['rss_mb']:.0f} MB"
+                + (f"; p95 <= 100 {ok(s['retrieve_p95_ms'] <= 100)}" if s["chunks"] >= 100_000 else ""),
+            )
         )
     return rows
 
@@ -560,7 +604,9 @@ def format_table(r: dict[str, Any]) -> str:
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(c.ljust(w) if i in (0, 4) else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))).rstrip()
+        return "  ".join(
+            c.ljust(w) if i in (0, 4) else c.rjust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
 
     m = r["machine"]
     head = [
@@ -609,11 +655,17 @@ def plot(r: dict[str, Any], path: Path) -> Path:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The `bench` options, for `atlas-qa bench` and `python -m atlas_qa.bench`."""
     parser.add_argument("--corpus", type=Path, help="corpus folder (default: the polisci pages, else corpus/)")
-    parser.add_argument("--questions", type=Path, help="JSONL question set (default: questions.jsonl beside the corpus)")
+    parser.add_argument(
+        "--questions", type=Path, help="JSONL question set (default: questions.jsonl beside the corpus)"
+    )
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--plot", type=Path, metavar="PNG", help="write latency and memory against corpus size")
-    parser.add_argument("--scale", default=",".join(map(str, SCALE_SIZES)), metavar="N,N",
-                        help="replicated corpus sizes in chunks (default 10000,100000; '' for none)")
+    parser.add_argument(
+        "--scale",
+        default=",".join(map(str, SCALE_SIZES)),
+        metavar="N,N",
+        help="replicated corpus sizes in chunks (default 10000,100000; '' for none)",
+    )
     parser.add_argument("--max-questions", type=int, default=300, metavar="N", help="questions timed (default 300)")
 
 
