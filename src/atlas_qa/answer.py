@@ -147,13 +147,14 @@ def verify(answer: Answer, docs: dict[str, Document]) -> Answer:
     """
     by_n = {c.n: c for c in answer.citations}
     pieces = re.findall(r"(.+?) \[(\d+)\](?:\s|$)", answer.answer)
+    cleaned = {pid: clean(doc.text) for pid, doc in docs.items()}  # once per page, not once per sentence
     kept = []
     for text, n in pieces:
         cit = by_n.get(int(n))
         if cit is None or cit.page_id not in docs:
             continue
         page = docs[cit.page_id]
-        if clean(text) not in clean(page.text) or not all(_reference_exists(c, page) for c in cit.cites):
+        if clean(text) not in cleaned[cit.page_id] or not all(_reference_exists(c, page) for c in cit.cites):
             continue
         kept.append(f"{text} [{n}]")
     dropped = answer.dropped + len(pieces) - len(kept)

@@ -550,8 +550,8 @@ class Index:
         self, vectors: Sequence[np.ndarray], n: int, filters: dict[str, str] | None = None
     ) -> list[list[tuple[str, float]]]:
         """`dense` for several vectors in one Chroma query (one round trip to a server)."""
-        n = min(n, self.collection.count())
-        if n <= 0 or not len(vectors):
+        # Chroma returns fewer than n when it holds fewer, so no count() round trip on the hot path.
+        if n <= 0 or not len(vectors) or not self.chunks:
             return [[] for _ in vectors]
         where: dict[str, Any] | None = None
         if filters:
