@@ -181,3 +181,51 @@ def test_index_from_an_older_chunker_says_what_to_do(corpus: Path, hash_settings
         Atlas(hash_settings).ask("What are de facto rules?")
     Atlas(hash_settings).ingest([corpus])
     assert not Atlas(hash_settings).ask("What are de facto rules?").refused
+
+
+def test_a_search_reads_one_snapshot_while_another_process_changes_the_index(corpus: Path, hash_settings):
+    reader = Atlas(hash_settings)
+    reader.ingest([corpus])
+    old = reader.index.snapshot()
+    gone = [c.id for c in old.chunks if c.page_id == "m00003"]
+    (corpus / "polisci" / "m00003.md").unlink()
+    Atlas(hash_settings).ingest([corpus])  # another writer: the reader learns of it within a second
+
+    assert all(old.chunk(cid).page_id == "m00003" for cid in gone)  # a snapshot never changes under its reader
+    reader.index._checked_at = float("-inf")  # skip the once-a-second wait
+    new = reader.index.snapshot()
+    assert new.generation > old.generation and not set(gone) & set(new.positions)
+    # Dense hits fetched before the change (a batched request) name chunks that no longer exist: they are dropped.
+    hits = reader.retriever.search("politics", k=50, dense_hits=[(cid, 0.9) for cid in gone])
+    assert hits.passages and all(p.chunk.page_id != "m00003" for p in hits.passages)
+
+
+def test_pages_are_written_in_groups_and_a_failed_write_stops_the_ingest_cleanly(
+    corpus: Path, hash_settings, monkeypatch
+):
+    from atlas_qa import index as index_module
+
+    monkeypatch.setattr(index_module, "EMBED_GROUP", 3)
+    atlas = Atlas(hash_settings)
+    calls = []
+    real = index_module.Index._write_pages
+
+    def failing_second_group(self, pages, vectors, known):
+        calls.append([doc.page_id for doc, _, _ in pages])
+        if len(calls) == 2:
+            raise OSError("disk full")
+        real(self, pages, vectors, known)
+
+    monkeypatch.setattr(index_module.Index, "_write_pages", failing_second_group)
+    with pytest.raises(OSError, match="disk full"):
+        atlas.ingest([corpus])
+    assert len(calls) == 2  # the ingest stopped at the failed group
+    monkeypatch.setattr(index_module.Index, "_write_pages", real)
+    assert Atlas(hash_settings).index.check()["ok"]
+    written = {p["page_id"] for p in Atlas(hash_settings).index.pages()}
+    assert written == set(calls[0])  # the first group's pages are whole; the rest are not visible
+
+    report = Atlas(hash_settings).ingest([corpus])
+    assert report.unchanged == len(calls[0]) and report.added == 4 - len(calls[0])
+    check = Atlas(hash_settings).index.check()
+    assert check["ok"] and check["orphans"] == 0 and check["pages"] == 4

@@ -448,7 +448,7 @@ def _bulk_fill(
 ) -> int:
     """Write copies of the pages into the index in bulk (`Index.sync` would re-chunk and write page by page).
 
-    Mirrors `Index._write_page`: chunk records (vector, text, fields) and page records (document JSON, hash, chunk
+    Mirrors `Index._write_pages`: chunk records (vector, text, fields) and page records (document JSON, hash, chunk
     ids), then a new generation. `scale_worker` checks the result with `Index.count()`.
     """
     import dataclasses

@@ -20,8 +20,10 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -37,7 +39,7 @@ from .loaders import LoadResult, Skipped
 from .types import Chunk, Document, Quotation, Reference, Section
 
 SCHEMA_VERSION = "2"
-WRITE_BATCH = 64
+EMBED_GROUP = 256  # chunks embedded together and written together by sync()
 READ_BATCH = 5000
 FACETS = ("course", "topic", "chapter")
 LOCK_ID = "__ingest_lock__"
@@ -138,6 +140,45 @@ def list_courses(settings: Settings) -> list[str]:
     )
 
 
+class Snapshot:
+    """One generation of an index as read from Chroma: its visible chunks (by page, then position) and page records.
+    Never changed once built; BM25, the page signals and page documents are built or fetched on first use."""
+
+    def __init__(
+        self,
+        generation: int,
+        chunks: list[Chunk],
+        records: dict[str, dict[str, Any]],
+        fetch_document: Callable[[str], Document],
+    ) -> None:
+        self.generation = generation
+        self.chunks = sorted(chunks, key=lambda c: (c.page_id, c.position))
+        self.positions = {c.id: i for i, c in enumerate(self.chunks)}
+        self.records = records
+        self.page_ids = list(dict.fromkeys(c.page_id for c in self.chunks))
+        where = {p: i for i, p in enumerate(self.page_ids)}
+        self.page_of = {c.id: where[c.page_id] for c in self.chunks}  # chunk id -> its page's place in page_ids
+        self._fetch_document = fetch_document
+        self._docs: dict[str, Document] = {}
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        return self.chunks[self.positions[chunk_id]]
+
+    def document(self, page_id: str) -> Document:
+        if page_id not in self._docs:
+            self._docs[page_id] = self._fetch_document(page_id)
+        return self._docs[page_id]
+
+    @cached_property
+    def lexical(self) -> LexicalIndex:
+        return LexicalIndex([c.embed_text for c in self.chunks])
+
+    @cached_property
+    def page_terms(self) -> PageTerms:
+        docs = [self.document(p) for p in self.page_ids]
+        return PageTerms([(d.title, d.key_terms) for d in docs])
+
+
 class Index:
     """One course's index: open it, sync documents into it, search it."""
 
@@ -150,16 +191,9 @@ class Index:
         self._client = client
         self._collection: Any = None
         self._pages: Any = None
-        self._cache_generation: int | None = None
+        self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
         self._built_chunker: str | None = None
-        self._chunks: list[Chunk] = []
-        self._positions: dict[str, int] = {}
-        self._lexical: LexicalIndex | None = None
-        self._docs: dict[str, Document] = {}
-        self._records: dict[str, dict[str, Any]] = {}
-        self._page_ids: list[str] = []
-        self._page_terms: PageTerms | None = None
 
     # -- storage -------------------------------------------------------------------------------------------------
 
@@ -216,7 +250,7 @@ class Index:
 
     def _set_meta(self, **changes: Any) -> None:
         self.pages_collection.modify(metadata={**self._meta(), **changes})
-        self._cache_generation = None  # this process wrote: reload on the next read
+        self._snapshot = None  # this process wrote: reload on the next read
 
     @contextmanager
     def _write_lock(self) -> Iterator[None]:
@@ -267,11 +301,11 @@ class Index:
                 except Exception:  # noqa: BLE001 (absent: nothing to drop; chromadb's error types vary by version)
                     pass
         self._collection = self._pages = None
-        self._cache_generation = None
+        self._snapshot = None
 
     def check_version(self) -> None:
         """Refuse to serve an index whose chunks an older chunker made: mixing versions would go unnoticed."""
-        self._refresh()
+        self.snapshot()
         built = self._built_chunker
         if built != CHUNKER_VERSION:
             raise IndexMismatchError(
@@ -332,23 +366,24 @@ class Index:
                 for doc, h, existed in todo
             ]
             bar = _progress(sum(len(c) for *_, c in planned), progress)
-            # Pages are embedded together in batches (throughput), then each is written whole (consistency).
-            pending: list[tuple[Document, str, list[Chunk]]] = []
-            for n, (doc, h, existed, chunks) in enumerate(planned):
-                pending.append((doc, h, chunks))
-                report.embedded += len(chunks)
-                report.updated += existed
-                report.added += not existed
-                if sum(len(c) for *_, c in pending) >= WRITE_BATCH or n == len(planned) - 1:
-                    texts = [c.embed_text for *_, cs in pending for c in cs]
+            # Pages are embedded in groups of about EMBED_GROUP chunks (sorted by length inside a group, so little
+            # padding), and each group is written by one thread while the next one is embedded.
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="atlas-qa-write") as writer:
+                writing: Future[None] | None = None
+                for group in _groups(planned, EMBED_GROUP):
+                    texts = [c.embed_text for *_, chunks in group for c in chunks]
                     vectors = self.embedder.embed_batch(texts) if texts else np.zeros((0, 1), np.float32)
+                    if writing is not None:
+                        writing.result()  # one group in flight; a failed write stops the ingest here
+                    pages = [(doc, h, chunks) for doc, h, _, chunks in group]
+                    writing = writer.submit(self._write_pages, pages, vectors, known)
                     bar.update(len(texts))
-                    offset = 0
-                    for p_doc, p_hash, p_chunks in pending:
-                        old = known.get(p_doc.page_id)
-                        self._write_page(p_doc, p_hash, p_chunks, vectors[offset : offset + len(p_chunks)], old)
-                        offset += len(p_chunks)
-                    pending = []
+                    for _, _, existed, chunks in group:
+                        report.embedded += len(chunks)
+                        report.updated += existed
+                        report.added += not existed
+                if writing is not None:
+                    writing.result()
             bar.close()
             report.chunks = sum(int(m.get("n_chunks", 0)) for m in self._page_records().values())
             changes: dict[str, Any] = {
@@ -360,28 +395,40 @@ class Index:
             self._set_meta(**changes)
         return report
 
-    def _write_page(
-        self, doc: Document, page_hash: str, chunks: Sequence[Chunk], vectors: np.ndarray, old: dict[str, Any] | None
+    def _write_pages(
+        self, pages: Sequence[tuple[Document, str, list[Chunk]]], vectors: np.ndarray, known: dict[str, dict[str, Any]]
     ) -> None:
-        ids = [c.id for c in chunks]
-        if chunks:
+        """Write whole pages: their new chunks, then their records (the switch), then their stale chunks' removal."""
+        chunks = [(c, doc) for doc, _, cs in pages for c in cs]
+        for i in range(0, len(chunks), READ_BATCH):
+            part = chunks[i : i + READ_BATCH]
             self.collection.upsert(
-                ids=ids,
-                embeddings=vectors,
-                documents=[c.text for c in chunks],
-                metadatas=[_chunk_metadata(c, doc) for c in chunks],
+                ids=[c.id for c, _ in part],
+                embeddings=vectors[i : i + len(part)],
+                documents=[c.text for c, _ in part],
+                metadatas=[_chunk_metadata(c, doc) for c, doc in part],
             )
-        record = {
-            "hash": page_hash,
-            "source": str(Path(doc.source).resolve()),
-            "n_chunks": len(chunks),
-            "indexed_at": time.time(),
-            "chunk_ids": json.dumps(ids),
-        }
+        now = time.time()
+        records = [
+            {
+                "hash": page_hash,
+                "source": str(Path(doc.source).resolve()),
+                "n_chunks": len(cs),
+                "indexed_at": now,
+                "chunk_ids": json.dumps([c.id for c in cs]),
+            }
+            for doc, page_hash, cs in pages
+        ]
         self.pages_collection.upsert(
-            ids=[doc.page_id], embeddings=[[0.0]], documents=[document_to_json(doc)], metadatas=[record]
+            ids=[doc.page_id for doc, _, _ in pages],
+            embeddings=[[0.0]] * len(pages),
+            documents=[document_to_json(doc) for doc, _, _ in pages],
+            metadatas=records,  # type: ignore[arg-type]
         )
-        stale = set(json.loads(old["chunk_ids"])) - set(ids) if old else set()
+        stale = set()
+        for doc, _, cs in pages:
+            if old := known.get(doc.page_id):
+                stale |= set(json.loads(old["chunk_ids"])) - {c.id for c in cs}
         if stale:
             self.collection.delete(ids=sorted(stale))
 
@@ -432,17 +479,19 @@ class Index:
 
     # -- reading -------------------------------------------------------------------------------------------------
 
-    def _refresh(self) -> None:
-        """Reload chunks and pages when another process has changed the index (checked at most once a second)."""
+    def snapshot(self) -> Snapshot:
+        """The index as this process sees it: reloaded when another process or replica has changed it (checked at
+        most once a second). One search reads one snapshot, so it never mixes two versions of the index."""
         now = time.monotonic()
-        if self._cache_generation is not None and now - self._checked_at < 1.0:
-            return
+        current = self._snapshot
+        if current is not None and now - self._checked_at < 1.0:
+            return current
         self._checked_at = now
         meta = self._meta()
         self._built_chunker = meta.get("chunker")
         generation = int(meta.get("generation", 0))
-        if generation == self._cache_generation:
-            return
+        if current is not None and generation == current.generation:
+            return current
         records = self._page_records()
         visible = {cid for meta in records.values() for cid in json.loads(meta.get("chunk_ids", "[]"))}
         chunks = [
@@ -451,71 +500,53 @@ class Index:
             for cid, text, meta in zip(ids, texts, metas)
             if cid in visible
         ]
-        chunks.sort(key=lambda c: (c.page_id, c.position))
-        self._chunks = chunks
-        self._positions = {c.id: i for i, c in enumerate(chunks)}
-        self._records = records
-        self._lexical = None
-        self._docs = {}
-        self._page_ids = list(dict.fromkeys(c.page_id for c in chunks))
-        self._page_terms = None
-        self._cache_generation = generation
+        self._snapshot = Snapshot(generation, chunks, records, self._fetch_document)
+        return self._snapshot
+
+    def _fetch_document(self, page_id: str) -> Document:
+        got = self.pages_collection.get(ids=[page_id], include=["documents"])
+        if not got["ids"]:
+            raise AtlasError(f"No page {page_id!r} in the index at {self.where}.")
+        return document_from_json(got["documents"][0])
 
     @property
     def chunks(self) -> list[Chunk]:
-        self._refresh()
-        return self._chunks
+        return self.snapshot().chunks
 
     def has_chunk(self, chunk_id: str) -> bool:
-        self._refresh()
-        return chunk_id in self._positions
+        return chunk_id in self.snapshot().positions
 
     def chunk(self, chunk_id: str) -> Chunk:
-        self._refresh()
-        return self._chunks[self._positions[chunk_id]]
+        return self.snapshot().chunk(chunk_id)
 
     @property
     def lexical(self) -> LexicalIndex:
-        self._refresh()
-        if self._lexical is None:
-            self._lexical = LexicalIndex([c.embed_text for c in self._chunks])
-        return self._lexical
+        return self.snapshot().lexical
 
     @property
     def page_ids(self) -> list[str]:
         """Ids of the pages that have chunks, in a stable order (the order of `page_terms`)."""
-        self._refresh()
-        return self._page_ids
+        return self.snapshot().page_ids
 
     @property
     def page_terms(self) -> PageTerms:
-        self._refresh()
-        if self._page_terms is None:
-            docs = [self.document(p) for p in self._page_ids]
-            self._page_terms = PageTerms([(d.title, d.key_terms) for d in docs])
-        return self._page_terms
+        return self.snapshot().page_terms
 
     def document(self, page_id: str) -> Document:
-        self._refresh()
-        if page_id not in self._docs:
-            got = self.pages_collection.get(ids=[page_id], include=["documents"])
-            if not got["ids"]:
-                raise AtlasError(f"No page {page_id!r} in the index at {self.where}.")
-            self._docs[page_id] = document_from_json(got["documents"][0])
-        return self._docs[page_id]
+        return self.snapshot().document(page_id)
 
     def pages(self) -> list[dict[str, Any]]:
         """Every indexed page: id, title, source, chunk count and when it was indexed."""
-        self._refresh()
+        view = self.snapshot()
         return [
             {
                 "page_id": pid,
-                "title": self.document(pid).title,
+                "title": view.document(pid).title,
                 "source": meta.get("source", ""),
                 "chunks": int(meta.get("n_chunks", 0)),
                 "indexed_at": float(meta.get("indexed_at", 0.0)),
             }
-            for pid, meta in sorted(self._records.items())
+            for pid, meta in sorted(view.records.items())
         ]
 
     def last_ingest(self) -> dict[str, Any] | None:
@@ -528,9 +559,10 @@ class Index:
 
     def facets(self) -> dict[str, list[str]]:
         """The values of each filterable page field (course, topic, chapter) that some page has."""
+        view = self.snapshot()
         values: dict[str, set[str]] = {f: set() for f in FACETS}
-        for pid in self.page_ids:
-            meta = self.document(pid).metadata
+        for pid in view.page_ids:
+            meta = view.document(pid).metadata
             for f in FACETS:
                 if meta.get(f):
                     values[f].add(meta[f])
@@ -538,20 +570,29 @@ class Index:
 
     def pages_matching(self, filters: dict[str, str]) -> set[str]:
         """Ids of the pages whose metadata has every given value."""
+        view = self.snapshot()
         return {
-            pid for pid in self.page_ids if all(self.document(pid).metadata.get(k) == v for k, v in filters.items())
+            pid for pid in view.page_ids if all(view.document(pid).metadata.get(k) == v for k, v in filters.items())
         }
 
-    def dense(self, vector: np.ndarray, n: int, filters: dict[str, str] | None = None) -> list[tuple[str, float]]:
-        """The `n` nearest visible chunks to a unit vector: (chunk id, cosine similarity), optionally filtered."""
-        return self.dense_many([vector], n, filters)[0]
+    def dense(
+        self, vector: np.ndarray, n: int, filters: dict[str, str] | None = None, view: Snapshot | None = None
+    ) -> list[tuple[str, float]]:
+        """The `n` nearest chunks to a unit vector visible in `view` (default: the current snapshot):
+        (chunk id, cosine similarity), optionally filtered."""
+        return self.dense_many([vector], n, filters, view)[0]
 
     def dense_many(
-        self, vectors: Sequence[np.ndarray], n: int, filters: dict[str, str] | None = None
+        self,
+        vectors: Sequence[np.ndarray],
+        n: int,
+        filters: dict[str, str] | None = None,
+        view: Snapshot | None = None,
     ) -> list[list[tuple[str, float]]]:
         """`dense` for several vectors in one Chroma query (one round trip to a server)."""
+        view = view or self.snapshot()
         # Chroma returns fewer than n when it holds fewer, so no count() round trip on the hot path.
-        if n <= 0 or not len(vectors) or not self.chunks:
+        if n <= 0 or not len(vectors) or not view.chunks:
             return [[] for _ in vectors]
         where: dict[str, Any] | None = None
         if filters:
@@ -559,7 +600,7 @@ class Index:
             where = clauses[0] if len(clauses) == 1 else {"$and": clauses}
         res = self.collection.query(query_embeddings=list(vectors), n_results=n, where=where, include=["distances"])
         return [
-            [(i, 1.0 - float(d)) for i, d in zip(ids, dists) if self.has_chunk(i)]
+            [(i, 1.0 - float(d)) for i, d in zip(ids, dists) if i in view.positions]
             for ids, dists in zip(res["ids"], res["distances"])
         ]
 
@@ -597,6 +638,20 @@ class _CallbackBar:
         self.callback(self.done, self.total)
 
     def close(self) -> None: ...
+
+
+def _groups(planned: list[Any], size: int) -> Iterator[list[Any]]:
+    """Consecutive runs of whole pages (items whose last element is their chunk list) of about `size` chunks."""
+    group: list[Any] = []
+    count = 0
+    for item in planned:
+        group.append(item)
+        count += len(item[-1])
+        if count >= size:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
 
 
 def _progress(total: int, show: bool | Callable[[int, int], None]) -> Any:

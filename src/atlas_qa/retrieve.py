@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .embedding import Embedder
-from .index import Index
+from .index import Index, Snapshot
 from .types import Passage
 
 METHODS = ("hybrid", "rrf", "dense", "bm25")
@@ -55,18 +55,14 @@ class Retriever:
         self.embedder = embedder
         self.fetch_k = fetch_k
 
-    def _dense(self, question: str, filters: dict[str, str] | None) -> dict[str, float]:
-        return dict(self.index.dense(self.embedder.embed(question), self.fetch_k, filters))
-
-    def _bm25(self, question: str, allowed: set[str] | None) -> dict[str, float]:
-        scores = self.index.lexical.scores(question)
+    def _bm25(self, question: str, allowed: set[str] | None, view: Snapshot) -> dict[str, float]:
+        scores = view.lexical.scores(question)
         if not scores.size:
             return {}
         if allowed is not None:
-            scores = scores * np.fromiter((c.page_id in allowed for c in self.index.chunks), dtype=np.float32)
+            scores = scores * np.fromiter((c.page_id in allowed for c in view.chunks), dtype=np.float32)
         top = np.argpartition(-scores, min(self.fetch_k, scores.size - 1))[: self.fetch_k]
-        chunks = self.index.chunks
-        return {chunks[i].id: float(scores[i]) for i in top if scores[i] > 0}
+        return {view.chunks[i].id: float(scores[i]) for i in top if scores[i] > 0}
 
     def search(
         self,
@@ -81,49 +77,55 @@ class Retriever:
         if method not in METHODS:
             raise ValueError(f"unknown retriever {method!r}; choose one of {', '.join(METHODS)}")
         filters = {k: v for k, v in (filters or {}).items() if v} or None
+        view = self.index.snapshot()
         allowed = self.index.pages_matching(filters) if filters else None
         if allowed is not None and not allowed:
             return Retrieval(passages=(), pages=(), top_similarity=0.0, coverage=0.0)
         if method == "bm25":
             dense: dict[str, float] = {}
         else:
-            dense = dict(dense_hits) if dense_hits is not None else self._dense(question, filters)
-        lexical = self._bm25(question, allowed) if method != "dense" else {}
+            dense = dict(dense_hits if dense_hits is not None else self._dense(question, filters, view))
+        dense = {cid: s for cid, s in dense.items() if cid in view.positions}
+        lexical = self._bm25(question, allowed, view) if method != "dense" else {}
         if method == "hybrid":
-            chunk_scores, pages = self._hybrid(question, dense, lexical, allowed)
+            chunk_scores, pages = self._hybrid(question, dense, lexical, allowed, view)
         else:
             chunk_scores = dense if method == "dense" else lexical if method == "bm25" else _rrf([dense, lexical])
-            pages = _best_chunk_per_page(chunk_scores, self.index)
+            pages = _best_chunk_per_page(chunk_scores, view)
         ranked = sorted(chunk_scores.items(), key=lambda kv: -kv[1])[:k]
-        passages = tuple(Passage(self.index.chunk(cid), score) for cid, score in ranked)
+        passages = tuple(Passage(view.chunk(cid), score) for cid, score in ranked)
         return Retrieval(
             passages=passages,
             pages=pages,
             top_similarity=max(dense.values(), default=0.0),
-            coverage=self.index.lexical.coverage(question),
+            coverage=view.lexical.coverage(question),
         )
 
+    def _dense(self, question: str, filters: dict[str, str] | None, view: Snapshot) -> list[tuple[str, float]]:
+        return self.index.dense(self.embedder.embed(question), self.fetch_k, filters, view)
+
     def _hybrid(
-        self, question: str, dense: dict[str, float], lexical: dict[str, float], allowed: set[str] | None
+        self,
+        question: str,
+        dense: dict[str, float],
+        lexical: dict[str, float],
+        allowed: set[str] | None,
+        view: Snapshot,
     ) -> tuple[dict[str, float], tuple[tuple[str, float], ...]]:
-        page_ids = self.index.page_ids
-        where = {p: i for i, p in enumerate(page_ids)}
-        terms = self.index.page_terms
+        terms = view.page_terms
         page_score = (
-            WEIGHTS["dense"] * _z(_page_max(dense, self.index, where))
-            + WEIGHTS["bm25"] * _z(_page_max(lexical, self.index, where))
+            WEIGHTS["dense"] * _z(_page_max(dense, view))
+            + WEIGHTS["bm25"] * _z(_page_max(lexical, view))
             + WEIGHTS["fields"] * _z(terms.fields.scores(question))
             + WEIGHTS["defines"] * terms.defines(question)
         )
         d_chunk, b_chunk = _z_dict(dense, set(lexical)), _z_dict(lexical, set(dense))
         chunk_scores = {
-            cid: float(page_score[where[self.index.chunk(cid).page_id]])
-            + WEIGHTS["dense"] * d_chunk[cid]
-            + WEIGHTS["bm25"] * b_chunk[cid]
+            cid: float(page_score[view.page_of[cid]]) + WEIGHTS["dense"] * d_chunk[cid] + WEIGHTS["bm25"] * b_chunk[cid]
             for cid in d_chunk
         }
         order = np.argsort(-page_score, kind="stable")
-        pages = tuple((page_ids[i], float(page_score[i])) for i in order)
+        pages = tuple((view.page_ids[i], float(page_score[i])) for i in order)
         if allowed is not None:
             pages = tuple(p for p in pages if p[0] in allowed)
         return chunk_scores, pages
@@ -143,12 +145,11 @@ def _z_dict(scores: dict[str, float], also: set[str]) -> dict[str, float]:
     return {cid: (scores.get(cid, floor) - mean) / sd for cid in set(scores) | also}
 
 
-def _page_max(scores: dict[str, float], index: Index, where: dict[str, int]) -> np.ndarray:
+def _page_max(scores: dict[str, float], view: Snapshot) -> np.ndarray:
     """Each page's best candidate chunk score; pages without a candidate get the lowest candidate score."""
-    out = np.full(len(where), min(scores.values(), default=0.0), dtype=np.float64)
-    for cid, s in scores.items():
-        i = where[index.chunk(cid).page_id]
-        out[i] = max(out[i], s)
+    out = np.full(len(view.page_ids), min(scores.values(), default=0.0), dtype=np.float64)
+    if scores:
+        np.maximum.at(out, [view.page_of[cid] for cid in scores], np.fromiter(scores.values(), dtype=np.float64))
     return out
 
 
@@ -160,9 +161,9 @@ def _rrf(rankings: list[dict[str, float]], k: int = RRF_K) -> dict[str, float]:
     return dict(fused)
 
 
-def _best_chunk_per_page(scores: dict[str, float], index: Index) -> tuple[tuple[str, float], ...]:
+def _best_chunk_per_page(scores: dict[str, float], view: Snapshot) -> tuple[tuple[str, float], ...]:
     best: dict[str, float] = {}
     for cid, s in scores.items():
-        page = index.chunk(cid).page_id
+        page = view.chunk(cid).page_id
         best[page] = max(best.get(page, s), s)
     return tuple(sorted(best.items(), key=lambda kv: -kv[1]))

@@ -963,10 +963,12 @@ def build_app(atlas: Any, feedback: FeedbackStore | None = None) -> Any:
                 for c, t, ch in zip(courses, topics, chapters)
             ]
             results = atlas.ask_batch(questions, filters)
-            return ([
-                answer_json(r) if not isinstance(r, AtlasError) else {"question": q, "error": str(r)}
-                for q, r in zip(questions, results)
-            ],)
+            return (
+                [
+                    answer_json(r) if not isinstance(r, AtlasError) else {"question": q, "error": str(r)}
+                    for q, r in zip(questions, results)
+                ],
+            )
 
         gr.api(ask_api, api_name="ask", batch=True, max_batch_size=16, concurrency_limit=2)
 
