@@ -26,13 +26,21 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the ONNX backends keep the exported model: empty at the start of a session, so every run exports it
+    from the packaged weights once (as a fresh install does), then all tests share it."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache: Path) -> None:
     """No test sees the user's ATLAS_QA_* settings or writes to the default embeddings/ folder."""
     for key in list(os.environ):
         if key.startswith("ATLAS_QA_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("ATLAS_QA_INDEX_DIR", str(tmp_path / "index"))
+    monkeypatch.setenv("ATLAS_QA_CACHE_DIR", str(model_cache))
 
 
 @pytest.fixture
@@ -106,6 +114,8 @@ def real_atlas(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     shutil.copy(SEED, root / "atlas107" / SEED.name)
     shutil.copytree(DATA / "polisci", root / "polisci")
     url = request.getfixturevalue("chroma_server") if request.param == "server" else ""
-    atlas = Atlas(Settings(index_dir=tmp_path_factory.mktemp("real-index"), corpus=root, chroma_url=url))
+    index_dir = tmp_path_factory.mktemp("real-index")
+    cache = request.getfixturevalue("model_cache")
+    atlas = Atlas(Settings(index_dir=index_dir, corpus=root, chroma_url=url, cache_dir=cache))
     atlas.ingest()
     return atlas

@@ -68,6 +68,23 @@ def test_cli_end_to_end_in_a_fresh_process(tmp_path: Path, mode: str, request: p
     assert (tmp_path / "idx").exists() == (mode == "embedded")  # server mode writes nothing locally
 
 
+def test_torch_backend_end_to_end_and_its_index_is_not_read_with_int8_vectors(tmp_path: Path):
+    env = {**os.environ, "ATLAS_QA_INDEX_DIR": str(tmp_path / "idx"), "HF_HUB_OFFLINE": "1"}
+    cli = [sys.executable, "-m", "atlas_qa.cli"]
+    ingest = subprocess.run(
+        [*cli, "ingest", str(ROOT / "corpus"), "--backend", "torch"], env=env, capture_output=True, text=True
+    )
+    assert ingest.returncode == 0, ingest.stderr
+    ask = subprocess.run(
+        [*cli, "ask", BORINS_QUESTION, "--json", "--backend", "torch"], env=env, capture_output=True, text=True
+    )
+    assert ask.returncode == 0, ask.stderr
+    assert json.loads(ask.stdout)["citations"][0]["chain"] == "Borins (2007, p. 16), quoted in Pal (2014, pp. 213-214)"
+    default = subprocess.run([*cli, "ask", BORINS_QUESTION], env=env, capture_output=True, text=True)
+    assert default.returncode != 0 and "Traceback" not in default.stderr
+    assert "backend torch" in default.stderr and "ATLAS_QA_BACKEND" in default.stderr
+
+
 SEED_CLAIMS = {
     "Some see this as a new public service paradigm.": "Dunleavy, P., et al. (2005)",
     "Rule-bound bureaucracies shift their rules to be embedded in software.": "Fountain, J. E. (2001)",

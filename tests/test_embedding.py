@@ -7,17 +7,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atlas_qa.config import PACKAGED_MODEL
+from atlas_qa.config import PACKAGED_MODEL, Settings
 from atlas_qa.embedding import (
     DEFAULT_BACKEND,
     HashEmbedder,
     OnnxEmbedder,
     SentenceTransformerEmbedder,
+    embedder_for,
     make_embedder,
-    onnx_cache_dir,
     resolve_backend,
 )
-from atlas_qa.errors import ModelLoadError
+from atlas_qa.errors import ConfigError, ModelLoadError
 
 SENTENCES = [
     "Politics is the process by which groups of people make collective decisions.",
@@ -32,15 +32,18 @@ def test_hash_models_ignore_the_backend():
     assert isinstance(make_embedder("hash-32", backend="onnx-int8"), HashEmbedder)
 
 
-def test_backend_from_argument_then_environment_then_default(monkeypatch: pytest.MonkeyPatch):
-    assert resolve_backend(None) == DEFAULT_BACKEND
-    monkeypatch.setenv("ATLAS_QA_BACKEND", "torch")
-    assert resolve_backend(None) == "torch"
+def test_backend_from_settings_then_default(tmp_path: Path):
+    assert DEFAULT_BACKEND == "onnx-int8" and resolve_backend(None) == resolve_backend("") == DEFAULT_BACKEND
     assert resolve_backend("onnx") == "onnx"
-    assert isinstance(make_embedder(PACKAGED_MODEL), SentenceTransformerEmbedder)
-    monkeypatch.setenv("ATLAS_QA_BACKEND", "onnx-int8")
-    embedder = make_embedder(PACKAGED_MODEL, batch_size=8)
+    torch = embedder_for(Settings.from_env({"ATLAS_QA_BACKEND": "torch"}))
+    assert isinstance(torch, SentenceTransformerEmbedder)
+    settings = Settings.from_env({"ATLAS_QA_BATCH_SIZE": "8", "ATLAS_QA_INDEX_DIR": str(tmp_path / "idx")})
+    embedder = embedder_for(settings)
     assert isinstance(embedder, OnnxEmbedder) and embedder.quantize and embedder.batch_size == 8
+    assert embedder.name == f"{PACKAGED_MODEL}@onnx-int8"
+    assert embedder.cache_dir == tmp_path / "idx" / "models"  # the export is kept beside the index
+    with pytest.raises(ConfigError, match="backend must be"):
+        Settings.from_env({"ATLAS_QA_BACKEND": "tensorrt"})
 
 
 def test_bad_backends_are_explained():
@@ -66,12 +69,12 @@ def test_window_and_dimension_come_from_the_model_folder_without_loading_it(tmp_
     assert embedder._session is None
 
 
-def test_cache_dir_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    monkeypatch.delenv("ATLAS_QA_CACHE_DIR", raising=False)
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
-    assert onnx_cache_dir() == tmp_path / "xdg" / "atlas-qa"
-    monkeypatch.setenv("ATLAS_QA_CACHE_DIR", str(tmp_path / "mine"))
-    assert onnx_cache_dir() == tmp_path / "mine"
+def test_cache_dir_is_fixed_with_the_settings_and_kept_by_derived_index_folders(tmp_path: Path):
+    settings = Settings.from_env({"ATLAS_QA_INDEX_DIR": str(tmp_path / "idx")})
+    assert settings.cache_dir == tmp_path / "idx" / "models"
+    assert settings.with_(index_dir=tmp_path / "eval").cache_dir == settings.cache_dir  # one export for all
+    mine = Settings.from_env({"ATLAS_QA_CACHE_DIR": str(tmp_path / "mine")})
+    assert mine.cache_dir == tmp_path / "mine"
 
 
 def test_batches_hold_at_most_batch_size_texts_and_the_token_budget(tmp_path: Path):

@@ -131,17 +131,17 @@ def _timed_runs(cmd: list[str], env: dict[str, str], runs: int) -> float:
 
 # The settings that change what is measured; storage ones (course, a Chroma server...) stay at their defaults so the
 # benchmark always writes a fresh embedded index in its temporary folder.
-CARRIED = ("model", "device", "batch_size", "chunk_tokens", "k", "fetch_k", "refuse_below", "backend")
+CARRIED = ("model", "device", "batch_size", "chunk_tokens", "k", "fetch_k", "refuse_below", "backend", "cache_dir")
 
 
 def _bench_settings(settings: Settings, **changes: Any) -> Settings:
-    carried = {f: getattr(settings, f) for f in CARRIED if hasattr(settings, f)}
+    carried = {f: getattr(settings, f) for f in CARRIED}
     return Settings(**{**carried, **changes})
 
 
 def _settings_env(settings: Settings) -> dict[str, str]:
     """`ATLAS_QA_*` variables that give a child process the same settings."""
-    return {f"ATLAS_QA_{f.upper()}": str(getattr(settings, f)) for f in ("index_dir", *CARRIED) if hasattr(settings, f)}
+    return {f"ATLAS_QA_{f.upper()}": str(getattr(settings, f)) for f in ("index_dir", *CARRIED)}
 
 
 def _child_env(**extra: str) -> dict[str, str]:
@@ -166,7 +166,7 @@ def run(settings: Settings, options: BenchOptions, log: Callable[[str], None] | 
         "peak_rss_mb", "scale": [...]} and context (model, backend, machine, counts); see docs/performance.md.
     """
     from .core import Atlas
-    from .embedding import OnnxEmbedder, SentenceTransformerEmbedder, make_embedder, resolve_model_path
+    from .embedding import OnnxEmbedder, SentenceTransformerEmbedder, embedder_for, resolve_model_path
     from .evaluate import load_questions
 
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
@@ -175,8 +175,7 @@ def run(settings: Settings, options: BenchOptions, log: Callable[[str], None] | 
     questions = [q.question for q in load_questions(Path(options.questions))][: options.max_questions]
     if len(questions) <= WARMUP:
         raise AtlasError(f"{options.questions} has {len(questions)} questions; the benchmark needs more than {WARMUP}.")
-    backend = getattr(settings, "backend", None)
-    embedder = make_embedder(settings.model, settings.device, settings.batch_size, backend=backend)
+    embedder = embedder_for(settings)
     backend_name = getattr(embedder, "backend", "-")
     result: dict[str, Any] = {
         "model": embedder.name,
@@ -368,8 +367,7 @@ def _scale(
             "vectors": str(work / "vectors.npy"),
             "index_dir": str(work / f"scale-{size}"),
             "size": size,
-            "settings": {f: getattr(settings, f) for f in CARRIED if hasattr(settings, f)},
-            "backend": getattr(index.embedder, "backend", None),
+            "settings": {f: getattr(settings, f) for f in CARRIED},
         }
         spec_path = work / f"scale-{size}.json"
         spec_path.write_text(json.dumps(spec, default=str), encoding="utf-8")
@@ -392,15 +390,16 @@ def scale_worker(spec_path: str) -> None:
     """
     import numpy as np
 
-    from .embedding import make_embedder
+    from .embedding import embedder_for
     from .index import Index, document_from_json
     from .retrieve import Retriever
     from .types import Chunk
 
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
     base = json.loads(Path(spec["base"]).read_text(encoding="utf-8"))
-    settings = Settings(**spec["settings"], index_dir=Path(spec["index_dir"]))
-    embedder = make_embedder(settings.model, settings.device, settings.batch_size, backend=spec["backend"])
+    carried = {**spec["settings"], "cache_dir": Path(spec["settings"]["cache_dir"])}
+    settings = Settings(**carried, index_dir=Path(spec["index_dir"]))
+    embedder = embedder_for(settings)
     chunks = [Chunk(**c) for c in base["chunks"]]
     docs = {pid: document_from_json(raw) for pid, raw in base["documents"].items()}
     by_page: dict[str, list[int]] = {}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,9 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index-dir", type=Path, help="index folder (default: $ATLAS_QA_INDEX_DIR or embeddings/)")
     common.add_argument("--model", help="embedding model (default: the packaged all-MiniLM-L6-v2)")
+    common.add_argument(
+        "--backend", choices=["onnx-int8", "onnx", "torch"], help="how the model runs (default: onnx-int8)"
+    )
     common.add_argument("--course", help="the course's index (default: $ATLAS_QA_COURSE or 'default')")
     common.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000 ($ATLAS_QA_CHROMA_URL)")
 
@@ -77,6 +81,7 @@ def _settings(args: argparse.Namespace) -> Any:
     return Settings.from_env(
         index_dir=args.index_dir,
         model=args.model,
+        backend=args.backend,
         course=args.course,
         chroma_url=args.chroma_url,
         k=getattr(args, "k", None) if args.command == "ask" else None,
@@ -215,8 +220,19 @@ def _eval_attribution(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
+def _show_notices() -> None:
+    """atlas-qa's own notices (e.g. the one-time model export) as one line each on stderr."""
+    logger = logging.getLogger("atlas_qa")
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("atlas-qa: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _show_notices()
     try:
         settings = _settings(args)
         if args.command == "serve":

@@ -23,6 +23,8 @@ class Settings:
         corpus: the folder `ingest` reads when given no path.
         model: the embedding model: the packaged MiniLM, or a local sentence-transformers folder.
         device: torch device for the model.
+        backend: how the model runs: `onnx-int8` (the default on the CPU), `onnx` or `torch`; see docs/performance.md.
+        cache_dir: where the ONNX backends keep the model exported from its local weights (default: `index_dir`/models).
         batch_size: encoding batch size.
         chunk_tokens: target chunk size in cl100k tokens (always capped by the model's window).
         k: passages returned by `ask`.
@@ -40,6 +42,8 @@ class Settings:
     corpus: Path = Path("corpus")
     model: str = PACKAGED_MODEL
     device: str = "cpu"
+    backend: str = ""
+    cache_dir: Path | None = None
     batch_size: int = 32
     chunk_tokens: int = 200
     k: int = 5
@@ -51,6 +55,10 @@ class Settings:
     llm_model: str = ""
     llm_api_key: str = ""
     llm_context_tokens: int = 3000
+
+    def __post_init__(self) -> None:
+        if self.cache_dir is None:  # fixed here, so an index folder derived with `with_` shares the exported model
+            object.__setattr__(self, "cache_dir", Path(self.index_dir) / "models")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -74,6 +82,8 @@ class Settings:
             raise ConfigError(f"k must be >= 1 and fetch_k >= k (got k={self.k}, fetch_k={self.fetch_k}).")
         if self.chunk_tokens < 32:
             raise ConfigError(f"chunk_tokens must be at least 32 (got {self.chunk_tokens}).")
+        if self.backend not in ("", "onnx-int8", "onnx", "torch"):
+            raise ConfigError(f"backend must be onnx-int8, onnx or torch (got {self.backend!r}).")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1 (got {self.batch_size}).")
 
@@ -81,7 +91,7 @@ class Settings:
 def _convert(name: str, type_name: Any, raw: str) -> Any:
     kind = str(type_name)
     try:
-        if kind == "Path":
+        if kind.startswith("Path"):
             return Path(raw)
         if kind == "int":
             return int(raw)

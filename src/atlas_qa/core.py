@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .answer import compose, rank_sentences, supporting_works
 from .config import Settings
-from .embedding import Embedder, make_embedder
+from .embedding import Embedder, embedder_for
 from .errors import AtlasError, IndexNotFoundError, QuestionError
 from .index import Index, IngestReport
 from .loaders import load_corpus
@@ -36,7 +36,7 @@ class Atlas:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
         self.settings = settings
-        self.embedder = embedder or make_embedder(settings.model, settings.device, settings.batch_size)
+        self.embedder = embedder or embedder_for(settings)
         self.index = Index(settings, self.embedder)
         self.retriever = Retriever(self.index, self.embedder, settings.fetch_k)
 

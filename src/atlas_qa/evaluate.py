@@ -57,7 +57,10 @@ class RetrieverReport:
 def eval_index_dir(settings: Any, corpus: Path) -> Path:
     """A corpus's own evaluation index, beside (never inside) the default one: `<index_dir>-eval/<name>-<hash>`."""
     resolved = Path(corpus).resolve()
-    digest = hashlib.sha256(f"{resolved}|{settings.model}".encode()).hexdigest()[:8]
+    from .embedding import resolve_backend
+
+    backend = resolve_backend(settings.backend, settings.device)  # int8 and fp32 vectors never share an index
+    digest = hashlib.sha256(f"{resolved}|{settings.model}|{backend}".encode()).hexdigest()[:8]
     base = Path(settings.index_dir)
     return base.parent / f"{base.name}-eval" / f"{resolved.name}-{digest}"
 

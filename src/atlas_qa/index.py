@@ -140,6 +140,22 @@ def list_courses(settings: Settings) -> list[str]:
     )
 
 
+def _mismatch(where: str, course: str, meta: dict[str, Any], wanted: str) -> str:
+    """Why an index cannot be read with this embedder, and what to do."""
+    built = str(meta.get("embedding_model"))
+    said = (
+        f"The index in {where} (course {course!r}) was built with embedding model {built!r} "
+        f"(dimension {meta.get('dimension')}), not {wanted!r}. "
+    )
+    if built.split("@")[0] == wanted.split("@")[0]:  # same model, another backend
+        backend = built.split("@")[1] if "@" in built else "torch (or onnx)"
+        return said + (
+            f"It was built with backend {backend}: set ATLAS_QA_BACKEND (or --backend) to it, or rebuild the index "
+            "with this backend: `atlas-qa ingest --rebuild`."
+        )
+    return said + "Use that model (ATLAS_QA_MODEL), or another --index-dir or course for this one."
+
+
 class Snapshot:
     """One generation of an index as read from Chroma: its visible chunks (by page, then position) and page records.
     Never changed once built; BM25, the page signals and page documents are built or fetched on first use."""
@@ -221,11 +237,7 @@ class Index:
             pages = self.client.get_or_create_collection(f"{self.name}-pages", metadata=want, embedding_function=None)
             meta = pages.metadata or {}
             if meta.get("embedding_model") != self.embedder.name or meta.get("dimension") != self.embedder.dimension:
-                raise IndexMismatchError(
-                    f"The index in {self.where} (course {self.settings.course!r}) was built with embedding model "
-                    f"{meta.get('embedding_model')!r} (dimension {meta.get('dimension')}), not {self.embedder.name!r}. "
-                    "Use that model (ATLAS_QA_MODEL), or another --index-dir or course for this one."
-                )
+                raise IndexMismatchError(_mismatch(self.where, self.settings.course, meta, self.embedder.name))
             if meta.get("schema") != SCHEMA_VERSION:
                 raise IndexMismatchError(
                     f"The index in {self.where} has schema {meta.get('schema')}; this atlas-qa reads schema "
@@ -365,6 +377,8 @@ class Index:
                 (doc, h, existed, chunk_document(doc, self.settings.chunk_tokens, self.embedder.fits))
                 for doc, h, existed in todo
             ]
+            if planned:
+                self.embedder.load()  # a first-use model preparation is announced before the bar, not inside it
             bar = _progress(sum(len(c) for *_, c in planned), progress)
             # Pages are embedded in groups of about EMBED_GROUP chunks (sorted by length inside a group, so little
             # padding), and each group is written by one thread while the next one is embedded.

@@ -101,13 +101,13 @@ def shoot(tmp_path: Path) -> Any:
 
 
 @pytest.fixture(scope="module")
-def shipped_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Settings]]:
+def shipped_app(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[tuple[str, Settings]]:
     """The real model over a copy of the shipped corpus/ in a temp index, served."""
     from atlas_qa.core import Atlas
 
     root = tmp_path_factory.mktemp("shipped")
     shutil.copytree(ROOT / "corpus", root / "corpus")
-    settings = Settings(index_dir=root / "index", corpus=root / "corpus")
+    settings = Settings(index_dir=root / "index", corpus=root / "corpus", cache_dir=model_cache)
     atlas = Atlas(settings)
     atlas.ingest()
     with serving(atlas, settings) as url:

@@ -53,7 +53,11 @@ def test_ask_click_a_marker_follow_up_and_rate(shipped_app, page, shoot):
     second = page.locator("#aq-chat [data-testid=bot]").nth(1)
     expect(second).to_contain_text("rule-bound bureaucracies")
     expect(second.locator(".aq-meta")).to_contain_text("What did Pal say about rule-bound bureaucracies?")
-    expect(page.locator("#aq-sources .aq-card mark").first).to_contain_text("rule-bound bureaucracies")
+    # The passage that says it is among the sources, its span marked, and the answer cites it by its number.
+    cited = page.locator("#aq-sources .aq-card", has=page.locator("mark", has_text="rule-bound bureaucracies")).first
+    expect(cited).to_be_visible()
+    number = (cited.get_attribute("id") or "").rsplit("-", 1)[-1]
+    expect(second.locator("a.aq-cite", has_text=f"[{number}]").first).to_be_visible()
     shoot(page, "follow-up")
 
     # A marker of the earlier answer brings that answer's sources back, its card in focus.
