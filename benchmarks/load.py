@@ -4,8 +4,8 @@ Loopback only, bounded in count and time. Starts what it needs (a `chroma run` s
 `atlas-qa serve --no-ingest`), drives the app's `/gradio_api/call/ask` endpoint, prints throughput, p50/p95 latency
 and errors per N, and stops everything.
 
-    .venv/bin/python benchmarks/load.py --mode embedded --index-dir embeddings-eval/pages-872f953c [--json]
-    .venv/bin/python benchmarks/load.py --mode server   --index-dir embeddings-eval/pages-872f953c
+    .venv/bin/python benchmarks/load.py --mode embedded --index-dir embeddings-eval/pages-dcc1a0e9 [--json]
+    .venv/bin/python benchmarks/load.py --mode server   --index-dir embeddings-eval/pages-dcc1a0e9
 
 The index folder must hold an embedded index of the corpus (`atlas-qa eval ... --corpus` makes one); server mode
 copies it onto a fresh Chroma server with `atlas-qa index export/import` (no re-embedding).
