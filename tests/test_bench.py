@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from atlas_qa import bench
 from atlas_qa.config import Settings
@@ -98,3 +99,19 @@ def test_bench_smoke_on_tiny_data(tmp_path: Path):
     assert "ingest (chunks/s)" in table and "--help (s)" in table
     png = bench.plot(result, tmp_path / "scale.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.e2e
+def test_bench_with_the_real_model_runs_every_baseline(tmp_path: Path, model_cache: Path):
+    """The real model on three pages: the raw encode, raw query and raw cold baselines all run (no timing is checked)."""
+    questions = tmp_path / "questions.jsonl"
+    lines = (DATA / "polisci_questions.jsonl").read_text(encoding="utf-8").splitlines()[:8]
+    questions.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    options = bench.BenchOptions(corpus=DATA / "polisci", questions=questions, scale=(), cold_runs=1)
+    result = bench.run(Settings(cache_dir=model_cache), options, log=lambda _: None)
+
+    assert result["backend"] == "onnx-int8" and result["model"].endswith("@onnx-int8")
+    assert result["ingest"]["raw_encode_chunks_per_s"] > 0 and result["query"]["raw_p50_ms"] > 0
+    assert result["raw_cold_s"] > 0 and result["cold_ask_s"] > 0  # the child `ask` found the index and the model
+    assert result["reingest_noop_embedded"] == 0
+    assert [s["chunks"] for s in result["scale"]] == [result["ingest"]["chunks"]]

@@ -249,10 +249,7 @@ def run(settings: Settings, options: BenchOptions, log: Callable[[str], None] | 
 
         say(f"bench: cold start ({options.cold_runs} runs each after one untimed run)")
         index_dir = bench_settings.index_dir
-        env = _child_env(
-            **_settings_env(bench_settings),
-            **({"ATLAS_QA_BACKEND": backend_name} if backend_name != "-" else {}),
-        )
+        env = _child_env(**_settings_env(bench_settings))  # the same model, backend and export cache
         question = questions[0]
         cli = [sys.executable, "-m", "atlas_qa.cli"]
         result["cold_ask_s"] = round(_timed_runs([*cli, "ask", question], env, options.cold_runs), 3)
