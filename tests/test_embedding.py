@@ -47,7 +47,7 @@ def test_backend_from_settings_then_default(tmp_path: Path):
 
 
 def test_bad_backends_are_explained():
-    with pytest.raises(ModelLoadError, match="choose one of torch, onnx, onnx-int8"):
+    with pytest.raises(ModelLoadError, match="choose one of onnx-int8, onnx, torch"):
         resolve_backend("tensorrt")
     with pytest.raises(ModelLoadError, match="CPU only"):
         resolve_backend("onnx", device="cuda")

