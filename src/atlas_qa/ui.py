@@ -22,6 +22,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -950,7 +951,10 @@ def build_app(atlas: Any, feedback: FeedbackStore | None = None) -> Any:
         rated_turn = gr.State(None)
 
         stats = gr.HTML(
-            render_header(views.stats()), head=f"<style>{CSS}</style>", js_on_load=None, elem_id="aq-header"
+            render_header(views.stats()),
+            head=f"<style>{_asset('app.css')}</style>",
+            js_on_load=None,
+            elem_id="aq-header",
         )
 
         def ask_api(
@@ -1037,9 +1041,9 @@ def build_app(atlas: Any, feedback: FeedbackStore | None = None) -> Any:
                     with gr.Column(scale=9, min_width=360, elem_id="aq-side"):
                         with gr.Tabs(elem_id="aq-side-tabs") as side:
                             with gr.Tab("Sources", id="sources", elem_id="aq-tab-sources"):
-                                sources = gr.HTML(WELCOME, elem_id="aq-sources", js_on_load=SOURCES_JS)
+                                sources = gr.HTML(WELCOME, elem_id="aq-sources", js_on_load=_asset("sources.js"))
                             with gr.Tab("Page", id="page", elem_id="aq-tab-page"):
-                                page = gr.HTML(Views.page_empty(), elem_id="aq-page", js_on_load=PAGE_JS)
+                                page = gr.HTML(Views.page_empty(), elem_id="aq-page", js_on_load=_asset("page.js"))
 
             with gr.Tab("Attribution", id="attribution", elem_id="aq-tab-attribution"):
                 gr.HTML(
@@ -1323,218 +1327,6 @@ def serve(settings: Settings, ingest: bool = True) -> None:
     build_app(atlas).launch(**options)
 
 
-# -- look and behaviour --------------------------------------------------------------------------------------------
-
-# Installed once by the sources panel: a click on an answer's [n] marker shows that source (at once when its card is
-# on screen, else through the server, which renders that turn's sources); "Open page" asks the server for the page.
-SOURCES_JS = """
-const focusCard = (card) => {
-  card.closest('details')?.setAttribute('open', '');
-  const box = card.closest('.aq-sources');
-  if (box && card === box.querySelector('.aq-card')) {
-    box.scrollTo({top: 0, behavior: 'smooth'}); box.scrollIntoView({behavior: 'smooth', block: 'nearest'});
-  }
-  else card.scrollIntoView({behavior: 'smooth', block: 'nearest'});
-  card.classList.remove('aq-flash'); void card.offsetWidth; card.classList.add('aq-flash');
-};
-window.__atlasQaTrigger = trigger;
-if (!window.__atlasQaClicks) {
-  window.__atlasQaClicks = true;
-  document.addEventListener('click', (e) => {
-    const a = e.target.closest ? e.target.closest('a.aq-cite') : null;
-    if (!a) return;
-    e.preventDefault(); e.stopPropagation();
-    const id = (a.getAttribute('href') || '').replace(/^#/, '');
-    const card = document.getElementById(id);
-    if (card && card.offsetParent !== null) focusCard(card);
-    else window.__atlasQaTrigger('click', {cite: id});
-  }, true);
-}
-element.addEventListener('click', (e) => {
-  const b = e.target.closest('[data-open]');
-  if (b) { e.preventDefault(); trigger('click', {open: b.getAttribute('data-open')}); }
-});
-watch('value', () => {
-  const f = element.querySelector('.aq-card.aq-focus');
-  if (f) setTimeout(() => focusCard(f), 60);
-});
-"""
-
-# The page tab mounts when first shown, with the page already in it; later pages arrive as value changes. Either way,
-# wait until the mark is on screen, then bring it to the middle.
-PAGE_JS = """
-const reveal = () => {
-  let tries = 0;
-  const go = () => {
-    const m = element.querySelector('mark') || element.querySelector('.passage');
-    if (!m) return;
-    if (m.offsetParent === null && tries++ < 20) { setTimeout(go, 75); return; }
-    m.scrollIntoView({block: 'center'});
-  };
-  setTimeout(go, 50);
-};
-reveal();
-watch('value', reveal);
-"""
-
-CSS = """
-:root { --aq-accent: #4f46e5; --aq-accent-soft: #eef2ff; --aq-mark: #fde68a; --aq-warn: #b45309;
-        --aq-warn-soft: #fffbeb; --aq-bad: #b91c1c; --aq-ok: #047857; }
-.dark { --aq-accent: #a5b4fc; --aq-accent-soft: rgba(99,102,241,.18); --aq-mark: rgba(250,204,21,.45);
-        --aq-warn: #fbbf24; --aq-warn-soft: rgba(245,158,11,.12); --aq-bad: #fca5a5; --aq-ok: #6ee7b7; }
-.gradio-container { max-width: min(1480px, 100vw) !important; margin: 0 auto !important; }
-.aq-df { min-width: 0; }
-#aq-header .aq-header { display: flex; align-items: baseline; gap: 6px 18px; flex-wrap: wrap; padding: 6px 2px 0; }
-.aq-brand { font-size: 1.55rem; font-weight: 750; letter-spacing: -0.02em; color: var(--body-text-color); }
-.aq-logo { color: var(--aq-accent); margin-right: 6px; }
-.aq-tagline { color: var(--body-text-color-subdued); font-size: .95rem; }
-.aq-stats { color: var(--body-text-color-subdued); font-size: .82rem; margin-left: auto; }
-
-/* chat */
-#aq-chat .placeholder { max-width: 580px; margin: 0 auto; text-align: center; }
-#aq-chat .aq-answer { line-height: 1.6; }
-#aq-chat .aq-question { white-space: pre-wrap; }
-a.aq-cite, span.aq-cite { display: inline-block; font-size: .74em; font-weight: 650; line-height: 1.35;
-  padding: 0 .42em; margin: 0 .1em; border-radius: 999px; vertical-align: .18em; text-decoration: none !important;
-  background: var(--aq-accent-soft); color: var(--aq-accent) !important; border: 1px solid transparent;
-  cursor: pointer; }
-a.aq-cite:hover { border-color: var(--aq-accent); }
-.aq-meta { margin-top: .5em; font-size: .8rem; color: var(--body-text-color-subdued); }
-.aq-caret::after { content: "▍"; color: var(--aq-accent); animation: aq-blink 1s steps(2) infinite; }
-@keyframes aq-blink { 50% { opacity: 0; } }
-.aq-pending { color: var(--body-text-color-subdued); font-style: italic; }
-.aq-dots::after { content: "…"; animation: aq-blink 1s steps(2) infinite; }
-.aq-refusal { border-left: 4px solid var(--aq-warn); background: var(--aq-warn-soft); padding: .6em .9em;
-  border-radius: 6px; }
-.aq-refusal-title { font-weight: 700; color: var(--aq-warn); margin-bottom: .2em; }
-.aq-refusal p { margin: .2em 0; }
-.aq-closest { font-size: .9em; margin-top: .4em; }
-.aq-closest ul { margin: .2em 0 0 1.1em; }
-.aq-error { border-left: 4px solid var(--aq-bad); padding: .4em .8em; color: var(--aq-bad); }
-#aq-ask-row { align-items: stretch; }
-#aq-feedback { padding: 8px 12px; border-radius: 10px; }
-#aq-feedback-note p { margin: 0 0 4px; font-size: .9rem; }
-#aq-filters { gap: 10px; align-items: center; background: transparent; border: none; }
-
-/* sources */
-#aq-side { position: sticky; top: 8px; align-self: flex-start; }
-.aq-sources, .aq-pageview { max-height: 690px; overflow-y: auto; padding-right: 4px; }
-.aq-sources-head { display: flex; flex-direction: column; gap: 2px; margin: 2px 0 10px; }
-.aq-turn { font-size: .72rem; text-transform: uppercase; letter-spacing: .06em; color: var(--body-text-color-subdued); }
-.aq-asked { font-weight: 600; }
-.aq-card { border: 1px solid var(--border-color-primary); border-radius: 12px; padding: 12px 14px; margin: 0 0 12px;
-  background: var(--background-fill-primary); transition: box-shadow .3s, border-color .3s; }
-.aq-card header { display: flex; gap: 10px; align-items: flex-start; }
-.aq-n { flex: none; display: inline-flex; align-items: center; justify-content: center; min-width: 1.6em;
-  height: 1.6em; border-radius: 999px; background: var(--aq-accent); color: #fff; font-weight: 700; font-size: .82rem; }
-.dark .aq-n { color: #1e1b4b; }
-.aq-title { font-weight: 650; line-height: 1.3; }
-.aq-section { font-size: .82rem; color: var(--body-text-color-subdued); }
-.aq-who { margin: 8px 0 6px; font-size: .86rem; display: grid; gap: 3px; }
-.aq-row { display: grid; grid-template-columns: 78px 1fr; gap: 8px; }
-.aq-label { font-size: .68rem; text-transform: uppercase; letter-spacing: .07em; color: var(--body-text-color-subdued);
-  padding-top: .22em; }
-.aq-ref { color: var(--body-text-color-subdued); font-size: .82rem; }
-#aq-sources blockquote.aq-passage::before, #aq-sources blockquote.aq-passage::after { content: none; }
-blockquote.aq-passage, #aq-sources blockquote.aq-passage { margin: 6px 0; padding: 8px 12px; font-style: normal;
-  quotes: none; border-left: 3px solid var(--border-color-primary);
-  background: var(--background-fill-secondary); border-radius: 0 8px 8px 0; font-size: .9rem; line-height: 1.55;
-  white-space: pre-wrap; color: var(--body-text-color); }
-.aq-passage mark, .aq-page-text mark { background: var(--aq-mark); color: inherit; padding: 0 1px; border-radius: 2px; }
-.aq-works { font-size: .84rem; margin-top: 6px; }
-#aq-sources .aq-works ul { margin: 3px 0 0; padding-left: 0; list-style: none; display: grid; gap: 4px; }
-#aq-sources .aq-works li { margin: 0; padding-left: 0; }
-.aq-work { font-weight: 650; margin-right: 4px; }
-.aq-work::after { content: " —"; font-weight: 400; color: var(--body-text-color-subdued); }
-.aq-missing { color: var(--aq-bad); }
-.aq-card footer { display: flex; align-items: center; gap: 10px; margin-top: 8px; font-size: .76rem;
-  color: var(--body-text-color-subdued); }
-.aq-card footer .aq-pid { flex: 1; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-#aq-sources button.aq-open { border: 1px solid var(--aq-accent); color: var(--aq-accent); background: transparent;
-  border-radius: 999px; padding: 2px 12px; font-weight: 600; cursor: pointer; font-size: .78rem; box-shadow: none;
-  flex: none; }
-#aq-sources button.aq-open:hover { background: var(--aq-accent-soft); }
-.aq-focus, .aq-flash { border-color: var(--aq-accent); box-shadow: 0 0 0 3px var(--aq-accent-soft); }
-.aq-flash { animation: aq-pulse 1.4s ease-out; }
-@keyframes aq-pulse { 0% { box-shadow: 0 0 0 8px var(--aq-accent-soft); } 100% { box-shadow: 0 0 0 3px transparent; } }
-details.aq-more > summary { cursor: pointer; color: var(--body-text-color-subdued); font-size: .86rem;
-  margin: 4px 0 10px; }
-details.aq-more .aq-card { opacity: .9; }
-.aq-empty { border: 1px dashed var(--border-color-primary); border-radius: 12px; padding: 18px;
-  color: var(--body-text-color-subdued); font-size: .9rem; }
-.aq-empty-title { font-weight: 650; color: var(--body-text-color); margin-bottom: 4px; }
-.aq-loading { animation: aq-fade 1.2s ease-in-out infinite alternate; }
-@keyframes aq-fade { from { opacity: .55; } to { opacity: 1; } }
-.aq-refusal-panel { border: 1px solid var(--aq-warn); background: var(--aq-warn-soft); border-radius: 12px;
-  padding: 14px 16px; font-size: .9rem; }
-.aq-refusal-panel .aq-refusal-title { color: var(--aq-warn); font-weight: 700; }
-.aq-refusal-panel ul { margin: 6px 0 0 1.1em; }
-
-/* whole page and parse */
-.aq-page-head { margin-bottom: 10px; }
-.aq-page-head .aq-title { font-size: 1.1rem; }
-.aq-pid { font-size: .78rem; color: var(--body-text-color-subdued); }
-.aq-chips { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 6px; }
-.aq-chip { font-size: .76rem; padding: 2px 9px; border-radius: 999px; background: var(--background-fill-secondary);
-  border: 1px solid var(--border-color-primary); }
-.aq-chip-hit { background: var(--aq-mark); border-color: transparent; }
-.aq-chip-passage { background: var(--aq-accent-soft); border-color: transparent; }
-.aq-page-text { white-space: pre-wrap; line-height: 1.65; font-size: .92rem; padding: 12px 14px;
-  border: 1px solid var(--border-color-primary); border-radius: 10px; background: var(--background-fill-primary); }
-.aq-parse .aq-page-text { max-height: 620px; overflow-y: auto; }
-.aq-page-text .passage { background: var(--aq-accent-soft); border-radius: 2px; }
-.aq-page-text mark.hit { background: var(--aq-mark); }
-.aq-page-text .q0, .aq-legend .q0 { background: rgba(59,130,246,.12); border-bottom: 2px solid rgba(59,130,246,.55); }
-.aq-page-text .q1, .aq-page-text .q2, .aq-legend .q1 { background: rgba(168,85,247,.16);
-  border-bottom: 2px solid rgba(168,85,247,.7); }
-.aq-page-text .cite, .aq-legend .cite { text-decoration: underline 2px var(--aq-ok); text-underline-offset: 3px;
-  font-weight: 600; }
-.aq-page-text .cite.bad, .aq-legend .cite.bad { text-decoration: underline wavy 2px var(--aq-bad); }
-.aq-tag { display: inline-block; font-size: .68rem; font-weight: 700; padding: 0 6px; margin: 0 4px 0 2px;
-  border-radius: 4px; vertical-align: .1em; white-space: nowrap; line-height: 1.5; }
-.aq-tag.q0 { background: rgba(59,130,246,.85); color: #fff; }
-.aq-tag.q1, .aq-tag.q2 { background: rgba(147,51,234,.85); color: #fff; }
-.aq-tag.sec { background: var(--body-text-color); color: var(--background-fill-primary); }
-.aq-legend { display: flex; gap: 14px; font-size: .8rem; margin: 4px 0 8px; flex-wrap: wrap; }
-.aq-legend span { padding: 0 4px; }
-.aq-flag { display: inline-block; font-size: .7rem; font-weight: 700; color: #fff; background: var(--aq-bad);
-  border-radius: 4px; padding: 0 6px; margin-left: 4px; vertical-align: .1em; }
-.aq-parse h4, .aq-h { margin: 16px 0 6px; font-size: .95rem; }
-.aq-count { color: var(--body-text-color-subdued); font-weight: 400; }
-.aq-table-wrap { overflow-x: auto; border: 1px solid var(--border-color-primary); border-radius: 10px; }
-table.aq-table { width: 100%; border-collapse: collapse; font-size: .85rem; margin: 0 !important;
-  border: none !important; }
-.aq-table-wrap table.aq-table th, .aq-table-wrap table.aq-table td { border: none !important;
-  border-top: 1px solid var(--border-color-primary) !important; }
-.aq-table-wrap table.aq-table thead th { border-top: none !important; }
-table.aq-table th { text-align: left; font-size: .72rem; text-transform: uppercase; letter-spacing: .05em;
-  color: var(--body-text-color-subdued); background: var(--background-fill-secondary); padding: 8px 10px; }
-table.aq-table td { padding: 8px 10px; vertical-align: top; border-top: 1px solid var(--border-color-primary); }
-table.aq-attr tr.aq-cont td { border-top: 1px dashed var(--border-color-primary); }
-.aq-span-cell { min-width: 260px; max-width: 420px; }
-.aq-work-cell { font-weight: 600; white-space: nowrap; }
-.aq-excerpt { color: var(--body-text-color-subdued); }
-.aq-sub { font-size: .78rem; color: var(--body-text-color-subdued); font-weight: 400; }
-.aq-attr-q { margin: 6px 0 8px; font-weight: 600; }
-.aq-intro { font-size: .9rem; color: var(--body-text-color-subdued); padding: 4px 0 2px; }
-.aq-intro b { color: var(--body-text-color); }
-
-.aq-df, .aq-df * { font-family: var(--font) !important; }
-.aq-df { max-width: 100%; overflow-x: auto; }
-.aq-df td { font-size: .86rem; }
-
-/* corpus */
-.aq-tiles { display: grid; grid-template-columns: repeat(auto-fit, minmax(150px, 1fr)); gap: 10px; margin: 6px 0; }
-.aq-tile { border: 1px solid var(--border-color-primary); border-radius: 12px; padding: 12px 14px;
-  background: var(--background-fill-primary); }
-.aq-tile-value { font-size: 1.35rem; font-weight: 700; }
-.aq-tile-name { font-size: .75rem; text-transform: uppercase; letter-spacing: .06em;
-  color: var(--body-text-color-subdued); }
-.aq-tile-bad { border-color: var(--aq-bad); }
-.aq-tile-bad .aq-tile-value { color: var(--aq-bad); }
-.aq-ok { color: var(--aq-ok); font-size: .9rem; margin: 6px 0; }
-.aq-skipped { border: 1px solid var(--aq-bad); border-radius: 10px; padding: 8px 14px; margin: 8px 0; }
-.aq-skipped h4 { margin: 4px 0; color: var(--aq-bad); }
-.aq-skipped ul { margin: 0; padding-left: 1.1em; }
-.aq-skipped li span { display: block; color: var(--body-text-color-subdued); font-size: .85rem; }
-"""
+def _asset(name: str) -> str:
+    """One of the app's look-and-behaviour files (CSS, the panels' JavaScript), shipped in `atlas_qa/assets/`."""
+    return (resources.files(__package__) / "assets" / name).read_text(encoding="utf-8")

@@ -1,0 +1,14 @@
+// The page tab mounts when first shown, with the page already in it; later pages arrive as value changes. Either
+// way, wait until the mark is on screen, then bring it to the middle.
+const reveal = () => {
+  let tries = 0;
+  const go = () => {
+    const m = element.querySelector('mark') || element.querySelector('.passage');
+    if (!m) return;
+    if (m.offsetParent === null && tries++ < 20) { setTimeout(go, 75); return; }
+    m.scrollIntoView({block: 'center'});
+  };
+  setTimeout(go, 50);
+};
+reveal();
+watch('value', reveal);
