@@ -12,7 +12,7 @@ import pytest
 
 from atlas_qa.attribution import cites_in_span
 from atlas_qa.chunking import chunk_document
-from atlas_qa.config import Settings
+from atlas_qa.config import PACKAGED_MODEL, Settings
 from atlas_qa.errors import LoadError
 from atlas_qa.loaders import concept, html, load_corpus, pdf
 from atlas_qa.loaders import docx as docx_loader
@@ -506,7 +506,13 @@ def test_load_corpus_reports_each_format(tmp_path: Path, pdf_file: Path, docx_fi
     assert len(result.skipped) == 3 and result.roots == [tmp_path.resolve()]
 
 
-def test_mixed_corpus_is_indexed_and_cited(tmp_path: Path, pdf_file: Path, docx_file: Path):
+@pytest.mark.parametrize(
+    ("model", "refuse_below"),
+    [("hash-64", 0.0), pytest.param(PACKAGED_MODEL, Settings.refuse_below, marks=pytest.mark.e2e, id="real-model")],
+)
+def test_mixed_corpus_is_indexed_and_cited(  # type: ignore[no-untyped-def]
+    tmp_path: Path, pdf_file: Path, docx_file: Path, model: str, refuse_below: float, model_cache: Path
+):
     from atlas_qa.core import Atlas
 
     corpus = tmp_path / "course"
@@ -517,7 +523,8 @@ def test_mixed_corpus_is_indexed_and_cited(tmp_path: Path, pdf_file: Path, docx_
     shutil.copy(pdf_file, corpus / "public-policy.pdf")
     shutil.copy(docx_file, corpus / "scientific-study.docx")
 
-    atlas = Atlas(Settings(index_dir=tmp_path / "index", model="hash-64", refuse_below=0.0))
+    settings = Settings(index_dir=tmp_path / "index", model=model, refuse_below=refuse_below, cache_dir=model_cache)
+    atlas = Atlas(settings)
     report = atlas.ingest([corpus])
     assert not report.skipped
     assert set(atlas.index.page_ids) == {
