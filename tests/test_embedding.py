@@ -147,14 +147,3 @@ def test_export_happens_once_and_is_reused(onnx_cache: Path):
     assert again.onnx_path() == path and path.stat().st_mtime_ns == stamp
     assert (path.parent / "export.json").is_file()
     assert not [p for p in path.parent.iterdir() if p.name.startswith(".export-")]  # no temporary left behind
-
-
-@pytest.mark.e2e
-def test_counting_before_embedding_reuses_the_encodings_and_changes_nothing(onnx_cache: Path):
-    want = OnnxEmbedder(quantize=True, cache_dir=onnx_cache).embed_batch(SENTENCES)
-    counted = OnnxEmbedder(quantize=True, cache_dir=onnx_cache)
-    lengths = [counted.count_tokens(s) for s in SENTENCES]
-    assert len(counted._counted) == sum(n <= 256 for n in lengths) == len(SENTENCES) - 1  # not the over-long one
-    got = counted.embed_batch(SENTENCES)
-    assert not counted._counted  # each reused once
-    assert np.array_equal(got, want)

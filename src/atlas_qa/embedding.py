@@ -155,7 +155,6 @@ class HashEmbedder(Embedder):
 DEFAULT_BACKEND = "onnx-int8"  # measured against torch in docs/performance.md
 ONNX_RECIPE = "2"  # bump whenever `export_onnx` changes what it writes: cached files are keyed by it
 ONNX_OPSET = 17
-COUNTED_KEEP = 4096  # encodings kept between `count_tokens` and `embed_batch` (an ingest group is ~256 chunks)
 MAX_BATCH_TOKENS = 512  # padded tokens per forward pass of the ONNX backends; see docs/performance.md
 
 
@@ -351,7 +350,6 @@ class OnnxEmbedder(Embedder):
         self._session: Any = None
         self._tokenizer: Any = None
         self._counter: Any = None
-        self._counted: dict[str, Any] = {}  # encodings `count_tokens` made, for `embed_batch` to reuse
         self._settings: dict[str, Any] | None = None
 
     @property
@@ -464,13 +462,7 @@ class OnnxEmbedder(Embedder):
         return text.lower() if self._model_settings()["lower"] else text
 
     def count_tokens(self, text: str) -> int:
-        prepared = self._prepare(text)
-        encoding = self._tokenizers()[1].encode(prepared)
-        if len(encoding.ids) <= self.max_tokens:  # the chunker counts each chunk just before it is embedded
-            if len(self._counted) >= COUNTED_KEEP:
-                self._counted.clear()
-            self._counted[prepared] = encoding
-        return len(encoding.ids)
+        return len(self._tokenizers()[1].encode(self._prepare(text)).ids)
 
     def load(self) -> None:
         self.session  # noqa: B018
@@ -480,10 +472,7 @@ class OnnxEmbedder(Embedder):
         if not texts:
             return out
         tokenizer, _ = self._tokenizers()
-        prepared = [self._prepare(t) for t in texts]
-        counted = [self._counted.pop(p, None) for p in prepared]  # a text that fits encodes the same either way
-        fresh = iter(tokenizer.encode_batch([p for p, e in zip(prepared, counted) if e is None]))
-        encodings = [e if e is not None else next(fresh) for e in counted]
+        encodings = tokenizer.encode_batch([self._prepare(t) for t in texts])
         order = sorted(range(len(texts)), key=lambda i: -len(encodings[i].ids))
         session = self.session
         wanted = {i.name for i in session.get_inputs()}
