@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     log = lambda msg: print(msg, file=sys.stderr, flush=True)  # noqa: E731
     loaded = load_corpus([corpus])
     probe = embedders[names[-1]]
-    texts = [c.embed_text for d in loaded.documents for c in chunk_document(d, settings.chunk_tokens, probe.fits)]
+    texts = [c.embed_text for d in loaded.documents for c in chunk_document(d, settings.chunk_tokens, probe.fits_all)]
     for b, e in embedders.items():
         log(f"loading {b}")
         encode(e, ["warm-up"] * 4, args.batch_size)

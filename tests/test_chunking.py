@@ -50,7 +50,7 @@ def test_chunk_ids_are_stable_and_change_with_content():
 def test_model_window_check_splits_chunks_that_do_not_fit():
     doc = seed_doc()
     small = HashEmbedder(max_tokens=60)
-    chunks = chunk_document(doc, max_tokens=200, fits=small.fits)
+    chunks = chunk_document(doc, max_tokens=200, fits=small.fits_all)
     assert all(small.fits(c.embed_text) for c in chunks)
     assert len(chunks) > len(chunk_document(doc, max_tokens=200))
 

@@ -151,7 +151,7 @@ class IngestMachine(RuleBasedStateMachine):
         want = sorted(
             c.id
             for d in load_corpus([self.corpus]).documents
-            for c in chunk_document(d, self.settings.chunk_tokens, self.atlas.embedder.fits)
+            for c in chunk_document(d, self.settings.chunk_tokens, self.atlas.embedder.fits_all)
         )
         assert sorted(c.id for c in self.atlas.index.chunks) == want
         check = self.atlas.index.check()

@@ -273,7 +273,7 @@ def _chunk_texts(corpus: Path, settings: Settings, embedder: Any) -> list[str]:
     from .loaders import load_corpus
 
     docs = load_corpus([corpus]).documents
-    return [c.embed_text for d in docs for c in chunk_document(d, settings.chunk_tokens, embedder.fits)]
+    return [c.embed_text for d in docs for c in chunk_document(d, settings.chunk_tokens, embedder.fits_all)]
 
 
 def _query_latencies(atlas: Any, embedder: Any, questions: list[str]) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 from .spans import paragraph_spans, sentence_spans
@@ -86,29 +86,34 @@ def _split_long(text: str, a: int, b: int, limit: int) -> list[tuple[int, int]]:
 def chunk_document(
     doc: Document,
     max_tokens: int = 200,
-    fits: Callable[[str], bool] | None = None,
+    fits: Callable[[Sequence[str]], list[bool]] | None = None,
 ) -> list[Chunk]:
     """Split a page into chunks of at most `max_tokens` cl100k tokens.
 
     Args:
         doc: the page.
         max_tokens: target size in cl100k tokens.
-        fits: the embedder's check that a chunk's `embed_text` fits its window; a chunk that does not is split again.
+        fits: the embedder's `fits_all`: whether each chunk's `embed_text` fits its window (asked once per page for
+            all chunks); a chunk that does not is split again.
     Returns:
         Chunks in page order; each chunk's text is exactly `doc.text[start:end]`.
     """
     spans: list[tuple[int, int, str, str, str]] = []
     for r_start, r_end, section, speaker, pages in _regions(doc):
-        units: list[tuple[int, int, bool]] = []
+        units: list[tuple[int, int, bool, int]] = []  # (start, end, opens a paragraph, cl100k tokens)
         for a, b, opens in _units(doc.text, r_start, r_end):
-            if count_tokens(doc.text[a:b]) > max_tokens:
-                units.extend((x, y, opens and x == a) for x, y in _split_long(doc.text, a, b, max_tokens))
+            n = count_tokens(doc.text[a:b])
+            if n > max_tokens:
+                units.extend(
+                    (x, y, opens and x == a, count_tokens(doc.text[x:y]))
+                    for x, y in _split_long(doc.text, a, b, max_tokens)
+                )
             else:
-                units.append((a, b, opens))
+                units.append((a, b, opens, n))
         current: list[tuple[int, int, bool]] = []
         size = 0
-        for a, b, opens in units:
-            n = count_tokens(doc.text[a:b]) + 1
+        for a, b, opens, tokens in units:
+            n = tokens + 1
             # Prefer to end a chunk at a paragraph edge once it is half full.
             if current and (
                 size + n > max_tokens or (opens and size > max_tokens // 2 and size + n > max_tokens * 0.8)
@@ -120,9 +125,11 @@ def chunk_document(
         if current:
             spans.append((current[0][0], current[-1][1], section, speaker, pages))
 
+    probes = [_probe(doc, *span) for span in spans]
+    fitting = fits([p.embed_text for p in probes]) if fits else [True] * len(probes)
     chunks: list[Chunk] = []
-    for start, end, section, speaker, pages in spans:
-        for a, b in _fit(doc, start, end, section, speaker, pages, fits):
+    for (start, end, section, speaker, pages), ok in zip(spans, fitting):
+        for a, b in [(start, end)] if ok else _fit(doc, start, end, section, speaker, pages, fits):
             text = doc.text[a:b]
             position = len(chunks)
             chunks.append(
@@ -142,12 +149,24 @@ def chunk_document(
     return chunks
 
 
+def _probe(doc: Document, start: int, end: int, section: str, speaker: str, pages: str) -> Chunk:
+    """The chunk a span would make (its `embed_text` is what the model reads)."""
+    return Chunk("", doc.page_id, 0, doc.text[start:end], start, end, doc.title, section, speaker, pages)
+
+
 def _fit(
-    doc: Document, start: int, end: int, section: str, speaker: str, pages: str, fits: Callable[[str], bool] | None
+    doc: Document,
+    start: int,
+    end: int,
+    section: str,
+    speaker: str,
+    pages: str,
+    fits: Callable[[Sequence[str]], list[bool]] | None,
+    too_long: bool = True,
 ) -> list[tuple[int, int]]:
-    """Halve a span at a sentence edge (or a word edge) until the model's own tokenizer says it fits."""
-    probe = Chunk("", doc.page_id, 0, doc.text[start:end], start, end, doc.title, section, speaker, pages)
-    if fits is None or fits(probe.embed_text):
+    """Halve a span at a sentence edge (or a word edge) until the model's own tokenizer says it fits; `too_long`:
+    the caller already knows it does not."""
+    if fits is None or (not too_long and fits([_probe(doc, start, end, section, speaker, pages).embed_text])[0]):
         return [(start, end)]
     edges = [a for a, _ in sentence_spans(doc.text, start, end)][1:]
     if not edges:
@@ -161,6 +180,6 @@ def _fit(
     right = mid
     while right < end and doc.text[right].isspace():
         right += 1
-    return _fit(doc, start, left_end, section, speaker, pages, fits) + _fit(
-        doc, right, end, section, speaker, pages, fits
+    return _fit(doc, start, left_end, section, speaker, pages, fits, too_long=False) + _fit(
+        doc, right, end, section, speaker, pages, fits, too_long=False
     )

@@ -55,6 +55,10 @@ class Embedder(ABC):
         """Whether the model reads all of `text` (nothing silently truncated)."""
         return self.count_tokens(text) <= self.max_tokens
 
+    def fits_all(self, texts: Sequence[str]) -> list[bool]:
+        """`fits` for many texts at once (the real models tokenize them in one call)."""
+        return [self.fits(t) for t in texts]
+
     def embed(self, text: str) -> np.ndarray:
         return self.embed_batch([text])[0]
 
@@ -120,6 +124,12 @@ class SentenceTransformerEmbedder(Embedder):
 
     def count_tokens(self, text: str) -> int:
         return len(self.model.tokenizer(text, add_special_tokens=True, truncation=False)["input_ids"])
+
+    def fits_all(self, texts: Sequence[str]) -> list[bool]:
+        if not texts:
+            return []
+        ids = self.model.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        return [len(i) <= self.max_tokens for i in ids]
 
     def embed_batch(self, texts: Sequence[str]) -> np.ndarray:
         vectors = self.model.encode(
@@ -463,6 +473,10 @@ class OnnxEmbedder(Embedder):
 
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizers()[1].encode(self._prepare(text)).ids)
+
+    def fits_all(self, texts: Sequence[str]) -> list[bool]:
+        encodings = self._tokenizers()[1].encode_batch([self._prepare(t) for t in texts])
+        return [len(e.ids) <= self.max_tokens for e in encodings]
 
     def load(self) -> None:
         self.session  # noqa: B018

@@ -374,7 +374,7 @@ class Index:
                 report.removed += 1
 
             planned = [
-                (doc, h, existed, chunk_document(doc, self.settings.chunk_tokens, self.embedder.fits))
+                (doc, h, existed, chunk_document(doc, self.settings.chunk_tokens, self.embedder.fits_all))
                 for doc, h, existed in todo
             ]
             if planned:
