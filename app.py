@@ -1,7 +1,8 @@
-"""Run the atlas-qa chat app on the configured corpus: `python app.py` (same as `atlas-qa serve`)."""
+"""Run the atlas-qa chat app on the configured corpus: `python app.py [serve options]` (same as `atlas-qa serve`)."""
 
-from atlas_qa.config import Settings
-from atlas_qa.ui import serve
+import sys
+
+from atlas_qa.cli import main
 
 if __name__ == "__main__":
-    serve(Settings.from_env())
+    sys.exit(main(["serve", *sys.argv[1:]]))

@@ -67,3 +67,12 @@ def test_environment_defaults_and_flags_win(monkeypatch, tmp_path: Path):
     monkeypatch.delenv("ATLAS_QA_CACHE_DIR")
     assert Settings.from_env().k == 7
     assert Settings.from_env(k=2, index_dir=tmp_path / "flag") == Settings(k=2, index_dir=tmp_path / "flag")
+
+
+def test_app_py_is_the_cli_serve_command():
+    done = subprocess.run([sys.executable, str(ROOT / "app.py"), "--help"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "--no-ingest" in done.stdout and "--backend" in done.stdout
+    bad = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--port", "x"], capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2 and "invalid int value" in bad.stderr and "Traceback" not in bad.stderr
