@@ -84,8 +84,8 @@ class Retriever:
         if method == "bm25":
             dense: dict[str, float] = {}
         else:
-            dense = dict(dense_hits if dense_hits is not None else self._dense(question, filters, view))
-        dense = {cid: s for cid, s in dense.items() if cid in view.positions}
+            hits = dense_hits if dense_hits is not None else self._dense(question, filters, view)
+            dense = {cid: s for cid, s in hits if cid in view.positions}  # hits fetched earlier may name gone chunks
         lexical = self._bm25(question, allowed, view) if method != "dense" else {}
         if method == "hybrid":
             chunk_scores, pages = self._hybrid(question, dense, lexical, allowed, view)
