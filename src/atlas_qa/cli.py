@@ -62,6 +62,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--misses", type=int, default=0, metavar="N", help="list the first N misses")
 
+    p = sub.add_parser("eval-answers", parents=[common], help="answer quality vs the best passage shown whole")
+    p.add_argument("questions", type=Path, help="JSONL of {id, question, expected?, evidence?, kind?}")
+    p.add_argument("--corpus", type=Path, help="index this corpus into its own index folder first")
+    p.add_argument("--json", action="store_true", help="print the metrics as JSON")
+    p.add_argument("--misses", type=int, default=0, metavar="N", help="list the first N answers that miss")
+
     p = sub.add_parser("bench", parents=[common], help="measure speed and memory against the raw libraries")
     from .bench import add_arguments as bench_arguments  # argparse wiring only: bench imports nothing heavy
 
@@ -219,6 +225,31 @@ def _eval_attribution(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
+def _eval_answers(args: argparse.Namespace, settings: Any) -> int:
+    from . import evaluate_answers as ea
+
+    questions = ea.load_answer_questions(args.questions)
+    atlas = _eval_atlas(args, settings, args.corpus)
+
+    def answer(q: str) -> ea.Shown:
+        a = atlas.ask(q)
+        return ea.Shown(a.answer, a.refused)
+
+    def top_passage(q: str) -> ea.Shown:
+        passages = atlas.search(q).passages
+        return ea.Shown(passages[0].chunk.text if passages else "", not passages)
+
+    atlas.ask(questions[0].question)  # warm-up, not timed
+    result = ea.evaluate_answers(questions, answer, top_passage, misses=args.misses)
+    if args.json:
+        print(json.dumps({k: v for k, v in result.items() if k != "misses"}, indent=2))
+    else:
+        print(ea.format_answer_table(result))
+        for m in result["misses"]:
+            print(f"\nmiss {m['id']}: {m['question']}\n  expected: {m['expected']}\n  shown:    {m['shown']}")
+    return 0
+
+
 def _show_notices() -> None:
     """atlas-qa's own notices (e.g. the one-time model export) as one line each on stderr."""
     logger = logging.getLogger("atlas_qa")
@@ -256,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
             return bench.cli(args, settings)
         if args.command == "eval":
             return _eval(args, settings)
+        if args.command == "eval-answers":
+            return _eval_answers(args, settings)
         if args.command == "eval-attribution":
             return _eval_attribution(args, settings)
         if args.command == "ask":

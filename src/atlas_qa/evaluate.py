@@ -68,7 +68,7 @@ def eval_index_dir(settings: Any, corpus: Path) -> Path:
 # ---------------------------------------------------------------------------------------------------------- reading
 
 
-def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+def read_jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     """Yield (line number, object) for each non-blank line; a malformed line raises AtlasError naming file:line."""
     try:
         handle = path.open(encoding="utf-8-sig")
@@ -87,7 +87,7 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield lineno, obj
 
 
-def _text_field(obj: dict[str, Any], key: str, where: str, required: bool = True) -> str:
+def text_field(obj: dict[str, Any], key: str, where: str, required: bool = True) -> str:
     value = obj.get(key)
     if value is None and not required:
         return ""
@@ -110,18 +110,18 @@ def load_questions(path: Path, require_gold: bool = True) -> list[Question]:
     """
     questions: list[Question] = []
     seen: dict[str, int] = {}
-    for lineno, obj in _jsonl(path):
+    for lineno, obj in read_jsonl(path):
         where = f"{path}:{lineno}"
-        qid = _text_field(obj, "id", where)
-        text = _text_field(obj, "question", where)
+        qid = text_field(obj, "id", where)
+        text = text_field(obj, "question", where)
         gold = obj.get("gold_page")
         if isinstance(gold, list) and gold and all(isinstance(g, str) and g.strip() for g in gold):
             pages = tuple(dict.fromkeys(g.strip() for g in gold))
         elif gold is None and not require_gold:
             pages = ()
         else:
-            pages = (_text_field(obj, "gold_page", where),)
-        kind = _text_field(obj, "kind", where, required=False)
+            pages = (text_field(obj, "gold_page", where),)
+        kind = text_field(obj, "kind", where, required=False)
         if qid in seen:
             raise AtlasError(f"{where}: duplicate id {qid!r} (first on line {seen[qid]})")
         seen[qid] = lineno
@@ -145,13 +145,13 @@ def load_beir(folder: Path, split: str = "test") -> tuple[list[dict[str, str]], 
             raise AtlasError(f"{need} not found: a BEIR folder holds corpus.jsonl, queries.jsonl and qrels/{split}.tsv")
 
     corpus = []
-    for lineno, obj in _jsonl(corpus_path):
+    for lineno, obj in read_jsonl(corpus_path):
         where = f"{corpus_path}:{lineno}"
         corpus.append(
             {
-                "_id": _text_field(obj, "_id", where),
-                "title": _text_field(obj, "title", where, required=False),
-                "text": _text_field(obj, "text", where, required=False),
+                "_id": text_field(obj, "_id", where),
+                "title": text_field(obj, "title", where, required=False),
+                "text": text_field(obj, "text", where, required=False),
             }
         )
 
@@ -171,11 +171,11 @@ def load_beir(folder: Path, split: str = "test") -> tuple[list[dict[str, str]], 
                 relevant.setdefault(cols[0].strip(), {})[cols[1].strip()] = None
 
     questions = []
-    for lineno, obj in _jsonl(queries_path):
+    for lineno, obj in read_jsonl(queries_path):
         where = f"{queries_path}:{lineno}"
-        qid = _text_field(obj, "_id", where)
+        qid = text_field(obj, "_id", where)
         if qid in relevant:
-            questions.append(Question(qid, _text_field(obj, "text", where), tuple(relevant.pop(qid))))
+            questions.append(Question(qid, text_field(obj, "text", where), tuple(relevant.pop(qid))))
     return corpus, questions
 
 
@@ -413,14 +413,14 @@ class Claim:
 def load_claims(path: Path) -> list[Claim]:
     """Read claims JSONL: {"id", "claim", "gold_page", "reference"} per line."""
     claims = []
-    for line_no, obj in _jsonl(path):
+    for line_no, obj in read_jsonl(path):
         where = f"{path}:{line_no}"
         claims.append(
             Claim(
-                id=_text_field(obj, "id", where),
-                claim=_text_field(obj, "claim", where),
-                gold_page=_text_field(obj, "gold_page", where, required=False),
-                reference=_text_field(obj, "reference", where),
+                id=text_field(obj, "id", where),
+                claim=text_field(obj, "claim", where),
+                gold_page=text_field(obj, "gold_page", where, required=False),
+                reference=text_field(obj, "reference", where),
             )
         )
     if not claims:
