@@ -9,7 +9,7 @@ from pathlib import Path
 
 from .answer import compose, rank_sentences, supporting_works
 from .config import Settings
-from .embedding import Embedder, embedder_for
+from .embedding import Embedder, VectorCache, embedder_for
 from .errors import AtlasError, IndexNotFoundError, QuestionError
 from .index import Index, IngestReport
 from .loaders import load_corpus
@@ -39,6 +39,7 @@ class Atlas:
         self.embedder = embedder or embedder_for(settings)
         self.index = Index(settings, self.embedder)
         self.retriever = Retriever(self.index, self.embedder, settings.fetch_k)
+        self.sentence_vectors = VectorCache(self.embedder)
 
     def ingest(
         self, paths: Sequence[Path] | None = None, progress: bool | Callable[[int, int], None] = False
@@ -81,7 +82,14 @@ class Atlas:
                 f"The index in {self.settings.index_dir} is empty: run `atlas-qa ingest` (or `make run`) first."
             )
         retrieval = self.retriever.search(question, k or self.settings.k, filters=filters, dense_hits=dense_hits)
-        answer = compose(question, retrieval, self._docs(retrieval), self.settings.refuse_below, self.index.lexical.idf)
+        answer = compose(
+            question,
+            retrieval,
+            self._docs(retrieval),
+            self.settings.refuse_below,
+            self.index.lexical.idf,
+            embed=self.sentence_vectors,
+        )
         if self.settings.llm_base_url:
             from .generate import LLMConfig, generate
 

@@ -541,3 +541,33 @@ def make_embedder(
 def embedder_for(settings: Settings) -> Embedder:
     """The embedder the settings name (model, device, batch size, backend, ONNX cache)."""
     return make_embedder(settings.model, settings.device, settings.batch_size, settings.backend, settings.cache_dir)
+
+
+class VectorCache:
+    """`embed_batch` with a bounded memory of recent texts: answer sentences of popular pages are encoded once.
+
+    Thread-safe; `size` texts at the most (384 floats each for MiniLM: 50,000 texts ~ 77 MB).
+    """
+
+    def __init__(self, embedder: Embedder, size: int = 20_000) -> None:
+        from collections import OrderedDict
+        from threading import Lock
+
+        self.embedder = embedder
+        self.size = size
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = Lock()
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
+        fresh = self.embedder.embed_batch(missing) if missing else []
+        with self._lock:
+            self._vectors.update(zip(missing, fresh))
+            for t in texts:
+                if t in self._vectors:
+                    self._vectors.move_to_end(t)
+            out = np.stack([self._vectors[t] if t in self._vectors else fresh[missing.index(t)] for t in texts])
+            while len(self._vectors) > self.size:
+                self._vectors.popitem(last=False)
+        return out

@@ -115,8 +115,21 @@ class Citation:
 
 
 @dataclass(frozen=True)
+class AnswerSentence:
+    """One sentence of an answer: its display text, the citation number [n] it carries, and where it stands in the
+    cited page (`page_id`, character offsets; -1 for a generated sentence, which quotes no single span)."""
+
+    text: str
+    n: int
+    page_id: str = ""
+    start: int = -1
+    end: int = -1
+
+
+@dataclass(frozen=True)
 class Answer:
-    """What `ask` returns to the CLI, the UI and evaluation alike."""
+    """What `ask` returns to the CLI, the UI and evaluation alike. `answer` is the sentences as one text, each
+    followed by its [n] marker; the sentences themselves are data, so nothing needs to parse that text."""
 
     question: str
     answer: str
@@ -125,6 +138,20 @@ class Answer:
     closest_pages: tuple[str, ...] = ()
     generated: bool = False  # written by a language model (else extracted verbatim)
     dropped: int = 0  # sentences removed by the verifier
+    sentences: tuple[AnswerSentence, ...] = ()
+
+    @classmethod
+    def from_sentences(
+        cls,
+        question: str,
+        sentences: tuple[AnswerSentence, ...],
+        citations: tuple[Citation, ...],
+        closest_pages: tuple[str, ...] = (),
+        generated: bool = False,
+    ) -> Answer:
+        """An answer made of cited sentences; its text is "sentence [n] sentence [n] ..."."""
+        text = " ".join(f"{s.text} [{s.n}]" for s in sentences)
+        return cls(question, text, False, citations, closest_pages, generated, 0, sentences)
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
@@ -136,5 +163,6 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "generated": answer.generated,
         "dropped": answer.dropped,
         "closest_pages": list(answer.closest_pages),
+        "sentences": [asdict(s) for s in answer.sentences],
         "citations": [asdict(c) for c in answer.citations],
     }

@@ -1,0 +1,366 @@
+"""Extractive answers: the retrieved passages' sentences that answer the question, verbatim, each marked [n].
+
+Each sentence of the top passages is scored by meaning (the embedding model: question vs sentence), by words
+(idf-weighted share of the question's stems) and by its passage's rank; a sentence right after a relevant one
+inherits part of that score (answers often follow the sentence that names the subject). The question's kind
+(`kinds.intent`) then decides what leads: the sentence that defines the term, the words the page attributes to the
+author the question names, a sentence for each side of a comparison, or the page's own metadata line. Sentences
+that are not statements of content (`sentences.is_answer_sentence`) are never shown; one that points back is shown
+only after the sentence it points to. A second or third sentence must earn its place on its own score.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..attribution import chain_for_span, cites_in_span, find_citations, speaker_cites
+from ..lexical import tokenize
+from ..retrieve import Retrieval
+from ..spans import paragraph_spans, sentence_spans
+from ..types import Answer, AnswerSentence, Citation, Cite, Document, Passage
+from .kinds import Intent, intent
+from .sentences import MIN_SENTENCE_CHARS, is_answer_sentence, is_prose_block, points_back
+from .verify import REFUSAL, clean, verify
+
+
+MAX_SENTENCES = 3
+ANSWER_PASSAGES = 5  # the answer's sentences come from the best passages (all retrieved passages are cited)
+MAX_WORDS = 100  # a hard cap; three sentences are usually far shorter than a passage
+LEXICAL_WEIGHT = 0.5
+RANK_PRIOR = 0.1  # what a sentence gains from its passage's rank (1/(rank+1) of it)
+CONTEXT = 0.9  # share of the previous sentence's score a sentence inherits
+CUE_BONUS = 0.1  # a sentence that gives what the question's kind asks for: a reason, a mechanism, an example, a person
+EARN = 0.6  # a further sentence needs this share of the best sentence's score
+
+Embed = Callable[[Sequence[str]], np.ndarray]
+_REASON_CUES = re.compile(r"\b(because|since|due to|owing to|reasons?|caus(e|es|ed)|so that|in order to|led to|"
+                          r"leads to|result(s|ed)? (in|from)|as a result|attributed|explain(s|ed)?|motivat\w+|why)\b", re.I)
+_MECHANISM_CUES = re.compile(r"\b(by|through|via|using|steps?|process|works?|involves?|first|then|must|allows?|"
+                             r"enables?|requires?)\b", re.I)
+_EXAMPLE_CUES = re.compile(r"\b(for (example|instance)|such as|e\.g\.|including|case of|in \d{4}|[A-Z][a-z]+ [A-Z][a-z]+)", re.I)
+_WHO_CUES = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z.]+)+\b|\b(argued|wrote|writes|said|claimed|warned|proposed|founded|"
+                       r"led|group|movement|organization|scholars?|philosophers?)\b")
+CUES = {"reason": _REASON_CUES, "mechanism": _MECHANISM_CUES, "example": _EXAMPLE_CUES, "who": _WHO_CUES}
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A candidate sentence of a retrieved passage: where it is in its page and how well it answers."""
+
+    passage_rank: int
+    page_id: str
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+    shown: bool = True  # may stand in an answer
+
+
+def rank_sentences(
+    question: str, passages: tuple[Passage, ...], docs: dict[str, Document], idf: Callable[[str], float]
+) -> list[Sentence]:
+    """The passages' prose sentences best first by words alone (used to find the works supporting a claim)."""
+    cands = [
+        c for c in _candidates(passages, docs)
+        if len(c.text) >= MIN_SENTENCE_CHARS and not c.text.lstrip().startswith(("#", ">", "*Figure"))
+    ]
+    lexical = _lexical(question, [c.text for c in cands], idf)
+    scored = [_with(c, lexical[i] + RANK_PRIOR / (c.passage_rank + 1)) for i, c in enumerate(cands)]
+    return sorted(scored, key=lambda s: -s.score)
+
+
+def compose(
+    question: str,
+    retrieval: Retrieval,
+    docs: dict[str, Document],
+    refuse_below: float,
+    idf: Callable[[str], float] = lambda t: 1.0,
+    embed: Embed | None = None,
+) -> Answer:
+    """Build the answer from the retrieved passages; refuse (with the closest pages) when the retrieval's relevance
+    is under `refuse_below`, unless the question names an author a retrieved page cites or a term it defines.
+
+    `embed` turns texts into unit vectors (the model); without it sentences are scored by words alone.
+    """
+    passages = retrieval.passages
+    closest = tuple(page for page, _ in retrieval.pages[:3])
+    refusal = Answer(question=question, answer=REFUSAL, refused=True, citations=(), closest_pages=closest)
+    if not passages:
+        return refusal
+    want = intent(question)
+    if want.kind == "page":  # "who wrote this page?": the top page's own line says it
+        meta = _metadata_sentence(want.field, docs[passages[0].chunk.page_id])
+        if meta is not None:
+            return _assemble(question, passages[:1], docs, [meta], closest)
+    author = named_author(question, docs.values())
+    if retrieval.relevance < refuse_below and not author and not _defined_here(question, docs.values()):
+        return refusal
+    cands = _candidates(passages[:ANSWER_PASSAGES], docs)
+    scores = _scores(question, want, cands, idf, embed)
+    if want.kind == "definition":
+        related = _only_related(want.term, cands, docs)
+        if related:
+            return related_concept(question, want.term, related, closest)
+    lead = _lead(want, author, cands, scores, docs)
+    chosen = _choose(cands, scores, lead, want)
+    if not chosen:
+        return refusal
+    return _assemble(question, passages, docs, chosen, closest)
+
+
+def _candidates(passages: tuple[Passage, ...], docs: dict[str, Document]) -> list[Sentence]:
+    """Every sentence of the passages in page order, passage by passage (reference-list entries left out), each
+    marked whether it may be shown: prose that states something (`sentences`)."""
+    out = []
+    seen: set[str] = set()  # a sentence that overlapping passages (or a repeated paragraph) share counts once
+    for rank, p in enumerate(passages):
+        doc = docs[p.chunk.page_id]
+        ref_lists = [(s.start, s.end) for s in doc.sections if s.path == "References"]
+        for block_start, block_end in paragraph_spans(doc.text, p.chunk.start, p.chunk.end):
+            prose = is_prose_block(doc.text[block_start:block_end])
+            for a, b in sentence_spans(doc.text, block_start, block_end):
+                text = doc.text[a:b]
+                if any(lo <= a < hi for lo, hi in ref_lists) or clean(text) in seen:
+                    continue  # a reference says who wrote what, not what they said
+                seen.add(clean(text))
+                out.append(Sentence(rank, doc.page_id, a, b, text, shown=prose and is_answer_sentence(text)))
+    return out
+
+
+def _lexical(question: str, texts: Sequence[str], idf: Callable[[str], float]) -> np.ndarray:
+    q_terms = set(tokenize(question))
+    weights = {t: max(idf(t), 0.1) for t in q_terms}
+    total = sum(weights.values()) or 1.0
+    return np.array([sum(weights[t] for t in q_terms.intersection(tokenize(t))) / total for t in texts])
+
+
+def _scores(question: str, want: Intent, cands: list[Sentence], idf: Callable[[str], float], embed: Embed | None
+            ) -> np.ndarray:
+    texts = [clean(c.text) for c in cands]
+    own = LEXICAL_WEIGHT * _lexical(question, texts, idf)
+    own += np.array([RANK_PRIOR / (c.passage_rank + 1) for c in cands])
+    if embed is not None and cands:
+        vectors = embed([question, *texts])
+        own += vectors[1:] @ vectors[0]
+    cue = CUES.get(want.kind)
+    if cue is not None:
+        own += np.array([CUE_BONUS * bool(cue.search(t)) for t in texts])
+    scores = own.copy()
+    for i in range(1, len(cands)):
+        if _adjacent(cands[i - 1], cands[i]):
+            scores[i] = max(scores[i], CONTEXT * own[i - 1])
+    return scores
+
+
+def _adjacent(a: Sentence, b: Sentence) -> bool:
+    return a.passage_rank == b.passage_rank and a.page_id == b.page_id and a.end <= b.start
+
+
+def named_author(question: str, docs: Sequence[Document] | object) -> str:
+    """A surname the question names that the pages cite or quote ("Fountain"), else ""."""
+    words = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'’-]{2,}", question)}
+    for doc in docs:  # type: ignore[attr-defined]
+        names = {a for r in doc.references if not r.key.startswith("^") for a in r.authors}
+        names |= {q.speaker.split()[-1] for q in doc.quotations if q.speaker}
+        for name in sorted(names):
+            if name.lower() in words:
+                return name
+    return ""
+
+
+def _defined_here(question: str, docs: Sequence[Document] | object) -> bool:
+    """Whether the question names a key term that one of the pages defines."""
+    stems = " " + " ".join(tokenize(question)) + " "
+    return any(
+        f" {' '.join(tokenize(term))} " in stems for doc in docs for term in doc.key_terms  # type: ignore[attr-defined]
+        if tokenize(term)
+    )
+
+
+def _lead(want: Intent, author: str, cands: list[Sentence], scores: np.ndarray, docs: dict[str, Document]) -> int | None:
+    """The candidate that must lead the answer for this kind of question, if any."""
+    if author:
+        said = [i for i, c in enumerate(cands) if c.shown and _attributed(c, author, docs)]
+        if said:
+            return max(said, key=lambda i: scores[i])
+    if want.kind == "definition":
+        defining = [i for i, c in enumerate(cands) if c.shown and _defines(c.text, want.term)]
+        if defining:
+            return max(defining, key=lambda i: scores[i])
+    return None
+
+
+def _attributed(c: Sentence, author: str, docs: dict[str, Document]) -> bool:
+    """Whether the page attributes the sentence to `author`: their quotation, a citation of them, or their name."""
+    doc = docs[c.page_id]
+    if any(q.speaker.split()[-1] == author and q.start <= c.start and c.end <= q.end for q in doc.quotations if q.speaker):
+        return True
+    if any(x.surname == author for x in find_citations(c.text)):
+        return True
+    return re.search(rf"\b{re.escape(author)}\b", c.text) is not None
+
+
+def _defines(text: str, term: str) -> bool:
+    """Whether a sentence defines `term`: the term in bold where introduced, or "term is/are/refers to/means"."""
+    stems = tokenize(term)
+    if not stems:
+        return False
+    for bold in re.findall(r"\*\*([^*]+)\*\*", text):
+        if tokenize(bold) == stems:
+            return True
+    pattern = r"\b" + r"\W+(?:\w+\W+){0,1}".join(re.escape(w) for w in term.split()) + r"\w*"
+    verb = r"[^.;]{0,30}?\b(?:is|are|was|were|refers? to|means?|describes?|is defined as|is known as|is called)\b"
+    return re.search(pattern + verb, clean(text), re.I) is not None
+
+
+def _only_related(term: str, cands: list[Sentence], docs: dict[str, Document]) -> list[str]:
+    """Pages that only link to `term` ("See also: ...") while no retrieved sentence explains it."""
+    stems = " ".join(tokenize(term))
+    if not stems or any(stems in " ".join(tokenize(c.text)) for c in cands if c.shown):
+        return []
+    return [
+        pid for pid, doc in docs.items()
+        if any(" ".join(tokenize(x)) == stems for x in doc.metadata.get("see_also", "").split(";"))
+    ]
+
+
+def related_concept(question: str, term: str, pages: Sequence[str], closest: tuple[str, ...]) -> Answer:
+    """The answer for a concept the course names only as a related concept."""
+    text = (f"The course mentions “{term}” only as a related concept (“See also”) without explaining it; "
+            "see the page listed below.")
+    return Answer(question=question, answer=text, refused=True, citations=(), closest_pages=tuple(pages) + tuple(
+        p for p in closest if p not in pages))
+
+
+def _metadata_sentence(field: str, doc: Document) -> Sentence | None:
+    """The page's own line that states its author, date or topic, as an answer sentence."""
+    value = {"author": doc.metadata.get("author"), "date": doc.metadata.get("date"),
+             "topic": doc.metadata.get("topic")}.get(field)
+    if not value:
+        return None
+    found = re.search(r"\s+".join(map(re.escape, value.split())), doc.text)  # the page may space with NBSPs
+    if found is None:
+        return None
+    at = found.start()
+    start = doc.text.rfind("\n", 0, at) + 1
+    end = doc.text.find("\n", at)
+    end = len(doc.text) if end < 0 else end
+    return Sentence(0, doc.page_id, start, end, doc.text[start:end].strip())
+
+
+def _choose(cands: list[Sentence], scores: np.ndarray, lead: int | None, want: Intent) -> list[Sentence]:
+    """Pick the answer's sentences: the lead, then the best that earn their place, within the length budget.
+
+    A sentence that points back comes with the sentence before it (the two count as one pick)."""
+    order = [int(i) for i in np.argsort(-scores, kind="stable")]
+    if lead is not None:
+        order.remove(lead)
+        order.insert(0, lead)
+    if want.kind == "compare":
+        order = _both_sides(want.sides, cands, order)
+    floor = EARN * float(scores[order[0]]) if order else 0.0
+    chosen: list[int] = []
+    picks = 0
+    for i in order:
+        if picks >= MAX_SENTENCES or (picks and scores[i] < floor and want.kind != "compare"):
+            break
+        if i in chosen or not cands[i].shown:
+            continue
+        unit = [i]
+        if points_back(cands[i].text):
+            prev = i - 1
+            if prev < 0 or not _adjacent(cands[prev], cands[i]) or not cands[prev].shown:
+                continue  # what it points to cannot be shown
+            if prev not in chosen:
+                unit.insert(0, prev)
+        words = sum(len(clean(cands[j].text).split()) for j in chosen + unit)
+        if chosen and words > MAX_WORDS:
+            continue
+        chosen += unit
+        picks += 1
+    return [cands[i] for i in sorted(chosen, key=lambda i: (cands[i].passage_rank, cands[i].start))]
+
+
+def _both_sides(sides: tuple[str, ...], cands: list[Sentence], order: list[int]) -> list[int]:
+    """The ranking with, up front, the best sentence for each side of a comparison."""
+    firsts = []
+    for side in sides:
+        stems = set(tokenize(side))
+        best = next((i for i in order if stems and stems <= set(tokenize(cands[i].text))
+                     and cands[i].shown), None)
+        if best is not None and best not in firsts:
+            firsts.append(best)
+    return firsts + [i for i in order if i not in firsts]
+
+
+def _assemble(
+    question: str, passages: tuple[Passage, ...], docs: dict[str, Document], chosen: list[Sentence],
+    closest: tuple[str, ...],
+) -> Answer:
+    """Number the passages in the order the answer first cites them (uncited ones follow) and verify."""
+    order = list(dict.fromkeys([c.passage_rank for c in chosen] + list(range(len(passages)))))
+    number = {rank: i + 1 for i, rank in enumerate(order)}
+    first_span = {}
+    for c in chosen:
+        first_span.setdefault(c.passage_rank, (c.start, c.end))
+    citations = []
+    for rank in order:
+        p = passages[rank]
+        start, end = first_span.get(rank, (p.chunk.start, p.chunk.end))
+        citations.append(citation(number[rank], p, docs[p.chunk.page_id], start, end))
+    sentences = tuple(
+        AnswerSentence(text=clean(c.text), n=number[c.passage_rank], page_id=c.page_id, start=c.start, end=c.end)
+        for c in chosen
+    )
+    answer = Answer.from_sentences(question, sentences, tuple(citations), closest_pages=closest)
+    return verify(answer, docs)
+
+
+def citation(n: int, p: Passage, doc: Document, start: int, end: int) -> Citation:
+    """The citation of a passage whose cited span is doc.text[start:end]: speaker, chain and works cited."""
+    speaker, pages, speaker_ref, chain = chain_for_span(doc, start, end)
+    in_span = cites_in_span(doc, start, end)
+    rest = [c for c in cites_in_span(doc, p.chunk.start, p.chunk.end) if c not in in_span]
+    return Citation(
+        n=n,
+        page_id=doc.page_id,
+        title=doc.title,
+        source=doc.metadata.get("source_url") or doc.source,
+        section=p.chunk.section,
+        speaker=speaker or p.chunk.speaker,
+        pages=pages or p.chunk.pages,
+        cites=tuple(in_span + rest),
+        text=p.chunk.text,
+        score=round(p.score, 4),
+        start=start,
+        end=end,
+        speaker_reference=speaker_ref,
+        chain=chain,
+    )
+
+
+def supporting_works(sentences: list[Sentence], docs: dict[str, Document], passages: tuple[Passage, ...]) -> list[Cite]:
+    """Works that support a claim, best first: for each best-matching sentence, the works it cites, then the works
+    of the speakers it quotes (innermost first); then the works cited in the passages."""
+    found: list[Cite] = []
+    for s in sentences[:5]:
+        doc = docs[s.page_id]
+        for c in cites_in_span(doc, s.start, s.end) + speaker_cites(doc, s.start, s.end):
+            if c.reference and all(c.reference != f.reference for f in found):
+                found.append(c)
+    for p in passages:
+        doc = docs[p.chunk.page_id]
+        found += [
+            c
+            for c in cites_in_span(doc, p.chunk.start, p.chunk.end)
+            if c.reference and all(c.reference != f.reference for f in found)
+        ]
+    return found
+
+
+def _with(c: Sentence, score: float) -> Sentence:
+    return Sentence(c.passage_rank, c.page_id, c.start, c.end, c.text, score, c.shown)

@@ -1,0 +1,82 @@
+"""What kind of answer a question asks for, read from its wording: a definition, what an author said, a
+comparison, a reason or mechanism, a fact about the page itself, or plain relevance."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+_Q = r"^\s*(?:so|and|ok|okay|hey|um)?[\s,]*"
+_DEFINE = [
+    re.compile(_Q + r"(?:what(?:'s|’s| is| are| was| were)(?: meant by)?|define|definition of|meaning of|explain)"
+               r"\s+(?P<term>.+?)\s*[?.!]*\s*$", re.I),
+    re.compile(_Q + r"what (?:does|do|did)\s+(?P<term>.+?)\s+(?:mean|means|refer to|stand for)\s*[?.!]*\s*$", re.I),
+    re.compile(_Q + r"(?P<term>.+?)\s+(?:meaning|definition)\s*[?.!]*\s*$", re.I),
+]
+# Heads that make "what is the X of Y" a question about something else than the meaning of a term.
+_NOT_A_TERM = re.compile(
+    r"^(?:the\s+)?(?:difference|differences|relationship|role|purpose|reason|point|main|best|most|first|last|"
+    r"goal|aim|effect|impact|result|outcome|example|examples|problem|advantage|disadvantage|significance|"
+    r"importance|history|origin|cause|causes)\b", re.I
+)
+_COMPARE = [
+    re.compile(r"\b(?:difference|differences|differ|distinguish|distinction|contrast|compare|comparison)\b.*?"
+               r"\bbetween\s+(?P<a>.+?)\s+(?:and|&|vs\.?|versus)\s+(?P<b>.+?)\s*[?.!]*$", re.I),
+    re.compile(r"\b(?:compare|contrast)\s+(?P<a>.+?)\s+(?:and|with|to|vs\.?|versus)\s+(?P<b>.+?)\s*[?.!]*$", re.I),
+    re.compile(r"^\s*(?:how (?:is|are|do|does)\s+)?(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+?)\s*[?.!]*$", re.I),
+    re.compile(r"\bhow (?:is|are|do|does)\s+(?P<a>.+?)\s+differ(?:ent)?\s+(?:from|to)\s+(?P<b>.+?)\s*[?.!]*$", re.I),
+]
+_EXAMPLE = re.compile(r"\b(?:examples?|instances?|case of|cases of|such as|e\.g)\b", re.I)
+_WHO = re.compile(r"^\s*(?:who|whom|whose|which (?:person|people|group|scholar|author|thinker)s?)\b", re.I)
+_REASON = re.compile(r"^\s*(?:why|how come|what (?:causes|caused|led to|leads to|explains|was the reason))\b", re.I)
+_MECHANISM = re.compile(r"^\s*how\b(?!\s+(?:many|much|long|often|old)\b)", re.I)
+_PAGE_META = {
+    "author": re.compile(r"\bwho\s+(?:wrote|created|made|authored|writes|maintains)\b.*\b(?:page|this|it|article)\b|"
+                         r"\bauthor\s+of\s+(?:this|the)\s+page\b|\bwho(?:'s| is)\s+the\s+author\b", re.I),
+    "date": re.compile(r"\bwhen\b.*\b(?:last\s+)?(?:modified|updated|changed|edited|written|created|revised)\b", re.I),
+    "topic": re.compile(r"\bwhat\s+(?:topic|topics|course|courses|subject)\b.*\b(?:this|page|it|in|under)\b", re.I),
+}
+
+
+@dataclass(frozen=True)
+class Intent:
+    """The question's kind and its parts: `term` (definition), `sides` (compare), `field` (page metadata)."""
+
+    kind: str = "general"  # definition|compare|example|who|reason|mechanism|page|general (author: found later)
+    term: str = ""
+    sides: tuple[str, ...] = ()
+    field: str = ""
+
+
+def _strip_term(term: str) -> str:
+    term = re.sub(r"^(?:a|an|the)\s+", "", term.strip(" \"'‘’“”"), flags=re.I)
+    term = re.sub(r"\s+(?:in|according to|for|when|as used in)\s+.*$", "", term, flags=re.I)
+    return term.strip(" \"'‘’“”?.!")
+
+
+def intent(question: str) -> Intent:
+    """The kind of answer `question` asks for."""
+    for field, pattern in _PAGE_META.items():
+        if pattern.search(question):
+            return Intent("page", field=field)
+    for pattern in _COMPARE:
+        m = pattern.search(question)
+        if m:
+            a, b = _strip_term(m.group("a")), _strip_term(m.group("b"))
+            if a and b and len(a.split()) <= 6 and len(b.split()) <= 6:
+                return Intent("compare", sides=(a, b))
+    if _EXAMPLE.search(question):
+        return Intent("example")
+    if _WHO.search(question):
+        return Intent("who")
+    if _REASON.search(question):
+        return Intent("reason")
+    if _MECHANISM.search(question):
+        return Intent("mechanism")
+    for pattern in _DEFINE:
+        m = pattern.search(question)
+        if m:
+            term = _strip_term(m.group("term"))
+            if term and len(term.split()) <= 6 and not _NOT_A_TERM.search(term):
+                return Intent("definition", term=term)
+    return Intent()
