@@ -95,7 +95,8 @@ def evidence_found(evidence: Sequence[str], text: str) -> bool:
 
 
 def _score(q: AnswerQuestion, shown: Shown) -> dict[str, Any]:
-    row: dict[str, Any] = {"words": len(shown.text.split()) if not shown.refused else 0, "refused": shown.refused}
+    words = len(_MARKER.sub("", shown.text).split())  # what a student reads: [n] markers are not words
+    row: dict[str, Any] = {"words": words if not shown.refused else 0, "refused": shown.refused}
     if q.expected:
         row["recall"] = 0.0 if shown.refused else expected_recall(q.expected, shown.text)
         row["hit"] = row["recall"] >= HIT_SHARE
