@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from atlas_qa.loaders.markdown import parse
-from atlas_qa.render import Mark, render_document, render_markdown, render_passage
+from atlas_qa.render import Mark, render_document, render_inline, render_markdown, render_passage
 from atlas_qa.types import Document, Reference
 from atlas_qa.ui import Layer, highlight
 
@@ -150,6 +150,12 @@ def test_a_passage_shows_headings_as_strong_lines_and_unlinked_titled_markers():
     out = render_passage(text, [], md_doc(text, {"4": "Leviathan."}))
     assert '<p class="aq-md-h"><strong>Thomas Hobbes</strong></p>' in out and "<h" not in out
     assert '<sup class="aq-fn" title="Leviathan.">4</sup>' in out and "href" not in out
+
+
+def test_a_citation_label_as_written_renders_inline():
+    assert render_inline("[^7]") == '<sup class="aq-fn">7</sup>'
+    assert render_inline("Borins, 2007, p. 16") == "Borins, 2007, p. 16"
+    assert render_inline("<b>x</b>") == "&lt;b&gt;x&lt;/b&gt;"
 
 
 def test_unclosed_markup_stays_as_text():

@@ -101,6 +101,11 @@ def render_markdown(
     return f'<div class="aq-md">{body}</div>'
 
 
+def render_inline(text: str) -> str:
+    """One line of course text (a citation label as written, a note) with its inline Markdown rendered, no blocks."""
+    return _Renderer(text, (), {}, False).inline([(0, len(text))])
+
+
 def _lines(text: str) -> list[Line]:
     out, pos = [], 0
     for line in text.split("\n"):
@@ -297,8 +302,7 @@ class _Renderer:
                 if key in self.referenced
                 else ""
             )
-            note_html = _Renderer(note, (), {}, False).inline([(0, len(note))])
-            items.append(f'<li id="fn-{_anchor(key)}"{value}>{note_html}{back}</li>')
+            items.append(f'<li id="fn-{_anchor(key)}"{value}>{render_inline(note)}{back}</li>')
         return f'<section class="aq-md-notes" aria-label="Notes"><h3>Notes</h3><ol>{"".join(items)}</ol></section>'
 
     # -- inline ----------------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from .conversation import rewrite
 from .core import MAX_QUESTION_CHARS, check_question
 from .errors import AtlasError, ConfigError
 from .feedback import FeedbackStore, citation_label, safe_cell
-from .render import render_document, render_passage
+from .render import render_document, render_inline, render_passage
 from .types import Answer, Citation, Cite, Document, answer_json
 
 log = logging.getLogger(__name__)
@@ -430,7 +430,7 @@ class Views:
                 "quotation)</span></div>"
             )
         works = "".join(
-            f'<li><span class="aq-work">{esc(w.label)}</span> '
+            f'<li><span class="aq-work">{render_inline(w.label)}</span> '
             + (f"{esc(w.reference)}" if w.reference else '<em class="aq-missing">not in the page’s references</em>')
             + "</li>"
             for w in c.cites
