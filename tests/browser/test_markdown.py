@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
 
-from atlas_qa.config import Settings
-
 from ..conftest import DATA
-from .conftest import serving
+from .conftest import serving_copy
 from .test_app import ask
 
 pytestmark = pytest.mark.e2e
@@ -23,14 +20,7 @@ RAW = ("**", "[^", "## ", "*Figure")
 @pytest.fixture(scope="module")
 def polisci_app(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[str]:
     """The real model over the polisci excerpt (three OpenStax pages in Markdown), served."""
-    from atlas_qa.core import Atlas
-
-    root = tmp_path_factory.mktemp("polisci")
-    shutil.copytree(DATA / "polisci", root / "corpus")
-    settings = Settings(index_dir=root / "index", corpus=root / "corpus", cache_dir=model_cache)
-    atlas = Atlas(settings)
-    atlas.ingest()
-    with serving(atlas, settings) as url:
+    with serving_copy(DATA / "polisci", tmp_path_factory.mktemp("polisci"), model_cache) as (url, _):
         yield url
 
 
