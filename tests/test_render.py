@@ -150,6 +150,7 @@ def test_a_passage_shows_headings_as_strong_lines_and_unlinked_titled_markers():
     out = render_passage(text, [], md_doc(text, {"4": "Leviathan."}))
     assert '<p class="aq-md-h"><strong>Thomas Hobbes</strong></p>' in out and "<h" not in out
     assert '<sup class="aq-fn" title="Leviathan.">4</sup>' in out and "href" not in out
+    assert '<p class="aq-md-h"><strong>Why C#</strong></p>' in render_passage("### Why C# ###", [], md_doc(""))
 
 
 def test_a_citation_label_as_written_renders_inline():
@@ -203,6 +204,24 @@ def test_a_span_crossing_blocks_is_closed_and_reopened_around_each_block():
     assert marked(out) == "ends here.item oneitem twoABcdAft"
     assert "<li><mark>item one</mark></li>" in out and "<td><mark>c</mark></td>" in out
     assert "<p><mark>Aft</mark>er.</p>" in out
+
+
+OURS = {"div", "p", "h2", "h3", "h4", "h5", "h6", "strong", "em", "code", "ul", "ol", "li", "blockquote", "table"}
+OURS |= {"thead", "tbody", "tr", "th", "td", "sup", "a", "hr", "section", "mark", "span"}
+
+
+@given(
+    st.text(alphabet="ab *_#>|-1.;:[]^()\n<&\"'`\\/=", max_size=120),
+    st.lists(st.tuples(st.integers(0, 120), st.integers(0, 120)), max_size=3),
+)
+def test_any_text_gives_well_nested_html_with_only_our_tags(text, spans):
+    for out in (
+        render_document(md_doc(text, {"1": "n", "a": "<b>"}), [Mark(a, b, "hit") for a, b in spans]),
+        render_passage(text, spans, md_doc(text)),
+    ):
+        t = tree(out)
+        assert {tag for tag, _ in t.tags} <= OURS
+        assert all(not k.startswith("on") for _, attrs in t.tags for k in attrs)
 
 
 def test_page_layers_keep_their_classes_and_titles():

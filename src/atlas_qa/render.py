@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import html
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -23,7 +23,7 @@ from .types import Document
 
 Line = tuple[int, int]  # a line of the raw text (or its content after a "> " prefix): [start, end)
 
-HEADING = re.compile(r"[ \t]{0,3}(#{1,6})[ \t]+(.*?)[ \t#]*$")
+HEADING = re.compile(r"[ \t]{0,3}(#{1,6})[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$")
 QUOTE = re.compile(r"[ \t]{0,3}>[ \t]?")
 ITEM = re.compile(r"([ \t]*)(?:([-*+])|(\d{1,9})[.)])[ \t]+(?=\S)")
 CAPTION = re.compile(r"\*(?!\*)((?:Figure|Table|Photo|Image|Map|Chart|Source)\b.*?)(?<![\s*])\*[ \t]*$")
@@ -138,19 +138,22 @@ class _Painter:
             self.tags[k] = (f"<{tag}{attrs}>", f"</{tag}>")
 
     def paint(self, s: str, pos: Sequence[int], i: int, j: int) -> str:
-        """s[i:j] escaped; `pos[k]` is the raw offset of s[k]."""
+        """s[i:j] escaped; `pos[k]` is the raw offset of s[k] (increasing with k)."""
         if i >= j:
             return ""
         if not self.cuts:
             return esc(s[i:j])
-        out, run, current = [], i, self.tags[bisect_right(self.cuts, pos[i])]
-        for k in range(i + 1, j + 1):
-            nxt = self.tags[bisect_right(self.cuts, pos[k])] if k < j else None
-            if nxt == current:
-                continue
-            out += [current[0], esc(s[run:k]), current[1]]
-            run, current = k, nxt or ("", "")
-        return "".join(out)
+        runs: list[tuple[tuple[str, str], int, int]] = []  # (tags, from, to), neighbours with the same tags merged
+        k = i
+        while k < j:
+            seg = bisect_right(self.cuts, pos[k])
+            end = bisect_left(pos, self.cuts[seg], k, j) if seg < len(self.cuts) else j
+            if runs and runs[-1][0] == self.tags[seg]:
+                runs[-1] = (runs[-1][0], runs[-1][1], end)
+            else:
+                runs.append((self.tags[seg], k, end))
+            k = end
+        return "".join(f"{o}{esc(s[a:b])}{c}" for (o, c), a, b in runs)
 
 
 class _Renderer:
