@@ -243,3 +243,26 @@ def test_any_spans_give_well_nested_html_and_plain_text_marks_like_highlight(spa
     tree(render_document(md_doc(SAMPLE, {"1": "n"}), [Mark(a, b, "hit") for a, b in spans]))
     doc = Document("p", "P", SAMPLE, "p.txt", "text")
     assert render_passage(SAMPLE, spans, doc) == highlight(SAMPLE, spans)
+
+
+def test_the_app_renders_markdown_cards_and_pages():
+    from atlas_qa.types import Answer, Citation, Cite
+    from atlas_qa.ui import Turn, Views
+
+    from .test_ui import FakeAtlas
+
+    text = "## Rules\n\nThe **de jure** rules are written.[^4] More.\n"
+    atlas = FakeAtlas()
+    atlas.index.docs["p"] = md_doc(text, {"4": "Gable, 2021."})
+    start, end = text.index("The"), text.index(" More")
+    c = Citation(1, "p", "P", "p.md", "Rules", "", "", (Cite("[^4]", "Gable, 2021."),), text, 0.9, start, end)
+    answer = Answer("q", "The de jure rules are written. [1]", False, (c,))
+    views = Views(atlas)
+    card = views.card(0, answer, c)
+    assert '<p class="aq-md-h"><strong>Rules</strong></p>' in card and "<strong><mark>de jure</mark></strong>" in card
+    assert '<span class="aq-work"><sup class="aq-fn">4</sup></span>' in card
+    assert "**" not in card and "[^" not in card and "##" not in card
+    page = views.page([Turn("q", "q", answer)], 0, 1)
+    assert '<h3 class="aq-md-h"><span class="passage"' in page and '<li id="fn-4" value="4">Gable, 2021.' in page
+    assert '<strong><mark class="passage hit" title="Passage [1] · Quoted in the answer [1]">de jure</mark>' in page
+    assert "**" not in page and "[^" not in page
