@@ -72,7 +72,7 @@ def render_passage(text: str, spans: Sequence[tuple[int, int]], doc: Document | 
     text escaped as it is."""
     marks = [Mark(a, b) for a, b in spans]
     if doc is None or doc.format != "markdown":
-        return _Painter(text, marks).paint(text, list(range(len(text))), 0, len(text))
+        return _as_written(text, marks)
     return render_markdown(text, marks, notes=footnotes(doc))
 
 
@@ -80,7 +80,7 @@ def render_document(doc: Document, overlays: Sequence[Overlay] = ()) -> str:
     """A whole page with the overlays shown: Markdown pages rendered, their footnotes listed at the end (ids `fn-<n>`,
     linked from the markers); other pages escaped as they are."""
     if doc.format != "markdown":
-        return _Painter(doc.text, overlays).paint(doc.text, list(range(len(doc.text))), 0, len(doc.text))
+        return _as_written(doc.text, overlays)
     return render_markdown(doc.text, overlays, notes=footnotes(doc), page=True)
 
 
@@ -104,6 +104,11 @@ def render_markdown(
 def render_inline(text: str) -> str:
     """One line of course text (a citation label as written, a note) with its inline Markdown rendered, no blocks."""
     return _Renderer(text, (), {}, False).inline([(0, len(text))])
+
+
+def _as_written(text: str, overlays: Sequence[Overlay]) -> str:
+    """Text that is not Markdown: escaped as it is, the overlays shown."""
+    return _Painter(text, overlays).paint(text, range(len(text)), 0, len(text))
 
 
 def _lines(text: str) -> list[Line]:
