@@ -34,6 +34,7 @@ from .conversation import rewrite
 from .core import MAX_QUESTION_CHARS, check_question
 from .errors import AtlasError, ConfigError
 from .feedback import FeedbackStore, citation_label, safe_cell
+from .render import render_document, render_inline, render_passage
 from .types import Answer, Citation, Cite, Document, answer_json
 
 log = logging.getLogger(__name__)
@@ -429,7 +430,7 @@ class Views:
                 "quotation)</span></div>"
             )
         works = "".join(
-            f'<li><span class="aq-work">{esc(w.label)}</span> '
+            f'<li><span class="aq-work">{render_inline(w.label)}</span> '
             + (f"{esc(w.reference)}" if w.reference else '<em class="aq-missing">not in the page’s references</em>')
             + "</li>"
             for w in c.cites
@@ -444,7 +445,7 @@ class Views:
             f'<header><span class="aq-n">{c.n}</span><div><div class="aq-title">{esc(c.title)}</div>{section}</div>'
             "</header>"
             f'<div class="aq-who">{"".join(who)}</div>'
-            f'<blockquote class="aq-passage">{highlight(c.text, spans)}</blockquote>'
+            f'<blockquote class="aq-passage">{render_passage(c.text, spans, doc)}</blockquote>'
             f"{works_html}"
             f'<footer><span class="aq-pid">{where}</span><span class="aq-score">score {c.score:.2f}</span>'
             f'<button class="aq-open" type="button" data-open="{t}:{c.n}">Open page</button></footer>'
@@ -480,7 +481,7 @@ class Views:
             f'<div class="aq-pid">{esc(self.where(doc))}</div>'
             f'<div class="aq-chips">{chips}<span class="aq-chip aq-chip-hit">quoted in answer [{n}]</span>'
             f'<span class="aq-chip aq-chip-passage">passage [{n}]</span></div></div>'
-            f'<div class="aq-page-text">{render_layers(doc.text, layers)}</div></div>'
+            f'<div class="aq-page-text">{render_document(doc, layers)}</div></div>'
         )
 
     @staticmethod

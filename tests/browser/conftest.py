@@ -100,15 +100,21 @@ def shoot(tmp_path: Path) -> Any:
     return take
 
 
-@pytest.fixture(scope="module")
-def shipped_app(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[tuple[str, Settings]]:
-    """The real model over a copy of the shipped corpus/ in a temp index, served."""
+@contextmanager
+def serving_copy(corpus: Path, root: Path, model_cache: Path) -> Iterator[tuple[str, Settings]]:
+    """The real model over a copy of `corpus` (in root/corpus) indexed in root/index, served."""
     from atlas_qa.core import Atlas
 
-    root = tmp_path_factory.mktemp("shipped")
-    shutil.copytree(ROOT / "corpus", root / "corpus")
+    shutil.copytree(corpus, root / "corpus")
     settings = Settings(index_dir=root / "index", corpus=root / "corpus", cache_dir=model_cache)
     atlas = Atlas(settings)
     atlas.ingest()
     with serving(atlas, settings) as url:
         yield url, settings
+
+
+@pytest.fixture(scope="module")
+def shipped_app(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[tuple[str, Settings]]:
+    """The real model over a copy of the shipped corpus/ in a temp index, served."""
+    with serving_copy(ROOT / "corpus", tmp_path_factory.mktemp("shipped"), model_cache) as served:
+        yield served
