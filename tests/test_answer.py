@@ -65,7 +65,8 @@ def test_refusal_lists_closest_pages(atlas: Atlas):
 
 def test_questions_naming_a_defined_term_or_a_cited_author_are_not_refused(atlas: Atlas):
     strict = Atlas(atlas.settings.with_(refuse_below=1.01))
-    assert not strict.ask("What are the de jure rules?").refused  # a key term the page defines
+    assert not strict.ask("What is a constitution?").refused  # a key term the page defines
+    assert strict.ask("Explain the constitution of a good soufflé and its baking time").refused  # not about it
     fountain = strict.ask("What did Fountain warn about?")  # an author the seed page cites
     assert not fountain.refused
     assert any("(Fountain, 2001)" in s.text for s in fountain.sentences)

@@ -12,7 +12,7 @@ only after the sentence it points to. A second or third sentence must earn its p
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -160,25 +160,36 @@ def _adjacent(a: Sentence, b: Sentence) -> bool:
     return a.passage_rank == b.passage_rank and a.page_id == b.page_id and a.end <= b.start
 
 
-def named_author(question: str, docs: Sequence[Document] | object) -> str:
-    """A surname the question names that the pages cite or quote ("Fountain"), else ""."""
-    words = {w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'’-]{2,}", question)}
-    for doc in docs:  # type: ignore[attr-defined]
+def named_author(question: str, docs: Iterable[Document]) -> str:
+    """A surname the question names that the pages cite or quote ("Fountain"), else "".
+
+    A question typed with capitals must spell the name with one ("how Long" is not the author Long); one typed all in
+    lower case may name "fountain"."""
+    words = re.findall(r"[A-Za-z][A-Za-z'’-]{2,}", question)
+    if question[1:] != question[1:].lower():
+        names_asked = {w for w in words[1:] if w[0].isupper()} | ({words[0]} if words else set())
+    else:
+        names_asked = {w.capitalize() for w in words}
+    for doc in docs:
         names = {a for r in doc.references if not r.key.startswith("^") for a in r.authors}
         names |= {q.speaker.split()[-1] for q in doc.quotations if q.speaker}
         for name in sorted(names):
-            if name.lower() in words:
+            if name in names_asked or name.capitalize() in names_asked:
                 return name
     return ""
 
 
-def _defined_here(question: str, docs: Sequence[Document] | object) -> bool:
-    """Whether the question names a key term that one of the pages defines."""
-    stems = " " + " ".join(tokenize(question)) + " "
-    return any(
-        f" {' '.join(tokenize(term))} " in stems for doc in docs for term in doc.key_terms  # type: ignore[attr-defined]
-        if tokenize(term)
-    )
+def _defined_here(question: str, docs: Iterable[Document]) -> bool:
+    """Whether the question is about a key term one of the pages defines: the term covers at least half of the
+    question's content words ("What are de jure rules?", not "Explain the offside rule in ice hockey")."""
+    stems = tokenize(question)
+    text = " " + " ".join(stems) + " "
+    for doc in docs:
+        for term in doc.key_terms:
+            t = tokenize(term)
+            if t and f" {' '.join(t)} " in text and 2 * len(t) >= len(stems):
+                return True
+    return False
 
 
 def _lead(want: Intent, author: str, cands: list[Sentence], scores: np.ndarray, docs: dict[str, Document]) -> int | None:
