@@ -40,10 +40,16 @@ def test_report_scores_the_answer_beside_the_best_passage():
         AnswerQuestion("b", "q2", "why", expected="secret police"),
         AnswerQuestion("c", "q3", "who", evidence=("Locke wrote it.",)),
     ]
-    answers = {"q1": Shown("Rules are formal. [1] They are written. [1]"), "q2": Shown("Nope.", refused=True),
-               "q3": Shown("Locke wrote it. [1]")}
-    passages = {"q1": Shown("Rules are formal and long."), "q2": Shown("The secret police repress."),
-                "q3": Shown("Hobbes wrote it.")}
+    answers = {
+        "q1": Shown("Rules are formal. [1] They are written. [1]"),
+        "q2": Shown("Nope.", refused=True),
+        "q3": Shown("Locke wrote it. [1]"),
+    }
+    passages = {
+        "q1": Shown("Rules are formal and long."),
+        "q2": Shown("The secret police repress."),
+        "q3": Shown("Hobbes wrote it."),
+    }
     r = evaluate_answers(questions, answers.__getitem__, passages.__getitem__, misses=5)
     a, t = r["answer"], r["top_passage"]
     assert r["n"] == 3
@@ -51,7 +57,8 @@ def test_report_scores_the_answer_beside_the_best_passage():
     assert a["evidence_hit"] == 1.0 and a["refused"] == pytest.approx(1 / 3, abs=1e-4)
     assert a["words_median"] == 4.5  # q1: 6 words, q3: 3 words ([n] markers and refusals are not counted)
     assert a["by_kind"]["why"]["n"] == 2 and a["by_kind"]["who"]["evidence_hit"] == 1.0
-    assert t["hit"] == 1.0 and t["evidence_hit"] == 0.0  # q1: 2 of 3 stems >= 0.6 and t["recall"] == pytest.approx((2 / 3 + 1) / 2, abs=1e-4)
+    assert t["hit"] == 1.0 and t["evidence_hit"] == 0.0  # q1: 2 of 3 stems >= 0.6
+    assert t["recall"] == pytest.approx((2 / 3 + 1) / 2, abs=1e-4)
     assert [m["id"] for m in r["misses"]] == ["b"]
 
 
@@ -77,9 +84,16 @@ def test_eval_answers_command(tmp_path: Path, capsys, monkeypatch):
     monkeypatch.setenv("ATLAS_QA_REFUSE_BELOW", "0")
     questions = tmp_path / "q.jsonl"
     questions.write_text(
-        json.dumps({"id": "d1", "question": "What are de jure rules?", "kind": "definition",
-                    "expected": "the formal rules as they are written",
-                    "evidence": ["The de jure rules are the rules as they are written, the formal rules."]}) + "\n",
+        json.dumps(
+            {
+                "id": "d1",
+                "question": "What are de jure rules?",
+                "kind": "definition",
+                "expected": "the formal rules as they are written",
+                "evidence": ["The de jure rules are the rules as they are written, the formal rules."],
+            }
+        )
+        + "\n",
         encoding="utf-8",
     )
     assert main(["eval-answers", str(questions), "--corpus", str(DATA / "polisci"), "--json"]) == 0

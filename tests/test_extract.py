@@ -79,9 +79,7 @@ def test_no_table_rows_questions_meta_or_planted_instructions(page_atlas: Atlas,
 def test_a_sentence_that_points_back_comes_after_what_it_points_to(page_atlas: Atlas):
     texts = _texts(page_atlas.ask("why are federal systems slow to act in a national crisis?"))
     drawbacks = next(i for i, t in enumerate(texts) if t.startswith("These drawbacks"))
-    assert drawbacks > 0 and texts[drawbacks - 1].startswith("**Federalism**".strip("*")) or texts[
-        drawbacks - 1
-    ].startswith("Federalism is")
+    assert drawbacks > 0 and texts[drawbacks - 1].startswith("Federalism is a system")
 
 
 def test_compare_gives_each_side(page_atlas: Atlas):

@@ -67,7 +67,10 @@ def test_generated_sentences_are_checked_and_counted(llm_atlas):
         ("De jure rules are the written, formal rules.", 1),
         ("Sources call them “rules as they are written”.", 1),
     ]
-    assert answer.answer == "De jure rules are the written, formal rules. [1] Sources call them “rules as they are written”. [1]"
+    assert (
+        answer.answer
+        == "De jure rules are the written, formal rules. [1] Sources call them “rules as they are written”. [1]"
+    )
     assert answer.dropped == 3
     sent = fake.requests[0]
     assert sent["path"] == "/v1/chat/completions" and sent["auth"] == "Bearer sekret"

@@ -5,8 +5,9 @@ Each sentence of the top passages is scored by meaning (the embedding model: que
 inherits part of that score (answers often follow the sentence that names the subject). The question's kind
 (`kinds.intent`) then decides what leads: the sentence that defines the term, the words the page attributes to the
 author the question names, a sentence for each side of a comparison, or the page's own metadata line. Sentences
-that are not statements of content (`sentences.is_answer_sentence`) are never shown; one that points back is shown
-only after the sentence it points to. A second or third sentence must earn its place on its own score.
+that are not statements of content (`sentences.is_answer_sentence`) are never shown; one that only echoes the
+question scores less; one that points back is shown only after the sentence it points to. A second or third
+sentence must earn its place on its own score.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from .kinds import Intent, intent
 from .sentences import MIN_SENTENCE_CHARS, is_answer_sentence, is_prose_block, points_back
 from .verify import REFUSAL, clean, verify
 
-
 MAX_SENTENCES = 3
 ANSWER_PASSAGES = 5  # the answer's sentences come from the best passages (all retrieved passages are cited)
 MAX_WORDS = 100  # a hard cap; three sentences are usually far shorter than a passage
@@ -35,15 +35,27 @@ RANK_PRIOR = 0.1  # what a sentence gains from its passage's rank (1/(rank+1) of
 CONTEXT = 0.9  # share of the previous sentence's score a sentence inherits
 CUE_BONUS = 0.1  # a sentence that gives what the question's kind asks for: a reason, a mechanism, an example, a person
 EARN = 0.6  # a further sentence needs this share of the best sentence's score
+ECHO_PENALTY = 0.4  # times the share of a sentence's words the question already has (it says nothing new)
 
 Embed = Callable[[Sequence[str]], np.ndarray]
-_REASON_CUES = re.compile(r"\b(because|since|due to|owing to|reasons?|caus(e|es|ed)|so that|in order to|led to|"
-                          r"leads to|result(s|ed)? (in|from)|as a result|attributed|explain(s|ed)?|motivat\w+|why)\b", re.I)
-_MECHANISM_CUES = re.compile(r"\b(by|through|via|using|steps?|process|works?|involves?|first|then|must|allows?|"
-                             r"enables?|requires?)\b", re.I)
-_EXAMPLE_CUES = re.compile(r"\b(for (example|instance)|such as|e\.g\.|including|case of|in \d{4}|[A-Z][a-z]+ [A-Z][a-z]+)", re.I)
-_WHO_CUES = re.compile(r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z.]+)+\b|\b(argued|wrote|writes|said|claimed|warned|proposed|founded|"
-                       r"led|group|movement|organization|scholars?|philosophers?)\b")
+_REASON_CUES = re.compile(
+    r"\b(because|since|due to|owing to|reasons?|caus(e|es|ed)|so that|in order to|led to|leads to|"
+    r"result(s|ed)? (in|from)|as a result|attributed|explain(s|ed)?|motivat\w+|why)\b",
+    re.I,
+)
+_MECHANISM_CUES = re.compile(
+    r"\b(by|through|via|using|steps?|process|works?|involves?|first|then|must|allows?|"
+    r"enables?|requires?)\b",
+    re.I,
+)
+_EXAMPLE_CUES = re.compile(
+    r"(?i:\b(for (example|instance)|such as|e\.g\.|including|case of|in \d{4}))|\b[A-Z][a-z]+ [A-Z][a-z]+"
+)
+_WHO_CUES = re.compile(
+    r"\b[A-Z][a-z]+(?:\s+[A-Z][a-z.]+)+\b|"
+    r"\b(argued|wrote|writes|said|claimed|warned|proposed|founded|led|group|movement|organization|scholars?|"
+    r"philosophers?)\b"
+)
 CUES = {"reason": _REASON_CUES, "mechanism": _MECHANISM_CUES, "example": _EXAMPLE_CUES, "who": _WHO_CUES}
 
 
@@ -65,7 +77,8 @@ def rank_sentences(
 ) -> list[Sentence]:
     """The passages' prose sentences best first by words alone (used to find the works supporting a claim)."""
     cands = [
-        c for c in _candidates(passages, docs)
+        c
+        for c in _candidates(passages, docs)
         if len(c.text) >= MIN_SENTENCE_CHARS and not c.text.lstrip().startswith(("#", ">", "*Figure"))
     ]
     lexical = _lexical(question, [c.text for c in cands], idf)
@@ -138,14 +151,17 @@ def _lexical(question: str, texts: Sequence[str], idf: Callable[[str], float]) -
     return np.array([sum(weights[t] for t in q_terms.intersection(tokenize(t))) / total for t in texts])
 
 
-def _scores(question: str, want: Intent, cands: list[Sentence], idf: Callable[[str], float], embed: Embed | None
-            ) -> np.ndarray:
+def _scores(
+    question: str, want: Intent, cands: list[Sentence], idf: Callable[[str], float], embed: Embed | None
+) -> np.ndarray:
     texts = [clean(c.text) for c in cands]
     own = LEXICAL_WEIGHT * _lexical(question, texts, idf)
     own += np.array([RANK_PRIOR / (c.passage_rank + 1) for c in cands])
     if embed is not None and cands:
         vectors = embed([question, *texts])
         own += vectors[1:] @ vectors[0]
+    q_stems = set(tokenize(question))
+    own -= ECHO_PENALTY * np.array([_echo(q_stems, t) for t in texts])
     cue = CUES.get(want.kind)
     if cue is not None:
         own += np.array([CUE_BONUS * bool(cue.search(t)) for t in texts])
@@ -154,6 +170,12 @@ def _scores(question: str, want: Intent, cands: list[Sentence], idf: Callable[[s
         if _adjacent(cands[i - 1], cands[i]):
             scores[i] = max(scores[i], CONTEXT * own[i - 1])
     return scores
+
+
+def _echo(q_stems: set[str], text: str) -> float:
+    """Share of a sentence's content words that the question already has: 1.0 says nothing new."""
+    stems = tokenize(text)
+    return sum(t in q_stems for t in stems) / len(stems) if stems else 1.0
 
 
 def _adjacent(a: Sentence, b: Sentence) -> bool:
@@ -192,7 +214,9 @@ def _defined_here(question: str, docs: Iterable[Document]) -> bool:
     return False
 
 
-def _lead(want: Intent, author: str, cands: list[Sentence], scores: np.ndarray, docs: dict[str, Document]) -> int | None:
+def _lead(
+    want: Intent, author: str, cands: list[Sentence], scores: np.ndarray, docs: dict[str, Document]
+) -> int | None:
     """The candidate that must lead the answer for this kind of question, if any."""
     if author:
         said = [i for i, c in enumerate(cands) if c.shown and _attributed(c, author, docs)]
@@ -208,7 +232,8 @@ def _lead(want: Intent, author: str, cands: list[Sentence], scores: np.ndarray, 
 def _attributed(c: Sentence, author: str, docs: dict[str, Document]) -> bool:
     """Whether the page attributes the sentence to `author`: their quotation, a citation of them, or their name."""
     doc = docs[c.page_id]
-    if any(q.speaker.split()[-1] == author and q.start <= c.start and c.end <= q.end for q in doc.quotations if q.speaker):
+    quotes = [q for q in doc.quotations if q.speaker and q.speaker.split()[-1] == author]
+    if any(q.start <= c.start and c.end <= q.end for q in quotes):
         return True
     if any(x.surname == author for x in find_citations(c.text)):
         return True
@@ -234,23 +259,34 @@ def _only_related(term: str, cands: list[Sentence], docs: dict[str, Document]) -
     if not stems or any(stems in " ".join(tokenize(c.text)) for c in cands if c.shown):
         return []
     return [
-        pid for pid, doc in docs.items()
+        pid
+        for pid, doc in docs.items()
         if any(" ".join(tokenize(x)) == stems for x in doc.metadata.get("see_also", "").split(";"))
     ]
 
 
 def related_concept(question: str, term: str, pages: Sequence[str], closest: tuple[str, ...]) -> Answer:
     """The answer for a concept the course names only as a related concept."""
-    text = (f"The course mentions “{term}” only as a related concept (“See also”) without explaining it; "
-            "see the page listed below.")
-    return Answer(question=question, answer=text, refused=True, citations=(), closest_pages=tuple(pages) + tuple(
-        p for p in closest if p not in pages))
+    text = (
+        f"The course mentions “{term}” only as a related concept (“See also”) without explaining it; "
+        "see the page listed below."
+    )
+    return Answer(
+        question=question,
+        answer=text,
+        refused=True,
+        citations=(),
+        closest_pages=tuple(pages) + tuple(p for p in closest if p not in pages),
+    )
 
 
 def _metadata_sentence(field: str, doc: Document) -> Sentence | None:
     """The page's own line that states its author, date or topic, as an answer sentence."""
-    value = {"author": doc.metadata.get("author"), "date": doc.metadata.get("date"),
-             "topic": doc.metadata.get("topic")}.get(field)
+    value = {
+        "author": doc.metadata.get("author"),
+        "date": doc.metadata.get("date"),
+        "topic": doc.metadata.get("topic"),
+    }.get(field)
     if not value:
         return None
     found = re.search(r"\s+".join(map(re.escape, value.split())), doc.text)  # the page may space with NBSPs
@@ -301,15 +337,17 @@ def _both_sides(sides: tuple[str, ...], cands: list[Sentence], order: list[int])
     firsts = []
     for side in sides:
         stems = set(tokenize(side))
-        best = next((i for i in order if stems and stems <= set(tokenize(cands[i].text))
-                     and cands[i].shown), None)
+        best = next((i for i in order if stems and stems <= set(tokenize(cands[i].text)) and cands[i].shown), None)
         if best is not None and best not in firsts:
             firsts.append(best)
     return firsts + [i for i in order if i not in firsts]
 
 
 def _assemble(
-    question: str, passages: tuple[Passage, ...], docs: dict[str, Document], chosen: list[Sentence],
+    question: str,
+    passages: tuple[Passage, ...],
+    docs: dict[str, Document],
+    chosen: list[Sentence],
     closest: tuple[str, ...],
 ) -> Answer:
     """Number the passages in the order the answer first cites them (uncited ones follow) and verify."""

@@ -8,8 +8,11 @@ from dataclasses import dataclass
 
 _Q = r"^\s*(?:so|and|ok|okay|hey|um)?[\s,]*"
 _DEFINE = [
-    re.compile(_Q + r"(?:what(?:'s|’s| is| are| was| were)(?: meant by)?|define|definition of|meaning of|explain)"
-               r"\s+(?P<term>.+?)\s*[?.!]*\s*$", re.I),
+    re.compile(
+        _Q + r"(?:what(?:'s|’s| is| are| was| were)(?: meant by)?|define|definition of|meaning of|explain)"
+        r"\s+(?P<term>.+?)\s*[?.!]*\s*$",
+        re.I,
+    ),
     re.compile(_Q + r"what (?:does|do|did)\s+(?P<term>.+?)\s+(?:mean|means|refer to|stand for)\s*[?.!]*\s*$", re.I),
     re.compile(_Q + r"(?P<term>.+?)\s+(?:meaning|definition)\s*[?.!]*\s*$", re.I),
 ]
@@ -17,11 +20,15 @@ _DEFINE = [
 _NOT_A_TERM = re.compile(
     r"^(?:the\s+)?(?:difference|differences|relationship|role|purpose|reason|point|main|best|most|first|last|"
     r"goal|aim|effect|impact|result|outcome|example|examples|problem|advantage|disadvantage|significance|"
-    r"importance|history|origin|cause|causes)\b", re.I
+    r"importance|history|origin|cause|causes)\b",
+    re.I,
 )
 _COMPARE = [
-    re.compile(r"\b(?:difference|differences|differ|distinguish|distinction|contrast|compare|comparison)\b.*?"
-               r"\bbetween\s+(?P<a>.+?)\s+(?:and|&|vs\.?|versus)\s+(?P<b>.+?)\s*[?.!]*$", re.I),
+    re.compile(
+        r"\b(?:difference|differences|differ|distinguish|distinction|contrast|compare|comparison)\b.*?"
+        r"\bbetween\s+(?P<a>.+?)\s+(?:and|&|vs\.?|versus)\s+(?P<b>.+?)\s*[?.!]*$",
+        re.I,
+    ),
     re.compile(r"\b(?:compare|contrast)\s+(?P<a>.+?)\s+(?:and|with|to|vs\.?|versus)\s+(?P<b>.+?)\s*[?.!]*$", re.I),
     re.compile(r"^\s*(?:how (?:is|are|do|does)\s+)?(?P<a>.+?)\s+(?:vs\.?|versus)\s+(?P<b>.+?)\s*[?.!]*$", re.I),
     re.compile(r"\bhow (?:is|are|do|does)\s+(?P<a>.+?)\s+differ(?:ent)?\s+(?:from|to)\s+(?P<b>.+?)\s*[?.!]*$", re.I),
@@ -31,8 +38,11 @@ _WHO = re.compile(r"^\s*(?:who|whom|whose|which (?:person|people|group|scholar|a
 _REASON = re.compile(r"^\s*(?:why|how come|what (?:causes|caused|led to|leads to|explains|was the reason))\b", re.I)
 _MECHANISM = re.compile(r"^\s*how\b(?!\s+(?:many|much|long|often|old)\b)", re.I)
 _PAGE_META = {
-    "author": re.compile(r"\bwho\s+(?:wrote|created|made|authored|writes|maintains)\b.*\b(?:page|this|it|article)\b|"
-                         r"\bauthor\s+of\s+(?:this|the)\s+page\b|\bwho(?:'s| is)\s+the\s+author\b", re.I),
+    "author": re.compile(
+        r"\bwho\s+(?:wrote|created|made|authored|writes|maintains)\b.*\b(?:page|this|it|article)\b|"
+        r"\bauthor\s+of\s+(?:this|the)\s+page\b|\bwho(?:'s| is)\s+the\s+author\b",
+        re.I,
+    ),
     "date": re.compile(r"\bwhen\b.*\b(?:last\s+)?(?:modified|updated|changed|edited|written|created|revised)\b", re.I),
     "topic": re.compile(r"\bwhat\s+(?:topic|topics|course|courses|subject)\b.*\b(?:this|page|it|in|under)\b", re.I),
 }

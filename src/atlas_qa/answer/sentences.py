@@ -8,7 +8,8 @@ MIN_SENTENCE_CHARS = 25
 
 # Not statements of the course's content: headings, quotes-as-boxes, captions, tables, list bullets, "See also".
 _NOT_PROSE = re.compile(
-    r"^(?:#|>|\||[-*+]\s|\d+[.)]\s|\*?(?:Figure|Table|Source|Photo|Image|Video)\b[^.]{0,80}:|See also\b|Page created by\b)",
+    r"^(?:#|>|\||[-*+]\s|\d+[.)]\s|\*?(?:Figure|Table|Source|Photo|Image|Video)\b[^.]{0,80}:|"
+    r"See also\b|Page created by\b)",
     re.I,
 )
 _TABLE_ROW = re.compile(r"\s\|\s|;\s*[^;]{1,40};\s*[^;]{1,40}\s\|")

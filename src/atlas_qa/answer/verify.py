@@ -36,8 +36,11 @@ def verify(answer: Answer, docs: dict[str, Document]) -> Answer:
     dropped = answer.dropped + len(answer.sentences) - len(kept)
     if not kept:
         return replace(answer, answer=REFUSAL, refused=True, citations=(), sentences=(), dropped=dropped)
-    return replace(Answer.from_sentences(answer.question, tuple(kept), answer.citations, answer.closest_pages),
-                   generated=answer.generated, dropped=dropped)
+    return replace(
+        Answer.from_sentences(answer.question, tuple(kept), answer.citations, answer.closest_pages),
+        generated=answer.generated,
+        dropped=dropped,
+    )
 
 
 def _reference_exists(cite: Cite, page: Document) -> bool:
