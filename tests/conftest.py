@@ -65,42 +65,39 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `chroma run` server (from the installed chromadb) on a free loopback port; yields its URL."""
+def start_chroma(data: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A real `chroma run` server (from the installed chromadb) on a free loopback port, up and answering."""
     port = _free_port()
     chroma = Path(sys.executable).with_name("chroma")
-    log = open(tmp_path_factory.mktemp("chroma-log") / "server.log", "w")
-    proc = subprocess.Popen(
-        [
-            str(chroma),
-            "run",
-            "--path",
-            str(tmp_path_factory.mktemp("chroma-data")),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
+    with open(log_path, "w") as log:
+        proc = subprocess.Popen(
+            [str(chroma), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
             urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
-            break
+            return proc, url
         except OSError:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"chroma run did not start: see {log.name}") from None
+                raise RuntimeError(f"chroma run did not start: see {log_path}") from None
             time.sleep(0.2)
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real `chroma run` server shared by the session's tests; yields its URL."""
+    proc, url = start_chroma(
+        tmp_path_factory.mktemp("chroma-data"), tmp_path_factory.mktemp("chroma-log") / "server.log"
+    )
     yield url
     proc.terminate()
     proc.wait(timeout=30)
-    log.close()
 
 
 @pytest.fixture(scope="session", params=["embedded", "server"])

@@ -51,7 +51,12 @@ def test_noop_reingest_embeds_nothing(real_atlas):
 
 @pytest.mark.parametrize("mode", ["embedded", "server"])
 def test_cli_end_to_end_in_a_fresh_process(tmp_path: Path, mode: str, request: pytest.FixtureRequest):
-    env = {**os.environ, "ATLAS_QA_INDEX_DIR": str(tmp_path / "idx"), "HF_HUB_OFFLINE": "1"}
+    env = {
+        **os.environ,
+        "ATLAS_QA_INDEX_DIR": str(tmp_path / "idx"),
+        "ATLAS_QA_CORPUS": str(ROOT / "corpus"),
+        "HF_HUB_OFFLINE": "1",
+    }
     if mode == "server":
         env["ATLAS_QA_CHROMA_URL"] = request.getfixturevalue("chroma_server")
         env["ATLAS_QA_COURSE"] = "cli-test"
@@ -65,6 +70,9 @@ def test_cli_end_to_end_in_a_fresh_process(tmp_path: Path, mode: str, request: p
     assert ask.returncode == 0, ask.stderr
     out = json.loads(ask.stdout)
     assert out["citations"][0]["speaker"] == "Pal"
+    # course-relative, never the server's absolute path
+    assert out["citations"][0]["source"] == "atlas107/digital-technology-and-service-delivery.txt"
+    assert str(ROOT) not in ask.stdout
     assert (tmp_path / "idx").exists() == (mode == "embedded")  # server mode writes nothing locally
 
 

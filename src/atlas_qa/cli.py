@@ -294,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "ask":
             answer = atlas.ask(args.question, k=args.k)
             if args.json:
-                print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+                print(json.dumps(answer_json(answer, settings.corpus), ensure_ascii=False, indent=2))
             else:
                 _print_answer(answer)
             return 0

@@ -3,24 +3,31 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 from .answer import compose, rank_sentences, supporting_works
 from .config import Settings
 from .embedding import Embedder, VectorCache, embedder_for
-from .errors import AtlasError, IndexNotFoundError, QuestionError
+from .errors import AtlasError, IndexNotFoundError, QuestionError, StoreUnavailableError
 from .index import Index, IngestReport
 from .loaders import load_corpus
 from .retrieve import Retrieval, Retriever
 from .types import Answer, Cite, Document
 
+log = logging.getLogger(__name__)
+
 MAX_QUESTION_CHARS = 1000
 
 
-def check_question(question: str) -> str:
-    """The question, trimmed; a clear error when it is empty, has no words, or is too long."""
+def check_question(question: object) -> str:
+    """The question, trimmed; a clear error when it is not text, is empty, has no words, or is too long."""
+    question = check_text(question, "The question")
     question = question.strip()
     if not question:
         raise QuestionError("Please type a question.")
@@ -29,6 +36,35 @@ def check_question(question: str) -> str:
     if not re.search(r"\w", question):
         raise QuestionError("The question has no words in it.")
     return question
+
+
+def check_text(value: object, what: str) -> str:
+    """`value` when it is text that can be written as UTF-8; else a clear error naming `what`.
+
+    Requests come from JSON, which can carry numbers, lists or a lone UTF-16 surrogate ("\\ud800") where text belongs.
+    """
+    if not isinstance(value, str):
+        raise QuestionError(f"{what} must be text, not {_kind(value)}.")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise QuestionError(f"{what} holds a character that is not valid Unicode text (a lone surrogate).") from None
+    return value
+
+
+def check_filters(filters: object) -> dict[str, str] | None:
+    """Filters as `ask` takes them ({field: value}, text only), or a clear error."""
+    if filters is None:
+        return None
+    if not isinstance(filters, dict):
+        raise QuestionError(f"The filters must be a mapping of field to value, not {_kind(filters)}.")
+    return {check_text(k, "A filter name"): check_text(v, f"The filter {k!r}") for k, v in filters.items()} or None
+
+
+def _kind(value: object) -> str:
+    return {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
+        type(value), "null" if value is None else f"a {type(value).__name__}"
+    )
 
 
 class Atlas:
@@ -99,36 +135,94 @@ class Atlas:
         return answer
 
     def ask_batch(
-        self, questions: Sequence[str], filters: Sequence[dict[str, str] | None] | None = None
+        self, questions: Sequence[object], filters: Sequence[object] | None = None
     ) -> list[Answer | AtlasError]:
         """Answer several questions at once, encoding them in one batch (the server batches concurrent requests).
 
-        Each item is the answer, or the error that question alone raised.
+        Each item is the answer, or the error that question alone raised: a question that is not text, holds a lone
+        surrogate or has bad filters is refused (`QuestionError`) without touching the others; a store that cannot be
+        reached fails only the questions that needed it (`StoreUnavailableError`).
         """
-        filters = list(filters) if filters is not None else [None] * len(questions)
-        valid: dict[int, str] = {}
+        filters = list(filters or [])
+        filters += [None] * (len(questions) - len(filters))
         out: list[Answer | AtlasError] = []
-        for i, q in enumerate(questions):
+        valid: dict[int, tuple[str, dict[str, str] | None]] = {}
+        for i, (q, f) in enumerate(zip(questions, filters)):
             try:
-                valid[i] = check_question(q)
+                valid[i] = (check_question(q), check_filters(f))
                 out.append(AtlasError("not answered"))
             except AtlasError as exc:
                 out.append(exc)
-        vectors = self.embedder.embed_batch(list(valid.values())) if valid else []
+        vectors: dict[int, np.ndarray] = {}
+        for i, vector in self._embed_each({i: q for i, (q, _) in valid.items()}).items():
+            if isinstance(vector, AtlasError):
+                out[i] = vector
+            else:
+                vectors[i] = vector
         groups: dict[str, list[int]] = {}  # questions with the same filters share one Chroma query
-        for row, i in enumerate(valid):
-            groups.setdefault(json.dumps(filters[i] or {}, sort_keys=True), []).append(row)
-        hits: dict[int, list[tuple[str, float]]] = {}
-        keys = list(valid)
+        for i in vectors:
+            groups.setdefault(json.dumps(valid[i][1] or {}, sort_keys=True), []).append(i)
         for key, rows in groups.items():
-            found = self.index.dense_many([vectors[r] for r in rows], self.settings.fetch_k, json.loads(key) or None)
-            hits.update({keys[r]: h for r, h in zip(rows, found)})
-        for i, q in valid.items():
             try:
-                out[i] = self.ask(q, filters=filters[i], dense_hits=hits[i])
+                with self._store_errors():
+                    found = self.index.dense_many(
+                        [vectors[i] for i in rows], self.settings.fetch_k, json.loads(key) or None
+                    )
+            except AtlasError as exc:
+                for i in rows:
+                    out[i] = exc
+                continue
+            for i, hits in zip(rows, found):
+                out[i] = self._ask_alone(*valid[i], hits)
+        return out
+
+    @contextmanager
+    def _store_errors(self) -> Iterator[None]:
+        """A Chroma server that does not answer becomes `StoreUnavailableError` (one sentence, a 503 in an API)."""
+        import httpx  # chromadb's HTTP client
+
+        try:
+            yield
+        except (httpx.TransportError, ConnectionError) as exc:
+            where = (
+                f"The Chroma server at {self.settings.chroma_url}" if self.settings.chroma_url else "The index store"
+            )
+            raise StoreUnavailableError(
+                f"{where} does not answer ({type(exc).__name__}); try again in a minute, or ask the administrator "
+                "to restart it."
+            ) from exc
+
+    def _embed_each(self, questions: dict[int, str]) -> dict[int, np.ndarray | AtlasError]:
+        """The questions' vectors, in one batch; when the batch fails, one by one, so a question fails alone."""
+        if not questions:
+            return {}
+        try:
+            return dict(zip(questions, self.embedder.embed_batch(list(questions.values()))))
+        except Exception:  # noqa: BLE001 (which question broke the batch is found below)
+            log.warning("encoding a batch of %d questions failed; encoding them one by one", len(questions))
+        out: dict[int, np.ndarray | AtlasError] = {}
+        for i, q in questions.items():
+            try:
+                out[i] = self.embedder.embed_batch([q])[0]
             except AtlasError as exc:
                 out[i] = exc
+            except Exception:  # noqa: BLE001 (this question alone fails; the traceback goes to the log)
+                log.exception("encoding the question %r failed", q[:200])
+                out[i] = AtlasError("The model could not read this question; rephrase it.")
         return out
+
+    def _ask_alone(
+        self, question: str, filters: dict[str, str] | None, hits: list[tuple[str, float]]
+    ) -> Answer | AtlasError:
+        """`ask` for one question of a batch: its error, or an unexpected failure, is returned for it alone."""
+        try:
+            with self._store_errors():
+                return self.ask(question, filters=filters, dense_hits=hits)
+        except AtlasError as exc:
+            return exc
+        except Exception:  # noqa: BLE001 (a bug must not fail the other questions; the traceback goes to the log)
+            log.exception("answering %r failed", question[:200])
+            return AtlasError("An internal error stopped this answer; it has been logged. Try again or rephrase.")
 
     def attribute(self, claim: str, k: int | None = None) -> list[Cite]:
         """The works that support a claim, best first (footnotes or references of the sentences that state it)."""

@@ -2,7 +2,12 @@
 
 
 class AtlasError(Exception):
-    """Base class: every message says what went wrong and what to do."""
+    """Base class: every message says what went wrong and what to do.
+
+    `status`: the HTTP status an API answers with when this error ends a request.
+    """
+
+    status = 500
 
 
 class ConfigError(AtlasError):
@@ -20,10 +25,20 @@ class IndexMismatchError(AtlasError):
 class IndexNotFoundError(AtlasError):
     """No index exists where one was expected."""
 
+    status = 503
+
 
 class ModelLoadError(AtlasError):
     """The embedding model cannot be loaded offline."""
 
 
 class QuestionError(AtlasError):
-    """The question cannot be asked as given (empty, too long)."""
+    """The question cannot be asked as given (not text, empty, too long)."""
+
+    status = 400
+
+
+class StoreUnavailableError(AtlasError):
+    """The index's store (a Chroma server) cannot be reached; asking again later may work."""
+
+    status = 503

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -154,8 +156,24 @@ class Answer:
         return cls(question, text, False, citations, closest_pages, generated, 0, sentences)
 
 
-def answer_json(answer: Answer) -> dict[str, Any]:
-    """The `ask --json` shape."""
+def course_source(source: str, corpus: str | Path) -> str:
+    """Where a page came from, as shown outside the server: its path relative to the corpus folder (a URL as is; a
+    file outside the corpus by its name), so no answer reveals the server's own paths."""
+    if re.match(r"https?://", source):
+        return source
+    path = Path(source)
+    try:
+        return path.resolve().relative_to(Path(corpus).resolve()).as_posix()
+    except (ValueError, OSError):
+        return path.name
+
+
+def answer_json(answer: Answer, corpus: str | Path | None = None) -> dict[str, Any]:
+    """The `ask --json` shape; with `corpus`, each citation's `source` is relative to it (`course_source`)."""
+    citations = [asdict(c) for c in answer.citations]
+    if corpus is not None:
+        for c in citations:
+            c["source"] = course_source(c["source"], corpus)
     return {
         "question": answer.question,
         "answer": answer.answer,
@@ -164,5 +182,13 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "dropped": answer.dropped,
         "closest_pages": list(answer.closest_pages),
         "sentences": [asdict(s) for s in answer.sentences],
-        "citations": [asdict(c) for c in answer.citations],
+        "citations": citations,
     }
+
+
+def error_json(question: object, error: Exception) -> dict[str, Any]:
+    """An API's answer to a question it refused or could not answer: the question as sent (when it is text), the
+    error's one sentence and its HTTP status (`AtlasError.status`: 400 for a bad question, 503 when the index is
+    unavailable, else 500)."""
+    echo = question.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(question, str) else None
+    return {"question": echo, "error": str(error) or type(error).__name__, "status": getattr(error, "status", 500)}

@@ -35,7 +35,7 @@ from .core import MAX_QUESTION_CHARS, check_question
 from .errors import AtlasError, ConfigError
 from .feedback import FeedbackStore, citation_label, safe_cell
 from .render import render_document, render_inline, render_passage
-from .types import Answer, Citation, Cite, Document, answer_json
+from .types import Answer, Citation, Cite, Document, answer_json, course_source, error_json
 
 log = logging.getLogger(__name__)
 
@@ -498,13 +498,7 @@ class Views:
 
     def relative(self, source: str) -> str:
         """A page's source shown relative to the corpus folder (the server's own paths stay private)."""
-        if re.match(r"https?://", source):
-            return source
-        path = Path(source)
-        try:
-            return str(path.resolve().relative_to(self.corpus))
-        except (ValueError, OSError):
-            return path.name
+        return course_source(source, self.corpus)
 
     # -- attribution (instructors) ---------------------------------------------------------------------------------
 
@@ -959,18 +953,25 @@ def build_app(atlas: Any, feedback: FeedbackStore | None = None) -> Any:
         )
 
         def ask_api(
-            questions: list[str], courses: list[str], topics: list[str], chapters: list[str]
+            questions: list[str], courses: list[str], topics: list[str], chapters: list[str], request: gr.Request
         ) -> tuple[list[dict[str, Any]]]:
             """The `ask --json` answers, within this app's course (filters narrow its pages). Concurrent requests
-            are batched so their questions are encoded together."""
+            are batched so their questions are encoded together; each is answered or refused on its own
+            (`{"question", "error", "status"}`), so a bad request never fails the others."""
+            forget_call_sessions(app, request)
             filters = [
                 {k: v for k, v in (("course", c), ("topic", t), ("chapter", ch)) if v}
                 for c, t, ch in zip(courses, topics, chapters)
             ]
-            results = atlas.ask_batch(questions, filters)
+            try:
+                results = atlas.ask_batch(questions, filters)
+            except Exception as exc:  # noqa: BLE001 (unexpected: every request gets the sentence, not a bare error)
+                log.exception("the ask API failed")
+                failed = exc if isinstance(exc, AtlasError) else AtlasError("An internal error stopped the answers.")
+                results = [failed] * len(questions)
             return (
                 [
-                    answer_json(r) if not isinstance(r, AtlasError) else {"question": q, "error": str(r)}
+                    error_json(q, r) if isinstance(r, AtlasError) else answer_json(r, views.corpus)
                     for q, r in zip(questions, results)
                 ],
             )
@@ -1274,6 +1275,25 @@ def build_app(atlas: Any, feedback: FeedbackStore | None = None) -> Any:
 # -- serving -------------------------------------------------------------------------------------------------------
 
 
+def forget_call_sessions(app: Any, requests: Any) -> None:
+    """Drop the session state Gradio made for each `/call/...` API request (a batch function gets a list of them).
+
+    Gradio gives every request without a session its own session, and keeps each one (a copy of the config of
+    every block of the app, ~100 KB here) until 10,000 newer sessions push it out: ~1 GB that only the one call
+    ever used. A session that holds a `gr.State` value (a browser's conversation) is never dropped.
+    """
+    holder = getattr(app, "state_holder", None)
+    if holder is None:  # not launched
+        return
+    for request in requests if isinstance(requests, list) else [requests]:
+        url = getattr(getattr(request, "request", None), "url", None)
+        session = getattr(request, "session_hash", None)
+        state = holder.session_data.get(session) if session else None
+        if state is not None and "/call/" in getattr(url, "path", "") and not state.state_data:
+            holder.session_data.pop(session, None)
+            holder.time_last_used.pop(session, None)
+
+
 def parse_auth(value: str) -> tuple[str, str] | None:
     """`ATLAS_QA_AUTH="user:password"` -> ("user", "password"); empty -> None (no login)."""
     if not value:
@@ -1289,6 +1309,9 @@ def launch_options(settings: Settings, env: dict[str, str] | None = None) -> dic
     set, and file routes that can serve no corpus, index or other file of the machine."""
     env = dict(os.environ if env is None else env)
     import gradio as gr
+    from starlette.middleware import Middleware
+
+    from .guard import AskGuard
 
     blocked = {str(Path(settings.corpus).resolve()), str(Path(settings.index_dir).resolve())}
     return {
@@ -1303,6 +1326,8 @@ def launch_options(settings: Settings, env: dict[str, str] | None = None) -> dic
         "show_error": False,
         "ssr_mode": False,
         "mcp_server": False,
+        # A malformed call of the ask API is refused (400) before it can be batched with other people's questions.
+        "app_kwargs": {"middleware": [Middleware(AskGuard)]},
         # System fonts only: the app makes no request to a third party (nor needs the internet).
         "theme": gr.themes.Soft(
             primary_hue="indigo",

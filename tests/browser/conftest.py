@@ -6,9 +6,12 @@ used. Screenshots go to a temp folder, or to docs/screenshots with UPDATE_SCREEN
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -118,3 +121,27 @@ def shipped_app(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> 
     """The real model over a copy of the shipped corpus/ in a temp index, served."""
     with serving_copy(ROOT / "corpus", tmp_path_factory.mktemp("shipped"), model_cache) as served:
         yield served
+
+
+def post_ask(base: str, data: Any) -> tuple[int, str]:
+    """POST a call of the `ask` API as any HTTP client does (lone surrogates escaped in the JSON):
+    (200, event id) or (status, the refusal's sentence)."""
+    body = json.dumps({"data": data}).encode()
+    req = urllib.request.Request(f"{base}/gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"})
+    try:
+        return 200, str(json.loads(urllib.request.urlopen(req, timeout=120).read())["event_id"])
+    except urllib.error.HTTPError as exc:
+        return exc.code, str(json.loads(exc.read())["detail"])
+
+
+def ask_result(base: str, event_id: str) -> tuple[str, Any]:
+    """The call's final event: ("complete", [item]) or ("error", raw line)."""
+    event = ""
+    with urllib.request.urlopen(f"{base}/gradio_api/call/ask/{event_id}", timeout=300) as stream:
+        for raw in stream:
+            line = raw.decode().strip()
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event in ("complete", "error"):
+                return event, json.loads(line[5:])
+    raise AssertionError("the event stream ended without a result")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import pytest
 from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
 
-from .conftest import serving
+from .conftest import ask_result, post_ask, serving
 
 CANARY = "The zebrafish quartermaster protocol governs canary budgets."
 
@@ -51,15 +50,8 @@ def test_canary_in_course_a_never_reaches_course_b(tmp_path: Path):
 
 def ask_http(base: str, data: list) -> dict:
     """Call the app's `ask` API the way any HTTP client can (POST, then read the event stream)."""
-    body = json.dumps({"data": data}).encode()
-    req = urllib.request.Request(f"{base}/gradio_api/call/ask", data=body, headers={"Content-Type": "application/json"})
-    event_id = json.loads(urllib.request.urlopen(req, timeout=60).read())["event_id"]
-    event = ""
-    with urllib.request.urlopen(f"{base}/gradio_api/call/ask/{event_id}", timeout=60) as stream:
-        for raw in stream:
-            line = raw.decode().strip()
-            if line.startswith("event:"):
-                event = line.split(":", 1)[1].strip()
-            elif line.startswith("data:") and event in ("complete", "error"):
-                return {"event": event, "data": json.loads(line[5:]) if event == "complete" else line}
-    raise AssertionError("the event stream ended without a result")
+    status, said = post_ask(base, data)
+    if status != 200:  # refused before it is queued (a filter that is not text)
+        return {"event": "refused", "data": said}
+    event, out = ask_result(base, said)
+    return {"event": event, "data": out}
