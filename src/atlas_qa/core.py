@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 from .answer import compose, rank_sentences, supporting_works
 from .config import Settings
+from .conversation import History, rewrite
 from .embedding import Embedder, embedder_for
 from .errors import AtlasError, IndexNotFoundError, QuestionError
 from .index import Index, IngestReport
@@ -29,6 +31,12 @@ def check_question(question: str) -> str:
     if not re.search(r"\w", question):
         raise QuestionError("The question has no words in it.")
     return question
+
+
+def standalone(question: str, history: History | None) -> str:
+    """What to search for: the follow-up rewritten with the conversation (the question itself if that is too long)."""
+    searched = rewrite(question, history) if history else question
+    return searched if len(searched) <= MAX_QUESTION_CHARS else question
 
 
 class Atlas:
@@ -69,35 +77,44 @@ class Atlas:
         k: int | None = None,
         filters: dict[str, str] | None = None,
         dense_hits: list[tuple[str, float]] | None = None,
+        history: History | None = None,
     ) -> Answer:
         """Retrieve, compose a cited answer, verify it; refuse when the course does not cover the question.
 
-        `dense_hits`: the question's nearest chunks, when `ask_batch` fetched them with others'.
+        `history`: the conversation's previous turns, oldest first (`conversation.Turn`s or (question, Answer | None)
+        pairs); a follow-up that cannot stand alone is rewritten with it, and `Answer.searched` says what was searched.
+        `dense_hits`: the searched question's nearest chunks, when `ask_batch` fetched them with others'.
         """
         question = check_question(question)
+        searched = standalone(question, history)
         self.index.check_version()
         if self.index.count() == 0:
             raise IndexNotFoundError(
                 f"The index in {self.settings.index_dir} is empty: run `atlas-qa ingest` (or `make run`) first."
             )
-        retrieval = self.retriever.search(question, k or self.settings.k, filters=filters, dense_hits=dense_hits)
-        answer = compose(question, retrieval, self._docs(retrieval), self.settings.refuse_below, self.index.lexical.idf)
+        retrieval = self.retriever.search(searched, k or self.settings.k, filters=filters, dense_hits=dense_hits)
+        answer = compose(searched, retrieval, self._docs(retrieval), self.settings.refuse_below, self.index.lexical.idf)
         if self.settings.llm_base_url:
             from .generate import LLMConfig, generate
 
             s = self.settings
             config = LLMConfig(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_context_tokens)
-            answer, _ = generate(question, answer, config)
-        return answer
+            answer, _ = generate(searched, answer, config)
+        return replace(answer, question=question, searched=searched)
 
     def ask_batch(
-        self, questions: Sequence[str], filters: Sequence[dict[str, str] | None] | None = None
+        self,
+        questions: Sequence[str],
+        filters: Sequence[dict[str, str] | None] | None = None,
+        histories: Sequence[History | None] | None = None,
     ) -> list[Answer | AtlasError]:
         """Answer several questions at once, encoding them in one batch (the server batches concurrent requests).
 
-        Each item is the answer, or the error that question alone raised.
+        `histories`: each question's conversation so far (as `ask` takes it), or None. Each item is the answer, or
+        the error that question alone raised.
         """
         filters = list(filters) if filters is not None else [None] * len(questions)
+        histories = list(histories) if histories is not None else [None] * len(questions)
         valid: dict[int, str] = {}
         out: list[Answer | AtlasError] = []
         for i, q in enumerate(questions):
@@ -106,7 +123,8 @@ class Atlas:
                 out.append(AtlasError("not answered"))
             except AtlasError as exc:
                 out.append(exc)
-        vectors = self.embedder.embed_batch(list(valid.values())) if valid else []
+        searched = [standalone(q, histories[i]) for i, q in valid.items()]
+        vectors = self.embedder.embed_batch(searched) if searched else []
         groups: dict[str, list[int]] = {}  # questions with the same filters share one Chroma query
         for row, i in enumerate(valid):
             groups.setdefault(json.dumps(filters[i] or {}, sort_keys=True), []).append(row)
@@ -117,7 +135,7 @@ class Atlas:
             hits.update({keys[r]: h for r, h in zip(rows, found)})
         for i, q in valid.items():
             try:
-                out[i] = self.ask(q, filters=filters[i], dense_hits=hits[i])
+                out[i] = self.ask(q, filters=filters[i], dense_hits=hits[i], history=histories[i])
             except AtlasError as exc:
                 out[i] = exc
         return out

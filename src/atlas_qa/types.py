@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -125,12 +126,14 @@ class Answer:
     closest_pages: tuple[str, ...] = ()
     generated: bool = False  # written by a language model (else extracted verbatim)
     dropped: int = 0  # sentences removed by the verifier
+    searched: str = ""  # what retrieval was asked: the question made standalone for a follow-up ("" = the question)
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
     """The `ask --json` shape."""
     return {
         "question": answer.question,
+        "searched": answer.searched or answer.question,
         "answer": answer.answer,
         "refused": answer.refused,
         "generated": answer.generated,
@@ -138,3 +141,27 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "closest_pages": list(answer.closest_pages),
         "citations": [asdict(c) for c in answer.citations],
     }
+
+
+def answer_from_json(data: Mapping[str, Any]) -> Answer:
+    """The Answer back from its `ask --json` shape (e.g. a conversation's history sent to the HTTP API); missing
+    citation fields take empty values. Raises KeyError, TypeError, ValueError or AttributeError on another shape.
+    """
+    citations = []
+    for i, c in enumerate(data.get("citations") or ()):
+        text = {k: str(c.get(k) or "") for k in ("page_id", "title", "source", "section", "speaker", "pages", "text")}
+        cites = tuple(Cite(str(x["label"]), str(x.get("reference") or "")) for x in c.get("cites") or ())
+        numbers = {k: int(c.get(k) or 0) for k in ("start", "end")}
+        extra = {k: str(c.get(k) or "") for k in ("speaker_reference", "chain")}
+        n, score = int(c.get("n") or i + 1), float(c.get("score") or 0.0)
+        citations.append(Citation(n=n, cites=cites, score=score, **text, **numbers, **extra))
+    return Answer(
+        question=str(data.get("question") or ""),
+        answer=str(data["answer"]),
+        refused=bool(data.get("refused", False)),
+        citations=tuple(citations),
+        closest_pages=tuple(data.get("closest_pages") or ()),
+        generated=bool(data.get("generated", False)),
+        dropped=int(data.get("dropped", 0)),
+        searched=str(data.get("searched", "")),
+    )
