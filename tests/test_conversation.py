@@ -87,6 +87,16 @@ FEDERALISM = [("What is federalism?", None)]
             "Why did they do it?",
             "Why did the Soviets send missiles to Cuba?",
         ),
+        (
+            [("What are the Bretton Woods institutions?", None)],
+            "Why were they created?",
+            "Why were the Bretton Woods institutions created?",
+        ),
+        (
+            [("What is modernization theory?", None)],
+            "What are the criticisms of this theory?",
+            "What are the criticisms of modernization theory?",
+        ),
         # Questions about the page itself.
         (NPM, "Who wrote this page?", f"Who wrote the page “{SEED_TITLE}”?"),
         (NPM, "What course is it in?", f"What course is the page “{SEED_TITLE}” in?"),
@@ -116,6 +126,7 @@ def test_a_question_that_cannot_stand_alone_is_rewritten(history, question, expe
         (LOCKE, "What is the rule that is used?"),  # "that" is a relative pronoun
         (LOCKE, "What are de jure rules?"),  # no pronoun at all
         (FEDERALISM, "What did he say?"),  # nobody to refer to: left as typed
+        (LOCKE, "What did Marx say about capitalism?"),  # a new person, no pronoun
     ],
 )
 def test_a_question_that_stands_alone_is_kept(history, question):
@@ -138,6 +149,10 @@ def test_a_new_person_replaces_the_old_one_and_refused_turns_keep_the_person():
     assert rewrite("What did he say about it?", history) == "What did Hobbes say about the sovereign?"
     refused = [*BORINS, ("What about Web 2.0 in Japan?", _answer("q", refused=True))]
     assert rewrite("What did he write?", refused) == "What did Borins write?"
+    tocqueville = [("What did Tocqueville write about self-government in America?", None)]
+    assert rewrite("Which book did he write it in?", tocqueville) == (
+        "Which book did Tocqueville write self-government in America in?"  # "which book" is not about the page
+    )
 
 
 def test_turns_and_pairs_are_the_same_history():

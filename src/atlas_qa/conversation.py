@@ -108,7 +108,7 @@ _TERM_NOUNS = frozenset("term word phrase expression".split())
 _PAGE_QUESTION = re.compile(
     r"\b(?:when\b.*\b(?:modified|updated|changed|written|created|published|posted|edited|revised)|who\s+(?:wrote|"
     r"created|authored|made|edited|updated|modified|writes)\b|(?:what|which)\s+(?:topic|course|subject|chapter|"
-    r"unit|module|book)\b|(?:last\s+)?(?:modified|updated)\s+when)",
+    r"unit|module)\b|(?:last\s+)?(?:modified|updated)\s+when)",
     re.I,
 )
 # "Is it true that ...", "Why is it important to vote?": "it" points ahead, not back.
@@ -332,6 +332,8 @@ def resolve(question: str, ctx: Context) -> tuple[str, frozenset[str]]:
         ):
             noun = following
             new = f"the {noun} “{ctx.topic}”" if nxt in _TERM_NOUNS else f"the {noun} of {ctx.topic}"
+            if nxt in ctx.topic.lower().split():
+                new = ctx.topic  # "this theory" after "modernization theory"
             taken, kind = len(gap) + len(following), "topic"
         elif m.start() not in expletive and "topic" not in used and "page" not in used:
             prev = before[-1].lower() if before else ""
@@ -373,7 +375,7 @@ def advance(ctx: Context, question: str, answer: Answer | None) -> Context:
     elif not used & {"person", "they"}:
         ctx = replace(ctx, persons=(central,) if central else ctx.persons, named=False)
     if "they" not in used:
-        groups = re.findall(r"(?<=\w )((?:the\s+)?[A-Z][a-z]+s)\b", searched)
+        groups = re.findall(r"(?:^|\s)(?:[a-z]+\s+)((?:the\s+)?[A-Z][a-z]+s)\b", searched)  # not "Bretton Woods"
         ctx = replace(ctx, group=next((g for g in groups if g.split()[-1] not in " ".join(named)), ""))
     if not used & {"topic", "page"} or re.search(r"\babout\s+(?!it\b|this\b|that\b)\w", question, re.I):
         ctx = replace(ctx, topic=topic_of(searched, named) or ctx.topic)
