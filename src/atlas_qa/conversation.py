@@ -25,6 +25,7 @@ from typing import Any
 
 from .attribution import find_citations
 from .errors import QuestionError
+from .lexical import STOPWORDS as LEXICAL_STOPWORDS
 from .types import Answer, answer_from_json
 
 
@@ -50,21 +51,13 @@ class Context:
     page: str = ""  # the title of the page the previous answer quoted first
 
 
-# Words that carry no topic: question words, function words, pronouns and verbs of saying.
-STOPWORDS = frozenset(
-    """a an the and or but nor so yet if then than as of at by for from in into on onto to up with about above after
-    against among around before behind below beneath beside between beyond during except inside near off out outside
-    over past since through throughout till toward towards under until upon within without via per
-    is am are was were be been being do does did doing done have has had having can could shall should will would may
-    might must ought need needs
-    i me my mine myself you your yours yourself we us our ours ourselves he him his himself she her hers herself it
-    its itself they them their theirs themselves this that these those there here
-    what which who whom whose when where why how whether
-    not no yes very too also just only even more most much many some any each every all both either neither other
-    another such own same few less least
-    say said says tell told tells explain explained explains describe described describes discuss discussed
-    discusses mean meant means argue argued argues claim claimed claims think thought thinks write wrote writes
-    written state stated states according course material please""".split()
+# Words that carry no topic: the lexical stop words, more function words and verbs of saying.
+STOPWORDS = LEXICAL_STOPWORDS | frozenset(
+    """according also among another around behind beneath beside beyond course done either even every except inside
+    least less many material may might mine much must near need needs neither onto ought outside past per please shall
+    since throughout till toward towards upon us via whether whose within without yes yet say says said tell tells told
+    think thinks thought write writes wrote written argue argues argued claim claims claimed state states stated
+    explains explained describes described discusses discussed means""".split()
 )
 _SAYING = (
     "say|says|said|argue|argues|argued|write|writes|wrote|think|thinks|thought|believe|believes|believed|claim|"
@@ -139,8 +132,6 @@ _REFERRING = re.compile(
 )
 _MALE_FEMALE = {"he", "she", "him", "his", "himself", "her", "hers", "herself"}
 _PLURAL = {"they", "them", "their", "theirs", "themselves"}
-_POSSESSIVE = {"his", "hers", "their", "theirs", "its"}
-_KIND = {**{w: "person" for w in _MALE_FEMALE}, **{w: "they" for w in _PLURAL}}
 
 
 def key_words(question: str, limit: int = 8) -> list[str]:
@@ -292,6 +283,65 @@ def _possessive(name: str, person: bool, following: str) -> tuple[str, int]:
     return f"the {following[:taken].strip()} of {name}", taken
 
 
+@dataclass(frozen=True)
+class _Word:
+    """A referring word of the question, with what comes before (as rewritten so far) and after it."""
+
+    text: str  # as typed: "He", "their", "this"
+    gap: str  # what separates it from the next word
+    next: str  # the next word
+    before: list[str]  # the words before it
+    rest: str  # the question after it
+
+
+def _person(w: _Word, ctx: Context) -> tuple[str, int]:
+    """he/she/his/her... -> the person, unless the question names someone before it."""
+    low = w.text.lower()
+    if not ctx.persons or _names_a_person(w.before):
+        return "", 0
+    possessive = low in ("his", "hers") or (
+        low == "her" and not w.gap.strip() and w.next.lower() not in _OBJECT_FOLLOWERS
+    )
+    return ctx.persons[0] + ("'s" if possessive else ""), 0
+
+
+def _they(w: _Word, ctx: Context) -> tuple[str, int]:
+    """they/them/their -> the persons named, a group named, else a plural topic; unless the question names some."""
+    persons = ctx.persons if ctx.persons and (ctx.named or not (ctx.group or _is_plural(ctx.topic))) else ()
+    referent = " and ".join(persons) or ctx.group or (ctx.topic if _is_plural(ctx.topic) else "")
+    if not referent or _names_a_group(w.before):
+        return "", 0
+    if w.text.lower() in ("their", "theirs"):
+        return _possessive(referent, bool(persons), w.rest)
+    return referent, 0
+
+
+def _thing(w: _Word, ctx: Context, page_question: bool, persons: Sequence[str]) -> tuple[str, int, str]:
+    """it/its/this/that -> the page (in a question about the page) or the topic; "" when it refers to something in
+    the question, points ahead, or is a determiner or conjunction. Returns (text, characters taken after, kind)."""
+    low, nxt = w.text.lower(), w.next.lower()
+    whole = len(w.gap) + len(w.next)  # "this page" is replaced whole
+    if low in ("this", "that") and nxt in _PAGE_NOUNS and ctx.page:
+        return f"the page “{ctx.page}”", whole, "page"
+    if low in ("this", "that") and nxt in _TOPIC_NOUNS | _TERM_NOUNS and ctx.topic:
+        if low == "that" and _names_a_thing(w.before, persons):  # "this idea" points back; "that idea" may not
+            return "", 0, ""
+        if nxt in ctx.topic.lower().split():
+            return ctx.topic, whole, "topic"  # "this theory" after "modernization theory"
+        return (f"the {w.next} “{ctx.topic}”" if nxt in _TERM_NOUNS else f"the {w.next} of {ctx.topic}"), whole, "topic"
+    prev = w.before[-1].lower() if w.before else ""
+    pronoun = low in ("it", "its", "itself") or (
+        (nxt in _PRONOUN_FOLLOWERS or bool(w.gap.strip())) and not (low == "that" and prev in _CLAUSE_VERBS)
+    )
+    if not pronoun or _names_a_thing(w.before, persons):
+        return "", 0, ""
+    if page_question and low != "its":
+        return f"the page “{ctx.page}”", whole if nxt in _PAGE_NOUNS else 0, "page"
+    if low == "its" and ctx.topic:
+        return (*_possessive(ctx.topic, False, w.rest), "topic")
+    return ctx.topic, 0, "topic" if ctx.topic else ""
+
+
 def resolve(question: str, ctx: Context) -> tuple[str, frozenset[str]]:
     """The question made standalone with `ctx`, and which referents it used ("person", "they", "topic", "page")."""
     page_question = bool(_PAGE_QUESTION.search(question)) and bool(ctx.page)
@@ -303,62 +353,28 @@ def resolve(question: str, ctx: Context) -> tuple[str, frozenset[str]]:
     for m in _REFERRING.finditer(question):
         if m.start() < pos:
             continue
-        word, gap, following = m.group(1), m.group(2), m.group(3)
-        low, nxt = word.lower(), following.lower()
-        before = _WORD.findall("".join(out) + question[pos : m.start()])
+        low, start = m.group(1).lower(), m.start()
+        before = _WORD.findall("".join(out) + question[pos:start])
+        w = _Word(m.group(1), m.group(2), m.group(3), before, question[m.end() :])
         new, taken, kind = "", 0, ""
-        if low in _MALE_FEMALE:
-            if ctx.persons and "person" not in used and not _names_a_person(before):
-                new, kind = ctx.persons[0], "person"
-                if low in ("his", "hers") or (low == "her" and not gap.strip() and nxt not in _OBJECT_FOLLOWERS):
-                    new = f"{new}'s"
-        elif low in _PLURAL:
-            persons = ctx.persons if ctx.persons and (ctx.named or not (ctx.group or _is_plural(ctx.topic))) else ()
-            referent = " and ".join(persons) or ctx.group or (ctx.topic if _is_plural(ctx.topic) else "")
-            if referent and "they" not in used and not _names_a_group(before):
-                new, kind = referent, "they"
-                if low in ("their", "theirs"):
-                    new, taken = _possessive(referent, bool(persons), question[m.end() :])
-        elif low in ("this", "that") and nxt in _PAGE_NOUNS and ctx.page:
-            new, taken, kind = f"the page “{ctx.page}”", len(gap) + len(following), "page"
-        elif (
-            low in ("this", "that")
-            and nxt in _TOPIC_NOUNS | _TERM_NOUNS
-            and ctx.topic
-            and "topic" not in used
-            and (
-                low == "this" or not _names_a_thing(before, own_persons)  # "this idea" points back; "that" may not
-            )
-        ):
-            noun = following
-            new = f"the {noun} “{ctx.topic}”" if nxt in _TERM_NOUNS else f"the {noun} of {ctx.topic}"
-            if nxt in ctx.topic.lower().split():
-                new = ctx.topic  # "this theory" after "modernization theory"
-            taken, kind = len(gap) + len(following), "topic"
-        elif m.start() not in expletive and "topic" not in used and "page" not in used:
-            prev = before[-1].lower() if before else ""
-            pronoun = low in ("it", "its", "itself") or (
-                (nxt in _PRONOUN_FOLLOWERS or bool(gap.strip())) and not (low == "that" and prev in _CLAUSE_VERBS)
-            )
-            if pronoun and not _names_a_thing(before, own_persons):
-                if page_question and low != "its":
-                    new, kind = f"the page “{ctx.page}”", "page"
-                    if nxt in _PAGE_NOUNS:
-                        taken = len(gap) + len(following)
-                elif ctx.topic and prev == "do" and (action := _action(ctx.topic, [ctx.group, *ctx.persons])):
-                    out.append(re.sub(r"\bdo\s*$", "", (out.pop() if out else "") + question[pos : m.start()]))
-                    pos, new, kind = m.start(), action, "topic"  # "why did they do it?" -> "... send missiles"
-                elif ctx.topic:
-                    new, kind = ctx.topic, "topic"
-                    if low == "its":
-                        new, taken = _possessive(ctx.topic, False, question[m.end() :])
-        if not kind:
+        if low in _MALE_FEMALE and "person" not in used:
+            new, taken = _person(w, ctx)
+            kind = "person"
+        elif low in _PLURAL and "they" not in used:
+            new, taken = _they(w, ctx)
+            kind = "they"
+        elif low not in _MALE_FEMALE | _PLURAL and start not in expletive and not used & {"topic", "page"}:
+            new, taken, kind = _thing(w, ctx, page_question, own_persons)
+            do = re.search(r"\bdo\s+$", question[pos:start])
+            if kind == "topic" and do and (action := _action(ctx.topic, [ctx.group, *ctx.persons])):
+                new, start = action, pos + do.start()  # "why did they do it?" -> "why did the Soviets send missiles"
+        if not new:
             out.append(question[pos : m.end()])
             pos = m.end()
             continue
-        if m.start() == 0 and word[0].isupper():
+        if start == 0 and m.group(1)[0].isupper():
             new = new[:1].upper() + new[1:]
-        out.append(question[pos : m.start()] + new)
+        out.append(question[pos:start] + new)
         pos = m.end() + taken
         used.add(kind)
     out.append(question[pos:])
