@@ -349,7 +349,9 @@ def resolve(question: str, ctx: Context) -> tuple[str, frozenset[str]]:
         e.start() + m.start() for e in _EXPLETIVE.finditer(question) for m in re.finditer(r"\bit\b", e[0], re.I)
     }
     own_persons = [*persons_in(question), *ctx.persons]
-    out, used, pos = [], set(), 0
+    out: list[str] = []
+    used: set[str] = set()
+    pos = 0
     for m in _REFERRING.finditer(question):
         if m.start() < pos:
             continue

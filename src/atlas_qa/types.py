@@ -150,11 +150,18 @@ def answer_from_json(data: Mapping[str, Any]) -> Answer:
     citations = []
     for i, c in enumerate(data.get("citations") or ()):
         text = {k: str(c.get(k) or "") for k in ("page_id", "title", "source", "section", "speaker", "pages", "text")}
-        cites = tuple(Cite(str(x["label"]), str(x.get("reference") or "")) for x in c.get("cites") or ())
-        numbers = {k: int(c.get(k) or 0) for k in ("start", "end")}
-        extra = {k: str(c.get(k) or "") for k in ("speaker_reference", "chain")}
-        n, score = int(c.get("n") or i + 1), float(c.get("score") or 0.0)
-        citations.append(Citation(n=n, cites=cites, score=score, **text, **numbers, **extra))
+        citations.append(
+            Citation(
+                n=int(c.get("n") or i + 1),
+                cites=tuple(Cite(str(x["label"]), str(x.get("reference") or "")) for x in c.get("cites") or ()),
+                score=float(c.get("score") or 0.0),
+                start=int(c.get("start") or 0),
+                end=int(c.get("end") or 0),
+                speaker_reference=str(c.get("speaker_reference") or ""),
+                chain=str(c.get("chain") or ""),
+                **text,  # type: ignore[arg-type]
+            )
+        )
     return Answer(
         question=str(data.get("question") or ""),
         answer=str(data["answer"]),
