@@ -1,6 +1,8 @@
 import re
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from atlas_qa.conversation import (
     Turn,
@@ -131,6 +133,27 @@ def test_a_question_that_cannot_stand_alone_is_rewritten(history, question, expe
 )
 def test_a_question_that_stands_alone_is_kept(history, question):
     assert rewrite(question, history) == question
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ ,.?'’-0123456789"), max_size=200
+    )
+)
+def test_only_a_referring_word_changes_a_question(question):
+    history = [*LOCKE, *NPM, ("What are de jure rules?", None)]
+    searched = rewrite(question, history)
+    words = {w.lower() for w in re.findall(r"[A-Za-z]+", question)}
+    referring = {"he", "she", "him", "his", "himself", "her", "hers", "herself", "they", "them", "their", "theirs"}
+    if not words & (referring | {"themselves", "it", "its", "itself", "this", "that"}):
+        assert searched == question
+
+
+def test_only_the_last_turns_count():
+    old = [*LOCKE, *[("What are de jure rules?", None)] * 10]
+    assert rewrite("What did he say?", old) == "What did he say?"  # Locke is eleven turns back
+    assert rewrite("What did he say?", old[:10]) == "What did Locke say?"
 
 
 def test_without_history_the_question_is_unchanged():

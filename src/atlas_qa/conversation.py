@@ -38,6 +38,7 @@ class Turn:
 
 
 History = Sequence["Turn | tuple[str, Answer | None]"]
+MAX_TURNS = 10  # what a follow-up can refer to comes from the last turns; bounds the work on a long conversation
 
 
 @dataclass(frozen=True)
@@ -408,9 +409,9 @@ def turns(history: History) -> list[Turn]:
 
 
 def context(history: History) -> Context:
-    """What the conversation is about after the previous turns (oldest first)."""
+    """What the conversation is about after the previous turns (oldest first; the last MAX_TURNS count)."""
     ctx = Context()
-    for turn in turns(history):
+    for turn in turns(history[-MAX_TURNS:]):
         ctx = advance(ctx, turn.question, turn.answer)
     return ctx
 
