@@ -52,7 +52,7 @@ def test_ask_click_a_marker_follow_up_and_rate(shipped_app, page, shoot):
     ask(page, FOLLOW_UP, 1)
     second = page.locator("#aq-chat [data-testid=bot]").nth(1)
     expect(second).to_contain_text("rule-bound bureaucracies")
-    expect(second.locator(".aq-meta")).to_contain_text("What did Pal say about rule-bound bureaucracies?")
+    expect(second.locator(".aq-meta")).to_contain_text("What did Borins say about rule-bound bureaucracies?")  # "According to Borins"
     # The passage that says it is among the sources, its span marked, and the answer cites it by its number.
     cited = page.locator("#aq-sources .aq-card", has=page.locator("mark", has_text="rule-bound bureaucracies")).first
     expect(cited).to_be_visible()
