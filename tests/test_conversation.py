@@ -178,6 +178,19 @@ def test_a_new_person_replaces_the_old_one_and_refused_turns_keep_the_person():
     )
 
 
+SEED_ID = "atlas107/digital-technology-and-service-delivery.txt"
+# The answer to a concept the course only links to ("See also"): no citation, the page to read listed.
+RELATED = Answer("q", "The course mentions “New Public Management” only as a related concept.", True, (), (SEED_ID,))
+
+
+def test_a_refusal_that_lists_pages_gives_the_page_to_a_page_question():
+    history = [("What is New Public Management?", RELATED)]
+    titles = {SEED_ID: SEED_TITLE}.get
+    assert rewrite("when was it last modified", history, titles) == f"when was the page “{SEED_TITLE}” last modified"
+    assert rewrite("Who wrote this page?", history) == f"Who wrote the page “{SEED_ID}”?"  # no titles: its id
+    assert rewrite("Why does it matter?", history, titles) == "Why does New Public Management matter?"
+
+
 def test_turns_and_pairs_are_the_same_history():
     pairs = LOCKE + [("What did he say about revolution?", None)]
     assert context(pairs) == context([Turn(q, a) for q, a in pairs])
@@ -254,6 +267,11 @@ def test_ask_with_history_searches_the_standalone_question_and_says_so(atlas):
     assert answer_json(answer)["searched"] == answer.searched
     direct = atlas.ask(answer.searched)
     assert (answer.answer, answer.citations) == (direct.answer, direct.citations)
+
+
+def test_ask_looks_up_the_title_of_a_page_known_by_id(atlas):
+    answer = atlas.ask("when was it last modified", history=[("What is New Public Management?", RELATED)])
+    assert answer.searched == f"when was the page “{SEED_TITLE}” last modified"
 
 
 def test_ask_with_history_keeps_a_question_that_stands_alone(atlas):

@@ -19,7 +19,7 @@ Pure functions over the conversation; `core.Atlas.ask(question, history=...)` ca
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -50,6 +50,7 @@ class Context:
     group: str = ""  # a group the question named ("the Soviets"): they/them
     topic: str = ""  # it/this/that
     page: str = ""  # the title of the page the previous answer quoted first
+    page_id: str = ""  # its id (a refusal lists only the ids of the closest pages; `rewrite` looks the title up)
 
 
 # Words that carry no topic: the lexical stop words, more function words and verbs of saying.
@@ -322,8 +323,8 @@ def _thing(w: _Word, ctx: Context, page_question: bool, persons: Sequence[str]) 
     the question, points ahead, or is a determiner or conjunction. Returns (text, characters taken after, kind)."""
     low, nxt = w.text.lower(), w.next.lower()
     whole = len(w.gap) + len(w.next)  # "this page" is replaced whole
-    if low in ("this", "that") and nxt in _PAGE_NOUNS and ctx.page:
-        return f"the page “{ctx.page}”", whole, "page"
+    if low in ("this", "that") and nxt in _PAGE_NOUNS and (ctx.page or ctx.page_id):
+        return f"the page “{ctx.page or ctx.page_id}”", whole, "page"
     if low in ("this", "that") and nxt in _TOPIC_NOUNS | _TERM_NOUNS and ctx.topic:
         if low == "that" and _names_a_thing(w.before, persons):  # "this idea" points back; "that idea" may not
             return "", 0, ""
@@ -337,7 +338,7 @@ def _thing(w: _Word, ctx: Context, page_question: bool, persons: Sequence[str]) 
     if not pronoun or _names_a_thing(w.before, persons):
         return "", 0, ""
     if page_question and low != "its":
-        return f"the page “{ctx.page}”", whole if nxt in _PAGE_NOUNS else 0, "page"
+        return f"the page “{ctx.page or ctx.page_id}”", whole if nxt in _PAGE_NOUNS else 0, "page"
     if low == "its" and ctx.topic:
         return (*_possessive(ctx.topic, False, w.rest), "topic")
     return ctx.topic, 0, "topic" if ctx.topic else ""
@@ -345,7 +346,7 @@ def _thing(w: _Word, ctx: Context, page_question: bool, persons: Sequence[str]) 
 
 def resolve(question: str, ctx: Context) -> tuple[str, frozenset[str]]:
     """The question made standalone with `ctx`, and which referents it used ("person", "they", "topic", "page")."""
-    page_question = bool(_PAGE_QUESTION.search(question)) and bool(ctx.page)
+    page_question = bool(_PAGE_QUESTION.search(question)) and bool(ctx.page or ctx.page_id)
     expletive = {
         e.start() + m.start() for e in _EXPLETIVE.finditer(question) for m in re.finditer(r"\bit\b", e[0], re.I)
     }
@@ -398,8 +399,10 @@ def advance(ctx: Context, question: str, answer: Answer | None) -> Context:
         ctx = replace(ctx, group=next((g for g in groups if g.split()[-1] not in " ".join(named)), ""))
     if not used & {"topic", "page"} or re.search(r"\babout\s+(?!it\b|this\b|that\b)\w", question, re.I):
         ctx = replace(ctx, topic=topic_of(searched, named) or ctx.topic)
-    if answer is not None and not answer.refused and answer.citations:
-        ctx = replace(ctx, page=answer.citations[0].title)
+    if answer is not None and answer.citations:
+        ctx = replace(ctx, page=answer.citations[0].title, page_id=answer.citations[0].page_id)
+    elif answer is not None and answer.closest_pages:  # "mentioned only as a related concept: see the page below"
+        ctx = replace(ctx, page="", page_id=answer.closest_pages[0])
     return ctx
 
 
@@ -416,12 +419,13 @@ def context(history: History) -> Context:
     return ctx
 
 
-def rewrite(question: str, history: History) -> str:
+def rewrite(question: str, history: History, title: Callable[[str], str] | None = None) -> str:
     """The question to search with: `question` made standalone with the previous turns, or unchanged.
 
     Args:
         question: the question as typed.
         history: the previous turns, oldest first: Turns or (question, Answer | None) pairs.
+        title: a page's title from its id, for a page the conversation knows only by id (a refusal's closest page).
 
     Returns:
         The question with its pronouns replaced by what they refer to, when they refer to nothing in the question
@@ -429,7 +433,10 @@ def rewrite(question: str, history: History) -> str:
     """
     if not history:
         return question
-    return resolve(question, context(history))[0]
+    ctx = context(history)
+    if title is not None and ctx.page_id and not ctx.page:
+        ctx = replace(ctx, page=title(ctx.page_id))
+    return resolve(question, ctx)[0]
 
 
 def history_from_json(items: Any) -> list[Turn]:

@@ -33,9 +33,10 @@ def check_question(question: str) -> str:
     return question
 
 
-def standalone(question: str, history: History | None) -> str:
-    """What to search for: the follow-up rewritten with the conversation (the question itself if that is too long)."""
-    searched = rewrite(question, history) if history else question
+def standalone(question: str, history: History | None, title: Callable[[str], str] | None = None) -> str:
+    """What to search for: the follow-up rewritten with the conversation (the question itself if that is too long);
+    `title`: a page's title from its id."""
+    searched = rewrite(question, history, title) if history else question
     return searched if len(searched) <= MAX_QUESTION_CHARS else question
 
 
@@ -86,7 +87,7 @@ class Atlas:
         `dense_hits`: the searched question's nearest chunks, when `ask_batch` fetched them with others'.
         """
         question = check_question(question)
-        searched = standalone(question, history)
+        searched = standalone(question, history, self._title)
         self.index.check_version()
         if self.index.count() == 0:
             raise IndexNotFoundError(
@@ -123,7 +124,7 @@ class Atlas:
                 out.append(AtlasError("not answered"))
             except AtlasError as exc:
                 out.append(exc)
-        searched = [standalone(q, histories[i]) for i, q in valid.items()]
+        searched = [standalone(q, histories[i], self._title) for i, q in valid.items()]
         vectors = self.embedder.embed_batch(searched) if searched else []
         groups: dict[str, list[int]] = {}  # questions with the same filters share one Chroma query
         for row, i in enumerate(valid):
@@ -147,6 +148,12 @@ class Atlas:
         docs = self._docs(retrieval)
         ranked = rank_sentences(claim, retrieval.passages, docs, self.index.lexical.idf)
         return supporting_works(ranked, docs, retrieval.passages)
+
+    def _title(self, page_id: str) -> str:
+        try:
+            return self.index.document(page_id).title
+        except AtlasError:
+            return page_id
 
     def _docs(self, retrieval: Retrieval) -> dict[str, Document]:
         return {p.chunk.page_id: self.index.document(p.chunk.page_id) for p in retrieval.passages}
