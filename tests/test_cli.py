@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,21 @@ def test_app_py_is_the_cli_serve_command():
         [sys.executable, str(ROOT / "app.py"), "--port", "x"], capture_output=True, text=True, timeout=60
     )
     assert bad.returncode == 2 and "invalid int value" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_chat_reads_piped_questions_keeps_the_conversation_and_says_what_it_searched(corpus: Path, tmp_path: Path):
+    env = {**os.environ, "ATLAS_QA_INDEX_DIR": str(tmp_path / "i"), "ATLAS_QA_MODEL": "hash-64"}
+    env["ATLAS_QA_REFUSE_BELOW"] = "0"
+    cli = [sys.executable, "-m", "atlas_qa.cli"]
+    subprocess.run([*cli, "ingest", str(corpus), "--json"], env=env, capture_output=True, check=True, timeout=120)
+    lines = "What are de jure rules?\n\n" + "x" * 2000 + "\nWho enforces them?\nexit\nWhat is power?\n"
+    done = subprocess.run([*cli, "chat", "--json"], input=lines, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    answers = [json.loads(x) for x in done.stdout.splitlines()]
+    assert [a["question"] for a in answers] == ["What are de jure rules?", "Who enforces them?"]  # exit ends it
+    assert answers[1]["searched"] == "Who enforces de jure rules?" and answers[0]["searched"] == answers[0]["question"]
+    assert "limit is 1,000" in done.stderr  # a bad question is reported and the session goes on
+    piped = "What are de jure rules?\nWho enforces them?\n"
+    text = subprocess.run([*cli, "chat"], input=piped, env=env, capture_output=True, text=True, timeout=120)
+    assert text.returncode == 0 and "Searched: Who enforces de jure rules?" in text.stdout
+    assert text.stdout.count("Searched:") == 1 and "[1]" in text.stdout  # EOF ends it too

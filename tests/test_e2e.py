@@ -157,3 +157,30 @@ def test_eval_commands_on_the_excerpt(tmp_path: Path):
     )
     assert attr.returncode == 0, attr.stderr
     assert json.loads(attr.stdout)["accuracy@1"] >= 0.8
+
+
+def test_follow_ups_with_the_real_model(real_atlas):
+    from atlas_qa.conversation import Turn
+
+    def ask(question: str, history: list[Turn]):  # type: ignore[no-untyped-def]
+        answer = real_atlas.ask(question, history=history)
+        history.append(Turn(question, answer))
+        return answer
+
+    seed = "atlas107/digital-technology-and-service-delivery.txt"
+    pal: list[Turn] = []
+    ask("What did Pal say about digital technology?", pal)
+    standalone = ask("How can citizens get access to their personal information?", pal)
+    assert standalone.searched == standalone.question and "personal information" in standalone.answer
+
+    npm: list[Turn] = []
+    ask("What is New Public Management?", npm)
+    modified = ask("when was it last modified", npm)
+    assert modified.searched == "when was the page “Digital technology and service delivery” last modified"
+    assert modified.citations[0].page_id == seed and "12 April 2017" in modified.answer
+
+    aristotle: list[Turn] = []
+    ask("Who argued that humans are political animals?", aristotle)
+    meant = ask("What did he mean by that?", aristotle)
+    assert meant.searched == "What did Aristotle mean by humans are political animals?"
+    assert meant.citations[0].page_id == "m00002" and "Aristotle argued" in meant.answer

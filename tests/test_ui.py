@@ -233,7 +233,7 @@ def test_clicking_an_older_marker_renders_that_turns_sources_with_the_card_in_fo
     views = Views(hash_atlas)
     turns = _ask(views, BORINS_QUESTION)
     turns = _ask(views, "What did he say about rule-bound bureaucracies?", turns)
-    assert turns[1].asked == "What did Pal say about rule-bound bureaucracies?"
+    assert turns[1].asked == "What did Borins say about rule-bound bureaucracies?"  # the answer quotes Borins
     html = views.sources(turns, 0, focus=1)
     assert 'data-turn="0"' in html and 'class="aq-card aq-focus" id="src-0-1"' in html
 

@@ -43,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--k", type=int, help="passages to cite (default 5)")
     p.add_argument("--json", action="store_true", help="print the answer as JSON")
 
+    p = sub.add_parser("chat", parents=[common], help="a conversation: questions one per line, follow-ups work")
+    p.add_argument("--k", type=int, help="passages to cite (default 5)")
+    p.add_argument("--json", action="store_true", help="print each answer as one line of JSON")
+
     p = sub.add_parser("eval", parents=[common], help="retrieval metrics on a question set")
     p.add_argument("questions", type=Path, nargs="?", help="JSONL of {id, question, gold_page, kind?}")
     p.add_argument("--corpus", type=Path, help="index this corpus into its own index folder first")
@@ -89,7 +93,7 @@ def _settings(args: argparse.Namespace) -> Any:
         backend=args.backend,
         course=args.course,
         chroma_url=args.chroma_url,
-        k=getattr(args, "k", None) if args.command == "ask" else None,
+        k=getattr(args, "k", None) if args.command in ("ask", "chat") else None,
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
     )
@@ -116,6 +120,8 @@ def _print_ingest(report: Any, as_json: bool) -> None:
 
 
 def _print_answer(answer: Any) -> None:
+    if answer.searched and answer.searched != answer.question:
+        print(f"Searched: {answer.searched}\n")
     print(answer.answer)
     if answer.refused and answer.closest_pages:
         print("\nClosest pages: " + ", ".join(answer.closest_pages))
@@ -125,6 +131,36 @@ def _print_answer(answer: Any) -> None:
         print("    " + " ".join(c.text.split())[:400])
         for cite in c.cites:
             print(f"    cites {cite.label}: {cite.reference or '(not in the page references)'}")
+
+
+def _chat(args: argparse.Namespace, atlas: Any) -> int:
+    """Questions from stdin, one per line, each asked with the conversation so far; `exit`, `quit` or EOF ends."""
+    from .conversation import Turn
+    from .errors import QuestionError
+
+    interactive = sys.stdin.isatty()
+    if interactive:
+        print("Ask a question about the course (follow-ups work); `exit` or Ctrl-D ends.")
+    history: list[Turn] = []
+    while True:
+        if interactive:
+            print("\n> ", end="", flush=True)
+        line = sys.stdin.readline()
+        if not line or line.strip().lower() in ("exit", "quit"):
+            return 0
+        if not line.strip():
+            continue
+        try:
+            answer = atlas.ask(line, k=args.k, history=history)
+        except QuestionError as exc:  # a bad question ends its turn, not the session
+            print(f"atlas-qa: {exc}", file=sys.stderr)
+            continue
+        history.append(Turn(line.strip(), answer))
+        if args.json:
+            print(json.dumps(answer_json(answer), ensure_ascii=False), flush=True)
+        else:
+            _print_answer(answer)
+            print("\n" + "-" * 40, flush=True)
 
 
 def _eval(args: argparse.Namespace, settings: Any) -> int:
@@ -291,6 +327,8 @@ def main(argv: list[str] | None = None) -> int:
             return _eval_answers(args, settings)
         if args.command == "eval-attribution":
             return _eval_attribution(args, settings)
+        if args.command == "chat":
+            return _chat(args, atlas)
         if args.command == "ask":
             answer = atlas.ask(args.question, k=args.k)
             if args.json:

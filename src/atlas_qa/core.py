@@ -7,12 +7,14 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from .answer import compose, rank_sentences, supporting_works
 from .config import Settings
+from .conversation import History, rewrite
 from .embedding import Embedder, VectorCache, embedder_for
 from .errors import AtlasError, IndexNotFoundError, QuestionError, StoreUnavailableError
 from .index import Index, IngestReport
@@ -61,6 +63,13 @@ def check_filters(filters: object) -> dict[str, str] | None:
     return {check_text(k, "A filter name"): check_text(v, f"The filter {k!r}") for k, v in filters.items()} or None
 
 
+def standalone(question: str, history: History | None, title: Callable[[str], str] | None = None) -> str:
+    """What to search for: the follow-up rewritten with the conversation (the question itself if that is too long);
+    `title`: a page's title from its id."""
+    searched = rewrite(question, history, title) if history else question
+    return searched if len(searched) <= MAX_QUESTION_CHARS else question
+
+
 def _kind(value: object) -> str:
     return {bool: "true/false", int: "a number", float: "a number", list: "a list", dict: "an object"}.get(
         type(value), "null" if value is None else f"a {type(value).__name__}"
@@ -106,45 +115,56 @@ class Atlas:
         k: int | None = None,
         filters: dict[str, str] | None = None,
         dense_hits: list[tuple[str, float]] | None = None,
+        history: History | None = None,
     ) -> Answer:
         """Retrieve, compose a cited answer, verify it; refuse when the course does not cover the question.
 
-        `dense_hits`: the question's nearest chunks, when `ask_batch` fetched them with others'.
+        `history`: the conversation's previous turns, oldest first (`conversation.Turn`s or (question, Answer | None)
+        pairs); a follow-up that cannot stand alone is rewritten with it, and `Answer.searched` says what was searched.
+        `dense_hits`: the searched question's nearest chunks, when `ask_batch` fetched them with others'.
         """
         question = check_question(question)
-        self.index.check_version()
-        if self.index.count() == 0:
-            raise IndexNotFoundError(
-                f"The index in {self.settings.index_dir} is empty: run `atlas-qa ingest` (or `make run`) first."
+        searched = standalone(question, history, self._title)
+        with self._store_errors():  # a Chroma server that stopped answering: one sentence, not a traceback
+            self.index.check_version()
+            if self.index.count() == 0:
+                raise IndexNotFoundError(
+                    f"The index in {self.settings.index_dir} is empty: run `atlas-qa ingest` (or `make run`) first."
+                )
+            retrieval = self.retriever.search(searched, k or self.settings.k, filters=filters, dense_hits=dense_hits)
+            answer = compose(
+                searched,
+                retrieval,
+                self._docs(retrieval),
+                self.settings.refuse_below,
+                self.index.lexical.idf,
+                embed=self.sentence_vectors,
             )
-        retrieval = self.retriever.search(question, k or self.settings.k, filters=filters, dense_hits=dense_hits)
-        answer = compose(
-            question,
-            retrieval,
-            self._docs(retrieval),
-            self.settings.refuse_below,
-            self.index.lexical.idf,
-            embed=self.sentence_vectors,
-        )
         if self.settings.llm_base_url:
             from .generate import LLMConfig, generate
 
             s = self.settings
             config = LLMConfig(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_context_tokens)
-            answer, _ = generate(question, answer, config)
-        return answer
+            answer, _ = generate(searched, answer, config)
+        return replace(answer, question=question, searched=searched)
 
     def ask_batch(
-        self, questions: Sequence[object], filters: Sequence[object] | None = None
+        self,
+        questions: Sequence[object],
+        filters: Sequence[object] | None = None,
+        histories: Sequence[History | None] | None = None,
     ) -> list[Answer | AtlasError]:
         """Answer several questions at once, encoding them in one batch (the server batches concurrent requests).
 
-        Each item is the answer, or the error that question alone raised: a question that is not text, holds a lone
-        surrogate or has bad filters is refused (`QuestionError`) without touching the others; a store that cannot be
-        reached fails only the questions that needed it (`StoreUnavailableError`).
+        `histories`: each question's conversation so far (as `ask` takes it), or None. Each item is the answer, or the
+        error that question alone raised: a question that is not text, holds a lone surrogate or has bad filters is
+        refused (`QuestionError`) without touching the others; a store that cannot be reached fails only the
+        questions that needed it (`StoreUnavailableError`).
         """
         filters = list(filters or [])
         filters += [None] * (len(questions) - len(filters))
+        histories = list(histories or [])
+        histories += [None] * (len(questions) - len(histories))
         out: list[Answer | AtlasError] = []
         valid: dict[int, tuple[str, dict[str, str] | None]] = {}
         for i, (q, f) in enumerate(zip(questions, filters)):
@@ -154,7 +174,8 @@ class Atlas:
             except AtlasError as exc:
                 out.append(exc)
         vectors: dict[int, np.ndarray] = {}
-        for i, vector in self._embed_each({i: q for i, (q, _) in valid.items()}).items():
+        searched = {i: standalone(q, histories[i], self._title) for i, (q, _) in valid.items()}
+        for i, vector in self._embed_each(searched).items():
             if isinstance(vector, AtlasError):
                 out[i] = vector
             else:
@@ -173,7 +194,7 @@ class Atlas:
                     out[i] = exc
                 continue
             for i, hits in zip(rows, found):
-                out[i] = self._ask_alone(*valid[i], hits)
+                out[i] = self._ask_alone(*valid[i], hits, histories[i])
         return out
 
     @contextmanager
@@ -212,12 +233,16 @@ class Atlas:
         return out
 
     def _ask_alone(
-        self, question: str, filters: dict[str, str] | None, hits: list[tuple[str, float]]
+        self,
+        question: str,
+        filters: dict[str, str] | None,
+        hits: list[tuple[str, float]],
+        history: History | None = None,
     ) -> Answer | AtlasError:
         """`ask` for one question of a batch: its error, or an unexpected failure, is returned for it alone."""
         try:
             with self._store_errors():
-                return self.ask(question, filters=filters, dense_hits=hits)
+                return self.ask(question, filters=filters, dense_hits=hits, history=history)
         except AtlasError as exc:
             return exc
         except Exception:  # noqa: BLE001 (a bug must not fail the other questions; the traceback goes to the log)
@@ -231,6 +256,12 @@ class Atlas:
         docs = self._docs(retrieval)
         ranked = rank_sentences(claim, retrieval.passages, docs, self.index.lexical.idf)
         return supporting_works(ranked, docs, retrieval.passages)
+
+    def _title(self, page_id: str) -> str:
+        try:
+            return self.index.document(page_id).title
+        except AtlasError:
+            return page_id
 
     def _docs(self, retrieval: Retrieval) -> dict[str, Document]:
         return {p.chunk.page_id: self.index.document(p.chunk.page_id) for p in retrieval.passages}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -141,6 +142,7 @@ class Answer:
     generated: bool = False  # written by a language model (else extracted verbatim)
     dropped: int = 0  # sentences removed by the verifier
     sentences: tuple[AnswerSentence, ...] = ()
+    searched: str = ""  # what retrieval was asked: the question made standalone for a follow-up ("" = the question)
 
     @classmethod
     def from_sentences(
@@ -176,6 +178,7 @@ def answer_json(answer: Answer, corpus: str | Path | None = None) -> dict[str, A
             c["source"] = course_source(c["source"], corpus)
     return {
         "question": answer.question,
+        "searched": answer.searched or answer.question,
         "answer": answer.answer,
         "refused": answer.refused,
         "generated": answer.generated,
@@ -192,3 +195,44 @@ def error_json(question: object, error: Exception) -> dict[str, Any]:
     unavailable, else 500)."""
     echo = question.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(question, str) else None
     return {"question": echo, "error": str(error) or type(error).__name__, "status": getattr(error, "status", 500)}
+
+
+def answer_from_json(data: Mapping[str, Any]) -> Answer:
+    """The Answer back from its `ask --json` shape (e.g. a conversation's history sent to the HTTP API); missing
+    citation fields take empty values. Raises KeyError, TypeError, ValueError or AttributeError on another shape.
+    """
+    citations = []
+    for i, c in enumerate(data.get("citations") or ()):
+        text = {k: str(c.get(k) or "") for k in ("page_id", "title", "source", "section", "speaker", "pages", "text")}
+        citations.append(
+            Citation(
+                n=int(c.get("n") or i + 1),
+                cites=tuple(Cite(str(x["label"]), str(x.get("reference") or "")) for x in c.get("cites") or ()),
+                score=float(c.get("score") or 0.0),
+                start=int(c.get("start") or 0),
+                end=int(c.get("end") or 0),
+                speaker_reference=str(c.get("speaker_reference") or ""),
+                chain=str(c.get("chain") or ""),
+                **text,  # type: ignore[arg-type]
+            )
+        )
+    return Answer(
+        question=str(data.get("question") or ""),
+        answer=str(data["answer"]),
+        refused=bool(data.get("refused", False)),
+        citations=tuple(citations),
+        closest_pages=tuple(data.get("closest_pages") or ()),
+        generated=bool(data.get("generated", False)),
+        dropped=int(data.get("dropped", 0)),
+        sentences=tuple(
+            AnswerSentence(
+                text=str(x["text"]),
+                n=int(x["n"]),
+                page_id=str(x.get("page_id") or ""),
+                start=int(x.get("start", -1)),
+                end=int(x.get("end", -1)),
+            )
+            for x in data.get("sentences") or ()
+        ),
+        searched=str(data.get("searched", "")),
+    )

@@ -11,7 +11,7 @@ from ..conftest import BORINS_QUESTION
 
 pytestmark = pytest.mark.e2e
 
-FOLLOW_UP = "What did he say about rule-bound bureaucracies?"
+FOLLOW_UP = "What did he say about integrated service delivery?"  # "he": Borins, whom the first answer quotes
 
 
 def ask(page, question: str, turn: int) -> None:
@@ -51,10 +51,10 @@ def test_ask_click_a_marker_follow_up_and_rate(shipped_app, page, shoot):
 
     ask(page, FOLLOW_UP, 1)
     second = page.locator("#aq-chat [data-testid=bot]").nth(1)
-    expect(second).to_contain_text("rule-bound bureaucracies")
-    expect(second.locator(".aq-meta")).to_contain_text("What did Pal say about rule-bound bureaucracies?")
+    expect(second).to_contain_text("integrated service delivery")
+    expect(second.locator(".aq-meta")).to_contain_text("What did Borins say about integrated service delivery?")
     # The passage that says it is among the sources, its span marked, and the answer cites it by its number.
-    cited = page.locator("#aq-sources .aq-card", has=page.locator("mark", has_text="rule-bound bureaucracies")).first
+    cited = page.locator("#aq-sources .aq-card", has=page.locator("mark", has_text="integrated service delivery")).first
     expect(cited).to_be_visible()
     number = (cited.get_attribute("id") or "").rsplit("-", 1)[-1]
     expect(second.locator("a.aq-cite", has_text=f"[{number}]").first).to_be_visible()
@@ -83,14 +83,14 @@ def test_ask_click_a_marker_follow_up_and_rate(shipped_app, page, shoot):
     page.locator("#aq-chat button[aria-label=Like]").last.click()
     expect(page.locator("#aq-comment textarea")).to_be_visible()
     expect(page.locator("#aq-feedback-note")).to_contain_text("answer 2 saved as helpful")
-    page.locator("#aq-comment textarea").fill("Clear, and the Fountain reference is right there.")
+    page.locator("#aq-comment textarea").fill("Clear, and the Borins reference is right there.")
     page.locator("#aq-comment-send").click()
     expect(page.locator("#aq-feedback-note")).to_contain_text("Comment saved for answer 2")
 
     open_tab(page, "Feedback")
     table = page.locator("#aq-feedback-table")
     expect(table).to_contain_text(FOLLOW_UP)
-    expect(table).to_contain_text("Clear, and the Fountain reference is right there.")
+    expect(table).to_contain_text("Clear, and the Borins reference is right there.")
     expect(table).to_contain_text("✓ helpful")
     expect(page.locator("#aq-feedback-summary")).to_contain_text("100%")
     page.locator("#aq-fb-csv").click()
