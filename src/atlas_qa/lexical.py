@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -72,20 +72,35 @@ class LexicalIndex:
 
 
 class PageTerms:
-    """Page-level lexical signals: BM25 over each page's title and key terms, and which pages define a term
-    that the question names (the share of the question's words that the longest such term covers)."""
+    """Page-level lexical signals, each the share of the question a page's own terms cover: its title and key
+    terms (weighted by how rare each word is), and the longest term it defines (in words)."""
 
     MAX_TERM_WORDS = 8
 
     def __init__(self, pages: Sequence[tuple[str, Sequence[str]]]) -> None:
         self.size = len(pages)
-        self.fields = LexicalIndex([title + "\n" + "\n".join(terms) for title, terms in pages])
+        self._fields: dict[str, list[int]] = {}
         self._defines: dict[tuple[str, ...], list[int]] = {}
-        for i, (_, terms) in enumerate(pages):
+        for i, (title, terms) in enumerate(pages):
+            for stem in set(tokenize(title + "\n" + "\n".join(terms))):
+                self._fields.setdefault(stem, []).append(i)
             for term in terms:
                 stems = tuple(tokenize(term))
                 if 0 < len(stems) <= self.MAX_TERM_WORDS:
                     self._defines.setdefault(stems, []).append(i)
+
+    def covers(self, query: str, idf: Callable[[str], float]) -> np.ndarray:
+        """Per page: the share of the query's word weight (`idf` of each stem) found in its title and key terms.
+
+        A share, not a BM25 score: one common word of a long question matching a title counts for little."""
+        out = np.zeros(self.size, dtype=np.float32)
+        weights = [(stem, idf(stem)) for stem in tokenize(query)]
+        total = sum(w for _, w in weights)
+        if total <= 0:
+            return out
+        for stem, w in weights:
+            out[self._fields.get(stem, [])] += w / total
+        return out
 
     def defines(self, query: str) -> np.ndarray:
         """Per page: len(longest defined term found in the query) / len(query), in words after stemming."""
