@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from atlas_qa.core import Atlas
-from atlas_qa.lexical import PageTerms, tokenize
+from atlas_qa.lexical import LexicalIndex, PageTerms, tokenize
 from atlas_qa.retrieve import METHODS, _page_max, _rrf, _z, _z_dict
 
 
@@ -26,6 +26,15 @@ def test_covers_is_the_idf_weighted_share_of_the_question_in_title_and_key_terms
     scores = terms.covers("Why is voting turnout low among parties?", lambda s: idf(s, 0.0))  # low, among: 0
     assert scores == pytest.approx([4 / 6, 2 / 6, 0.0])
     assert not terms.covers("why", lambda s: 1.0).any()  # nothing left after stop words
+
+
+def test_known_weight_is_the_share_of_the_question_bm25_can_see():
+    lexical = LexicalIndex(["bureaucracy grows", "the word grows", "a word", "words and more words"])
+    assert lexical.known_weight("What does the word bureaucracy mean?") == 1.0
+    word, bureaucracy = lexical.idf("word"), lexical.idf("bureaucraci")  # in 3 texts; in 1, the rarest possible
+    assert bureaucracy > word > 0
+    assert lexical.known_weight("What does the word beaurocracy mean?") == pytest.approx(word / (word + bureaucracy))
+    assert lexical.known_weight("what is it?") == 0.0 and LexicalIndex([]).known_weight("word") == 0.0
 
 
 def test_agreement_prefers_a_page_whose_one_chunk_both_sides_rank_high():

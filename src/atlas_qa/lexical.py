@@ -53,12 +53,24 @@ class LexicalIndex:
     def idf(self, token: str) -> float:
         """How rare a stem is in the texts (0 for stems the texts never use)."""
         df = self._df.get(token, 0)
-        return float(np.log(1 + (self.size - df + 0.5) / (df + 0.5))) if df else 0.0
+        return self._idf(df) if df else 0.0
+
+    def _idf(self, df: int) -> float:
+        return float(np.log(1 + (self.size - df + 0.5) / (df + 0.5)))
 
     def coverage(self, query: str) -> float:
         """Share of the query's stems that occur anywhere in the texts: low for questions about other subjects."""
         tokens = tokenize(query)
         return sum(t in self._df for t in tokens) / len(tokens) if tokens else 0.0
+
+    def known_weight(self, query: str) -> float:
+        """Share of the query's stem weight (idf) that the texts use, an unknown stem weighing as much as the rarest
+        possible one (in one text): low when the question's telling word is a typo or a name the texts never use."""
+        if not self.size:
+            return 0.0
+        weights = [(self.idf(t), True) if t in self._df else (self._idf(1), False) for t in tokenize(query)]
+        total = sum(w for w, _ in weights)
+        return sum(w for w, known in weights if known) / total if total > 0 else 0.0
 
     def scores(self, query: str) -> np.ndarray:
         """A BM25 score for every text, in the order given."""

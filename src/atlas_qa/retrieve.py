@@ -8,6 +8,9 @@ dominates:
 - agree: the page's best chunk by reciprocal-rank fusion of the two sides: one passage that both rank high
   outweighs a page whose best dense and best BM25 chunks are different passages.
 
+bm25 and agree count in proportion to the share of the question's word weight that the course uses: BM25 cannot
+see a misspelled word or a name the course never uses, and such a word is usually the telling one.
+
 Two are shares of the question (0 to 1, not standardised: 0 for most pages, so a z-score would blow one match up):
 
 - fields: the share of the question's word weight (idf) found in the page's title and key terms;
@@ -119,10 +122,11 @@ class Retriever:
         view: Snapshot,
     ) -> tuple[dict[str, float], tuple[tuple[str, float], ...]]:
         terms = view.page_terms
+        trust = view.lexical.known_weight(question)  # BM25 cannot see a typo or a word the course never uses
         page_score = (
             WEIGHTS["dense"] * _z(_page_max(dense, view))
-            + WEIGHTS["bm25"] * _z(_page_max(lexical, view))
-            + WEIGHTS["agree"] * _z(_page_max(_rrf([dense, lexical]), view))
+            + trust * WEIGHTS["bm25"] * _z(_page_max(lexical, view))
+            + trust * WEIGHTS["agree"] * _z(_page_max(_rrf([dense, lexical]), view))
             + WEIGHTS["fields"] * terms.covers(question, view.lexical.idf)
             + WEIGHTS["defines"] * terms.defines(question)
         )
