@@ -1,9 +1,11 @@
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from atlas_qa.core import Atlas
-from atlas_qa.lexical import PageTerms, tokenize
-from atlas_qa.retrieve import METHODS, _z, _z_dict
+from atlas_qa.lexical import LexicalIndex, PageTerms, tokenize
+from atlas_qa.retrieve import METHODS, _page_max, _rrf, _z, _z_dict
 
 
 def test_tokenize_stems_and_drops_stop_words_and_footnotes():
@@ -16,6 +18,31 @@ def test_defines_scores_pages_that_define_a_term_of_the_question():
     assert scores[0] == pytest.approx(1.0) and scores[1] == scores[2] == 0
     mixed = terms.defines("Which fact about institutions matters?")  # stems: fact, institut, matter
     assert mixed[0] == pytest.approx(1 / 3) and mixed[1] == pytest.approx(1 / 3)
+
+
+def test_covers_is_the_idf_weighted_share_of_the_question_in_title_and_key_terms():
+    terms = PageTerms([("Voting rules", ["turnout"]), ("Parties", ["party system"]), ("Other", [])])
+    idf = {"vote": 1.0, "turnout": 3.0, "parti": 2.0}.get
+    scores = terms.covers("Why is voting turnout low among parties?", lambda s: idf(s, 0.0))  # low, among: 0
+    assert scores == pytest.approx([4 / 6, 2 / 6, 0.0])
+    assert not terms.covers("why", lambda s: 1.0).any()  # nothing left after stop words
+
+
+def test_known_weight_is_the_share_of_the_question_bm25_can_see():
+    lexical = LexicalIndex(["bureaucracy grows", "the word grows", "a word", "words and more words"])
+    assert lexical.known_weight("What does the word bureaucracy mean?") == 1.0
+    word, bureaucracy = lexical.idf("word"), lexical.idf("bureaucraci")  # in 3 texts; in 1, the rarest possible
+    assert bureaucracy > word > 0
+    assert lexical.known_weight("What does the word beaurocracy mean?") == pytest.approx(word / (word + bureaucracy))
+    assert lexical.known_weight("what is it?") == 0.0 and LexicalIndex([]).known_weight("word") == 0.0
+
+
+def test_agreement_prefers_a_page_whose_one_chunk_both_sides_rank_high():
+    view = SimpleNamespace(page_ids=["A", "B"], page_of={"a1": 0, "a2": 0, "b1": 1})
+    dense, bm25 = {"a1": 0.9, "b1": 0.8}, {"a2": 12.0, "b1": 11.0}
+    assert list(_page_max(dense, view)) == [0.9, 0.8] and list(_page_max(bm25, view)) == [12.0, 11.0]
+    agree = _page_max(_rrf([dense, bm25]), view)
+    assert agree[1] > agree[0]  # b1 is second on both sides; A's best chunks differ per side
 
 
 def test_z_helpers():

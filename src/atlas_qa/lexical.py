@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import numpy as np
@@ -53,12 +53,24 @@ class LexicalIndex:
     def idf(self, token: str) -> float:
         """How rare a stem is in the texts (0 for stems the texts never use)."""
         df = self._df.get(token, 0)
-        return float(np.log(1 + (self.size - df + 0.5) / (df + 0.5))) if df else 0.0
+        return self._idf(df) if df else 0.0
+
+    def _idf(self, df: int) -> float:
+        return float(np.log(1 + (self.size - df + 0.5) / (df + 0.5)))
 
     def coverage(self, query: str) -> float:
         """Share of the query's stems that occur anywhere in the texts: low for questions about other subjects."""
         tokens = tokenize(query)
         return sum(t in self._df for t in tokens) / len(tokens) if tokens else 0.0
+
+    def known_weight(self, query: str) -> float:
+        """Share of the query's stem weight (idf) that the texts use, an unknown stem weighing as much as the rarest
+        possible one (in one text): low when the question's telling word is a typo or a name the texts never use."""
+        if not self.size:
+            return 0.0
+        weights = [(self.idf(t), True) if t in self._df else (self._idf(1), False) for t in tokenize(query)]
+        total = sum(w for w, _ in weights)
+        return sum(w for w, known in weights if known) / total if total > 0 else 0.0
 
     def scores(self, query: str) -> np.ndarray:
         """A BM25 score for every text, in the order given."""
@@ -72,20 +84,35 @@ class LexicalIndex:
 
 
 class PageTerms:
-    """Page-level lexical signals: BM25 over each page's title and key terms, and which pages define a term
-    that the question names (the share of the question's words that the longest such term covers)."""
+    """Page-level lexical signals, each the share of the question a page's own terms cover: its title and key
+    terms (weighted by how rare each word is), and the longest term it defines (in words)."""
 
     MAX_TERM_WORDS = 8
 
     def __init__(self, pages: Sequence[tuple[str, Sequence[str]]]) -> None:
         self.size = len(pages)
-        self.fields = LexicalIndex([title + "\n" + "\n".join(terms) for title, terms in pages])
+        self._fields: dict[str, list[int]] = {}
         self._defines: dict[tuple[str, ...], list[int]] = {}
-        for i, (_, terms) in enumerate(pages):
+        for i, (title, terms) in enumerate(pages):
+            for stem in set(tokenize(title + "\n" + "\n".join(terms))):
+                self._fields.setdefault(stem, []).append(i)
             for term in terms:
                 stems = tuple(tokenize(term))
                 if 0 < len(stems) <= self.MAX_TERM_WORDS:
                     self._defines.setdefault(stems, []).append(i)
+
+    def covers(self, query: str, idf: Callable[[str], float]) -> np.ndarray:
+        """Per page: the share of the query's word weight (`idf` of each stem) found in its title and key terms.
+
+        A share, not a BM25 score: one common word of a long question matching a title counts for little."""
+        out = np.zeros(self.size, dtype=np.float32)
+        weights = [(stem, idf(stem)) for stem in tokenize(query)]
+        total = sum(w for _, w in weights)
+        if total <= 0:
+            return out
+        for stem, w in weights:
+            out[self._fields.get(stem, [])] += w / total
+        return out
 
     def defines(self, query: str) -> np.ndarray:
         """Per page: len(longest defined term found in the query) / len(query), in words after stemming."""

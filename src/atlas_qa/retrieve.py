@@ -1,12 +1,20 @@
 """Retrieval: dense (Chroma), lexical (BM25), the reference fusions, and our page-level `hybrid`.
 
-`hybrid` scores pages, not chunks: each signal is turned into one score per page and standardised (z-score over
-the course's pages) before a weighted sum, so no signal's scale dominates:
+`hybrid` scores pages, not chunks. Three signals are standardised (z-score over the course's pages) so no scale
+dominates:
 
 - dense: the page's best chunk similarity among Chroma's `fetch_k` nearest chunks;
 - bm25: the page's best chunk BM25 score (chunks carry their page title and section path);
-- fields: BM25 over the page's title and key terms (terms it emphasises where it defines them);
-- defines: the share of the question's words covered by a term the page defines (not standardised: 0 for most pages).
+- agree: the page's best chunk by reciprocal-rank fusion of the two sides: one passage that both rank high
+  outweighs a page whose best dense and best BM25 chunks are different passages.
+
+bm25 and agree count in proportion to the share of the question's word weight that the course uses: BM25 cannot
+see a misspelled word or a name the course never uses, and such a word is usually the telling one.
+
+Two are shares of the question (0 to 1, not standardised: 0 for most pages, so a z-score would blow one match up):
+
+- fields: the share of the question's word weight (idf) found in the page's title and key terms;
+- defines: the share of the question's words covered by a term the page defines.
 
 A page outside a side's candidates gets that side's lowest candidate score. Chunks are then ranked by their page's
 score plus their own standardised dense and BM25 scores, so passages come from the best pages first.
@@ -26,7 +34,8 @@ from .types import Passage
 METHODS = ("hybrid", "rrf", "dense", "bm25")
 RRF_K = 60
 COVERAGE_WEIGHT = 0.2
-WEIGHTS = {"dense": 0.5, "bm25": 0.5, "fields": 0.2, "defines": 1.0}
+WEIGHTS = {"dense": 0.25, "bm25": 0.25, "agree": 0.5, "fields": 1.0, "defines": 1.0}
+PASSAGE_WEIGHTS = {"dense": 0.5, "bm25": 0.5}  # a chunk's own standardised scores, added to its page's
 
 
 @dataclass(frozen=True)
@@ -113,15 +122,19 @@ class Retriever:
         view: Snapshot,
     ) -> tuple[dict[str, float], tuple[tuple[str, float], ...]]:
         terms = view.page_terms
+        trust = view.lexical.known_weight(question)  # BM25 cannot see a typo or a word the course never uses
         page_score = (
             WEIGHTS["dense"] * _z(_page_max(dense, view))
-            + WEIGHTS["bm25"] * _z(_page_max(lexical, view))
-            + WEIGHTS["fields"] * _z(terms.fields.scores(question))
+            + trust * WEIGHTS["bm25"] * _z(_page_max(lexical, view))
+            + trust * WEIGHTS["agree"] * _z(_page_max(_rrf([dense, lexical]), view))
+            + WEIGHTS["fields"] * terms.covers(question, view.lexical.idf)
             + WEIGHTS["defines"] * terms.defines(question)
         )
         d_chunk, b_chunk = _z_dict(dense, set(lexical)), _z_dict(lexical, set(dense))
         chunk_scores = {
-            cid: float(page_score[view.page_of[cid]]) + WEIGHTS["dense"] * d_chunk[cid] + WEIGHTS["bm25"] * b_chunk[cid]
+            cid: float(page_score[view.page_of[cid]])
+            + PASSAGE_WEIGHTS["dense"] * d_chunk[cid]
+            + PASSAGE_WEIGHTS["bm25"] * b_chunk[cid]
             for cid in d_chunk
         }
         order = np.argsort(-page_score, kind="stable")
