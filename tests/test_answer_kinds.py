@@ -83,3 +83,4 @@ def test_sentences_that_point_back():
     assert points_back("Equally important, however, are the drawbacks.")
     assert not points_back("Federalism divides power between levels of government.")
     assert not points_back("Thinking fast is intuitive.")
+    assert not points_back("There are many real-life examples of prisoner's dilemmas in politics.")

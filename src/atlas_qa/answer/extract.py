@@ -34,6 +34,7 @@ LEXICAL_WEIGHT = 0.5
 RANK_PRIOR = 0.1  # what a sentence gains from its passage's rank (1/(rank+1) of it)
 CONTEXT = 0.9  # share of the previous sentence's score a sentence inherits
 CUE_BONUS = 0.1  # a sentence that gives what the question's kind asks for: a reason, a mechanism, an example, a person
+MAX_LEAN_BACK = 2  # sentences a pick may bring along because it points back to them
 EARN = 0.6  # a further sentence needs this share of the best sentence's score
 ECHO_PENALTY = 0.4  # times the share of a sentence's words the question already has (it says nothing new)
 
@@ -317,19 +318,27 @@ def _choose(cands: list[Sentence], scores: np.ndarray, lead: int | None, want: I
             break
         if i in chosen or not cands[i].shown:
             continue
-        unit = [i]
-        if points_back(cands[i].text):
-            prev = i - 1
-            if prev < 0 or not _adjacent(cands[prev], cands[i]) or not cands[prev].shown:
-                continue  # what it points to cannot be shown
-            if prev not in chosen:
-                unit.insert(0, prev)
+        unit = _with_antecedents(cands, i, chosen)
+        if not unit:
+            continue
         words = sum(len(clean(cands[j].text).split()) for j in chosen + unit)
         if chosen and words > MAX_WORDS:
             continue
         chosen += unit
         picks += 1
     return [cands[i] for i in sorted(chosen, key=lambda i: (cands[i].passage_rank, cands[i].start))]
+
+
+def _with_antecedents(cands: list[Sentence], i: int, chosen: list[int]) -> list[int]:
+    """Sentence i with the sentences before it that it leans on (up to `MAX_LEAN_BACK`), those not shown yet first;
+    [] when what it points to cannot be shown."""
+    unit = [i]
+    while points_back(cands[unit[0]].text) and unit[0] - 1 not in chosen:
+        prev = unit[0] - 1
+        if len(unit) > MAX_LEAN_BACK or prev < 0 or not _adjacent(cands[prev], cands[unit[0]]) or not cands[prev].shown:
+            return []
+        unit.insert(0, prev)
+    return unit
 
 
 def _both_sides(sides: tuple[str, ...], cands: list[Sentence], order: list[int]) -> list[int]:

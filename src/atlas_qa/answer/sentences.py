@@ -33,7 +33,7 @@ _INSTRUCTION = re.compile(
 _POINTS_BACK = re.compile(
     r"^[\"“]?(?:this|these|those|that|such|it|they|them|their|its|he|she|his|her|thus|hence|therefore|however|"
     r"but|yet|also|equally|likewise|similarly|moreover|furthermore|instead|still|nonetheless|nevertheless|"
-    r"consequently|accordingly|otherwise|then|here|there|both|neither|either|another|other|others|"
+    r"consequently|accordingly|otherwise|then|both|neither|either|another|other|others|"
     r"in (?:this|that|these|those|other|such|contrast|addition|turn|short|sum|response)|for (?:this|that|these)|"
     r"as (?:a result|such|noted|mentioned)|on the other hand|the (?:latter|former|first|second|third|other|same)|"
     r"at the same time|even so|after (?:this|that))\b",
