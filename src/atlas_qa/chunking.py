@@ -60,22 +60,30 @@ def _units(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
 
 
 def _split_long(text: str, a: int, b: int, limit: int) -> list[tuple[int, int]]:
-    """Cut one over-long sentence at word boundaries into pieces of at most `limit` tokens."""
+    """Cut one over-long sentence at word boundaries into pieces of at most `limit` tokens, in time linear in its
+    length: each piece is found by tokenizing a bounded window ahead of it, never the whole remainder."""
+    encoding = _encoding()
     pieces = []
     start = a
     while start < b:
-        lo, hi = start + 1, b
-        # Binary search the longest end that fits, then back off to a space.
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if count_tokens(text[start:mid]) <= limit:
-                lo = mid
-            else:
-                hi = mid - 1
-        end = lo
+        window = limit * 8  # characters: a little more than `limit` tokens of ordinary text
+        while True:
+            stop = min(b, start + window)
+            tokens = encoding.encode(text[start:stop], disallowed_special=())
+            if len(tokens) > limit or stop == b or window >= limit * 64:
+                break
+            window *= 2  # unusually long tokens (runs of spaces or digits): look further
+        if len(tokens) > limit:
+            # The characters the first `limit` tokens cover (a token may end inside a multi-byte character).
+            covered = b"".join(encoding.decode_tokens_bytes(tokens[:limit]))
+            end = start + max(1, len(covered.decode("utf-8", errors="ignore")))
+        else:
+            end = stop  # the sentence ends in the window, or the window is all long tokens
         if end < b:
             space = text.rfind(" ", start + 1, end)
             end = space if space > start else end
+        while end - start > 1 and count_tokens(text[start:end]) > limit:  # a rare re-tokenization at the edge
+            end = start + (end - start) * 9 // 10
         pieces.append((start, end))
         start = end
         while start < b and text[start].isspace():

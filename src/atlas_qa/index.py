@@ -361,13 +361,15 @@ class Index:
                 else:
                     todo.append((doc, h, doc.page_id in known))
             loaded_ids = {d.page_id for d in loaded.documents}
-            skipped_paths = {str(Path(s.path).resolve()) for s in loaded.skipped}
+            # A page is gone when its file is no longer found under a root, never when its file or a folder above
+            # it could not be read (skipped): "cannot read" is not "deleted".
+            skipped = {Path(s.path).resolve() for s in loaded.skipped}
             gone = [
                 pid
                 for pid, meta in known.items()
                 if pid not in loaded_ids
-                and meta.get("source") not in skipped_paths
                 and any(_is_under(Path(str(meta.get("source"))), root) for root in loaded.roots)
+                and not skipped.intersection([Path(str(meta.get("source"))), *Path(str(meta.get("source"))).parents])
             ]
             for pid in gone:
                 self._delete_page(pid, known[pid])
