@@ -8,8 +8,8 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import LoadError
-from . import check_text_size
 from ..types import Document, Reference, Section
+from . import check_text_size
 
 MAX_UNZIPPED = 200 * 1024 * 1024  # a larger total is a zip bomb, not a course page
 MAX_XML = 48 * 1024 * 1024  # the text parts (document, footnotes) are parsed whole: bound them before parsing
@@ -23,7 +23,9 @@ def _check_zip(path: Path) -> None:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
             total = sum(i.file_size for i in z.infolist())
-            xml = sum(i.file_size for i in z.infolist() if i.filename.startswith("word/") and i.filename.endswith(".xml"))
+            xml = sum(
+                i.file_size for i in z.infolist() if i.filename.startswith("word/") and i.filename.endswith(".xml")
+            )
     except zipfile.BadZipFile:
         raise LoadError("not a valid .docx (damaged zip)") from None
     if "word/document.xml" not in names:

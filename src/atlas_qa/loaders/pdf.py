@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import LoadError
-from . import check_text_size
 from ..types import Document, Section
+from . import check_text_size
 
 TIMEOUT = 60.0  # seconds for one PDF
 MEMORY_LIMIT = 1 << 30  # bytes of address space for the child (POSIX only)
