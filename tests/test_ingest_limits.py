@@ -92,8 +92,8 @@ class _CountingEncoding:
         self.chars += len(text)
         return self.real.encode(text, **kw)
 
-    def decode_tokens_bytes(self, tokens):  # type: ignore[no-untyped-def]
-        return self.real.decode_tokens_bytes(tokens)
+    def decode_bytes(self, tokens):  # type: ignore[no-untyped-def]
+        return self.real.decode_bytes(tokens)
 
 
 def test_a_long_one_line_page_is_split_in_linear_work(monkeypatch: pytest.MonkeyPatch):

@@ -27,3 +27,7 @@ class ModelLoadError(AtlasError):
 
 class QuestionError(AtlasError):
     """The question cannot be asked as given (empty, too long)."""
+
+
+class StoreUnavailableError(AtlasError):
+    """The index's store (a Chroma server, or the index folder) cannot be reached or written."""

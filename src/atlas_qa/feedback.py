@@ -67,19 +67,15 @@ class FeedbackStore:
     def _db(self) -> Iterator[sqlite3.Connection]:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with closing(sqlite3.connect(self.path, timeout=10)) as db:
-            version = db.execute("PRAGMA user_version").fetchone()[0]
-            if version < SCHEMA_VERSION:
-                with db:  # create, or upgrade schema 1 in place (its ratings kept, with no course)
-                    db.execute(
-                        "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY AUTOINCREMENT,"
-                        " created_at REAL NOT NULL, question TEXT NOT NULL, asked TEXT NOT NULL, answer TEXT NOT NULL,"
-                        " refused INTEGER NOT NULL, helpful INTEGER NOT NULL, comment TEXT NOT NULL DEFAULT '',"
-                        " citations TEXT NOT NULL)"
-                    )
-                    columns = {row[1] for row in db.execute("PRAGMA table_info(feedback)")}
-                    if "course" not in columns:
-                        db.execute("ALTER TABLE feedback ADD COLUMN course TEXT NOT NULL DEFAULT ''")
-                    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                db.execute("BEGIN IMMEDIATE")  # one connection creates or upgrades; the others wait, then see it done
+                try:
+                    if db.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+                        _create_or_upgrade(db)
+                    db.commit()
+                except BaseException:
+                    db.rollback()
+                    raise
             with db:  # one transaction per call
                 yield db
 
@@ -159,6 +155,18 @@ class FeedbackStore:
                 ]
                 writer.writerow([safe_cell(v) for v in row])
         return path
+
+
+def _create_or_upgrade(db: sqlite3.Connection) -> None:
+    """Create the table, or upgrade a schema-1 table in place (its ratings kept, with no course)."""
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS feedback (id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL,"
+        " question TEXT NOT NULL, asked TEXT NOT NULL, answer TEXT NOT NULL, refused INTEGER NOT NULL,"
+        " helpful INTEGER NOT NULL, comment TEXT NOT NULL DEFAULT '', citations TEXT NOT NULL)"
+    )
+    if "course" not in {row[1] for row in db.execute("PRAGMA table_info(feedback)")}:
+        db.execute("ALTER TABLE feedback ADD COLUMN course TEXT NOT NULL DEFAULT ''")
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
 
 def citation_label(c: dict[str, Any]) -> str:
