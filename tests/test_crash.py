@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -40,8 +41,8 @@ def _state(index_dir: Path) -> tuple[list[str], dict]:
 
 
 def _versions(tmp_path: Path, env: dict[str, str]) -> tuple[Path, dict[str, list[Path]], dict[str, list[str]]]:
-    """A corpus folder and two versions of its pages (A: as published; B: every page with one more sentence), with
-    the chunk ids an uninterrupted ingest of each gives."""
+    """A corpus folder and two versions of its pages (A: as published; B: nearly every chunk of every page edited),
+    with the chunk ids an uninterrupted ingest of each gives."""
     corpus = tmp_path / "pages"
     versions: dict[str, list[Path]] = {"A": [], "B": []}
     for name in ("A", "B"):
@@ -49,7 +50,7 @@ def _versions(tmp_path: Path, env: dict[str, str]) -> tuple[Path, dict[str, list
         shutil.copytree(POLISCI, folder)
         for page in sorted(folder.glob("*.md")):
             if name == "B":
-                page.write_text(page.read_text(encoding="utf-8") + "\n\nA sentence added in version B.\n", "utf-8")
+                page.write_text(re.sub(r"\bthe\b", "the very", page.read_text(encoding="utf-8")), "utf-8")
             versions[name].append(page)
     ids = {}
     for name in versions:

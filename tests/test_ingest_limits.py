@@ -21,9 +21,9 @@ from atlas_qa.loaders import load_corpus
 from atlas_qa.types import Document
 
 
-def _ingest_without_root_powers(corpus: Path, index_dir: Path, *flags: str) -> subprocess.CompletedProcess[str]:
-    """`atlas-qa ingest` in a child process for which file permissions hold: as root, the child loses the
-    capabilities that let root read anything (so `chmod 000` means what it says, as for any user)."""
+def _cli_without_root_powers(*args: str) -> subprocess.CompletedProcess[str]:
+    """`atlas-qa ARGS` in a child process for which file permissions hold: as root, the child loses the
+    capabilities that let root read and write anything (so `chmod 000` means what it says, as for any user)."""
     prefix: list[str] = []
     if os.geteuid() == 0:
         setpriv = shutil.which("setpriv")
@@ -32,8 +32,12 @@ def _ingest_without_root_powers(corpus: Path, index_dir: Path, *flags: str) -> s
         prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
     src = str(Path(chunking.__file__).resolve().parents[1])
     env = {**os.environ, "PYTHONPATH": src, "HF_HUB_OFFLINE": "1"}
-    cmd = [*prefix, sys.executable, "-m", "atlas_qa.cli", "ingest", str(corpus), "--index-dir", str(index_dir)]
-    return subprocess.run([*cmd, "--model", "hash-64", "--json", *flags], env=env, capture_output=True, text=True)
+    cmd = [*prefix, sys.executable, "-m", "atlas_qa.cli", *args, "--model", "hash-64"]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True)
+
+
+def _ingest_without_root_powers(corpus: Path, index_dir: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return _cli_without_root_powers("ingest", str(corpus), "--index-dir", str(index_dir), "--json", *flags)
 
 
 @pytest.mark.parametrize("blocked", ["polisci", "polisci/m00003.md", "."])
@@ -48,6 +52,7 @@ def test_an_unreadable_folder_or_file_is_skipped_and_its_pages_are_kept(corpus: 
     try:
         run = _ingest_without_root_powers(corpus, index_dir)
         strict = _ingest_without_root_powers(corpus, index_dir, "--strict")
+        rebuilt = _ingest_without_root_powers(corpus, index_dir, "--rebuild")  # keeps them too (from the index)
     finally:
         target.chmod(0o755)
     assert run.returncode == 0, run.stderr
@@ -55,11 +60,33 @@ def test_an_unreadable_folder_or_file_is_skipped_and_its_pages_are_kept(corpus: 
     assert report["removed"] == 0 and report["chunks"] == json.loads(first.stdout)["chunks"]
     assert report["skipped"] == [{"path": str(target), "reason": "cannot read (permission denied)"}]
     assert strict.returncode == 3
+    assert rebuilt.returncode == 0 and json.loads(rebuilt.stdout)["chunks"] == report["chunks"], rebuilt.stderr
     kept = Atlas(Settings(index_dir=index_dir, model="hash-64"))
     assert {p["page_id"] for p in kept.index.pages()} == pages and kept.index.check()["ok"]
     # Readable again: nothing to redo.
     again = json.loads(_ingest_without_root_powers(corpus, index_dir).stdout)
     assert (again["removed"], again["embedded"], again["unchanged"], again["skipped"]) == (0, 0, 4, [])
+
+
+def test_a_read_only_index_folder_gives_one_line_and_exit_2(corpus: Path, tmp_path: Path):
+    index_dir = tmp_path / "index"
+    assert _ingest_without_root_powers(corpus, index_dir).returncode == 0
+    modes = {p: p.stat().st_mode for p in [index_dir, *index_dir.rglob("*")]}
+    for path in modes:
+        path.chmod(path.stat().st_mode & 0o555)
+    try:
+        runs = [
+            _cli_without_root_powers("ask", "What are de facto rules?", "--index-dir", str(index_dir)),
+            _ingest_without_root_powers(corpus, index_dir),
+            _cli_without_root_powers("index", "check", "--index-dir", str(index_dir)),
+            _cli_without_root_powers("ask", "What are de facto rules?", "--index-dir", str(index_dir / "new")),
+        ]
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
+    for run in runs:
+        assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+        assert run.stderr.startswith("atlas-qa: The index folder") and "cannot be written" in run.stderr
 
 
 def test_a_file_name_that_is_not_utf8_loads_under_a_safe_id(corpus: Path, hash_settings: Settings, capsys):
