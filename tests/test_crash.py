@@ -117,8 +117,8 @@ def test_sigkill_during_ingest_never_corrupts_the_index(tmp_path: Path):
     assert _cli("ingest", str(corpus), "--index-dir", str(index_dir), "--json", env=env).returncode == 0
     ids, final = _state(index_dir)
     assert ids == want[target] and final == {**final, "missing": 0, "orphans": 0, "ok": True, "clean": True}
-    # The kills landed at different stages of the ingest, not all before or after the writes.
-    assert len({changed for _, changed, _ in log}) > 3, log
+    # The kills landed at different stages of the ingest: before, during and after the writes.
+    assert len({changed for _, changed, _ in log}) >= 3, log
     print("kills (delay s, chunks of the new version, orphans):", log)
 
 
