@@ -18,7 +18,7 @@ import pytest
 from atlas_qa import lock
 from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
-from atlas_qa.errors import AtlasError
+from atlas_qa.errors import AtlasError, WriteLockLost
 from atlas_qa.index import make_client
 
 from .conftest import DATA, free_port, start_chroma
@@ -47,7 +47,7 @@ def test_a_lease_is_renewed_refused_to_others_and_taken_over_only_after_it_expir
     second.acquire()  # waits for the expiry, then takes over
     waited = time.monotonic() - began
     assert 4.0 - lock.SETTLE_S < waited < 4.0 + lock.SKEW_S + 3 * lock.SETTLE_S + 2, waited
-    with pytest.raises(lock.WriteLockLost, match="lost its write lock"):
+    with pytest.raises(WriteLockLost, match="lost its write lock"):
         first.check()
     first.release()  # must not remove the new holder's record
     assert head.get(ids=[lock.LOCK_ID], include=["metadatas"])["metadatas"][0]["token"] == second.token

@@ -31,3 +31,7 @@ class QuestionError(AtlasError):
 
 class StoreUnavailableError(AtlasError):
     """The index's store (a Chroma server, or the index folder) cannot be reached or written."""
+
+
+class WriteLockLost(AtlasError):
+    """This writer's lease on a Chroma server ran out or was taken over: it stopped writing."""

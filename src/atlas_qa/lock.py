@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import AtlasError, StoreUnavailableError
+from .errors import AtlasError, StoreUnavailableError, WriteLockLost
 
 log = logging.getLogger(__name__)
 
@@ -39,10 +39,6 @@ LEASE_S = 15.0  # how long a lease lasts without renewal: a killed writer's lock
 SETTLE_S = 1.0  # Fischer's delay: longer than one writer's read-then-write of the lock record
 SKEW_S = 2.0  # clocks of two writers' machines may differ by this much
 GUARD_S = 3.0  # a write starts only when the lease has at least this long to run
-
-
-class WriteLockLost(AtlasError):
-    """This writer's lease ran out or was taken over: it must stop writing."""
 
 
 class Lease:
