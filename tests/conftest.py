@@ -88,6 +88,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+_free_port = free_port  # its former name, for tests written against it
+
+
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real `chroma run` server on a free loopback port, for the whole session; yields its URL."""
