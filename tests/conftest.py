@@ -59,47 +59,48 @@ def hash_settings(tmp_path: Path) -> Settings:
     return Settings(index_dir=tmp_path / "hash-index", model="hash-64", refuse_below=0.0)
 
 
-def start_chroma(path: Path, port: int, log_path: Path) -> subprocess.Popen[bytes]:
-    """A real `chroma run` server (from the installed chromadb) on `port` over the data in `path`, once it answers."""
-    chroma = Path(sys.executable).with_name("chroma")
-    log = open(log_path, "a")
-    proc = subprocess.Popen(
-        [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
-    )
-    log.close()  # the child keeps its own handle
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/heartbeat", timeout=1).read()
-            return proc
-        except OSError:
-            if proc.poll() is not None or time.monotonic() > deadline:
-                proc.kill()
-                raise RuntimeError(f"chroma run did not start: see {log_path}") from None
-            time.sleep(0.2)
-
-
-def free_port() -> int:
+def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
 
-_free_port = free_port  # its former name, for tests written against it
-
-
 @pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real `chroma run` server on a free loopback port, for the whole session; yields its URL."""
-    port = free_port()
-    log = tmp_path_factory.mktemp("chroma-log") / "server.log"
-    proc = start_chroma(tmp_path_factory.mktemp("chroma-data"), port, log)
-    yield f"http://127.0.0.1:{port}"
+    """A real `chroma run` server (from the installed chromadb) on a free loopback port; yields its URL."""
+    port = _free_port()
+    chroma = Path(sys.executable).with_name("chroma")
+    log = open(tmp_path_factory.mktemp("chroma-log") / "server.log", "w")
+    proc = subprocess.Popen(
+        [
+            str(chroma),
+            "run",
+            "--path",
+            str(tmp_path_factory.mktemp("chroma-data")),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "ANONYMIZED_TELEMETRY": "False"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1).read()
+            break
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(f"chroma run did not start: see {log.name}") from None
+            time.sleep(0.2)
+    yield url
     proc.terminate()
     proc.wait(timeout=30)
+    log.close()
 
 
 @pytest.fixture(scope="session", params=["embedded", "server"])

@@ -21,10 +21,29 @@ from atlas_qa.core import Atlas
 from atlas_qa.errors import AtlasError, WriteLockLost
 from atlas_qa.index import make_client
 
-from .conftest import DATA, free_port, start_chroma
+from .conftest import DATA, _free_port
 from .test_crash import POLISCI
 
 pytestmark = pytest.mark.e2e
+
+
+def _start_chroma(path: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """A real `chroma run` over `path` on a fixed `port` (so that it can be restarted there), once it answers."""
+    chroma = Path(sys.executable).with_name("chroma")
+    with open(log, "a") as out:
+        cmd = [str(chroma), "run", "--path", str(path), "--host", "127.0.0.1", "--port", str(port)]
+        proc = subprocess.Popen(
+            cmd, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+        )
+    for _ in range(300):
+        try:
+            make_client(Settings(chroma_url=f"http://127.0.0.1:{port}")).heartbeat()
+            return proc
+        except Exception:  # noqa: BLE001 (not up yet)
+            assert proc.poll() is None, f"chroma run did not start: see {log}"
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError(f"chroma run did not start: see {log}")
 
 
 def _head(url: str, course: str):  # type: ignore[no-untyped-def]
@@ -126,10 +145,10 @@ def test_a_paused_writer_is_taken_over_and_writes_nothing_after_it_wakes(chroma_
 @pytest.mark.skipif(not POLISCI.is_dir(), reason="the polisci corpus (../shared) is not beside the checkout")
 def test_a_chroma_restart_during_ingest_gives_one_line_and_the_next_ingest_finishes(tmp_path: Path):
     course = "lease-restart"
-    port = free_port()
+    port = _free_port()
     url = f"http://127.0.0.1:{port}"
     data, log = tmp_path / "chroma-data", tmp_path / "chroma.log"
-    server = start_chroma(data, port, log)
+    server = _start_chroma(data, port, log)
     corpus = tmp_path / "pages"
     shutil.copytree(POLISCI, corpus)
     env = _env(url, course)
@@ -140,7 +159,7 @@ def test_a_chroma_restart_during_ingest_gives_one_line_and_the_next_ingest_finis
         server.terminate()  # the server goes away mid-ingest ...
         server.wait(timeout=30)
         out, err = writer.communicate(timeout=120)
-        server = start_chroma(data, port, log)  # ... and comes back
+        server = _start_chroma(data, port, log)  # ... and comes back
         assert writer.returncode == 2, (out, err)
         assert err.count("\n") == 1 and err.startswith("atlas-qa: The Chroma server at") and "Traceback" not in err
         assert "run the same command again" in err
