@@ -251,6 +251,7 @@ class Index:
         self._collection: Any = None
         self._pages: Any = None
         self._slot = ""
+        self._held: Lease | FileLock = FileLock()  # the write lock while this process writes (see `sync`)
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
         self._built_chunker: str | None = None
@@ -455,6 +456,7 @@ class Index:
         """
         report = IngestReport(skipped=list(loaded.skipped), by_format=dict(loaded.by_format))
         with self.write_lock() as held:
+            self._held = held  # the writer thread checks it before each of its requests
             if rebuild:
                 with self.replacing(held) as slot:
                     docs = [*loaded.documents, *self._unreadable_pages(loaded)]
@@ -559,6 +561,7 @@ class Index:
         chunks = [(c, doc) for doc, _, cs in pages for c in cs]
         for i in range(0, len(chunks), READ_BATCH):
             part = chunks[i : i + READ_BATCH]
+            self._held.check()
             chunk_collection.upsert(
                 ids=[c.id for c, _ in part],
                 embeddings=vectors[i : i + len(part)],
@@ -576,6 +579,7 @@ class Index:
             }
             for doc, page_hash, cs in pages
         ]
+        self._held.check()  # a writer that lost its lock while paused must not switch pages to chunks it wrote
         record_collection.upsert(
             ids=[doc.page_id for doc, _, _ in pages],
             embeddings=[[0.0]] * len(pages),
@@ -587,6 +591,7 @@ class Index:
             if old := known.get(doc.page_id):
                 stale |= set(json.loads(old["chunk_ids"])) - {c.id for c in cs}
         if stale:
+            self._held.check()
             chunk_collection.delete(ids=sorted(stale))
 
     def _delete_page(self, page_id: str, record: dict[str, Any]) -> None:
