@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -39,62 +40,137 @@ def _state(index_dir: Path) -> tuple[list[str], dict]:
     return sorted(c.id for c in atlas.index.chunks), atlas.index.check()
 
 
+def _versions(tmp_path: Path, env: dict[str, str]) -> tuple[Path, dict[str, list[Path]], dict[str, list[str]]]:
+    """A corpus folder and two versions of its pages (A: as published; B: nearly every chunk of every page edited),
+    with the chunk ids an uninterrupted ingest of each gives."""
+    corpus = tmp_path / "pages"
+    versions: dict[str, list[Path]] = {"A": [], "B": []}
+    for name in ("A", "B"):
+        folder = tmp_path / f"version-{name}"
+        shutil.copytree(POLISCI, folder)
+        for page in sorted(folder.glob("*.md")):
+            if name == "B":
+                page.write_text(re.sub(r"\bthe\b", "the very", page.read_text(encoding="utf-8")), "utf-8")
+            versions[name].append(page)
+    ids = {}
+    for name in versions:
+        _use(corpus, versions[name])
+        reference = tmp_path / f"reference-{name}"
+        assert _cli("ingest", str(corpus), "--index-dir", str(reference), "--json", env=env).returncode == 0
+        ids[name] = _state(reference)[0]
+    return corpus, versions, ids
+
+
+def _use(corpus: Path, pages: list[Path]) -> None:
+    corpus.mkdir(exist_ok=True)
+    for page in pages:
+        shutil.copy(page, corpus / page.name)
+
+
+def _kill_at_random(args: list[str], env: dict[str, str], delay: float) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "atlas_qa.cli", *args], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    time.sleep(delay)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+
+
+def _check_and_ask(index_dir: Path, env: dict[str, str], i: int) -> dict:
+    """A fresh process opens the index: every listed chunk is there, and questions are answered."""
+    check = _cli("index", "check", "--index-dir", str(index_dir), env=env)
+    assert check.returncode == 0, (i, check.stdout, check.stderr)
+    counts = json.loads(check.stdout)
+    assert counts["missing"] == 0 and counts["ok"]
+    if counts["chunks"]:
+        ask = _cli("ask", "What is politics?", "--index-dir", str(index_dir), "--json", env=env)
+        assert ask.returncode == 0, ask.stderr
+        json.loads(ask.stdout)
+    return counts
+
+
 @pytest.mark.skipif(not POLISCI.is_dir(), reason="the polisci corpus (../shared) is not beside the checkout")
 def test_sigkill_during_ingest_never_corrupts_the_index(tmp_path: Path):
-    corpus = tmp_path / "pages"
-    shutil.copytree(POLISCI, corpus)
+    """Ingests that update every page in place, killed at random: each page is whole (its old or its new version)."""
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ATLAS_QA_MODEL": "hash-64"}
-    reference = tmp_path / "reference"
-    assert _cli("ingest", str(corpus), "--index-dir", str(reference), "--json", env=env).returncode == 0
-    want_ids, _ = _state(reference)
-
+    corpus, versions, want = _versions(tmp_path, env)
     index_dir = tmp_path / "killed"
+    _use(corpus, versions["A"])
     t0 = time.monotonic()
     assert _cli("ingest", str(corpus), "--index-dir", str(index_dir), "--json", env=env).returncode == 0
     full = time.monotonic() - t0
     rng = random.Random(20261127)
     log = []
     for i in range(KILLS):
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "atlas_qa.cli",
-                "ingest",
-                str(corpus),
-                "--index-dir",
-                str(index_dir),
-                "--json",
-                "--rebuild",
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        target = "AB"[(i + 1) % 2]
+        _use(corpus, versions[target])
         delay = rng.uniform(0.3, full)
-        time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        # A fresh process opens the index: its pages' chunks are all there, and queries work.
-        check = _cli("index", "check", "--index-dir", str(index_dir), env=env)
-        assert check.returncode == 0, (i, check.stdout, check.stderr)
-        counts = json.loads(check.stdout)
-        assert counts["missing"] == 0 and counts["ok"]
-        if counts["chunks"]:
-            ask = _cli("ask", "What is politics?", "--index-dir", str(index_dir), "--json", env=env)
-            assert ask.returncode == 0, ask.stderr
-            json.loads(ask.stdout)
-        log.append((round(delay, 2), counts["pages"], counts["orphans"]))
+        _kill_at_random(["ingest", str(corpus), "--index-dir", str(index_dir), "--json"], env, delay)
+        counts = _check_and_ask(index_dir, env, i)
+        ids, _ = _state(index_dir)
+        assert set(ids) <= set(want["A"]) | set(want["B"])
+        log.append((round(delay, 2), len(set(ids) - set(want["AB"[i % 2]])), counts["orphans"]))
         if i % 5 == 4:  # now and then, finish the job: exactly the uninterrupted state
             assert _cli("ingest", str(corpus), "--index-dir", str(index_dir), "--json", env=env).returncode == 0
             ids, final = _state(index_dir)
-            assert ids == want_ids and final["orphans"] == 0 and final["ok"]
+            assert ids == want[target] and final["orphans"] == 0 and final["ok"]
     assert _cli("ingest", str(corpus), "--index-dir", str(index_dir), "--json", env=env).returncode == 0
     ids, final = _state(index_dir)
-    assert ids == want_ids and final == {**final, "missing": 0, "orphans": 0, "ok": True}
-    # The kills landed at different stages of the ingest, not all before or after the writes.
-    assert len({pages for _, pages, _ in log}) > 3, log
-    print("kills (delay s, pages present, orphans):", log)
+    assert ids == want[target] and final == {**final, "missing": 0, "orphans": 0, "ok": True, "clean": True}
+    # The kills landed at different stages of the ingest: before, during and after the writes.
+    assert len({changed for _, changed, _ in log}) >= 3, log
+    print("kills (delay s, chunks of the new version, orphans):", log)
+
+
+@pytest.mark.skipif(not POLISCI.is_dir(), reason="the polisci corpus (../shared) is not beside the checkout")
+@pytest.mark.parametrize("command", ["rebuild", "import"])
+def test_sigkill_during_rebuild_or_import_leaves_the_old_or_the_new_index(tmp_path: Path, command: str):
+    """`ingest --rebuild` and `index import --force` killed at random: the index is exactly the old one or exactly
+    the new one, never a part of either; `index check` reports what the kill left, and the next run removes it."""
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ATLAS_QA_MODEL": "hash-64"}
+    corpus, versions, want = _versions(tmp_path, env)
+    archives = {name: tmp_path / f"{name}.tar.gz" for name in want}
+    for name, archive in archives.items():
+        reference = str(tmp_path / f"reference-{name}")
+        assert _cli("index", "export", str(archive), "--index-dir", reference, env=env).returncode == 0
+    index_dir = tmp_path / "killed"
+
+    def run(target: str) -> list[str]:
+        if command == "import":
+            return ["index", "import", str(archives[target]), "--force", "--index-dir", str(index_dir)]
+        _use(corpus, versions[target])
+        return ["ingest", str(corpus), "--index-dir", str(index_dir), "--json", "--rebuild"]
+
+    t0 = time.monotonic()
+    assert _cli(*run("A"), env=env).returncode == 0
+    full = time.monotonic() - t0
+    rng = random.Random(20261203)
+    log = []
+    current = "A"
+    for i in range(KILLS):
+        target = "B" if current == "A" else "A"
+        delay = rng.uniform(0.3, full)
+        _kill_at_random(run(target), env, delay)
+        counts = _check_and_ask(index_dir, env, i)
+        ids, _ = _state(index_dir)
+        assert ids in (want[current], want[target]), (i, len(ids))  # whole old or whole new
+        now = "old" if ids == want[current] else "new"
+        if now == "old" and counts["interrupted"]:
+            assert counts["leftovers"] >= 1  # the unfinished version's collections are reported
+        current = current if now == "old" else target
+        log.append((round(delay, 2), now, counts["interrupted"], counts["leftovers"]))
+        if i % 5 == 4:
+            assert _cli(*run(target), env=env).returncode == 0
+            current = target
+            ids, final = _state(index_dir)
+            assert ids == want[target] and final["clean"], final
+    ids, final = _state(index_dir)
+    assert ids == want[current] and final["ok"]
+    assert _cli(*run(current), env=env).returncode == 0
+    assert _state(index_dir)[1]["clean"]
+    # Some kills landed inside the build (the old index kept, the unfinished one reported), not all before it.
+    assert any(now == "old" and interrupted for _, now, interrupted, _ in log), log
+    print(f"{command} kills (delay s, index left, interrupted, leftovers):", log)
 
 
 PAGES = sorted((DATA / "polisci").glob("*.md"))

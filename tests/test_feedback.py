@@ -2,6 +2,8 @@ import csv
 import json
 import threading
 
+import pytest
+
 from atlas_qa.feedback import MAX_COMMENT_CHARS, FeedbackStore, safe_cell
 from atlas_qa.types import Answer, Citation, Cite
 
@@ -76,3 +78,60 @@ def test_threads_can_share_a_store(tmp_path):
 
 def test_safe_cell_leaves_ordinary_text_alone():
     assert safe_cell("Rules matter") == "Rules matter" and safe_cell(3) == "3" and safe_cell("-1") == "'-1"
+
+
+@pytest.mark.parametrize("mode", ["embedded", "server"])
+def test_courses_sharing_a_store_never_read_each_others_feedback(request, tmp_path, corpus, mode):
+    """Two courses in one index folder (embedded) or on one Chroma server with the app's local folder: each app
+    lists, exports and changes only its own course's ratings."""
+    from atlas_qa.config import Settings
+    from atlas_qa.core import Atlas
+    from atlas_qa.ui import Views
+
+    url = request.getfixturevalue("chroma_server") if mode == "server" else ""
+    base = Settings(index_dir=tmp_path / "shared", model="hash-64", refuse_below=0.0, chroma_url=url)
+    courses = {}
+    for name, folder in ((f"atlas107-{mode}", "atlas107"), (f"polisci-{mode}", "polisci")):
+        atlas = Atlas(base.with_(course=name))
+        atlas.ingest([corpus / folder])
+        courses[name] = (atlas, Views(atlas))
+    (a, views_a), (b, views_b) = courses.values()
+    secret = "What did Borins say about IT-enabled government?"
+    fid = views_a.feedback.add(secret, a.ask(secret), helpful=True, comment="course A only")
+    views_b.feedback.add("What are de facto rules?", b.ask("What are de facto rules?"), helpful=False)
+
+    assert [row[2] for row in views_a.feedback_rows()] == [secret]
+    assert [row[2] for row in views_b.feedback_rows()] == ["What are de facto rules?"]
+    exported = json.loads(views_b.export_feedback("json").read_text(encoding="utf-8"))
+    assert [f["question"] for f in exported] == ["What are de facto rules?"]
+    views_b.feedback.update(fid, helpful=False, comment="overwritten by B")  # another course's id: no effect
+    [mine] = views_a.feedback.list()
+    assert mine.helpful and mine.comment == "course A only"
+    assert views_a.feedback.path == views_b.feedback.path  # one file, kept apart by course
+
+
+def test_ratings_from_before_courses_were_recorded_are_kept(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "index" / "feedback.sqlite3"
+    path.parent.mkdir()
+    with sqlite3.connect(path) as db:  # the schema-1 file an older atlas-qa wrote
+        db.executescript(
+            """
+            CREATE TABLE feedback (
+                id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL, question TEXT NOT NULL,
+                asked TEXT NOT NULL, answer TEXT NOT NULL, refused INTEGER NOT NULL, helpful INTEGER NOT NULL,
+                comment TEXT NOT NULL DEFAULT '', citations TEXT NOT NULL);
+            PRAGMA user_version = 1;
+            INSERT INTO feedback (created_at, question, asked, answer, refused, helpful, comment, citations)
+                VALUES (1.0, 'old question', 'old question', 'old answer', 0, 1, 'old comment', '[]');
+            """
+        )
+    default = FeedbackStore.for_index(tmp_path / "index")
+    [old] = default.list()
+    assert (old.question, old.comment, old.helpful) == ("old question", "old comment", True)
+    assert FeedbackStore.for_index(tmp_path / "index", "polisci").list() == []
+    default.add("new question", _answer(), helpful=False)
+    assert [f.question for f in default.list()] == ["new question", "old question"]
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == 2

@@ -58,7 +58,7 @@ def test_index_built_with_another_model_is_refused(corpus: Path, hash_settings):
 
 def test_second_concurrent_ingest_is_refused(corpus: Path, hash_settings):
     atlas = Atlas(hash_settings)
-    with atlas.index._write_lock():
+    with atlas.index.write_lock():
         with pytest.raises(AtlasError, match="Another ingest"):
             Atlas(hash_settings).ingest([corpus])
 

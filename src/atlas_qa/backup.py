@@ -13,7 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import AtlasError
-from .index import LOCK_ID, Index, _paged
+from .index import Index, _paged
+from .lock import LOCK_ID
 
 FORMAT = "atlas-qa-index/1"
 
@@ -30,7 +31,7 @@ def _jsonl(rows: list[dict[str, Any]]) -> bytes:
 
 def export_index(index: Index, path: Path) -> int:
     """Write the course's index to `path`; returns the number of pages. Holds the write lock meanwhile."""
-    with index._write_lock():
+    with index.write_lock():
         pages = [
             {"id": i, "document": d, "metadata": m}
             for ids, docs, metas in _paged(index.pages_collection, ["documents", "metadatas"])
@@ -57,42 +58,48 @@ def export_index(index: Index, path: Path) -> int:
 
 
 def import_index(index: Index, path: Path, force: bool = False) -> int:
-    """Restore an archive into the course's index (empty, or replaced with `force`); returns the number of pages."""
-    try:
-        with tarfile.open(path, "r:gz") as tar:
-            files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
-        facts = json.loads(files["index.json"])
-        pages = [json.loads(line) for line in files["pages.jsonl"].decode().splitlines() if line]
-        chunks = [json.loads(line) for line in files["chunks.jsonl"].decode().splitlines() if line]
-    except (OSError, KeyError, ValueError, tarfile.TarError) as exc:
-        raise AtlasError(f"{path} is not an atlas-qa index archive ({exc}).") from None
-    if facts.get("format") != FORMAT:
-        raise AtlasError(f"{path} has format {facts.get('format')!r}; this atlas-qa reads {FORMAT}.")
-    meta = facts["meta"]
-    if meta.get("embedding_model") != index.embedder.name:
-        raise AtlasError(
-            f"{path} holds vectors of model {meta.get('embedding_model')!r}, not {index.embedder.name!r}: "
-            "import it with that model (ATLAS_QA_MODEL)."
-        )
-    if index.count() and not force:
-        raise AtlasError(f"The course {index.settings.course!r} already has an index; add --force to replace it.")
-    index.drop()
-    with index._write_lock():
-        for i in range(0, len(chunks), 1000):
-            batch = chunks[i : i + 1000]
-            index.collection.upsert(
-                ids=[c["id"] for c in batch],
-                embeddings=[c["embedding"] for c in batch],
-                documents=[c["document"] for c in batch],
-                metadatas=[c["metadata"] for c in batch],
+    """Restore an archive into the course's index (empty, or replaced with `force`); returns the number of pages.
+
+    Takes the write lock first; the archive is written beside the index in use and replaces it in one switch when
+    complete (`Index.replacing`), so an import killed at any moment leaves the old index or the new one.
+    """
+    with index.write_lock() as held:
+        try:
+            with tarfile.open(path, "r:gz") as tar:
+                files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}  # type: ignore[union-attr]
+            facts = json.loads(files["index.json"])
+            pages = [json.loads(line) for line in files["pages.jsonl"].decode().splitlines() if line]
+            chunks = [json.loads(line) for line in files["chunks.jsonl"].decode().splitlines() if line]
+        except (OSError, KeyError, ValueError, tarfile.TarError) as exc:
+            raise AtlasError(f"{path} is not an atlas-qa index archive ({exc}).") from None
+        if facts.get("format") != FORMAT:
+            raise AtlasError(f"{path} has format {facts.get('format')!r}; this atlas-qa reads {FORMAT}.")
+        meta = facts["meta"]
+        if meta.get("embedding_model") != index.embedder.name:
+            raise AtlasError(
+                f"{path} holds vectors of model {meta.get('embedding_model')!r}, not {index.embedder.name!r}: "
+                "import it with that model (ATLAS_QA_MODEL)."
             )
-        for i in range(0, len(pages), 1000):
-            batch = pages[i : i + 1000]
-            index.pages_collection.upsert(
-                ids=[p["id"] for p in batch],
-                embeddings=[[0.0]] * len(batch),
-                documents=[p["document"] for p in batch],
-                metadatas=[p["metadata"] for p in batch],
-            )
-        index._set_meta(**{**meta, "generation": int(meta.get("generation", 0)) + 1})
+        if index.check()["pages"] and not force:
+            raise AtlasError(f"The course {index.settings.course!r} already has an index; add --force to replace it.")
+        with index.replacing(held) as slot:
+            for i in range(0, len(chunks), 1000):
+                batch = chunks[i : i + 1000]
+                held.check()
+                slot.chunks.upsert(
+                    ids=[c["id"] for c in batch],
+                    embeddings=[c["embedding"] for c in batch],
+                    documents=[c["document"] for c in batch],
+                    metadatas=[c["metadata"] for c in batch],
+                )
+            for i in range(0, len(pages), 1000):
+                batch = pages[i : i + 1000]
+                held.check()
+                slot.records.upsert(
+                    ids=[p["id"] for p in batch],
+                    embeddings=[[0.0]] * len(batch),
+                    documents=[p["document"] for p in batch],
+                    metadatas=[p["metadata"] for p in batch],
+                )
+            slot.meta.update({k: v for k, v in meta.items() if k in ("chunker", "last_ingest")})
     return len(pages)

@@ -59,24 +59,34 @@ def _units(text: str, start: int, end: int) -> list[tuple[int, int, bool]]:
     return units
 
 
-def _split_long(text: str, a: int, b: int, limit: int) -> list[tuple[int, int]]:
-    """Cut one over-long sentence at word boundaries into pieces of at most `limit` tokens."""
+def _split_long(text: str, a: int, b: int, limit: int) -> list[tuple[int, int, int]]:
+    """Cut one over-long sentence at word boundaries into pieces of at most `limit` tokens: (start, end, tokens).
+
+    Linear in the sentence's length: each piece is found by tokenizing a bounded window ahead of it, never the
+    whole remainder."""
+    encoding = _encoding()
     pieces = []
     start = a
     while start < b:
-        lo, hi = start + 1, b
-        # Binary search the longest end that fits, then back off to a space.
-        while lo < hi:
-            mid = (lo + hi + 1) // 2
-            if count_tokens(text[start:mid]) <= limit:
-                lo = mid
-            else:
-                hi = mid - 1
-        end = lo
+        window = limit * 8  # characters: a little more than `limit` tokens of ordinary text
+        while True:
+            stop = min(b, start + window)
+            tokens = encoding.encode(text[start:stop], disallowed_special=())
+            if len(tokens) > limit or stop == b or window >= limit * 64:
+                break
+            window *= 2  # unusually long tokens (runs of spaces or digits): look further
+        if len(tokens) > limit:
+            # The characters the first `limit` tokens cover (a token may end inside a multi-byte character).
+            covered = encoding.decode_bytes(tokens[:limit]).decode("utf-8", errors="ignore")
+            end = start + max(1, len(covered))
+        else:
+            end = stop  # the sentence ends in the window, or the window is all long tokens
         if end < b:
             space = text.rfind(" ", start + 1, end)
             end = space if space > start else end
-        pieces.append((start, end))
+        while (n := count_tokens(text[start:end])) > limit and end - start > 1:  # rare: re-tokenized at the edge
+            end = start + (end - start) * 9 // 10
+        pieces.append((start, end, n))
         start = end
         while start < b and text[start].isspace():
             start += 1
@@ -104,10 +114,7 @@ def chunk_document(
         for a, b, opens in _units(doc.text, r_start, r_end):
             n = count_tokens(doc.text[a:b])
             if n > max_tokens:
-                units.extend(
-                    (x, y, opens and x == a, count_tokens(doc.text[x:y]))
-                    for x, y in _split_long(doc.text, a, b, max_tokens)
-                )
+                units.extend((x, y, opens and x == a, k) for x, y, k in _split_long(doc.text, a, b, max_tokens))
             else:
                 units.append((a, b, opens, n))
         current: list[tuple[int, int, bool]] = []

@@ -31,7 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders (default: corpus/)")
     p.add_argument("--json", action="store_true", help="print the summary as JSON")
     p.add_argument("--strict", action="store_true", help="exit with an error if any file was skipped")
-    p.add_argument("--rebuild", action="store_true", help="drop the course's index and build it anew")
+    p.add_argument("--rebuild", action="store_true", help="build the course's index anew (replaces it when complete)")
 
     p = sub.add_parser("index", parents=[common], help="check, export or import an index")
     p.add_argument("action", choices=["check", "export", "import"])
@@ -312,9 +312,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "index":
             return _index(args, atlas)
         if args.command == "ingest":
-            if args.rebuild:
-                atlas.drop()
-            report = atlas.ingest(args.paths or None, progress=sys.stderr.isatty() or not args.json)
+            report = atlas.ingest(
+                args.paths or None, progress=sys.stderr.isatty() or not args.json, rebuild=args.rebuild
+            )
             _print_ingest(report, args.json)
             return 3 if (args.strict and report.skipped) else 0
         if args.command == "bench":

@@ -87,14 +87,18 @@ class Atlas:
         self.sentence_vectors = VectorCache(self.embedder)
 
     def ingest(
-        self, paths: Sequence[Path] | None = None, progress: bool | Callable[[int, int], None] = False
+        self,
+        paths: Sequence[Path] | None = None,
+        progress: bool | Callable[[int, int], None] = False,
+        rebuild: bool = False,
     ) -> IngestReport:
         """Load the corpus folders (default: the configured corpus) and sync the index with them.
 
         `progress`: True for a progress bar on stderr, or a callback(done, total) over the chunks to embed.
+        `rebuild`: build the index anew beside the old one and switch to it when complete (`Index.sync`).
         """
         loaded = load_corpus(list(paths) if paths else [self.settings.corpus])
-        return self.index.sync(loaded, progress=progress)
+        return self.index.sync(loaded, progress=progress, rebuild=rebuild)
 
     def drop(self) -> None:
         """Delete this course's index."""

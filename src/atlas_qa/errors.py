@@ -39,6 +39,11 @@ class QuestionError(AtlasError):
 
 
 class StoreUnavailableError(AtlasError):
-    """The index's store (a Chroma server) cannot be reached; asking again later may work."""
+    """The index's store (a Chroma server, or the index folder) cannot be reached or written; asking again later
+    may work."""
 
     status = 503
+
+
+class WriteLockLost(AtlasError):
+    """This writer's lease on a Chroma server ran out or was taken over: it stopped writing."""

@@ -10,14 +10,24 @@ written as: new chunks added, then its record replaced (the switch), then stale 
 an ingest sees the old or the new version of a page, never half of one, and an ingest killed at any point leaves
 pages that the next ingest sees as changed and redoes. BM25 and the page-level signals are rebuilt from the stored
 chunk texts when the generation changes (every process or replica does it once, not on every start of a query).
+
+Replacing the whole index (`ingest --rebuild`, `index import --force`, `drop`) never empties it first: the new
+version is built beside the old one, in a new *slot* (a chunk collection `atlas-qa-<course>--<slot>` and a record
+collection `atlas-qa-<course>--<slot>-records`), and one write of the head's metadata switches readers to it
+(`slot`, with a new generation, the same switch an ingest makes). The head is the fixed collection
+`atlas-qa-<course>-pages`: the index's facts, the lock record and, for slot "" (an index never replaced), the page
+records. The slot being built is named in the head (`building`) before anything is written, so a kill at any
+moment leaves the old index serving (plus the unfinished slot) or the new one (plus the old slot); `check()`
+reports either leftover and the next writer removes it. The old slot is removed a moment after the switch, once
+readers (who look for a new generation at most once a second) have moved on.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import re
+import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -33,17 +43,17 @@ import numpy as np
 from .chunking import CHUNKER_VERSION, chunk_document
 from .config import Settings
 from .embedding import Embedder
-from .errors import AtlasError, ConfigError, IndexMismatchError
+from .errors import AtlasError, ConfigError, IndexMismatchError, StoreUnavailableError
 from .lexical import LexicalIndex, PageTerms
 from .loaders import LoadResult, Skipped
+from .lock import LOCK_ID, FileLock, Lease, file_lock, lease, unavailable
 from .types import Chunk, Document, Quotation, Reference, Section
 
 SCHEMA_VERSION = "2"
 EMBED_GROUP = 256  # chunks embedded together and written together by sync()
 READ_BATCH = 5000
 FACETS = ("course", "topic", "chapter")
-LOCK_ID = "__ingest_lock__"
-LOCK_LEASE_S = 600.0
+READER_GRACE_S = 2.0  # an old slot outlives the switch by this long: readers look for a new generation every second
 _CHUNK_FIELDS = ("page_id", "position", "start", "end", "title", "section", "speaker", "pages")
 
 
@@ -99,11 +109,28 @@ def _chunk_from_record(cid: str, text: str, meta: dict[str, Any]) -> Chunk:
 
 
 def collection_name(course: str) -> str:
-    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,60}[A-Za-z0-9]|[A-Za-z0-9]", course):
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,60}[A-Za-z0-9]|[A-Za-z0-9]", course) or "--" in course:
         raise ConfigError(
-            f"Course name {course!r} is not usable: use letters, digits, '.', '_' or '-' (at most 62 characters)."
+            f"Course name {course!r} is not usable: use letters, digits, '.', '_' or '-' (at most 62 characters, "
+            "no '--')."
         )
     return f"atlas-qa-{course}"
+
+
+def slot_names(base: str, slot: str) -> tuple[str, str]:
+    """(chunk collection, page-record collection) of a slot of the index `base`; slot "" keeps its records in the
+    head (`<base>-pages`)."""
+    return (base, f"{base}-pages") if not slot else (f"{base}--{slot}", f"{base}--{slot}-records")
+
+
+@dataclass
+class Slot:
+    """Where a version of the index lives: its chunk and page-record collections, and the facts to record with it."""
+
+    name: str
+    chunks: Any
+    records: Any
+    meta: dict[str, Any] = field(default_factory=dict)
 
 
 def make_client(settings: Settings) -> Any:
@@ -128,8 +155,23 @@ def make_client(settings: Settings) -> Any:
         except Exception as exc:  # chromadb raises several kinds when the server is unreachable
             raise AtlasError(f"Cannot reach the Chroma server at {settings.chroma_url}: {exc}") from None
     path = Path(settings.index_dir) / "chroma"
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as exc:  # OSError, or chromadb's InternalError "attempt to write a readonly database"
+        if isinstance(exc, OSError) or "readonly" in str(exc).replace("-", "").lower():
+            raise StoreUnavailableError(read_only_message(settings.index_dir, exc)) from None
+        raise
+
+
+def read_only_message(folder: Path | str, exc: BaseException) -> str:
+    """Why an index folder cannot be used when it cannot be written (Chroma opens its database read-write even to
+    read it), and what to do."""
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "its database is read-only"
+    return (
+        f"The index folder {folder} cannot be written ({why}): atlas-qa needs write access to it, even to read it. "
+        "Give write permission, or choose another folder with --index-dir (ATLAS_QA_INDEX_DIR)."
+    )
 
 
 def list_courses(settings: Settings) -> list[str]:
@@ -205,8 +247,11 @@ class Index:
         self.name = collection_name(settings.course)
         self.where = settings.chroma_url or str(self.dir)
         self._client = client
+        self._head_collection: Any = None
         self._collection: Any = None
         self._pages: Any = None
+        self._slot = ""
+        self._held: Lease | FileLock = FileLock()  # the write lock while this process writes (see `sync`)
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
         self._built_chunker: str | None = None
@@ -219,100 +264,161 @@ class Index:
             self._client = make_client(self.settings)
         return self._client
 
+    def _facts(self) -> dict[str, Any]:
+        """What a new index (or a new slot) records about itself."""
+        return {
+            "embedding_model": self.embedder.name,
+            "dimension": self.embedder.dimension,
+            "schema": SCHEMA_VERSION,
+            "chunker": CHUNKER_VERSION,
+        }
+
+    def _head(self) -> Any:
+        """The fixed collection holding the index's facts and the lock (created on first use; nothing checked)."""
+        if self._head_collection is None:
+            self._head_collection = self.client.get_or_create_collection(
+                f"{self.name}-pages", metadata={**self._facts(), "generation": 0}, embedding_function=None
+            )
+        return self._head_collection
+
     def _meta(self) -> dict[str, Any]:
         """The index's facts, read afresh: another process or replica may have changed them."""
-        self.pages_collection  # noqa: B018 (creates and checks the collection on first use)
+        self._head()
         return dict(self.client.get_collection(f"{self.name}-pages", embedding_function=None).metadata or {})
+
+    def _open(self) -> None:
+        """Open the collections of the slot the head names, once its model and schema are checked."""
+        meta = self._meta()
+        if meta.get("embedding_model") != self.embedder.name or meta.get("dimension") != self.embedder.dimension:
+            raise IndexMismatchError(_mismatch(self.where, self.settings.course, meta, self.embedder.name))
+        if meta.get("schema") != SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"The index in {self.where} has schema {meta.get('schema')}; this atlas-qa reads schema "
+                f"{SCHEMA_VERSION}. Rebuild it: `atlas-qa ingest --rebuild`."
+            )
+        slot = str(meta.get("slot", ""))
+        chunks, records = slot_names(self.name, slot)
+        self._pages = self._head() if not slot else self.client.get_collection(records, embedding_function=None)
+        self._collection = self.client.get_or_create_collection(
+            chunks,
+            metadata={"embedding_model": self.embedder.name, "dimension": self.embedder.dimension},
+            configuration={"hnsw": {"space": "cosine"}},
+            embedding_function=None,
+        )
+        self._slot = slot
 
     @property
     def pages_collection(self) -> Any:
+        """The page records of the slot in use (checks model and schema on first use)."""
         if self._pages is None:
-            want = {
-                "embedding_model": self.embedder.name,
-                "dimension": self.embedder.dimension,
-                "schema": SCHEMA_VERSION,
-                "chunker": CHUNKER_VERSION,
-                "generation": 0,
-            }
-            pages = self.client.get_or_create_collection(f"{self.name}-pages", metadata=want, embedding_function=None)
-            meta = pages.metadata or {}
-            if meta.get("embedding_model") != self.embedder.name or meta.get("dimension") != self.embedder.dimension:
-                raise IndexMismatchError(_mismatch(self.where, self.settings.course, meta, self.embedder.name))
-            if meta.get("schema") != SCHEMA_VERSION:
-                raise IndexMismatchError(
-                    f"The index in {self.where} has schema {meta.get('schema')}; this atlas-qa reads schema "
-                    f"{SCHEMA_VERSION}. Rebuild it: `atlas-qa ingest --rebuild`."
-                )
-            self._pages = pages
+            self._open()
         return self._pages
 
     @property
     def collection(self) -> Any:
-        """The chunk collection (vectors, texts, chunk fields)."""
+        """The chunk collection of the slot in use (vectors, texts, chunk fields)."""
         if self._collection is None:
-            pages = self.pages_collection  # checks model and schema first
-            self._collection = self.client.get_or_create_collection(
-                self.name,
-                metadata={"embedding_model": self.embedder.name, "dimension": self.embedder.dimension},
-                configuration={"hnsw": {"space": "cosine"}},
-                embedding_function=None,
-            )
-            del pages
+            self._open()
         return self._collection
 
     def _set_meta(self, **changes: Any) -> None:
-        self.pages_collection.modify(metadata={**self._meta(), **changes})
+        self._head().modify(metadata={**self._meta(), **changes})
         self._snapshot = None  # this process wrote: reload on the next read
 
     @contextmanager
-    def _write_lock(self) -> Iterator[None]:
-        """One writer at a time: a file lock for an embedded index, a leased lock record on a Chroma server."""
-        if self.settings.chroma_url:
-            with self._lease():
-                yield
-            return
-        self.dir.mkdir(parents=True, exist_ok=True)
-        with open(self.dir / f".ingest-{self.settings.course}.lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise AtlasError(f"Another ingest is writing to {self.where}; wait for it to finish.") from None
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+    def write_lock(self) -> Iterator[Lease | FileLock]:
+        """One writer at a time: a file lock for an embedded index, a renewed lease on a Chroma server (lock.py).
+        Yields the lock, whose `check()` a writer calls before each write. A Chroma server that cannot be reached
+        becomes one `StoreUnavailableError`."""
+        try:
+            if self.settings.chroma_url:
+                with lease(self._head(), self.where) as held:
+                    yield held
+            else:
+                lock_file = self.dir / f".ingest-{self.settings.course}.lock"
+                try:
+                    self.dir.mkdir(parents=True, exist_ok=True)
+                    open(lock_file, "a").close()  # a read-only folder: one clear error, before anything else
+                except OSError as exc:
+                    raise StoreUnavailableError(read_only_message(self.dir, exc)) from None
+                with file_lock(lock_file, self.where) as locked:
+                    yield locked
+        except Exception as exc:
+            if (error := unavailable(exc, self.where)) is not None:
+                raise error from None
+            raise
 
     @contextmanager
-    def _lease(self) -> Iterator[None]:
-        token = hashlib.sha256(f"{time.time()}-{id(self)}".encode()).hexdigest()[:16]
-        held = self.pages_collection.get(ids=[LOCK_ID], include=["metadatas"])
-        if held["ids"] and held["metadatas"][0].get("expires", 0) > time.time():
-            raise AtlasError(f"Another ingest is writing to {self.where}; wait for it to finish.")
-        self.pages_collection.upsert(
-            ids=[LOCK_ID], embeddings=[[0.0]], metadatas=[{"token": token, "expires": time.time() + LOCK_LEASE_S}]
+    def replacing(self, held: Lease | FileLock) -> Iterator[Slot]:
+        """A new, empty slot beside the index, for a new version of all of it; when the block completes, readers
+        are switched to it (one metadata write) and the old slot is removed. Call under the write lock; fill
+        `slot.meta` with the facts to record (`last_ingest`, ...)."""
+        meta = self._meta()
+        self.clear_leftovers()
+        name = f"g{int(meta.get('generation', 0)) + 1}-{secrets.token_hex(3)}"
+        self._set_meta(building=name)  # first, so that a kill from here on leaves leftovers the next writer finds
+        chunks, records = slot_names(self.name, name)
+        slot = Slot(
+            name,
+            self.client.create_collection(
+                chunks, metadata=self._facts(), configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
+            ),
+            self.client.create_collection(records, metadata={"slot": name}, embedding_function=None),
         )
-        time.sleep(0.05)  # two writers racing: the later upsert wins, the other sees it and backs off
-        if self.pages_collection.get(ids=[LOCK_ID], include=["metadatas"])["metadatas"][0].get("token") != token:
-            raise AtlasError(f"Another ingest is writing to {self.where}; wait for it to finish.")
-        try:
-            yield
-        finally:
+        yield slot
+        held.check()
+        meta = self._meta()
+        old = str(meta.get("slot", ""))
+        generation = int(meta.get("generation", 0)) + 1
+        self._set_meta(**{**self._facts(), **slot.meta}, slot=name, building="", generation=generation)  # the switch
+        self._pages, self._collection, self._slot = slot.records, slot.chunks, name
+        time.sleep(READER_GRACE_S)
+        self._remove_slot(old)
+
+    def _remove_slot(self, slot: str) -> None:
+        """Delete a slot no reader uses any more: its collections, or for slot "" the head's page records."""
+        chunks, records = slot_names(self.name, slot)
+        if not slot:
+            head = self._head()
+            stale = [i for ids, _, _ in _paged(head, []) for i in ids if i != LOCK_ID]
+            for i in range(0, len(stale), READ_BATCH):
+                head.delete(ids=stale[i : i + READ_BATCH])
+        names = (chunks,) if not slot else (records, chunks)
+        for name in names:
             try:
-                self.pages_collection.delete(ids=[LOCK_ID])
-            except Exception:  # noqa: BLE001 (the collection was dropped inside the lock: no record to release)
+                self.client.delete_collection(name)
+            except Exception:  # noqa: BLE001 (absent: nothing to remove; chromadb's error types vary by version)
                 pass
 
+    def _leftovers(self) -> tuple[list[str], int]:
+        """What an interrupted replacement left: slots no reader uses, and stale page records in the head."""
+        slot = str(self._meta().get("slot", ""))
+        names = [c if isinstance(c, str) else c.name for c in self.client.list_collections()]
+        prefix = f"{self.name}--"
+        slots = {n[len(prefix) :].removesuffix("-records") for n in names if n.startswith(prefix)}
+        stale = sorted(slots - {slot})
+        head_records = 0
+        if slot:
+            stale += [""] if self.name in names else []
+            head_records = sum(1 for ids, _, _ in _paged(self._head(), []) for i in ids if i != LOCK_ID)
+        return stale, head_records
+
+    def clear_leftovers(self) -> int:
+        """Remove what an interrupted rebuild or import left (see the module docstring); under the write lock.
+        Returns how many slots it removed."""
+        stale, head_records = self._leftovers()
+        for slot in stale:
+            self._remove_slot(slot)
+        if head_records:
+            self._remove_slot("")
+        if self._meta().get("building"):
+            self._set_meta(building="")
+        return len(stale) + bool(head_records)
+
     def drop(self) -> None:
-        """Delete this course's index (both collections); the next use starts empty."""
-        with self._write_lock():
-            # Page records first: once they are gone nothing is visible, so a kill between the two drops leaves
-            # only orphan chunks, which the next ingest removes.
-            for name in (f"{self.name}-pages", self.name):
-                try:
-                    self.client.delete_collection(name)
-                except Exception:  # noqa: BLE001 (absent: nothing to drop; chromadb's error types vary by version)
-                    pass
-        self._collection = self._pages = None
+        """Empty this course's index: an empty version replaces it, as a rebuild would (never half-empty)."""
+        with self.write_lock() as held, self.replacing(held):
+            pass
         self._snapshot = None
 
     def check_version(self) -> None:
@@ -336,21 +442,30 @@ class Index:
         return h.hexdigest()
 
     def _page_records(self) -> dict[str, dict[str, Any]]:
-        records: dict[str, dict[str, Any]] = {}
-        for ids, _, metas in _paged(self.pages_collection, ["metadatas"]):
-            for pid, meta in zip(ids, metas):
-                if pid != LOCK_ID:
-                    records[pid] = meta
-        return records
+        return _records(self.pages_collection)
 
-    def sync(self, loaded: LoadResult, progress: bool | Callable[[int, int], None] = False) -> IngestReport:
+    def sync(
+        self, loaded: LoadResult, progress: bool | Callable[[int, int], None] = False, rebuild: bool = False
+    ) -> IngestReport:
         """Bring the index in step with the loaded documents.
 
         Pages no longer present under one of `loaded.roots` are removed; pages from elsewhere are kept; a page whose
-        file failed to load keeps its last good version.
+        file (or a folder above it) failed to load keeps its last good version. `rebuild`: build the whole index
+        anew beside the old one (every page re-embedded, pages from other roots left out) and switch to it when it
+        is complete; a page that could not be read is rebuilt from its last good version.
         """
         report = IngestReport(skipped=list(loaded.skipped), by_format=dict(loaded.by_format))
-        with self._write_lock():
+        with self.write_lock() as held:
+            self._held = held  # the writer thread checks it before each of its requests
+            if rebuild:
+                with self.replacing(held) as slot:
+                    docs = [*loaded.documents, *self._unreadable_pages(loaded)]
+                    self._embed_and_write(
+                        [(d, self.page_hash(d), False) for d in docs], {}, held, report, progress, slot
+                    )
+                    report.chunks = sum(int(m.get("n_chunks", 0)) for m in _records(slot.records).values())
+                    slot.meta.update(last_ingest=_summary(report))
+                return report
             self.repair()
             known = self._page_records()
             todo: list[tuple[Document, str, bool]] = []
@@ -360,63 +475,94 @@ class Index:
                     report.unchanged += 1
                 else:
                     todo.append((doc, h, doc.page_id in known))
-            loaded_ids = {d.page_id for d in loaded.documents}
-            skipped_paths = {str(Path(s.path).resolve()) for s in loaded.skipped}
+            loaded_ids, skipped = {d.page_id for d in loaded.documents}, _skipped(loaded)
             gone = [
                 pid
                 for pid, meta in known.items()
                 if pid not in loaded_ids
-                and meta.get("source") not in skipped_paths
                 and any(_is_under(Path(str(meta.get("source"))), root) for root in loaded.roots)
+                and not _unreadable(meta, skipped)
             ]
             for pid in gone:
+                held.check()
                 self._delete_page(pid, known[pid])
                 report.removed += 1
-
-            planned = [
-                (doc, h, existed, chunk_document(doc, self.settings.chunk_tokens, self.embedder.fits_all))
-                for doc, h, existed in todo
-            ]
-            if planned:
-                self.embedder.load()  # a first-use model preparation is announced before the bar, not inside it
-            bar = _progress(sum(len(c) for *_, c in planned), progress)
-            # Pages are embedded in groups of about EMBED_GROUP chunks (sorted by length inside a group, so little
-            # padding), and each group is written by one thread while the next one is embedded.
-            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="atlas-qa-write") as writer:
-                writing: Future[None] | None = None
-                for group in _groups(planned, EMBED_GROUP):
-                    texts = [c.embed_text for *_, chunks in group for c in chunks]
-                    vectors = self.embedder.embed_batch(texts) if texts else np.zeros((0, 1), np.float32)
-                    if writing is not None:
-                        writing.result()  # one group in flight; a failed write stops the ingest here
-                    pages = [(doc, h, chunks) for doc, h, _, chunks in group]
-                    writing = writer.submit(self._write_pages, pages, vectors, known)
-                    bar.update(len(texts))
-                    for _, _, existed, chunks in group:
-                        report.embedded += len(chunks)
-                        report.updated += existed
-                        report.added += not existed
-                if writing is not None:
-                    writing.result()
-            bar.close()
+            self._embed_and_write(todo, known, held, report, progress)
             report.chunks = sum(int(m.get("n_chunks", 0)) for m in self._page_records().values())
-            changes: dict[str, Any] = {
-                "last_ingest": json.dumps({**report.to_json(), "finished_at": time.time()}, ensure_ascii=False),
-                "chunker": CHUNKER_VERSION,
-            }
-            if gone or planned:
+            changes: dict[str, Any] = {"last_ingest": _summary(report), "chunker": CHUNKER_VERSION}
+            if gone or todo:
                 changes["generation"] = self.generation() + 1
+            held.check()
             self._set_meta(**changes)
         return report
 
+    def _unreadable_pages(self, loaded: LoadResult) -> list[Document]:
+        """The indexed pages whose file, or a folder above it, could not be read this time (as last indexed)."""
+        meta = self._meta()
+        records = (
+            self._head()
+            if not meta.get("slot")
+            else self.client.get_collection(slot_names(self.name, str(meta["slot"]))[1], embedding_function=None)
+        )
+        loaded_ids, skipped = {d.page_id for d in loaded.documents}, _skipped(loaded)
+        keep = [pid for pid, m in _records(records).items() if pid not in loaded_ids and _unreadable(m, skipped)]
+        got = records.get(ids=keep, include=["documents"]) if keep else {"documents": []}
+        return [document_from_json(d) for d in got["documents"]]
+
+    def _embed_and_write(
+        self,
+        todo: list[tuple[Document, str, bool]],
+        known: dict[str, dict[str, Any]],
+        held: Lease | FileLock,
+        report: IngestReport,
+        progress: bool | Callable[[int, int], None],
+        slot: Slot | None = None,
+    ) -> None:
+        """Chunk, embed and write the pages (into `slot`, or the index in use), checking the lock before each write."""
+        planned = [
+            (doc, h, existed, chunk_document(doc, self.settings.chunk_tokens, self.embedder.fits_all))
+            for doc, h, existed in todo
+        ]
+        if planned:
+            self.embedder.load()  # a first-use model preparation is announced before the bar, not inside it
+        bar = _progress(sum(len(c) for *_, c in planned), progress)
+        # Pages are embedded in groups of about EMBED_GROUP chunks (sorted by length inside a group, so little
+        # padding), and each group is written by one thread while the next one is embedded.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="atlas-qa-write") as writer:
+            writing: Future[None] | None = None
+            for group in _groups(planned, EMBED_GROUP):
+                texts = [c.embed_text for *_, chunks in group for c in chunks]
+                vectors = self.embedder.embed_batch(texts) if texts else np.zeros((0, 1), np.float32)
+                if writing is not None:
+                    writing.result()  # one group in flight; a failed write stops the ingest here
+                held.check()
+                pages = [(doc, h, chunks) for doc, h, _, chunks in group]
+                extra = (slot,) if slot is not None else ()
+                writing = writer.submit(self._write_pages, pages, vectors, known, *extra)
+                bar.update(len(texts))
+                for _, _, existed, chunks in group:
+                    report.embedded += len(chunks)
+                    report.updated += existed
+                    report.added += not existed
+            if writing is not None:
+                writing.result()
+        bar.close()
+
     def _write_pages(
-        self, pages: Sequence[tuple[Document, str, list[Chunk]]], vectors: np.ndarray, known: dict[str, dict[str, Any]]
+        self,
+        pages: Sequence[tuple[Document, str, list[Chunk]]],
+        vectors: np.ndarray,
+        known: dict[str, dict[str, Any]],
+        slot: Slot | None = None,
     ) -> None:
         """Write whole pages: their new chunks, then their records (the switch), then their stale chunks' removal."""
+        chunk_collection = slot.chunks if slot is not None else self.collection
+        record_collection = slot.records if slot is not None else self.pages_collection
         chunks = [(c, doc) for doc, _, cs in pages for c in cs]
         for i in range(0, len(chunks), READ_BATCH):
             part = chunks[i : i + READ_BATCH]
-            self.collection.upsert(
+            self._held.check()
+            chunk_collection.upsert(
                 ids=[c.id for c, _ in part],
                 embeddings=vectors[i : i + len(part)],
                 documents=[c.text for c, _ in part],
@@ -433,7 +579,8 @@ class Index:
             }
             for doc, page_hash, cs in pages
         ]
-        self.pages_collection.upsert(
+        self._held.check()  # a writer that lost its lock while paused must not switch pages to chunks it wrote
+        record_collection.upsert(
             ids=[doc.page_id for doc, _, _ in pages],
             embeddings=[[0.0]] * len(pages),
             documents=[document_to_json(doc) for doc, _, _ in pages],
@@ -444,7 +591,8 @@ class Index:
             if old := known.get(doc.page_id):
                 stale |= set(json.loads(old["chunk_ids"])) - {c.id for c in cs}
         if stale:
-            self.collection.delete(ids=sorted(stale))
+            self._held.check()
+            chunk_collection.delete(ids=sorted(stale))
 
     def _delete_page(self, page_id: str, record: dict[str, Any]) -> None:
         self.pages_collection.delete(ids=[page_id])
@@ -453,8 +601,10 @@ class Index:
             self.collection.delete(ids=ids)
 
     def repair(self) -> int:
-        """Delete chunks that no page lists (left by an interrupted ingest) and forget pages whose chunks are
-        missing, so that the next ingest redoes them. Returns how many records it fixed. Call under the write lock."""
+        """Remove what interrupted writes left: slots of an unfinished rebuild or import, chunks that no page lists,
+        and pages whose chunks are missing (so that the next ingest redoes them). Returns how many it fixed. Call
+        under the write lock."""
+        fixed = self.clear_leftovers()
         listed: dict[str, str] = {}
         broken = []
         records = self._page_records()
@@ -472,23 +622,32 @@ class Index:
                 self.collection.delete(ids=orphans[i : i + READ_BATCH])
         if orphans or broken:
             self._set_meta(generation=self.generation() + 1)
-        return len(orphans) + len(broken)
+        return fixed + len(orphans) + len(broken)
 
     def check(self) -> dict[str, Any]:
-        """Compare the page records with the stored chunks.
+        """Compare the page records with the stored chunks, and look for what interrupted writes left.
 
         `missing`: chunks a page lists but the store lacks (an error: `ok` is false); `orphans`: stored chunks no page
-        lists (left by an interrupted ingest; never read, removed by the next ingest).
+        lists (left by an interrupted ingest; never read); `interrupted`: a rebuild or import that started and did not
+        finish (the index before it still serves); `leftovers`: collections or records of versions no reader uses
+        (an unfinished or replaced slot). The next ingest removes orphans and leftovers; `clean` says there are none.
         """
         records = self._page_records()
         listed = {cid for m in records.values() for cid in json.loads(m.get("chunk_ids", "[]"))}
         stored = {cid for ids, _, _ in _paged(self.collection, []) for cid in ids}
+        stale, head_records = self._leftovers()
+        meta = self._meta()
+        interrupted = bool(meta.get("building")) and meta.get("building") != meta.get("slot", "")
+        leftovers = len(stale) + head_records
         return {
             "pages": len(records),
             "chunks": len(listed),
             "missing": len(listed - stored),
             "orphans": len(stored - listed),
+            "interrupted": interrupted,
+            "leftovers": leftovers,
             "ok": listed <= stored,
+            "clean": listed == stored and not interrupted and not leftovers,
         }
 
     # -- reading -------------------------------------------------------------------------------------------------
@@ -506,6 +665,8 @@ class Index:
         generation = int(meta.get("generation", 0))
         if current is not None and generation == current.generation:
             return current
+        if str(meta.get("slot", "")) != self._slot:
+            self._pages = self._collection = None  # a rebuild or import switched slots: open the new one
         records = self._page_records()
         visible = {cid for meta in records.values() for cid in json.loads(meta.get("chunk_ids", "[]"))}
         chunks = [
@@ -632,6 +793,27 @@ def _paged(collection: Any, include: list[str]) -> Iterator[tuple[list[str], lis
 
 def _is_under(path: Path, root: Path) -> bool:
     return path == root or root in path.parents
+
+
+def _unreadable(record: dict[str, Any], skipped: set[Path]) -> bool:
+    """Whether a page's file, or a folder above it, is among the `skipped` paths: "cannot read" is not "deleted"."""
+    source = Path(str(record.get("source")))
+    return bool(skipped.intersection([source, *source.parents]))
+
+
+def _skipped(loaded: LoadResult) -> set[Path]:
+    return {Path(s.path).resolve() for s in loaded.skipped}
+
+
+def _records(collection: Any) -> dict[str, dict[str, Any]]:
+    """Page id -> page record of a record collection (the lock record left out)."""
+    return {
+        pid: m for ids, _, metas in _paged(collection, ["metadatas"]) for pid, m in zip(ids, metas) if pid != LOCK_ID
+    }
+
+
+def _summary(report: IngestReport) -> str:
+    return json.dumps({**report.to_json(), "finished_at": time.time()}, ensure_ascii=False)
 
 
 class _NoBar:

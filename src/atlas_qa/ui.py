@@ -291,7 +291,7 @@ class Views:
         self.atlas = atlas
         settings = getattr(atlas, "settings", None)
         index_dir = Path(getattr(settings, "index_dir", "embeddings"))
-        self.feedback = feedback or FeedbackStore.for_index(index_dir)
+        self.feedback = feedback or FeedbackStore.for_index(index_dir, getattr(settings, "course", "default"))
         self.corpus = Path(getattr(settings, "corpus", "corpus")).resolve()
         self._export_dir = export_dir
 

@@ -22,6 +22,7 @@ SUFFIXES = {
     ".docx": "docx",
 }
 MAX_BYTES = 20 * 1024 * 1024
+MAX_TEXT_CHARS = 16_000_000  # characters of text one file may give (a DOCX or PDF can expand far beyond its size)
 
 
 @dataclass(frozen=True)
@@ -63,9 +64,29 @@ def read_text(path: Path) -> str:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             text = _detect(data)
+    check_text_size(len(text))
     # Lone surrogates (from odd encoders) cannot be stored: replace them.
     text = text.encode("utf-8", errors="replace").decode("utf-8")
     return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def check_text_size(chars: int) -> None:
+    """Refuse a file whose text is longer than `MAX_TEXT_CHARS` (work and memory stay bounded by it)."""
+    if chars > MAX_TEXT_CHARS:
+        raise LoadError(f"its text is longer than {MAX_TEXT_CHARS:,} characters")
+
+
+def display_path(path: Path | str) -> str:
+    """A path as text that can be stored and printed: bytes that are not UTF-8 shown as \\xNN (`bad\\xff.md`),
+    the rest as it is."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+def _reason(exc: Exception) -> str:
+    """One line for a file or folder that failed: the OS error's own words without the path, else the message."""
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"cannot read ({exc.strerror.lower()})"
+    return str(exc)
 
 
 def _detect(data: bytes) -> str:
@@ -96,39 +117,45 @@ def load_file(path: Path, root: Path) -> Document:
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise LoadError(f"unsupported file type {path.suffix or '(none)'!r}")
-    rel = path.relative_to(root).as_posix() if path != root else path.name
+    rel = display_path(path.relative_to(root).as_posix() if path != root else path.name)
+    source = display_path(path)
     if kind == "pdf":
         from . import pdf  # imported on use: its module doubles as the child process that reads the PDF
 
         _check_size(path)
-        return pdf.parse_file(path, page_id=rel, source=str(path))
-    if kind == "docx":
+        doc = pdf.parse_file(path, page_id=rel, source=source)
+    elif kind == "docx":
         from . import docx
 
         _check_size(path)
-        return docx.parse_file(path, page_id=rel, source=str(path))
-    text = read_text(path)
-    if kind == "md":
-        return markdown.parse(text, page_id=rel, source=str(path))
-    if kind == "html":
-        return html.parse(text, page_id=rel, source=str(path))
-    return concept.parse(text, page_id=rel, source=str(path))
+        doc = docx.parse_file(path, page_id=rel, source=source)
+    else:
+        text = read_text(path)
+        parse = {"md": markdown.parse, "html": html.parse}.get(kind, concept.parse)
+        doc = parse(text, page_id=rel, source=source)
+    check_text_size(len(doc.text))
+    return doc
 
 
-def iter_files(root: Path) -> Iterator[Path]:
+def iter_files(root: Path, unreadable: list[Skipped]) -> Iterator[Path]:
     """Every file below `root` in a stable order; hidden folders (.git, ...) left out; links not followed, so a
-    symlink loop cannot recurse."""
+    symlink loop cannot recurse. A folder that cannot be listed is added to `unreadable` (never taken as empty)."""
     if root.is_file():
         yield root
         return
-    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+
+    def failed(exc: OSError) -> None:
+        unreadable.append(Skipped(display_path(exc.filename or root), _reason(exc)))
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=failed, followlinks=False):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
             yield Path(dirpath) / name
 
 
 def load_corpus(paths: Iterable[Path]) -> LoadResult:
-    """Load every supported file under `paths`; files that fail are listed in `skipped` with the reason."""
+    """Load every supported file under `paths`; files that fail, and folders that cannot be read, are listed in
+    `skipped` with the reason (a page under a skipped path keeps its indexed version)."""
     result = LoadResult()
     seen: dict[str, str] = {}
     for given in paths:
@@ -137,7 +164,7 @@ def load_corpus(paths: Iterable[Path]) -> LoadResult:
         root = given.resolve()
         result.roots.append(root)
         base = root if root.is_dir() else root.parent
-        for path in iter_files(root):
+        for path in iter_files(root, result.skipped):
             kind = SUFFIXES.get(path.suffix.lower(), "other")
             try:
                 if path.name.startswith("."):
@@ -146,16 +173,16 @@ def load_corpus(paths: Iterable[Path]) -> LoadResult:
                     raise LoadError("broken or looping symbolic link")
                 doc = load_file(path, base)
             except (LoadError, OSError, ValueError) as exc:
-                result.skipped.append(Skipped(str(path), str(exc)))
+                result.skipped.append(Skipped(display_path(path), _reason(exc)))
                 result.count(kind, "skipped")
                 continue
             if doc.page_id in seen:
                 result.skipped.append(
-                    Skipped(str(path), f"duplicate page id {doc.page_id!r} (also {seen[doc.page_id]})")
+                    Skipped(display_path(path), f"duplicate page id {doc.page_id!r} (also {seen[doc.page_id]})")
                 )
                 result.count(kind, "skipped")
                 continue
-            seen[doc.page_id] = str(path)
+            seen[doc.page_id] = display_path(path)
             result.documents.append(doc)
             result.count(kind, "loaded")
     return result

@@ -9,8 +9,10 @@ from typing import Any
 
 from ..errors import LoadError
 from ..types import Document, Reference, Section
+from . import check_text_size
 
 MAX_UNZIPPED = 200 * 1024 * 1024  # a larger total is a zip bomb, not a course page
+MAX_XML = 48 * 1024 * 1024  # the text parts (document, footnotes) are parsed whole: bound them before parsing
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 FOOTNOTES_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/footnotes"
 HEADING_STYLE = re.compile(r"^heading\s*(?P<level>[1-9])$", re.I)
@@ -21,12 +23,17 @@ def _check_zip(path: Path) -> None:
         with zipfile.ZipFile(path) as z:
             names = set(z.namelist())
             total = sum(i.file_size for i in z.infolist())
+            xml = sum(
+                i.file_size for i in z.infolist() if i.filename.startswith("word/") and i.filename.endswith(".xml")
+            )
     except zipfile.BadZipFile:
         raise LoadError("not a valid .docx (damaged zip)") from None
     if "word/document.xml" not in names:
         raise LoadError("not a Word document (no word/document.xml)")
     if total > MAX_UNZIPPED:
         raise LoadError(f"unpacks to more than {MAX_UNZIPPED >> 20} MB")
+    if xml > MAX_XML:
+        raise LoadError(f"its text parts unpack to more than {MAX_XML >> 20} MB")
 
 
 def _run_text(p: Any, notes: dict[str, int]) -> str:
@@ -96,7 +103,9 @@ def parse_file(path: Path, page_id: str, source: str) -> Document:
 
     notes: dict[str, int] = {}
     blocks: list[tuple[int, str]] = []  # (heading level or 0, text); -1 marks the Title paragraph
+    chars = 0
     for item in document.iter_inner_content():
+        before = len(blocks)
         if isinstance(item, Paragraph):
             text = re.sub(r"[ \t]+", " ", _run_text(item._p, notes)).strip()
             if text:
@@ -108,6 +117,8 @@ def parse_file(path: Path, page_id: str, source: str) -> Document:
                 cells = [c for i, c in enumerate(cells) if c and (i == 0 or c != cells[i - 1])]  # merged cells repeat
                 if cells:
                     blocks.append((0, " | ".join(cells)))
+        chars += sum(len(text) + 2 for _, text in blocks[before:])
+        check_text_size(chars)  # stop once the text is over the limit, not after building all of it
     if not blocks:
         raise LoadError("empty document (no text)")
 

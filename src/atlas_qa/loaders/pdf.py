@@ -19,6 +19,7 @@ from pathlib import Path, PurePosixPath
 
 from ..errors import LoadError
 from ..types import Document, Section
+from . import check_text_size
 
 TIMEOUT = 60.0  # seconds for one PDF
 MEMORY_LIMIT = 1 << 30  # bytes of address space for the child (POSIX only)
@@ -111,9 +112,13 @@ def extract(path: str) -> dict:  # type: ignore[type-arg]
                 raise LoadError(f"encrypted PDF ({exc})") from None
         labels = reader.page_labels
         pages = []
+        chars = 0
         for i, page in enumerate(reader.pages):
             label = labels[i] if i < len(labels) else str(i + 1)
-            pages.append({"label": label, "lines": [[ln.text, ln.y, ln.size] for ln in _lines_of(page)]})
+            lines = _lines_of(page)
+            chars += sum(len(ln.text) + 1 for ln in lines)
+            check_text_size(chars)  # stop reading once the text is over the limit, not after
+            pages.append({"label": label, "lines": [[ln.text, ln.y, ln.size] for ln in lines]})
         outline: list[list[object]] = []
 
         def walk(items: list, level: int) -> None:  # type: ignore[type-arg]

@@ -1,0 +1,177 @@
+"""Walking and loading the corpus (issue 17): "cannot read" is never "deleted", any file name loads, and the work
+and memory of one file stay bounded by its size."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from atlas_qa import chunking, loaders
+from atlas_qa.chunking import chunk_document, count_tokens
+from atlas_qa.config import Settings
+from atlas_qa.core import Atlas
+from atlas_qa.loaders import load_corpus
+from atlas_qa.types import Document
+
+
+def _cli_without_root_powers(*args: str) -> subprocess.CompletedProcess[str]:
+    """`atlas-qa ARGS` in a child process for which file permissions hold: as root, the child loses the
+    capabilities that let root read and write anything (so `chmod 000` means what it says, as for any user)."""
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv: permissions cannot be tested")
+        prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
+    src = str(Path(chunking.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": src, "HF_HUB_OFFLINE": "1"}
+    cmd = [*prefix, sys.executable, "-m", "atlas_qa.cli", *args, "--model", "hash-64"]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True)
+
+
+def _ingest_without_root_powers(corpus: Path, index_dir: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    return _cli_without_root_powers("ingest", str(corpus), "--index-dir", str(index_dir), "--json", *flags)
+
+
+@pytest.mark.parametrize("blocked", ["polisci", "polisci/m00003.md", "."])
+def test_an_unreadable_folder_or_file_is_skipped_and_its_pages_are_kept(corpus: Path, tmp_path: Path, blocked: str):
+    index_dir = tmp_path / "index"
+    first = _ingest_without_root_powers(corpus, index_dir)
+    assert first.returncode == 0, first.stderr
+    pages = {p["page_id"] for p in Atlas(Settings(index_dir=index_dir, model="hash-64")).index.pages()}
+    assert len(pages) == 4
+    target = (corpus / blocked).resolve()
+    target.chmod(0)
+    try:
+        run = _ingest_without_root_powers(corpus, index_dir)
+        strict = _ingest_without_root_powers(corpus, index_dir, "--strict")
+        rebuilt = _ingest_without_root_powers(corpus, index_dir, "--rebuild")  # keeps them too (from the index)
+    finally:
+        target.chmod(0o755)
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["removed"] == 0 and report["chunks"] == json.loads(first.stdout)["chunks"]
+    assert report["skipped"] == [{"path": str(target), "reason": "cannot read (permission denied)"}]
+    assert strict.returncode == 3
+    assert rebuilt.returncode == 0 and json.loads(rebuilt.stdout)["chunks"] == report["chunks"], rebuilt.stderr
+    kept = Atlas(Settings(index_dir=index_dir, model="hash-64"))
+    assert {p["page_id"] for p in kept.index.pages()} == pages and kept.index.check()["ok"]
+    # Readable again: nothing to redo.
+    again = json.loads(_ingest_without_root_powers(corpus, index_dir).stdout)
+    assert (again["removed"], again["embedded"], again["unchanged"], again["skipped"]) == (0, 0, 4, [])
+
+
+def test_a_read_only_index_folder_gives_one_line_and_exit_2(corpus: Path, tmp_path: Path):
+    index_dir = tmp_path / "index"
+    assert _ingest_without_root_powers(corpus, index_dir).returncode == 0
+    modes = {p: p.stat().st_mode for p in [index_dir, *index_dir.rglob("*")]}
+    for path in modes:
+        path.chmod(path.stat().st_mode & 0o555)
+    try:
+        runs = [
+            _cli_without_root_powers("ask", "What are de facto rules?", "--index-dir", str(index_dir)),
+            _ingest_without_root_powers(corpus, index_dir),
+            _cli_without_root_powers("index", "check", "--index-dir", str(index_dir)),
+            _cli_without_root_powers("ask", "What are de facto rules?", "--index-dir", str(index_dir / "new")),
+        ]
+    finally:
+        for path, mode in modes.items():
+            path.chmod(mode)
+    for run in runs:
+        assert run.returncode == 2 and run.stderr.count("\n") == 1, run.stderr
+        assert run.stderr.startswith("atlas-qa: The index folder") and "cannot be written" in run.stderr
+
+
+def test_a_file_name_that_is_not_utf8_loads_under_a_safe_id(corpus: Path, hash_settings: Settings, capsys):
+    from atlas_qa.cli import main
+
+    name = os.fsdecode(b"bad\xff.md")  # what Python makes of the name: a lone surrogate that Chroma cannot store
+    bad = corpus / "polisci" / name
+    shutil.copy(corpus / "polisci" / "m00002.md", bad)
+    bad.write_text(bad.read_text(encoding="utf-8").replace("page_id: m00002", "x: y"), encoding="utf-8")
+    args = ["ingest", str(corpus), "--index-dir", str(hash_settings.index_dir), "--model", "hash-64", "--json"]
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["added"] == 5 and report["skipped"] == []
+    atlas = Atlas(hash_settings)
+    page = next(p for p in atlas.index.pages() if "bad" in p["page_id"])
+    assert page["page_id"] == "polisci/bad\\xff.md" and page["source"].endswith("polisci/bad\\xff.md")
+    assert atlas.index.document(page["page_id"]).text == atlas.index.document("m00002").text
+    assert main(args) == 0 and json.loads(capsys.readouterr().out)["unchanged"] == 5  # a stable id
+    bad.unlink()
+    assert main(args) == 0 and json.loads(capsys.readouterr().out)["removed"] == 1
+
+
+class _CountingEncoding:
+    """The cl100k encoding, counting how many characters it is asked to tokenize."""
+
+    def __init__(self, real) -> None:  # type: ignore[no-untyped-def]
+        self.real, self.chars = real, 0
+
+    def encode(self, text: str, **kw):  # type: ignore[no-untyped-def]
+        self.chars += len(text)
+        return self.real.encode(text, **kw)
+
+    def decode_bytes(self, tokens):  # type: ignore[no-untyped-def]
+        return self.real.decode_bytes(tokens)
+
+
+def test_a_long_one_line_page_is_split_in_linear_work(monkeypatch: pytest.MonkeyPatch):
+    words = "the state government policy citizens democracy rules power public institutions of".split()
+    text = " ".join(words[(i * 7) % len(words)] for i in range(300_000))  # ~2 MB, one line, no sentence end
+    counting = _CountingEncoding(chunking._encoding())
+    monkeypatch.setattr(chunking, "_encoding", lambda: counting)
+    doc = Document(page_id="long", title="Long", text=text, source="long.md", format="md")
+    chunks = chunk_document(doc, 200)
+    # Each character is tokenized a bounded number of times (the old splitter re-read the whole remainder at
+    # every step: thousands of times the text).
+    assert counting.chars <= 5 * len(text), counting.chars / len(text)
+    assert all(count_tokens(c.text) <= 200 for c in chunks)
+    assert " ".join(c.text for c in chunks).split() == text.split()
+
+
+def test_a_file_whose_text_is_over_the_limit_is_skipped_with_the_reason(tmp_path: Path, monkeypatch):
+    monkeypatch.setattr(loaders, "MAX_TEXT_CHARS", 30_000)
+    (tmp_path / "long.md").write_text("# Long\n\n" + "Words of a page. " * 4000, encoding="utf-8")
+    (tmp_path / "ok.md").write_text("# Fine\n\nA short page.\n", encoding="utf-8")
+    import docx
+
+    document = docx.Document()
+    for _ in range(1500):
+        document.add_paragraph("Words of a handout paragraph.")
+    document.save(str(tmp_path / "long.docx"))
+    result = load_corpus([tmp_path])
+    reasons = {Path(s.path).name: s.reason for s in result.skipped}
+    assert reasons == {
+        "long.md": "its text is longer than 30,000 characters",
+        "long.docx": "its text is longer than 30,000 characters",
+    }
+    assert [d.page_id for d in result.documents] == ["ok.md"]
+
+
+def test_a_docx_whose_text_parts_unpack_too_far_is_skipped_before_parsing(tmp_path: Path):
+    import docx
+
+    from atlas_qa.loaders.docx import MAX_XML
+
+    small = tmp_path / "small.docx"
+    docx.Document().save(str(small))
+    paragraph = b"<w:p><w:r><w:t>" + b"bomb " * 200 + b"</w:t></w:r></w:p>"
+    bomb = tmp_path / "bomb.docx"
+    with zipfile.ZipFile(small) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename == "word/document.xml":
+                head, tail = data.split(b"<w:body>", 1)
+                data = head + b"<w:body>" + paragraph * (MAX_XML // len(paragraph) + 1) + tail
+            dst.writestr(item, data)
+    assert bomb.stat().st_size < MAX_XML // 100  # small on disk, huge once unpacked
+    result = load_corpus([bomb])
+    assert [s.reason for s in result.skipped] == [f"its text parts unpack to more than {MAX_XML >> 20} MB"]
