@@ -1,0 +1,75 @@
+"""`build_app(atlas)`: the Gradio Blocks over an Atlas (the header, the `ask` API, the tabs and their wiring)."""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+from typing import Any
+
+from ..errors import AtlasError
+from ..feedback import FeedbackStore
+from ..types import answer_json
+from .ask_tab import build_ask_tab, wire_ask_tab
+from .instructor_tabs import after_answer, build_instructor_tabs, wire_instructor_tabs
+from .render import asset, esc
+from .views import Views
+
+CONCURRENCY = 4  # questions answered at once; more wait in the queue
+
+
+def render_header(stats: str) -> str:
+    return (
+        '<div class="aq-header"><div class="aq-brand"><span class="aq-logo">◎</span>atlas-qa</div>'
+        '<div class="aq-tagline">Answers quoted from the course material, every sentence traced to its passage, its '
+        f'speaker and the works it cites.</div><div class="aq-stats">{esc(stats)}</div></div>'
+    )
+
+
+def build_app(atlas: Any, feedback: FeedbackStore | None = None) -> Any:
+    """The Blocks over an Atlas (not launched). `feedback`: where ratings go (default: beside the index)."""
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    views = Views(atlas, feedback)
+
+    with gr.Blocks(title="atlas-qa", analytics_enabled=False, fill_width=True) as app:
+        states = SimpleNamespace(turns=gr.State([]), rated=gr.State({}), rated_turn=gr.State(None))
+        stats = gr.HTML(
+            render_header(views.stats()),
+            head=f"<style>{asset('app.css')}</style>",
+            js_on_load=None,
+            elem_id="aq-header",
+        )
+
+        def ask_api(
+            questions: list[str], courses: list[str], topics: list[str], chapters: list[str]
+        ) -> tuple[list[dict[str, Any]]]:
+            """The `ask --json` answers, within this app's course (filters narrow its pages). Concurrent requests
+            are batched so their questions are encoded together."""
+            filters = [
+                {k: v for k, v in (("course", c), ("topic", t), ("chapter", ch)) if v}
+                for c, t, ch in zip(courses, topics, chapters)
+            ]
+            results = atlas.ask_batch(questions, filters)
+            return (
+                [
+                    answer_json(r) if not isinstance(r, AtlasError) else {"question": q, "error": str(r)}
+                    for q, r in zip(questions, results)
+                ],
+            )
+
+        gr.api(ask_api, api_name="ask", batch=True, max_batch_size=16, concurrency_limit=2)
+
+        with gr.Tabs(elem_id="aq-main-tabs"):
+            ask = build_ask_tab(gr, views)
+            instructor = build_instructor_tabs(gr, views)
+        wire_ask_tab(gr, views, ask, states, after_answer(gr, views, instructor))
+        wire_instructor_tabs(gr, views, instructor, ask, states.turns, stats)
+
+        def header() -> str:
+            return render_header(views.stats())
+
+        app.load(header, None, stats, show_progress="hidden", api_visibility="private")
+
+    app.queue(default_concurrency_limit=CONCURRENCY, max_size=128)
+    return app
