@@ -23,7 +23,6 @@ from atlas_qa.ui import (
     highlight,
     launch_options,
     locate,
-    parse_auth,
     render_messages,
     render_reply,
 )
@@ -353,33 +352,32 @@ def test_app_builds_without_launching_and_serves_several_users_at_once(hash_atla
 
 def test_launch_options_listen_locally_and_keep_private_files_private(tmp_path):
     settings = Settings(index_dir=tmp_path / "index", corpus=tmp_path / "corpus")
-    options = launch_options(settings, env={})
+    options = launch_options(settings)
     assert options["server_name"] == "127.0.0.1" and options["server_port"] == 7860
-    assert options["share"] is False and options["auth"] is None and options["allowed_paths"] == []
+    assert options["share"] is False and options["allowed_paths"] == [] and options["mcp_server"] is False
     assert set(options["blocked_paths"]) == {str((tmp_path / "index").resolve()), str((tmp_path / "corpus").resolve())}
-    options = launch_options(settings, env={"ATLAS_QA_AUTH": "prof:s3cret:x", "ATLAS_QA_SHARE": "1"})
-    assert options["auth"] == ("prof", "s3cret:x") and options["share"] is True
 
 
-def test_auth_must_be_user_colon_password():
-    assert parse_auth("") is None
-    for bad in ("nopassword", ":pw", "user:"):
-        with pytest.raises(ConfigError, match="user:password"):
-            parse_auth(bad)
+def test_the_shared_login_setting_is_refused_with_what_replaces_it(hash_settings):
+    from atlas_qa import ui
+
+    with pytest.raises(ConfigError, match="atlas-qa users add"):
+        ui.serve(hash_settings, env={"ATLAS_QA_AUTH": "prof:pw"})
 
 
-def test_serve_indexes_then_launches_with_the_safe_options(monkeypatch, corpus, hash_settings):
-    import gradio as gr
+def test_without_users_the_app_serves_only_this_machine_and_says_so(monkeypatch, corpus, hash_settings, capsys):
+    import uvicorn
 
     from atlas_qa import ui
 
-    launched = {}
-    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.update(kw))
-    monkeypatch.setenv("ATLAS_QA_AUTH", "prof:pw")
+    with pytest.raises(ConfigError, match="127.0.0.1 only"):
+        ui.serve(hash_settings.with_(corpus=corpus, host="0.0.0.0"), env={})
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(kw, app=app))
     settings = hash_settings.with_(corpus=corpus, port=7999)
-    ui.serve(settings)
-    assert launched["server_port"] == 7999 and launched["server_name"] == "127.0.0.1"
-    assert launched["auth"] == ("prof", "pw") and launched["share"] is False
+    ui.serve(settings, env={})
+    assert served["port"] == 7999 and served["host"] == "127.0.0.1" and served["proxy_headers"] is False
+    assert "No users configured: serving one person at http://127.0.0.1:7999" in capsys.readouterr().out
     assert Atlas(settings).index.count() > 0
 
 

@@ -9,7 +9,7 @@ from ..explain import ATTRIBUTION_COLUMNS, chunk_offset, locate
 from .app import build_app
 from .chat import Turn, render_messages, render_reply
 from .render import highlight
-from .serve import launch_options, parse_auth, serve
+from .serve import launch_options, serve
 from .views import Views
 
 __all__ = [
@@ -21,7 +21,6 @@ __all__ = [
     "highlight",
     "launch_options",
     "locate",
-    "parse_auth",
     "render_messages",
     "render_reply",
     "serve",

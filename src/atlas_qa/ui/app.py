@@ -1,14 +1,17 @@
 """`build_app(atlas)`: the Gradio Blocks over an Atlas (the header, the `ask` API, the tabs and their wiring)."""
 
-from __future__ import annotations
+# No `from __future__ import annotations`: Gradio reads `gr.Request` in the callbacks' annotations.
 
 import os
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
+from ..access import LOCAL_USER
 from ..errors import AtlasError
 from ..feedback import FeedbackStore
 from ..types import answer_json
+from ..users import User
 from .ask_tab import build_ask_tab, wire_ask_tab
 from .instructor_tabs import after_answer, build_instructor_tabs, wire_instructor_tabs
 from .render import asset, esc
@@ -25,12 +28,24 @@ def render_header(stats: str) -> str:
     )
 
 
-def build_app(atlas: Any, feedback: FeedbackStore | None = None) -> Any:
-    """The Blocks over an Atlas (not launched). `feedback`: where ratings go (default: beside the index)."""
+def build_app(
+    atlas: Any, feedback: FeedbackStore | None = None, user_of: Callable[[Any], User | None] | None = None
+) -> Any:
+    """The Blocks over an Atlas (not launched). `feedback`: where ratings go (default: beside the index).
+
+    `user_of(request)`: the caller of an event (see `access.Access.identify`); without it everyone is the local
+    user, who may do everything. With it, the instructor tabs start hidden and empty, are shown on load to the
+    course's instructors only, and every instructor event checks the caller on the server.
+    """
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
     views = Views(atlas, feedback)
+    course = getattr(getattr(atlas, "settings", None), "course", "default")
+
+    def teaches(request: Any) -> bool:
+        user = LOCAL_USER if user_of is None else user_of(request)
+        return user is not None and user.teaches(course)
 
     with gr.Blocks(title="atlas-qa", analytics_enabled=False, fill_width=True) as app:
         states = SimpleNamespace(turns=gr.State([]), rated=gr.State({}), rated_turn=gr.State(None))
@@ -62,14 +77,19 @@ def build_app(atlas: Any, feedback: FeedbackStore | None = None) -> Any:
 
         with gr.Tabs(elem_id="aq-main-tabs"):
             ask = build_ask_tab(gr, views)
-            instructor = build_instructor_tabs(gr, views)
-        wire_ask_tab(gr, views, ask, states, after_answer(gr, views, instructor))
-        wire_instructor_tabs(gr, views, instructor, ask, states.turns, stats)
+            instructor = build_instructor_tabs(gr, views, shown=user_of is None)
+        wire_ask_tab(gr, views, ask, states, after_answer(gr, views, instructor, teaches))
+        wire_instructor_tabs(gr, views, instructor, ask, states.turns, stats, teaches)
 
-        def header() -> str:
-            return render_header(views.stats())
+        def on_load(request: gr.Request) -> tuple[Any, ...]:
+            shown = teaches(request)
+            tabs = (instructor.attribution_tab, instructor.corpus_tab, instructor.feedback_tab)
+            pages = gr.Dropdown(choices=views.page_choices()) if shown and user_of is not None else gr.skip()
+            return (render_header(views.stats()), *(gr.Tab(visible=shown) for _ in tabs), pages)
 
-        app.load(header, None, stats, show_progress="hidden", api_visibility="private")
+        load_outputs = [stats, *(instructor.attribution_tab, instructor.corpus_tab, instructor.feedback_tab)]
+        load_outputs.append(instructor.page_pick)
+        app.load(on_load, None, load_outputs, show_progress="hidden", api_visibility="private")
 
     app.queue(default_concurrency_limit=CONCURRENCY, max_size=128)
     return app

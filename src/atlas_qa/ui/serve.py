@@ -10,16 +10,6 @@ from ..config import Settings
 from ..errors import ConfigError
 
 
-def parse_auth(value: str) -> tuple[str, str] | None:
-    """`ATLAS_QA_AUTH="user:password"` -> ("user", "password"); empty -> None (no login)."""
-    if not value:
-        return None
-    user, sep, password = value.partition(":")
-    if not sep or not user or not password:
-        raise ConfigError("ATLAS_QA_AUTH must be user:password (both non-empty).")
-    return user, password
-
-
 def theme() -> Any:
     """System fonts only: the app makes no request to a third party (nor needs the internet)."""
     import gradio as gr
@@ -32,17 +22,15 @@ def theme() -> Any:
     )
 
 
-def launch_options(settings: Settings, env: dict[str, str] | None = None) -> dict[str, Any]:
-    """How `serve` launches the app: local only, no share link unless ATLAS_QA_SHARE=1, a login if ATLAS_QA_AUTH is
-    set, and file routes that can serve no corpus, index or other file of the machine."""
-    env = dict(os.environ if env is None else env)
+def launch_options(settings: Settings) -> dict[str, Any]:
+    """The Gradio options `serve` mounts the app with: local only, no share link, no MCP server, no server-side
+    rendering, and file routes that can serve no corpus, index or other file of the machine. (`build_app(atlas)
+    .launch(**launch_options(settings))` also works, for one person, without accounts or the REST API.)"""
     blocked = {str(Path(settings.corpus).resolve()), str(Path(settings.index_dir).resolve())}
     return {
         "server_name": settings.host,
         "server_port": settings.port,
-        "share": env.get("ATLAS_QA_SHARE", "").lower() in ("1", "true", "yes"),
-        "auth": parse_auth(env.get("ATLAS_QA_AUTH", "")),
-        "auth_message": "Sign in to ask about the course material.",
+        "share": False,
         "allowed_paths": [],
         "blocked_paths": sorted(blocked),
         "max_file_size": "1mb",  # the app takes no uploads; Gradio's upload route stays small
@@ -53,17 +41,41 @@ def launch_options(settings: Settings, env: dict[str, str] | None = None) -> dic
     }
 
 
-def serve(settings: Settings, ingest: bool = True) -> None:
-    """Index the corpus if needed, then serve the app on settings.host:settings.port (local only by default)."""
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from ..core import Atlas
-    from .app import build_app
+def serve(settings: Settings, ingest: bool = True, env: dict[str, str] | None = None) -> None:
+    """Index the corpus if needed, then serve the app and its API on settings.host:settings.port with uvicorn.
 
-    options = launch_options(settings)  # a bad ATLAS_QA_AUTH fails before the slow part
+    With no users (and no proxy sign-on) configured, only 127.0.0.1 may be used, and the start message says so.
+    """
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    env = dict(os.environ if env is None else env)
+    if env.get("ATLAS_QA_AUTH"):
+        raise ConfigError("ATLAS_QA_AUTH (one shared login) is replaced by accounts: `atlas-qa users add NAME ...`.")
+    from ..access import Access, allowed_hosts
+    from ..core import Atlas
+
+    access = Access.for_settings(settings)
+    access.check_local_host()  # wrong settings fail before the slow part
+    allowed_hosts(settings)
     atlas = Atlas(settings)
     if ingest:
         report = atlas.ingest(progress=True)
         print(f"Index ready: {report.chunks} passages ({report.embedded} embedded now).")
         for s in report.skipped:
             print(f"skipped {s.path}: {s.reason}")
-    build_app(atlas).launch(**options)
+    run(settings, atlas, access)
+
+
+def run(settings: Settings, atlas: Any, access: Any) -> None:
+    """Serve the app over `atlas` until interrupted (uvicorn; the client address is the direct peer's)."""
+    import uvicorn
+
+    from ..server import create_app
+
+    app = create_app(settings, atlas, access)
+    url = f"http://{settings.host}:{settings.port}"
+    if access.local:
+        print(f"No users configured: serving one person at {url} (this machine only). Add accounts with")
+        print("`atlas-qa users add NAME --role student|instructor|admin --course C --password-stdin` to serve a class.")
+    else:
+        print(f"Serving {settings.served_courses()} at {url}; sign in at {url}/login, API at {url}/api/v1/docs.")
+    uvicorn.run(app, host=settings.host, port=settings.port, proxy_headers=False, log_level="warning")
