@@ -175,3 +175,14 @@ def test_the_ui_page_config_carries_no_instructor_data(deployment):
     names = {d.get("api_name") for d in call(f"{base}/config", headers=h["student_a"]).json()["dependencies"]}
     info = call(f"{base}/gradio_api/info", headers=h["student_a"]).json()
     assert list(info["named_endpoints"]) == ["/ask"] and not info["unnamed_endpoints"], (info, names)
+
+
+def test_the_api_page_lists_only_the_documented_ask_endpoint_with_its_real_types(deployment):
+    info = call(f"{deployment['base']}/gradio_api/info", headers=deployment["headers"]["student_a"]).json()
+    params = info["named_endpoints"]["/ask"]["parameters"]
+    assert [(p["parameter_name"], p["python_type"]["type"]) for p in params] == [
+        ("question", "str"),
+        ("course", "str"),
+        ("topic", "str"),
+        ("chapter", "str"),
+    ]

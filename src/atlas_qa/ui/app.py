@@ -56,17 +56,19 @@ def build_app(
             elem_id="aq-header",
         )
 
-        def ask_api(
-            questions: list[str], courses: list[str], topics: list[str], chapters: list[str]
-        ) -> tuple[list[dict[str, Any]]]:
-            """The `ask --json` answers, within this app's course (filters narrow its pages). Concurrent requests
-            are batched so their questions are encoded together."""
+        def ask_api(question: str, course: str, topic: str, chapter: str) -> dict[str, Any]:
+            """The `ask --json` answer, within this app's course (course/topic/chapter: optional page filters).
+
+            Gradio batches concurrent calls (batch=True), so each parameter arrives as a list with one item per call
+            and a tuple of one list comes back; the annotations describe one call, as the API page shows it.
+            """
+            questions, courses, topics, chapters = question, course, topic, chapter
             filters = [
                 {k: v for k, v in (("course", c), ("topic", t), ("chapter", ch)) if v}
                 for c, t, ch in zip(courses, topics, chapters)
             ]
             results = atlas.ask_batch(questions, filters)
-            return (
+            return (  # type: ignore[return-value]
                 [
                     answer_json(r) if not isinstance(r, AtlasError) else {"question": q, "error": str(r)}
                     for q, r in zip(questions, results)
