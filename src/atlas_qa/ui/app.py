@@ -86,11 +86,15 @@ def build_app(
         def on_load(request: gr.Request) -> tuple[Any, ...]:
             shown = teaches(request)
             tabs = (instructor.attribution_tab, instructor.corpus_tab, instructor.feedback_tab)
-            pages = gr.Dropdown(choices=views.page_choices()) if shown and user_of is not None else gr.skip()
-            return (render_header(views.stats()), *(gr.Tab(visible=shown) for _ in tabs), pages)
+            pages, parse = gr.skip(), gr.skip()
+            if shown and user_of is not None:  # the instructor data the page's config leaves out
+                choices = views.page_choices()
+                first = choices[0][1] if choices else None
+                pages, parse = gr.Dropdown(choices=choices, value=first), views.parse_view(first)
+            return (render_header(views.stats()), *(gr.Tab(visible=shown) for _ in tabs), pages, parse)
 
         load_outputs = [stats, *(instructor.attribution_tab, instructor.corpus_tab, instructor.feedback_tab)]
-        load_outputs.append(instructor.page_pick)
+        load_outputs += [instructor.page_pick, instructor.parse_view]
         app.load(on_load, None, load_outputs, show_progress="hidden", api_visibility="private")
 
     app.queue(default_concurrency_limit=CONCURRENCY, max_size=128)

@@ -55,8 +55,12 @@ def build_ask_tab(gr: Any, views: Views) -> SimpleNamespace:
                         "works cited. Follow-up questions (“what did he say about…?”) keep the conversation's "
                         "context."
                     ),
-                    examples=[{"text": q} for q in examples] or None,
                 )
+                with gr.Row(elem_id="aq-examples", visible=bool(examples)) as examples_row:
+                    example_buttons = [
+                        gr.Button(q, size="sm", variant="secondary", scale=0, elem_classes=["aq-example"])
+                        for q in examples
+                    ]
                 with gr.Row(elem_id="aq-ask-row"):
                     box = gr.Textbox(
                         show_label=False,
@@ -65,8 +69,7 @@ def build_ask_tab(gr: Any, views: Views) -> SimpleNamespace:
                         lines=1,
                         max_lines=6,
                         scale=8,
-                        elem_id="aq-box",
-                        autofocus=True,
+                        elem_id="aq-box",  # focused on load without scrolling (sources.js), not `autofocus`
                     )
                     send = gr.Button("Ask", variant="primary", scale=0, min_width=100, elem_id="aq-send")
                     clear = gr.Button(
@@ -89,7 +92,7 @@ def build_ask_tab(gr: Any, views: Views) -> SimpleNamespace:
                         sources = gr.HTML(WELCOME, elem_id="aq-sources", js_on_load=asset("sources.js"))
                     with gr.Tab("Page", id="page", elem_id="aq-tab-page"):
                         page = gr.HTML(Views.page_empty(), elem_id="aq-page", js_on_load=asset("page.js"))
-    return SimpleNamespace(**{k: v for k, v in locals().items() if k not in ("gr", "views", "facets", "examples")})
+    return SimpleNamespace(**{k: v for k, v in locals().items() if k not in ("gr", "views", "facets", "examples", "q")})
 
 
 def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNamespace, after: SimpleNamespace) -> None:
@@ -108,22 +111,20 @@ def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNames
                 "",
                 gr.Tabs(selected="sources"),
                 gr.skip(),
+                gr.Row(visible=False),
             )
 
-    ask_outputs = [ui.chat, ui.sources, turns, ui.box, ui.side, ui.feedback_box]
+    ask_outputs = [ui.chat, ui.sources, turns, ui.box, ui.side, ui.feedback_box, ui.examples_row]
     ask_args: dict[str, Any] = {**hidden, "concurrency_id": "ask"}
     for trigger in (ui.send.click, ui.box.submit):
         trigger(on_ask, [ui.box, turns, *ui.filters], ask_outputs, **ask_args).then(
             after.fn, [turns], after.outputs, **hidden
         )
 
-    def on_example(evt: gr.SelectData) -> str:
-        value = evt.value
-        return str(value.get("text", "") if isinstance(value, dict) else value)
-
-    ui.chat.example_select(on_example, None, ui.box, **hidden).then(
-        on_ask, [ui.box, turns, *ui.filters], ask_outputs, **ask_args
-    ).then(after.fn, [turns], after.outputs, **hidden)
+    for button in ui.example_buttons:  # an example is asked as if typed (the button's label is the question)
+        button.click(on_ask, [button, turns, *ui.filters], ask_outputs, **ask_args).then(
+            after.fn, [turns], after.outputs, **hidden
+        )
 
     def on_clear() -> tuple[Any, ...]:
         return (
@@ -136,6 +137,7 @@ def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNames
             {},
             None,
             gr.Group(visible=False),
+            gr.Row(visible=bool(ui.example_buttons)),
             *after.clear_values(),
         )
 
@@ -149,6 +151,7 @@ def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNames
         rated,
         rated_turn,
         ui.feedback_box,
+        ui.examples_row,
         *after.clear_outputs,
     ]
     ui.clear.click(on_clear, None, clear_outputs, **hidden)

@@ -74,7 +74,8 @@ class AttributionViews:
                 else ""
             )
             + "</div>"
-            '<div class="aq-table-wrap"><table class="aq-table aq-attr"><thead><tr><th>n</th><th>Cited span</th>'
+            '<div class="aq-table-wrap" tabindex="0" role="region" aria-label="Attribution">'
+            '<table class="aq-table aq-attr"><thead><tr><th>n</th><th>Cited span</th>'
             "<th>Speaker → chain</th><th>Locator</th><th>Cited work</th><th>Full reference</th><th>Page › section</th>"
             f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
         )
@@ -149,7 +150,8 @@ class AttributionViews:
             + '<h4>Page text as parsed</h4><div class="aq-legend"><span class="q q0">quotation</span>'
             '<span class="q q1">nested quotation</span><span class="cite">citation, resolved</span>'
             '<span class="cite bad">citation, unresolved</span></div>'
-            f'<div class="aq-page-text">{render_layers(doc.text, layers)}</div></div>'
+            '<div class="aq-page-text" tabindex="0" role="region" aria-label="Page text as parsed">'
+            f"{render_layers(doc.text, layers)}</div></div>"
         )
 
     def export_parse(self, page_id: str | None) -> Path | None:

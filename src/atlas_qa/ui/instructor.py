@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AtlasError
+from ..explain import example_questions
 from ..feedback import FeedbackStore, citation_label
 from .render import esc, tiles, when
 
@@ -61,8 +62,23 @@ class InstructorViews:
         except (AtlasError, AttributeError):
             return []
         return [
-            [p["title"], p["page_id"], p["chunks"], when(p["indexed_at"]), self.relative(p["source"])] for p in pages
+            [
+                p["title"],
+                self.chapter(p["page_id"]),
+                p["page_id"],
+                p["chunks"],
+                when(p["indexed_at"]),
+                self.relative(p["source"]),
+            ]
+            for p in pages
         ]
+
+    def chapter(self, page_id: str) -> str:
+        """The page's chapter (from its metadata), or ""."""
+        try:
+            return str(self.atlas.index.document(page_id).metadata.get("chapter", ""))
+        except (AtlasError, AttributeError, KeyError):
+            return ""
 
     def reindex(self, progress: Callable[[int, int], None] | None = None) -> str:
         """Re-read the corpus and sync the index (only changed pages are embedded again)."""
@@ -92,14 +108,12 @@ class InstructorViews:
         return f"{n} page{'s' if n != 1 else ''} · {chunks} passages indexed"
 
     def examples(self) -> list[str]:
-        """Example questions for the pages in the index: curated ones, else one about each page's title."""
+        """Example questions for the pages in the index (see `explain.example_questions`)."""
         try:
-            pages = self.atlas.index.pages()
-        except (AtlasError, AttributeError):
+            docs = [self.atlas.index.document(p["page_id"]) for p in self.atlas.index.pages()]
+        except (AtlasError, AttributeError, KeyError):
             return []
-        found = [q for p in pages for q in EXAMPLES.get(p["page_id"], [])]
-        found += [f"What does the course say about {p['title']}?" for p in pages if p["page_id"] not in EXAMPLES]
-        return found[:4]
+        return example_questions(docs, EXAMPLES)
 
     # -- feedback --------------------------------------------------------------------------------------------------
 

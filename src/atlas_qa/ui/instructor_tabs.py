@@ -60,15 +60,15 @@ def build_instructor_tabs(gr: Any, views: Views, shown: bool = True) -> SimpleNa
             reindex_status = gr.HTML("", elem_id="aq-reindex-status", js_on_load=None)
         corpus_table = gr.Dataframe(
             value=views.corpus_rows() if shown else [],
-            headers=["Title", "Page id", "Passages", "Indexed", "Source"],
-            datatype=["str", "str", "number", "str", "str"],
+            headers=["Title", "Chapter", "Page id", "Passages", "Indexed", "Source"],
+            datatype=["str", "str", "str", "number", "str", "str"],
             interactive=False,
             wrap=True,
             show_search="search",
             elem_id="aq-corpus-table",
             elem_classes=["aq-df"],
             label="Pages",
-            column_widths=["30%", "26%", "10%", "14%", "20%"],
+            column_widths=["24%", "20%", "16%", "8%", "13%", "19%"],
         )
 
     with gr.Tab("Feedback", id="feedback", elem_id="aq-tab-feedback", visible=shown) as feedback_tab:

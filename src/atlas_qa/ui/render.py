@@ -93,7 +93,8 @@ def table(title: str, headers: Sequence[str], rows: Sequence[str]) -> str:
     head = "".join(f"<th>{esc(h)}</th>" for h in headers)
     return (
         f'<h4>{esc(title)} <span class="aq-count">{len(rows)}</span></h4>'
-        f'<div class="aq-table-wrap"><table class="aq-table"><thead><tr>{head}</tr></thead>'
+        f'<div class="aq-table-wrap" tabindex="0" role="region" aria-label="{esc(title)}">'
+        f'<table class="aq-table"><thead><tr>{head}</tr></thead>'
         f"<tbody>{''.join(rows)}</tbody></table></div>"
     )
 

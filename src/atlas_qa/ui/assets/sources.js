@@ -1,5 +1,6 @@
 // Installed once by the sources panel: a click on an answer's [n] marker shows that source (at once when its card
-// is on screen, else through the server, which renders that turn's sources); "Open page" asks the server for the page.
+// is on screen, else through the server, which renders that turn's sources) and moves the focus to its card;
+// "Open page" asks the server for the page (page.js then moves the focus into the page view).
 const focusCard = (card) => {
   card.closest('details')?.setAttribute('open', '');
   const box = card.closest('.aq-sources');
@@ -8,6 +9,9 @@ const focusCard = (card) => {
   }
   else card.scrollIntoView({behavior: 'smooth', block: 'nearest'});
   card.classList.remove('aq-flash'); void card.offsetWidth; card.classList.add('aq-flash');
+  // Keyboard users land on the card: the next Tab reaches its "Open page".
+  if (!card.hasAttribute('tabindex')) card.setAttribute('tabindex', '-1');
+  card.focus({preventScroll: true});
 };
 window.__atlasQaTrigger = trigger;
 if (!window.__atlasQaClicks) {
@@ -30,3 +34,27 @@ watch('value', () => {
   const f = element.querySelector('.aq-card.aq-focus');
   if (f) setTimeout(() => focusCard(f), 60);
 });
+// Screen readers hear each chat message as its text: Gradio labels a message with its raw HTML (our escaped markup;
+// DOMParser builds an inert document, nothing in it runs).
+const parser = new DOMParser();
+const relabel = () => {
+  document.querySelectorAll('#aq-chat [aria-label]').forEach((m) => {
+    const label = m.getAttribute('aria-label') || '';
+    const cut = label.indexOf(': <');
+    if (cut < 0) return;
+    const text = parser.parseFromString(label.slice(cut + 2), 'text/html').body.textContent || '';
+    m.setAttribute('aria-label', label.slice(0, cut + 2) + text.replace(/\s+/g, ' ').trim());
+  });
+};
+const watchChat = (tries) => {  // the chat may mount after this panel
+  const chat = document.getElementById('aq-chat');
+  if (!chat) { if (tries < 100) setTimeout(() => watchChat(tries + 1), 100); return; }
+  if (chat.__aqLabels) return;
+  chat.__aqLabels = true;
+  new MutationObserver(relabel).observe(chat, {subtree: true, childList: true, characterData: true,
+                                                attributes: true, attributeFilter: ['aria-label']});
+  relabel();
+};
+watchChat(0);
+// The question box gets the focus on load without scrolling the page (on a phone it sits below the fold).
+document.querySelector('#aq-box textarea')?.focus({preventScroll: true});
