@@ -122,6 +122,7 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
     from fastapi import FastAPI, Request
     from fastapi.middleware.cors import CORSMiddleware
     from fastapi.responses import HTMLResponse, RedirectResponse
+    from starlette.concurrency import run_in_threadpool
     from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     from .api import Courses, router
@@ -150,8 +151,8 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
         form = parse_qs((await request.body()).decode("utf-8", "replace"))
         name, password = form.get("name", [""])[0], form.get("password", [""])[0]
         address = access.client_address(request.headers, request.client.host if request.client else None)
-        try:
-            user = access.store.login(name, password, address)
+        try:  # bcrypt takes a while on purpose: off the event loop, so other requests go on meanwhile
+            user = await run_in_threadpool(access.store.login, name, password, address)
         except ThrottledError as exc:
             return HTMLResponse(login_page(str(exc)), status_code=429)
         if user is None:

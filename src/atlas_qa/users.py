@@ -67,7 +67,7 @@ class UserStore:
 
     def __init__(self, path: Path | str, rounds: int = 12) -> None:
         self.path = Path(path)
-        self.rounds = rounds  # bcrypt's cost (12: about a quarter second per check on one core)
+        self.rounds = rounds  # bcrypt's cost factor (2**12 rounds; tests use 4 to stay fast)
         self._dummy: bytes | None = None
 
     @contextmanager

@@ -86,7 +86,7 @@ def test_the_phone_layout_opens_at_the_top(shipped_app, browser, shoot):
     phone = context.new_page()
     try:
         phone.goto(url)
-        expect(phone.locator("#aq-box textarea")).to_be_focused()
+        expect(phone.locator("#aq-box textarea")).to_be_focused(timeout=30_000)
         assert phone.evaluate("window.scrollY") == 0
         expect(phone.locator("#aq-header")).to_be_in_viewport()
         shoot(phone, "phone")

@@ -56,5 +56,11 @@ const watchChat = (tries) => {  // the chat may mount after this panel
   relabel();
 };
 watchChat(0);
-// The question box gets the focus on load without scrolling the page (on a phone it sits below the fold).
-document.querySelector('#aq-box textarea')?.focus({preventScroll: true});
+// The question box gets the focus on load without scrolling the page (on a phone it sits below the fold); it may
+// mount after this panel.
+const focusBox = (tries) => {
+  const box = document.querySelector('#aq-box textarea');
+  if (box) box.focus({preventScroll: true});
+  else if (tries < 100) setTimeout(() => focusBox(tries + 1), 100);
+};
+if (!window.__atlasQaFocused) { window.__atlasQaFocused = true; focusBox(0); }
