@@ -64,6 +64,7 @@ def _status(d: dict[str, Any], method: str, path: str, caller: str, body: Any = 
 ANSWER = {"question": "q", "answer": "An answer. [1]", "refused": False, "citations": []}
 ROUTES = [
     # (method, path, body, expected status per caller in CALLERS order)
+    ("GET", "/login", None, (200, 200, 200, 200, 200)),
     ("GET", "/", None, (401, 200, 403, 200, 200)),
     ("GET", "/config", None, (401, 200, 403, 200, 200)),
     ("GET", "/gradio_api/info", None, (401, 200, 403, 200, 200)),
