@@ -68,6 +68,18 @@ def test_keyboard_marker_to_card_to_open_page_to_the_page(shipped_app, page):
     expect(page.locator("#aq-page .aq-pageview")).to_be_focused()
 
 
+def test_a_dropdown_closes_when_the_focus_leaves_it(shipped_app, page):
+    url, _ = shipped_app
+    page.goto(url)
+    course = page.locator("#aq-filter-course input")
+    course.focus()
+    page.keyboard.press("ArrowDown")
+    expect(page.locator("#aq-filter-course [role=option]").first).to_be_visible()
+    page.keyboard.press("Tab")
+    expect(page.locator("#aq-filter-topic input")).to_be_focused()
+    expect(page.locator("#aq-filter-course [role=option]")).to_have_count(0)
+
+
 def test_chat_messages_are_announced_as_text(shipped_app, page):
     url, _ = shipped_app
     page.goto(url)

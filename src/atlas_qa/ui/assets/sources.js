@@ -64,3 +64,14 @@ const focusBox = (tries) => {
   else if (tries < 100) setTimeout(() => focusBox(tries + 1), 100);
 };
 if (!window.__atlasQaFocused) { window.__atlasQaFocused = true; focusBox(0); }
+// A dropdown closes when the focus leaves it (Gradio's stays open when Tab moves on): Escape, as a keyboard user would.
+if (!window.__atlasQaDropdowns) {
+  window.__atlasQaDropdowns = true;
+  document.addEventListener('focusout', (e) => {
+    const input = e.target;
+    if (!(input instanceof HTMLInputElement) || input.getAttribute('role') !== 'combobox') return;
+    const box = input.closest('.block');
+    if (box && e.relatedTarget && box.contains(e.relatedTarget)) return;
+    input.dispatchEvent(new KeyboardEvent('keydown', {key: 'Escape', bubbles: true}));
+  }, true);
+}
