@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test install ingest clean chromium screenshots
+.PHONY: run test install ingest clean chromium screenshots axe
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ ingest: $(STAMP)
 run: $(STAMP)
 	$(BIN)/atlas-qa serve
 
-test: $(STAMP) chromium
+test: $(STAMP) chromium axe
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # The browser tests drive Debian's Chromium through Playwright (never `playwright install`, which downloads).
@@ -40,9 +40,22 @@ chromium:
 		fi; \
 	fi
 
+# axe-core (WCAG checks the browser tests inject) from npm into ./node_modules; Node and npm from Debian if missing.
+axe:
+	@if ! command -v npm >/dev/null; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm; \
+		else \
+			echo "npm is missing: the accessibility tests will be skipped (sudo apt-get install -y nodejs npm)"; \
+		fi; \
+	fi
+	@if command -v npm >/dev/null && [ ! -f node_modules/axe-core/axe.min.js ]; then \
+		npm install --no-audit --no-fund --silent; \
+	fi
+
 # Retake docs/screenshots/*.png from the browser tests.
-screenshots: $(STAMP) chromium
+screenshots: $(STAMP) chromium axe
 	UPDATE_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/browser
 
 clean:
-	rm -rf $(VENV) embeddings/chroma embeddings/manifest.sqlite3*
+	rm -rf $(VENV) node_modules embeddings/chroma embeddings/manifest.sqlite3*

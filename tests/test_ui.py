@@ -2,18 +2,20 @@
 
 import csv
 import json
+import re
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from atlas_qa.answer import clean
 from atlas_qa.config import Settings
-from atlas_qa.core import MAX_QUESTION_CHARS, Atlas
+from atlas_qa.core import MAX_QUESTION_CHARS, Atlas, standalone
 from atlas_qa.errors import ConfigError, IndexNotFoundError
 from atlas_qa.feedback import FeedbackStore
-from atlas_qa.types import Answer, Citation, Cite, Document, Quotation, Reference
+from atlas_qa.types import Answer, AnswerSentence, Citation, Cite, Document, Quotation, Reference
 from atlas_qa.ui import (
     ATTRIBUTION_COLUMNS,
     Turn,
@@ -23,7 +25,6 @@ from atlas_qa.ui import (
     highlight,
     launch_options,
     locate,
-    parse_auth,
     render_messages,
     render_reply,
 )
@@ -56,7 +57,10 @@ def _citation(n: int = 1, text: str = CHUNK, start: int = SPAN[0], end: int = SP
 
 
 def _answer(text: str = "Rules matter a lot. [1]", *citations: Citation) -> Answer:
-    return Answer("What did Pal say about rules?", text, False, citations or (_citation(),))
+    """An answer whose sentences are the "sentence [n]" pieces of `text`."""
+    pieces = re.findall(r"(.+?) \[(\d+)\](?=\s|$)", text)
+    sentences = tuple(AnswerSentence(t.strip(), int(n)) for t, n in pieces)
+    return Answer.from_sentences("What did Pal say about rules?", sentences, citations or (_citation(),))
 
 
 class FakeIndex:
@@ -89,11 +93,12 @@ class FakeAtlas:
         doc = Document("p", "Page <b>T</b>", PAGE, "src/p.txt", "concept", metadata={"course": "C<1>"})
         self.index = FakeIndex({"p": doc})
 
-    def ask(self, question, k=None, filters=None):
-        self.asked.append((question, filters))
+    def ask(self, question, k=None, filters=None, history=None):
+        searched = standalone(question, history)  # as Atlas.ask does: a follow-up is searched standalone
+        self.asked.append((searched, filters))
         if self.error:
             raise self.error
-        return self.answer
+        return replace(self.answer, question=question, searched=searched)
 
     def facets(self):
         return {"course": ["C<1>"]}
@@ -307,8 +312,9 @@ def test_corpus_view_lists_pages_and_the_files_that_failed_to_load(hash_atlas, c
     summary = views.corpus_summary()
     assert "broken.md" in summary and "malformed YAML front matter" in summary and "aq-tile-bad" in summary
     rows = views.corpus_rows()
-    assert any(r[1] == "atlas107/digital-technology-and-service-delivery.txt" and r[2] > 0 for r in rows)
-    assert all(not Path(r[4]).is_absolute() for r in rows)  # the server's paths stay private
+    assert any(r[2] == "atlas107/digital-technology-and-service-delivery.txt" and r[3] > 0 for r in rows)
+    assert ["What Is Politics and What Is Political Science?"] == [r[1] for r in rows if r[2] == "m00002"]
+    assert all(not Path(r[5]).is_absolute() for r in rows)  # the server's paths stay private
     (corpus / "polisci" / "m00002.md").write_text((corpus / "polisci" / "m00002.md").read_text() + "\nMore.\n")
     views.reindex(lambda done, total: seen.append((done, total)))
     assert seen and seen[-1][0] == seen[-1][1] > 0
@@ -342,6 +348,20 @@ def test_examples_come_from_the_indexed_pages(hash_atlas):
     assert BORINS_QUESTION in examples and len(examples) <= 4
 
 
+def test_examples_use_key_terms_and_never_a_title_many_pages_share():
+    from atlas_qa.explain import example_questions
+
+    intro = [Document(f"p{i}", "Introduction", "Text.", "s", "md") for i in range(16)]
+    termed = Document("t", "Introduction", "Text.", "s", "md", key_terms=("public policy", "power"))
+    titled = Document("u", "Federalism in Canada", "Text.", "s", "md")
+    generic = Document("v", "Summary", "Text.", "s", "md")
+    found = example_questions(
+        [*intro, termed, titled, generic, Document("w", "Power", "T.", "s", "md", key_terms=("power",))]
+    )
+    assert found == ["What is public policy?", "What does the course say about Federalism in Canada?", "What is power?"]
+    assert not any("Introduction" in q or "Summary" in q for q in found)
+
+
 # -- the app and how it is served ----------------------------------------------------------------------------------
 
 
@@ -353,33 +373,32 @@ def test_app_builds_without_launching_and_serves_several_users_at_once(hash_atla
 
 def test_launch_options_listen_locally_and_keep_private_files_private(tmp_path):
     settings = Settings(index_dir=tmp_path / "index", corpus=tmp_path / "corpus")
-    options = launch_options(settings, env={})
+    options = launch_options(settings)
     assert options["server_name"] == "127.0.0.1" and options["server_port"] == 7860
-    assert options["share"] is False and options["auth"] is None and options["allowed_paths"] == []
+    assert options["share"] is False and options["allowed_paths"] == [] and options["mcp_server"] is False
     assert set(options["blocked_paths"]) == {str((tmp_path / "index").resolve()), str((tmp_path / "corpus").resolve())}
-    options = launch_options(settings, env={"ATLAS_QA_AUTH": "prof:s3cret:x", "ATLAS_QA_SHARE": "1"})
-    assert options["auth"] == ("prof", "s3cret:x") and options["share"] is True
 
 
-def test_auth_must_be_user_colon_password():
-    assert parse_auth("") is None
-    for bad in ("nopassword", ":pw", "user:"):
-        with pytest.raises(ConfigError, match="user:password"):
-            parse_auth(bad)
+def test_the_shared_login_setting_is_refused_with_what_replaces_it(hash_settings):
+    from atlas_qa import ui
+
+    with pytest.raises(ConfigError, match="atlas-qa users add"):
+        ui.serve(hash_settings, env={"ATLAS_QA_AUTH": "prof:pw"})
 
 
-def test_serve_indexes_then_launches_with_the_safe_options(monkeypatch, corpus, hash_settings):
-    import gradio as gr
+def test_without_users_the_app_serves_only_this_machine_and_says_so(monkeypatch, corpus, hash_settings, capsys):
+    import uvicorn
 
     from atlas_qa import ui
 
-    launched = {}
-    monkeypatch.setattr(gr.Blocks, "launch", lambda self, **kw: launched.update(kw))
-    monkeypatch.setenv("ATLAS_QA_AUTH", "prof:pw")
+    with pytest.raises(ConfigError, match="127.0.0.1 only"):
+        ui.serve(hash_settings.with_(corpus=corpus, host="0.0.0.0"), env={})
+    served = {}
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(kw, app=app))
     settings = hash_settings.with_(corpus=corpus, port=7999)
-    ui.serve(settings)
-    assert launched["server_port"] == 7999 and launched["server_name"] == "127.0.0.1"
-    assert launched["auth"] == ("prof", "pw") and launched["share"] is False
+    ui.serve(settings, env={})
+    assert served["port"] == 7999 and served["host"] == "127.0.0.1" and served["proxy_headers"] is False
+    assert "No users configured: serving one person at http://127.0.0.1:7999" in capsys.readouterr().out
     assert Atlas(settings).index.count() > 0
 
 

@@ -81,6 +81,22 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 7860)")
     p.add_argument("--no-ingest", action="store_true", help="do not index the corpus before serving")
+
+    where = argparse.ArgumentParser(
+        add_help=False
+    )  # the accounts file: $ATLAS_QA_USERS_DB or <index dir>/users.sqlite3
+    where.add_argument("--index-dir", type=Path, help="index folder (default: $ATLAS_QA_INDEX_DIR or embeddings/)")
+    p = sub.add_parser("users", help="manage accounts: add, list, remove, token")
+    users = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    u = users.add_parser("add", parents=[where], help="add a user (or change their role, courses and password)")
+    u.add_argument("name")
+    u.add_argument("--role", required=True, choices=["student", "instructor", "admin"])
+    u.add_argument("--course", action="append", default=[], help="a course the user belongs to (repeatable)")
+    u.add_argument("--password-stdin", action="store_true", required=True, help="read the password from stdin")
+    u = users.add_parser("list", parents=[where], help="list the users")
+    u.add_argument("--json", action="store_true", help="print them as JSON")
+    users.add_parser("remove", parents=[where], help="remove a user, their tokens and sessions").add_argument("name")
+    users.add_parser("token", parents=[where], help="print a new API token (replaces the old one)").add_argument("name")
     return parser
 
 
@@ -89,10 +105,10 @@ def _settings(args: argparse.Namespace) -> Any:
 
     return Settings.from_env(
         index_dir=args.index_dir,
-        model=args.model,
-        backend=args.backend,
-        course=args.course,
-        chroma_url=args.chroma_url,
+        model=getattr(args, "model", None),
+        backend=getattr(args, "backend", None),
+        course=getattr(args, "course", None) if args.command != "users" else None,
+        chroma_url=getattr(args, "chroma_url", None),
         k=getattr(args, "k", None) if args.command in ("ask", "chat") else None,
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
@@ -286,6 +302,28 @@ def _eval_answers(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
+def _users(args: argparse.Namespace, settings: Any) -> int:
+    from .users import UserStore
+
+    store = UserStore(settings.users_db)
+    if args.action == "add":
+        password = sys.stdin.readline().rstrip("\r\n")
+        user = store.add(args.name, args.role, args.course, password)
+        print(f"{user.name}: {user.role}" + (f" in {', '.join(user.courses)}" if user.courses else ""))
+    elif args.action == "list":
+        found = store.list()
+        if args.json:
+            print(json.dumps([{"name": u.name, "role": u.role, "courses": list(u.courses)} for u in found], indent=2))
+        for u in [] if args.json else found:
+            print(f"{u.name}\t{u.role}\t{','.join(u.courses)}")
+    elif args.action == "remove":
+        store.remove(args.name)
+        print(f"removed {args.name}")
+    elif args.action == "token":
+        print(store.new_token(args.name))
+    return 0
+
+
 def _show_notices() -> None:
     """atlas-qa's own notices (e.g. the one-time model export) as one line each on stderr."""
     logger = logging.getLogger("atlas_qa")
@@ -306,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
 
             serve(settings, ingest=not args.no_ingest)
             return 0
+        if args.command == "users":
+            return _users(args, settings)
         from .core import Atlas
 
         atlas = Atlas(settings)

@@ -34,6 +34,14 @@ class Settings:
         host / port: where `serve` listens.
         llm_base_url / llm_model / llm_api_key: an OpenAI-compatible endpoint for generated answers (off when empty).
         llm_context_tokens: the passages' token budget in the prompt.
+        courses: the courses the app serves, comma-separated (default: `course` alone); the UI shows `course`.
+        users_db: the accounts file (default: `index_dir`/users.sqlite3); replicas share it (docs/deploy.md).
+        session_hours: how long a sign-in lasts.
+        trusted_header / trusted_groups_header: the user name and groups an authenticating proxy sends (SSO).
+        trusted_proxies: addresses or networks (comma-separated) whose trusted headers are believed.
+        allowed_hosts: host names the app answers to (comma-separated; default: loopback names and `host`).
+        cors_origins: origins allowed to call the app from a browser (comma-separated; default: none).
+        max_body_bytes: the largest request body accepted (413 beyond it).
     """
 
     index_dir: Path = Path("embeddings")
@@ -56,10 +64,21 @@ class Settings:
     llm_model: str = ""
     llm_api_key: str = ""
     llm_context_tokens: int = 3000
+    courses: str = ""
+    users_db: Path | None = None
+    session_hours: float = 12.0
+    trusted_header: str = ""
+    trusted_groups_header: str = ""
+    trusted_proxies: str = ""
+    allowed_hosts: str = ""
+    cors_origins: str = ""
+    max_body_bytes: int = 1_048_576
 
     def __post_init__(self) -> None:
         if self.cache_dir is None:  # fixed here, so an index folder derived with `with_` shares the exported model
             object.__setattr__(self, "cache_dir", Path(self.index_dir) / "models")
+        if self.users_db is None:
+            object.__setattr__(self, "users_db", Path(self.index_dir) / "users.sqlite3")
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -75,6 +94,11 @@ class Settings:
         settings.validate()
         return settings
 
+    def served_courses(self) -> list[str]:
+        """The courses the app serves: `courses` (comma-separated), else `course` alone; `course` always first."""
+        listed = [c.strip() for c in self.courses.split(",") if c.strip()]
+        return list(dict.fromkeys([self.course, *listed]))
+
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
@@ -85,6 +109,8 @@ class Settings:
             raise ConfigError(f"chunk_tokens must be at least 32 (got {self.chunk_tokens}).")
         if self.backend and self.backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)} (got {self.backend!r}).")
+        if self.max_body_bytes < 1024 or self.session_hours <= 0:
+            raise ConfigError("max_body_bytes must be at least 1024 and session_hours above 0.")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1 (got {self.batch_size}).")
 

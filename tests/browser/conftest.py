@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -35,29 +34,15 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS") == "1" else None
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def serving(atlas: Any, settings: Settings) -> Iterator[str]:
-    """The app over `atlas`, launched as `serve` launches it but on a free port; yields its URL."""
-    from atlas_qa.ui import build_app, launch_options
+    """The app over `atlas`, served as `serve` serves it (uvicorn) but on a free port; yields its URL ("http://…/")."""
+    from atlas_qa.server import create_app
 
-    app = build_app(atlas)
-    options = {
-        **launch_options(settings, env={}),
-        "server_port": free_port(),
-        "prevent_thread_lock": True,
-        "quiet": True,
-    }
-    _, url, _ = app.launch(**options)
-    try:
-        yield url
-    finally:
-        app.close()
+    from ..live import running
+
+    with running(create_app(settings, atlas)) as base:
+        yield base + "/"
 
 
 @pytest.fixture(scope="session")

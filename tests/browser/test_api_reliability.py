@@ -18,7 +18,8 @@ from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
 
 from ..conftest import BORINS_QUESTION, DATA, SEED, start_chroma
-from .conftest import ask_result, free_port, post_ask, serving
+from ..live import running
+from .conftest import ask_result, post_ask, serving
 
 pytestmark = pytest.mark.e2e
 
@@ -79,14 +80,12 @@ def spread(good: list[list[Any]], bad: list[list[Any]]) -> list[tuple[list[Any],
 
 @pytest.fixture(scope="module")
 def served_app(real_atlas: Atlas) -> Any:
-    """(URL, Blocks) of the app over the real index, launched as `serve` launches it."""
-    from atlas_qa.ui import build_app, launch_options
+    """(URL, Blocks) of the app over the real index, served as `serve` serves it (uvicorn, with its middleware)."""
+    from atlas_qa.server import create_app
 
-    app = build_app(real_atlas)
-    options = {**launch_options(real_atlas.settings, env={}), "server_port": free_port(), "prevent_thread_lock": True}
-    _, url, _ = app.launch(**options, quiet=True)
-    yield url.rstrip("/"), app
-    app.close()
+    server = create_app(real_atlas.settings, real_atlas)
+    with running(server) as url:
+        yield url.rstrip("/"), server.state.blocks
 
 
 @pytest.fixture

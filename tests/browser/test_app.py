@@ -177,7 +177,7 @@ def test_filters_come_from_the_pages_metadata(shipped_app, page):
 def test_example_questions_are_asked_at_a_click(shipped_app, page):
     url, _ = shipped_app
     page.goto(url)
-    page.locator("#aq-chat button.example", has_text="consolidate functions").click()
+    page.locator("#aq-examples button", has_text="consolidate functions").click()
     reply = page.locator("#aq-chat [data-testid=bot]").first
     expect(reply.locator("a.aq-cite").first).to_be_visible()
     expect(reply).to_contain_text("According to Borins")

@@ -122,7 +122,7 @@ def test_file_routes_serve_neither_the_corpus_nor_the_index_nor_the_machine(host
         *index_files[:5],
         Path("/etc/passwd"),
         ROOT / "README.md",
-        ROOT / "src" / "atlas_qa" / "ui.py",
+        ROOT / "src" / "atlas_qa" / "ui" / "app.py",
         Path(settings.index_dir).resolve() / "feedback.sqlite3",
     ]
     assert _status(f"{url}gradio_api/info") == 200  # the server answers; only the files are refused

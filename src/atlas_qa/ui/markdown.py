@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from .types import Document
+from ..types import Document
 
 Line = tuple[int, int]  # a line of the raw text (or its content after a "> " prefix): [start, end)
 

@@ -1,4 +1,4 @@
-"""Markdown passages and pages as safe HTML, the highlight spans still marked (render.py)."""
+"""Markdown passages and pages as safe HTML, the highlight spans still marked (ui/markdown.py)."""
 
 import html
 import re
@@ -9,9 +9,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from atlas_qa.loaders.markdown import parse
-from atlas_qa.render import Mark, render_document, render_inline, render_markdown, render_passage
-from atlas_qa.types import Document, Reference
-from atlas_qa.ui import Layer, highlight
+from atlas_qa.types import AnswerSentence, Document, Reference
+from atlas_qa.ui.markdown import Mark, render_document, render_inline, render_markdown, render_passage
+from atlas_qa.ui.render import Layer, highlight
 
 DATA = Path(__file__).parent / "data" / "polisci"
 VOID = {"br", "hr", "img", "input", "meta", "link"}
@@ -256,7 +256,7 @@ def test_the_app_renders_markdown_cards_and_pages():
     atlas.index.docs["p"] = md_doc(text, {"4": "Gable, 2021."})
     start, end = text.index("The"), text.index(" More")
     c = Citation(1, "p", "P", "p.md", "Rules", "", "", (Cite("[^4]", "Gable, 2021."),), text, 0.9, start, end)
-    answer = Answer("q", "The de jure rules are written. [1]", False, (c,))
+    answer = Answer.from_sentences("q", (AnswerSentence("The de jure rules are written.", 1),), (c,))
     views = Views(atlas)
     card = views.card(0, answer, c)
     assert '<p class="aq-md-h"><strong>Rules</strong></p>' in card and "<strong><mark>de jure</mark></strong>" in card

@@ -1,0 +1,129 @@
+"""`build_app(atlas)`: the Gradio Blocks over an Atlas (the header, the `ask` API, the tabs and their wiring)."""
+
+# No `from __future__ import annotations`: Gradio reads `gr.Request` in the callbacks' annotations.
+
+import logging
+import os
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+from ..access import LOCAL_USER
+from ..errors import AtlasError
+from ..feedback import FeedbackStore
+from ..types import answer_json, error_json
+from ..users import User
+from .ask_tab import build_ask_tab, wire_ask_tab
+from .instructor_tabs import after_answer, build_instructor_tabs, wire_instructor_tabs
+from .render import asset, esc
+from .views import Views
+
+CONCURRENCY = 4  # questions answered at once; more wait in the queue
+log = logging.getLogger(__name__)
+
+
+def forget_call_sessions(app: Any, requests: Any) -> None:
+    """Drop the session state Gradio made for each `/call/...` API request (a batch function gets a list of them).
+
+    Gradio gives every request without a session its own session, and keeps each one (a copy of the config of
+    every block of the app, ~100 KB here) until 10,000 newer sessions push it out: ~1 GB that only the one call
+    ever used. A session that holds a `gr.State` value (a browser's conversation) is never dropped.
+    """
+    holder = getattr(app, "state_holder", None)
+    if holder is None:  # not launched
+        return
+    for request in requests if isinstance(requests, list) else [requests]:
+        url = getattr(getattr(request, "request", None), "url", None)
+        session = getattr(request, "session_hash", None)
+        state = holder.session_data.get(session) if session else None
+        if state is not None and "/call/" in getattr(url, "path", "") and not state.state_data:
+            holder.session_data.pop(session, None)
+            holder.time_last_used.pop(session, None)
+
+
+def render_header(stats: str) -> str:
+    return (
+        '<div class="aq-header"><div class="aq-brand"><span class="aq-logo">◎</span>atlas-qa</div>'
+        '<div class="aq-tagline">Answers quoted from the course material, every sentence traced to its passage, its '
+        f'speaker and the works it cites.</div><div class="aq-stats">{esc(stats)}</div></div>'
+    )
+
+
+def build_app(
+    atlas: Any, feedback: FeedbackStore | None = None, user_of: Callable[[Any], User | None] | None = None
+) -> Any:
+    """The Blocks over an Atlas (not launched). `feedback`: where ratings go (default: beside the index).
+
+    `user_of(request)`: the caller of an event (see `access.Access.identify`); without it everyone is the local
+    user, who may do everything. With it, the instructor tabs start hidden and empty, are shown on load to the
+    course's instructors only, and every instructor event checks the caller on the server.
+    """
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    import gradio as gr
+
+    views = Views(atlas, feedback)
+    course = getattr(getattr(atlas, "settings", None), "course", "default")
+
+    def teaches(request: Any) -> bool:
+        user = LOCAL_USER if user_of is None else user_of(request)
+        return user is not None and user.teaches(course)
+
+    with gr.Blocks(title="atlas-qa", analytics_enabled=False, fill_width=True) as app:
+        states = SimpleNamespace(turns=gr.State([]), rated=gr.State({}), rated_turn=gr.State(None))
+        stats = gr.HTML(
+            render_header(views.stats()),
+            head=f"<style>{asset('app.css')}</style>",
+            js_on_load=None,
+            elem_id="aq-header",
+        )
+
+        def ask_api(question: str, course: str, topic: str, chapter: str, request: gr.Request) -> dict[str, Any]:
+            """The `ask --json` answer, within this app's course (course/topic/chapter: optional page filters).
+
+            Gradio batches concurrent calls (batch=True), so each parameter arrives as a list with one item per call
+            and a tuple of one list comes back; the annotations describe one call, as the API page shows it. Each call
+            is answered or refused on its own (`{"question", "error", "status"}`): a bad one never fails the others.
+            """
+            forget_call_sessions(app, request)
+            questions, courses, topics, chapters = question, course, topic, chapter
+            filters = [
+                {k: v for k, v in (("course", c), ("topic", t), ("chapter", ch)) if v}
+                for c, t, ch in zip(courses, topics, chapters)
+            ]
+            try:
+                results = atlas.ask_batch(questions, filters)
+            except Exception as exc:  # noqa: BLE001 (unexpected: every call gets the sentence, not a bare error)
+                log.exception("the ask API failed")
+                failed = exc if isinstance(exc, AtlasError) else AtlasError("An internal error stopped the answers.")
+                results = [failed] * len(questions)
+            return (  # type: ignore[return-value]
+                [
+                    error_json(q, r) if isinstance(r, AtlasError) else answer_json(r, views.corpus)
+                    for q, r in zip(questions, results)
+                ],
+            )
+
+        gr.api(ask_api, api_name="ask", batch=True, max_batch_size=16, concurrency_limit=2)
+
+        with gr.Tabs(elem_id="aq-main-tabs"):
+            ask = build_ask_tab(gr, views)
+            instructor = build_instructor_tabs(gr, views, shown=user_of is None)
+        wire_ask_tab(gr, views, ask, states, after_answer(gr, views, instructor, teaches))
+        wire_instructor_tabs(gr, views, instructor, ask, states.turns, stats, teaches)
+
+        def on_load(request: gr.Request) -> tuple[Any, ...]:
+            shown = teaches(request)
+            tabs = (instructor.attribution_tab, instructor.corpus_tab, instructor.feedback_tab)
+            pages, parse = gr.skip(), gr.skip()
+            if shown and user_of is not None:  # the instructor data the page's config leaves out
+                choices = views.page_choices()
+                first = choices[0][1] if choices else None
+                pages, parse = gr.Dropdown(choices=choices, value=first), views.parse_view(first)
+            return (render_header(views.stats()), *(gr.Tab(visible=shown) for _ in tabs), pages, parse)
+
+        load_outputs = [stats, *(instructor.attribution_tab, instructor.corpus_tab, instructor.feedback_tab)]
+        load_outputs += [instructor.page_pick, instructor.parse_view]
+        app.load(on_load, None, load_outputs, show_progress="hidden", api_visibility="private")
+
+    app.queue(default_concurrency_limit=CONCURRENCY, max_size=128)
+    return app

@@ -1,0 +1,171 @@
+"""The conversation: a session's turns, the chat messages they render to, asking and rating. No Gradio."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core import check_question
+from ..errors import AtlasError
+from ..feedback import FeedbackStore
+from ..types import Answer
+from .render import esc
+
+log = logging.getLogger(__name__)
+
+STREAM_STEPS, STREAM_DELAY = 14, 0.025  # an answer appears in about this many steps, this many seconds apart
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One question of the conversation: as typed, as retrieved with, and its answer (or the error it met)."""
+
+    question: str
+    asked: str = ""
+    answer: Answer | None = None
+    error: str = ""
+    filters: dict[str, str] = field(default_factory=dict)
+
+
+def history(turns: Sequence[Turn]) -> list[tuple[str, Answer | None]]:
+    """The conversation as `Atlas.ask(question, history=...)` takes it."""
+    return [(t.question, t.answer) for t in turns]
+
+
+def _marker(t: int, n: int, title: str = "") -> str:
+    tip = f' title="{esc(f"Source {n}: {title}")}"' if title else ""
+    return f'<a class="aq-cite" href="#src-{t}-{n}"{tip}>[{n}]</a>'
+
+
+def answer_fragments(t: int, answer: Answer) -> list[str]:
+    """The answer as HTML fragments (escaped words, each sentence followed by its [n] marker linking to its source),
+    for streaming."""
+    titles = {c.n: c.title for c in answer.citations}
+    out: list[str] = []
+    for s in answer.sentences:
+        out += [esc(w) for w in s.text.split()]
+        if s.n in titles:
+            out.append(_marker(t, s.n, titles[s.n]))
+    return out
+
+
+def _filters_note(filters: dict[str, str]) -> str:
+    return ", ".join(f"{k} = {v}" for k, v in filters.items())
+
+
+def render_reply(t: int, turn: Turn, titles: Callable[[str], str] = lambda p: p, partial: int | None = None) -> str:
+    """The assistant's message for turn `t`: the answer with linked markers, a refusal, an error, or a placeholder.
+
+    `partial`: show only the first `partial` fragments of the answer (streaming).
+    """
+    if turn.error:
+        return f'<div class="aq-error">{esc(turn.error)}</div>'
+    answer = turn.answer
+    if answer is None:
+        return '<div class="aq-pending">Searching the course material<span class="aq-dots"></span></div>'
+    if answer.refused:
+        pages = "".join(f"<li>{esc(titles(p))}</li>" for p in answer.closest_pages)
+        where = f" within {esc(_filters_note(turn.filters))}" if turn.filters else ""
+        closest = f'<div class="aq-closest">Closest pages:<ul>{pages}</ul></div>' if pages else ""
+        return (
+            '<div class="aq-refusal"><div class="aq-refusal-title">Not covered by the course material</div>'
+            f"<p>{esc(answer.answer)} No passage{where} answers it closely enough, so nothing is made up.</p>"
+            f"{closest}</div>"
+        )
+    fragments = answer_fragments(t, answer)
+    if partial is not None and partial < len(fragments):
+        return f'<div class="aq-answer">{" ".join(fragments[:partial])}<span class="aq-caret"></span></div>'
+    notes = []
+    if turn.asked and turn.asked != turn.question:
+        notes.append(f"Searched for “{esc(turn.asked)}”")
+    if turn.filters:
+        notes.append(f"Filtered to {esc(_filters_note(turn.filters))}")
+    if answer.generated:
+        notes.append("Written by a language model from the cited passages")
+    meta = f'\n\n<div class="aq-meta">{" · ".join(notes)}</div>' if notes else ""
+    return f'<div class="aq-answer">{" ".join(fragments)}</div>{meta}'
+
+
+def render_question(question: str) -> str:
+    return f'<div class="aq-question">{esc(question)}</div>'
+
+
+def render_messages(turns: Sequence[Turn], titles: Callable[[str], str] = lambda p: p) -> list[dict[str, str]]:
+    """The Chatbot's value: two messages a turn (so message i belongs to turn i // 2)."""
+    messages = []
+    for t, turn in enumerate(turns):
+        messages.append({"role": "user", "content": render_question(turn.question)})
+        messages.append({"role": "assistant", "content": render_reply(t, turn, titles)})
+    return messages
+
+
+class ChatViews:
+    """Asking (streamed) and rating; mixed into `Views`, which provides `atlas`, `feedback`, `title` and `sources`."""
+
+    atlas: Any
+    feedback: FeedbackStore
+    title: Callable[[str], str]
+    sources: Callable[..., str]
+    sources_loading: Callable[[], str]
+
+    def ask(self, question: str, turns: Sequence[Turn], filters: dict[str, str] | None = None) -> Turn:
+        """Answer one question in the context of the conversation; errors become the turn's message."""
+        filters = {k: v for k, v in (filters or {}).items() if v}
+        try:
+            question = check_question(question or "")
+            answer = self.atlas.ask(question, filters=filters or None, history=history(turns))
+            return Turn(question, answer.searched or question, answer, filters=filters)
+        except AtlasError as exc:
+            return Turn(question or "", error=str(exc), filters=filters)
+        except Exception:  # an unexpected failure still ends the turn with a message, and the log has the details
+            log.exception("answering %r failed", question)
+            return Turn(
+                question or "",
+                error="Something went wrong answering this; the details are in the server log.",
+                filters=filters,
+            )
+
+    def stream(
+        self, question: str, turns: Sequence[Turn], filters: dict[str, str] | None = None, delay: float = STREAM_DELAY
+    ) -> Iterator[tuple[list[dict[str, str]], str | None, list[Turn]]]:
+        """The chat as it fills in: (messages, sources HTML or None when unchanged, turns)."""
+        turns = list(turns or [])
+        pending = Turn((question or "").strip())
+        yield render_messages([*turns, pending], self.title), self.sources_loading(), turns
+        turn = self.ask(question, turns, filters)
+        done = [*turns, turn]
+        messages = render_messages(done, self.title)
+        if turn.answer is not None and not turn.answer.refused:
+            t, fragments = len(turns), answer_fragments(len(turns), turn.answer)
+            step = max(1, -(-len(fragments) // STREAM_STEPS))
+            for shown in range(step, len(fragments), step):
+                messages[-1]["content"] = render_reply(t, turn, self.title, partial=shown)
+                yield messages, self.sources(done, t) if shown == step else None, turns
+                time.sleep(delay)
+            messages = render_messages(done, self.title)
+        yield messages, self.sources(done, len(done) - 1), done
+
+    def rate(self, turns: Sequence[Turn], message: int, helpful: bool, rated: dict[int, int]) -> tuple[str, int | None]:
+        """Store (or change) the rating of the answer shown as chat message `message`; returns (note, turn rated)."""
+        t = message // 2
+        if message % 2 == 0 or not 0 <= t < len(turns) or turns[t].answer is None:
+            return "Only answers can be rated.", None
+        turn = turns[t]
+        assert turn.answer is not None
+        if t in rated:
+            self.feedback.update(rated[t], helpful=helpful)
+        else:
+            rated[t] = self.feedback.add(turn.question, turn.answer, helpful)
+        verdict = "helpful" if helpful else "not helpful"
+        return f"Thanks: answer {t + 1} saved as **{verdict}**. Add a comment if you like.", t
+
+    def comment(self, rated: dict[int, int], t: int | None, text: str) -> str:
+        if t is None or t not in rated:
+            return "Rate an answer first (thumbs under it)."
+        if not text.strip():
+            return "The comment is empty."
+        self.feedback.update(rated[t], comment=text)
+        return f"Comment saved for answer {t + 1}. Thank you."

@@ -1,0 +1,35 @@
+"""`Views`: what each part of the app shows, from the Atlas and the session's state. Plain values in and out."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from ..feedback import FeedbackStore
+from .attribution import AttributionViews
+from .chat import ChatViews
+from .instructor import InstructorViews
+from .sources import SourceViews
+
+
+class Views(SourceViews, ChatViews, AttributionViews, InstructorViews):
+    """The app's views over one Atlas: chat and sources (everyone), attribution, corpus and feedback (instructors).
+
+    No Gradio: the app wiring (`app.build_app`) turns events into calls of these methods.
+    """
+
+    def __init__(self, atlas: Any, feedback: FeedbackStore | None = None, export_dir: Path | None = None) -> None:
+        self.atlas = atlas
+        settings = getattr(atlas, "settings", None)
+        index_dir = Path(getattr(settings, "index_dir", "embeddings"))
+        self.feedback = feedback or FeedbackStore.for_index(index_dir, getattr(settings, "course", "default"))
+        self.corpus = Path(getattr(settings, "corpus", "corpus")).resolve()
+        self._export_dir = export_dir
+
+    def export_dir(self) -> Path:
+        """A private temp folder for downloads (Gradio copies a returned file into its own cache to serve it)."""
+        if self._export_dir is None:
+            self._export_dir = Path(tempfile.mkdtemp(prefix="atlas-qa-export-"))
+        self._export_dir.mkdir(parents=True, exist_ok=True)
+        return self._export_dir

@@ -1,0 +1,77 @@
+"""docs/api.md's examples run as written (curl and gradio_client) against a running app with accounts."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from atlas_qa.config import Settings
+from atlas_qa.core import Atlas
+from atlas_qa.server import create_app
+from atlas_qa.users import UserStore
+
+from .conftest import ROOT
+from .live import running
+
+pytestmark = pytest.mark.e2e
+DOC = ROOT / "docs" / "api.md"
+
+
+def values(text: str) -> list[object]:
+    """The JSON values curl printed one after another."""
+    decoder, out, i = json.JSONDecoder(), [], 0
+    while i < len(text.strip()):
+        value, i = decoder.raw_decode(text, i)
+        out.append(value)
+        while i < len(text) and text[i].isspace():
+            i += 1
+    return out
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(encoding="utf-8"), flags=re.S)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[dict[str, str]]:
+    root = tmp_path_factory.mktemp("api-docs")
+    shutil.copytree(ROOT / "corpus", root / "corpus")
+    settings = Settings(index_dir=root / "index", corpus=root / "corpus", cache_dir=model_cache)
+    atlas = Atlas(settings)
+    atlas.ingest()
+    store = UserStore(settings.users_db, rounds=4)
+    store.add("prof", "instructor", [settings.course], "prof-password")
+    with running(create_app(settings, atlas)) as base:
+        env = {**os.environ, "ATLAS_QA_URL": base, "TOKEN": store.new_token("prof"), "NO_PROXY": "*"}
+        yield env
+
+
+def test_the_curl_examples_work_as_written(served):
+    shell = blocks("sh")
+    assert len(shell) == 4
+    outputs = []
+    for script in shell:
+        done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=served, capture_output=True, text=True)
+        assert done.returncode == 0, (script, done.stderr)
+        outputs.append(done.stdout)
+    (first,), (follow_up,), (rated, listed), (parse, report) = (values(o) for o in outputs)
+    assert "According to Borins" in first["answer"] and first["citations"][0]["speaker"] == "Pal"
+    assert "rule-bound bureaucracies" in follow_up["answer"] and not follow_up["refused"]
+    assert rated["id"] >= 1 and listed[0]["question"] == "How has digital technology changed public service delivery?"
+    assert "Pal" in {q["speaker"] for q in parse["quotations"]}
+    assert report["unchanged"] == 1 and report["added"] == 0
+
+
+def test_the_gradio_client_example_works_as_written(served):
+    (script,) = blocks("python")
+    done = subprocess.run([sys.executable, "-c", script], env=served, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "[1] Digital technology and service delivery" in done.stdout

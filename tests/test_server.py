@@ -1,0 +1,189 @@
+"""Roles and courses enforced on the server: every route and instructor event × every kind of caller, over real HTTP
+against the running app (real model, real Chroma: embedded, then a `chroma run` server)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from atlas_qa.config import Settings
+from atlas_qa.core import Atlas
+from atlas_qa.server import create_app
+from atlas_qa.users import UserStore
+
+from .conftest import DATA, SEED
+from .live import call, gradio_event, running
+
+pytestmark = pytest.mark.e2e
+
+CALLERS = ("anonymous", "student_a", "student_b", "instructor_a", "admin")
+SEED_QUESTION = "How has digital technology changed public service delivery?"
+CANARY = "The zebrafish quartermaster protocol governs canary budgets."
+
+
+@pytest.fixture(scope="module", params=["embedded", "server"])
+def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Course A (the seed page) served by the app, course B (polisci and a canary page) beside it; four users."""
+    root = tmp_path_factory.mktemp("deploy")
+    (root / "a").mkdir()
+    shutil.copy(SEED, root / "a" / SEED.name)
+    shutil.copytree(DATA / "polisci", root / "b")
+    (root / "b" / "canary.txt").write_text(f"Canary page\n\n{CANARY}\n")
+    url = request.getfixturevalue("chroma_server") if request.param == "server" else ""
+    settings = Settings(
+        index_dir=root / "index",
+        corpus=root / "a",
+        course="course-a",
+        courses="course-a,course-b",
+        chroma_url=url,
+        cache_dir=request.getfixturevalue("model_cache"),
+    )
+    atlas = Atlas(settings)
+    atlas.ingest()
+    Atlas(settings.with_(course="course-b", corpus=root / "b"), atlas.embedder).ingest()
+    store = UserStore(settings.users_db, rounds=4)
+    store.add("student_a", "student", ["course-a"], "password-a")
+    store.add("student_b", "student", ["course-b"], "password-b")
+    store.add("instructor_a", "instructor", ["course-a"], "password-i")
+    store.add("admin", "admin", [], "password-x")
+    tokens = {name: {"Authorization": f"Bearer {store.new_token(name)}"} for name in CALLERS[1:]}
+    tokens["anonymous"] = {}
+    app = create_app(settings, atlas)
+    with running(app) as base:
+        config = call(f"{base}/config", headers=tokens["admin"]).json()
+        yield {"base": base, "headers": tokens, "config": config, "settings": settings, "store": store}
+
+
+def _status(d: dict[str, Any], method: str, path: str, caller: str, body: Any = None) -> int:
+    return call(d["base"] + path, method, body, d["headers"][caller]).status
+
+
+ANSWER = {"question": "q", "answer": "An answer. [1]", "refused": False, "citations": []}
+ROUTES = [
+    # (method, path, body, expected status per caller in CALLERS order)
+    ("GET", "/login", None, (200, 200, 200, 200, 200)),
+    ("GET", "/", None, (401, 200, 403, 200, 200)),
+    ("GET", "/config", None, (401, 200, 403, 200, 200)),
+    ("GET", "/gradio_api/info", None, (401, 200, 403, 200, 200)),
+    ("GET", "/api/v1/docs", None, (401, 200, 200, 200, 200)),
+    ("GET", "/api/v1/openapi.json", None, (401, 200, 200, 200, 200)),
+    ("GET", "/api/v1/me", None, (401, 200, 200, 200, 200)),
+    ("POST", "/api/v1/ask", {"question": SEED_QUESTION}, (401, 200, 403, 200, 200)),
+    ("POST", "/api/v1/ask", {"question": CANARY, "course": "course-b"}, (401, 403, 200, 403, 200)),
+    ("POST", "/api/v1/ask", {"question": "x", "course": "../course-b"}, (401, 403, 403, 403, 404)),
+    ("POST", "/api/v1/feedback", {"question": "q", "answer": ANSWER, "helpful": True}, (401, 200, 403, 200, 200)),
+    ("GET", "/api/v1/feedback", None, (401, 403, 403, 200, 200)),
+    ("GET", "/api/v1/feedback?course=course-b", None, (401, 403, 403, 403, 200)),
+    ("GET", f"/api/v1/attribution/{SEED.name}", None, (401, 403, 403, 200, 200)),
+    ("POST", "/api/v1/reindex", None, (401, 403, 403, 200, 200)),
+]
+
+
+@pytest.mark.parametrize("method,path,body,expected", ROUTES, ids=[f"{m} {p}" for m, p, _, _ in ROUTES])
+def test_every_route_answers_each_caller_as_their_role_and_course_allow(deployment, method, path, body, expected):
+    got = tuple(_status(deployment, method, path, caller, body) for caller in CALLERS)
+    assert got == expected, dict(zip(CALLERS, got))
+
+
+def _fn_index(config: dict[str, Any], elem_id: str, event: str) -> int:
+    ids = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+    for dep in config["dependencies"]:
+        if any(ids.get(target) == elem_id and name == event for target, name in dep["targets"]):
+            return int(dep["id"])
+    raise AssertionError(f"no {event} event on #{elem_id}")
+
+
+EVENTS = [  # every event that reads or changes instructor data: (elem_id, event, inputs)
+    ("aq-tab-feedback", "select", []),
+    ("aq-fb-refresh", "click", []),
+    ("aq-fb-csv", "click", []),
+    ("aq-fb-json", "click", []),
+    ("aq-tab-corpus", "select", []),
+    ("aq-reindex", "click", []),
+    ("aq-page-pick", "change", [SEED.name]),
+    ("aq-parse-json", "click", [SEED.name]),
+    ("aq-answer-pick", "change", [[], None]),
+    ("aq-attr-csv", "click", [[], None]),
+    ("aq-attr-json", "click", [[], None]),
+]
+
+
+@pytest.mark.parametrize("elem_id,event,inputs", EVENTS, ids=[f"{e}.{v}" for e, v, _ in EVENTS])
+def test_every_instructor_event_checks_the_caller_on_the_server(deployment, elem_id, event, inputs):
+    fn = _fn_index(deployment["config"], elem_id, event)
+    outcome = {}
+    for caller in CALLERS:
+        status, message = gradio_event(deployment["base"], fn, inputs, deployment["headers"][caller])
+        outcome[caller] = status if status != 200 else ("ok" if message.get("success") else "refused")
+        if outcome[caller] == "refused":
+            assert "instructors" in str(message.get("output", {}).get("error", "")), message
+    assert outcome == {
+        "anonymous": 401,
+        "student_a": "refused",
+        "student_b": 403,
+        "instructor_a": "ok",
+        "admin": "ok",
+    }
+
+
+def test_the_gradio_ask_api_serves_course_members_only(deployment):
+    base, headers = deployment["base"], deployment["headers"]
+    for caller, status in zip(CALLERS, (401, 200, 403, 200, 200)):
+        body = {"data": [SEED_QUESTION, "", "", ""]}
+        assert call(f"{base}/gradio_api/call/ask", "POST", body, headers[caller]).status == status, caller
+
+
+def test_a_student_never_reads_another_course_whatever_they_tamper_with(deployment):
+    base, student_a, admin = deployment["base"], deployment["headers"]["student_a"], deployment["headers"]["admin"]
+    attempts = [
+        {"question": CANARY},
+        {"question": CANARY, "course": "course-b"},
+        {"question": CANARY, "course": "COURSE-B"},
+        {"question": CANARY, "course": "course-a", "filters": {"course": "course-b"}},
+        {"question": CANARY, "course": ["course-b"]},
+        {"question": CANARY, "filters": {"$ne": "x"}},
+        {"question": CANARY, "course": "course-b\x00"},
+    ]
+    for body in attempts:
+        reply = call(f"{base}/api/v1/ask", "POST", body, student_a)
+        assert reply.status in (200, 403, 404, 422), (body, reply.status)
+        assert "zebrafish" not in reply.body.decode().replace(CANARY, ""), body
+        assert reply.status != 200 or reply.json()["answer"], body  # never a silent empty answer
+    # The canary is there for someone allowed to see it: the check above can fail.
+    found = call(f"{base}/api/v1/ask", "POST", {"question": CANARY, "course": "course-b"}, admin).json()
+    assert "zebrafish" in found["answer"]
+
+
+def test_feedback_is_kept_per_course_and_shown_only_to_its_instructors(deployment):
+    base, h = deployment["base"], deployment["headers"]
+    body = {"question": "secret question of A", "answer": ANSWER, "helpful": False, "comment": "private note"}
+    assert call(f"{base}/api/v1/feedback", "POST", body, h["student_a"]).status == 200
+    listed = call(f"{base}/api/v1/feedback", headers=h["instructor_a"]).json()
+    assert any(f["question"] == "secret question of A" and f["comment"] == "private note" for f in listed)
+    for caller in ("student_a", "student_b"):
+        reply = call(f"{base}/api/v1/feedback", headers=h[caller])
+        assert reply.status == 403 and b"secret question" not in reply.body
+
+
+def test_the_ui_page_config_carries_no_instructor_data(deployment):
+    base, h = deployment["base"], deployment["headers"]
+    call(f"{base}/api/v1/feedback", "POST", {"question": "leaky?", "answer": ANSWER, "helpful": True}, h["student_a"])
+    config = call(f"{base}/config", headers=h["student_a"]).body.decode()
+    assert "leaky?" not in config
+    names = {d.get("api_name") for d in call(f"{base}/config", headers=h["student_a"]).json()["dependencies"]}
+    info = call(f"{base}/gradio_api/info", headers=h["student_a"]).json()
+    assert list(info["named_endpoints"]) == ["/ask"] and not info["unnamed_endpoints"], (info, names)
+
+
+def test_the_api_page_lists_only_the_documented_ask_endpoint_with_its_real_types(deployment):
+    info = call(f"{deployment['base']}/gradio_api/info", headers=deployment["headers"]["student_a"]).json()
+    params = info["named_endpoints"]["/ask"]["parameters"]
+    assert [(p["parameter_name"], p["python_type"]["type"]) for p in params] == [
+        ("question", "str"),
+        ("course", "str"),
+        ("topic", "str"),
+        ("chapter", "str"),
+    ]

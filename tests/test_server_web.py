@@ -1,0 +1,141 @@
+"""The server's doors over real HTTP: sign-in, sessions, throttling, logout, proxy sign-on from allowed and other
+addresses, Host names, CORS origins and the request-body cap (the hash embedder: this is about HTTP, not answers)."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from atlas_qa.config import Settings
+from atlas_qa.core import Atlas
+from atlas_qa.server import create_app
+from atlas_qa.users import MAX_FAILURES_PER_USER, UserStore
+
+from .live import call, running
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+@pytest.fixture(scope="module")
+def atlas(tmp_path_factory: pytest.TempPathFactory) -> Atlas:
+    root = tmp_path_factory.mktemp("web")
+    corpus = Path(__file__).resolve().parent / "data" / "polisci"
+    atlas = Atlas(Settings(index_dir=root / "index", corpus=corpus, model="hash-64", refuse_below=0.0))
+    atlas.ingest()
+    return atlas
+
+
+@pytest.fixture
+def app_with(atlas: Atlas, tmp_path: Path) -> Any:
+    """app_with(**settings) -> a context manager serving the app with those settings and one student, "ana"."""
+
+    @__import__("contextlib").contextmanager
+    def serve(**changes: Any) -> Iterator[str]:
+        settings = atlas.settings.with_(users_db=tmp_path / "users.sqlite3", **changes)
+        store = UserStore(settings.users_db, rounds=4)
+        if not store.get("ana"):
+            store.add("ana", "student", [settings.course], "ana-password")
+        with running(create_app(settings, atlas)) as base:
+            yield base
+
+    return serve
+
+
+def _login(base: str, name: str, password: str) -> Any:
+    return call(f"{base}/login", "POST", urlencode({"name": name, "password": password}).encode(), FORM)
+
+
+def test_sign_in_session_and_logout(app_with):
+    with app_with(session_hours=2) as base:
+        assert call(f"{base}/", headers={"Accept": "text/html"}).status == 303  # a browser goes to the sign-in page
+        assert call(f"{base}/login").status == 200 and b'<label for="password">' in call(f"{base}/login").body
+        assert _login(base, "ana", "wrong-password").status == 401
+        ok = _login(base, "ana", "ana-password")
+        assert ok.status == 303 and ok.headers["Location"] == "/"
+        cookie = ok.headers["Set-Cookie"]
+        assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Max-Age=7200" in cookie
+        session = {"Cookie": cookie.split(";")[0]}
+        assert call(f"{base}/api/v1/me", headers=session).json() == {
+            "name": "ana",
+            "role": "student",
+            "courses": ["default"],
+        }
+        assert call(f"{base}/", headers=session).status == 200
+        assert call(f"{base}/logout", "POST", b"", session).status == 303
+        assert call(f"{base}/api/v1/me", headers=session).status == 401  # the session ended on the server
+
+
+def test_sign_in_is_throttled_per_user(app_with):
+    with app_with() as base:
+        for _ in range(MAX_FAILURES_PER_USER):
+            assert _login(base, "ana", "guess-guess").status == 401
+        refused = _login(base, "ana", "ana-password")
+        assert refused.status == 429 and b"wait 15 minutes" in refused.body
+
+
+def test_proxy_sign_on_is_believed_only_from_the_configured_proxies(app_with):
+    sso = {"X-Forwarded-User": "prof", "X-Forwarded-Groups": "staff,atlas-qa:instructor,course:default"}
+    settings = {"trusted_header": "X-Forwarded-User", "trusted_groups_header": "X-Forwarded-Groups"}
+    with app_with(**settings, trusted_proxies="127.0.0.1/32") as base:  # the proxy is this machine: allowed
+        me = call(f"{base}/api/v1/me", headers=sso)
+        assert me.json() == {"name": "prof", "role": "instructor", "courses": ["default"]}
+        assert call(f"{base}/api/v1/feedback", headers=sso).status == 200
+        student = {"X-Forwarded-User": "sam", "X-Forwarded-Groups": "course:default"}
+        assert call(f"{base}/api/v1/feedback", headers=student).status == 403
+        assert call(f"{base}/api/v1/me", headers={"X-Forwarded-User": "x"}).json()["courses"] == []
+    with app_with(**settings, trusted_proxies="10.0.0.5") as base:  # requests from 127.0.0.1: not the proxy
+        assert call(f"{base}/api/v1/me", headers=sso).status == 401
+        assert call(f"{base}/api/v1/feedback", headers=sso).status == 401
+
+
+def test_only_configured_host_names_are_answered(app_with):
+    with app_with() as base:
+        assert call(f"{base}/login").status == 200
+        assert call(f"{base}/login", headers={"Host": "attacker.example"}).status == 400  # DNS rebinding
+    with app_with(allowed_hosts="atlas.school.edu") as base:
+        assert call(f"{base}/login", headers={"Host": "atlas.school.edu"}).status == 200
+        assert call(f"{base}/login", headers={"Host": "localhost"}).status == 400
+
+
+def test_cors_only_for_configured_origins(app_with):
+    preflight = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"}
+    with app_with(cors_origins="https://lms.school.edu") as base:
+        for origin in ("http://localhost:9999", "http://127.0.0.1:3000", "https://evil.example"):
+            reply = call(f"{base}/api/v1/ask", "OPTIONS", None, {"Origin": origin, **preflight})
+            assert "Access-Control-Allow-Origin" not in reply.headers, origin
+            reply = call(f"{base}/login", headers={"Origin": origin})
+            assert "Access-Control-Allow-Origin" not in reply.headers, origin
+        allowed = call(f"{base}/api/v1/ask", "OPTIONS", None, {"Origin": "https://lms.school.edu", **preflight})
+        assert allowed.headers["Access-Control-Allow-Origin"] == "https://lms.school.edu"
+        assert allowed.headers["Access-Control-Allow-Credentials"] == "true"
+
+
+def _raw(base: str, head: str, body: bytes) -> bytes:
+    """Send a request by hand (to send more than the server will read) and return what comes back."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as s:
+        s.sendall(head.encode() + b"\r\n\r\n")
+        try:
+            s.sendall(body)
+        except OSError:
+            pass  # the server answered and closed before reading it all
+        return s.recv(65536)
+
+
+def test_request_bodies_are_capped(app_with, tmp_path):
+    with app_with(max_body_bytes=100_000) as base:
+        big = b'{"question": "' + b"x" * 200_000 + b'"}'
+        head = "POST /api/v1/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        assert _raw(base, head + f"Content-Length: {len(big)}", big).startswith(b"HTTP/1.1 413")  # said up front
+        token = UserStore(tmp_path / "users.sqlite3").new_token("ana")
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(big), big)
+        head += f"Authorization: Bearer {token}\r\nTransfer-Encoding: chunked"
+        reply = _raw(base, head, chunked)  # no length given: counted as it arrives
+        assert reply.startswith(b"HTTP/1.1 413") and b"larger than 100,000 bytes" in reply
+        small = {"question": "What are de jure rules?"}
+        assert call(f"{base}/api/v1/ask", "POST", small, {"Authorization": f"Bearer {token}"}).status == 200

@@ -1,0 +1,112 @@
+"""Accounts: bcrypt passwords, hashed tokens and sessions, throttled logins, and the `atlas-qa users` commands."""
+
+import io
+import json
+import sqlite3
+
+import pytest
+
+from atlas_qa.cli import main
+from atlas_qa.users import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER, ThrottledError, User, UserError, UserStore
+
+
+@pytest.fixture
+def store(tmp_path):
+    return UserStore(tmp_path / "users.sqlite3", rounds=4)
+
+
+def test_passwords_are_bcrypt_hashes_and_only_the_right_one_signs_in(store):
+    store.add("ana", "student", ["polisci"], "correct horse")
+    assert store.login("ana", "correct horse", "10.0.0.1") == User("ana", "student", ("polisci",))
+    assert store.login("ana", "wrong horse!", "10.0.0.1") is None
+    assert store.login("nobody", "correct horse", "10.0.0.1") is None
+    stored = sqlite3.connect(store.path).execute("SELECT password FROM users").fetchone()[0]
+    assert stored.startswith("$2b$") and "correct horse" not in stored
+
+
+def test_bad_users_are_refused_with_a_clear_message(store):
+    for args, message in [
+        (("a b", "student", [], "long enough"), "not a valid user name"),
+        (("ana", "teacher", [], "long enough"), "role must be one of"),
+        (("ana", "student", [], "short"), "at least 8"),
+        (("ana", "student", [], "x" * 73), "at most 72 bytes"),
+    ]:
+        with pytest.raises(UserError, match=message):
+            store.add(*args)
+    assert store.list() == []
+    with pytest.raises(UserError, match="No user"):
+        store.remove("ghost")
+
+
+def test_roles_and_courses_decide_what_a_user_may_do():
+    student, prof, admin = User("s", "student", ("a",)), User("p", "instructor", ("a",)), User("x", "admin")
+    assert student.in_course("a") and not student.in_course("b") and not student.teaches("a")
+    assert prof.teaches("a") and not prof.teaches("b")
+    assert admin.teaches("anything") and admin.in_course("anything")
+
+
+def test_logins_are_throttled_per_user_and_per_address(store):
+    store.add("ana", "student", ["a"], "correct horse")
+    for _ in range(MAX_FAILURES_PER_USER):
+        assert store.login("ana", "nope nope", "10.0.0.1", now=1000.0) is None
+    with pytest.raises(ThrottledError, match="wait 15 minutes"):
+        store.login("ana", "correct horse", "10.0.0.2", now=1001.0)  # even the right password, from elsewhere
+    assert store.login("ana", "correct horse", "10.0.0.2", now=1000.0 + 15 * 60 + 1) is not None  # window passed
+    for i in range(MAX_FAILURES_PER_ADDRESS):
+        store.login(f"guess{i}", "nope nope", "10.9.9.9", now=5000.0)
+    with pytest.raises(ThrottledError):
+        store.login("ana", "correct horse", "10.9.9.9", now=5001.0)
+    assert store.login("ana", "correct horse", "10.0.0.3", now=5001.0) is not None
+
+
+def test_tokens_and_sessions_are_stored_as_hashes_and_end(store):
+    store.add("ana", "instructor", ["a"], "correct horse")
+    token = store.new_token("ana")
+    assert store.for_token(token).name == "ana" and store.for_token(token + "x") is None
+    newer = store.new_token("ana")
+    assert store.for_token(token) is None and store.for_token(newer).name == "ana"  # a new token replaces the old
+    sid = store.new_session("ana", 60)
+    assert store.for_session(sid).role == "instructor"
+    store.end_session(sid)
+    assert store.for_session(sid) is None
+    expired = store.new_session("ana", -1)
+    assert store.for_session(expired) is None
+    raw = store.path.read_bytes()
+    assert newer.encode() not in raw and sid.encode() not in raw
+    store.remove("ana")
+    assert store.for_token(newer) is None and store.get("ana") is None
+
+
+def test_users_commands(tmp_path, monkeypatch, capsys):
+    index = ["--index-dir", str(tmp_path / "idx")]
+    monkeypatch.setattr("sys.stdin", io.StringIO("s3cret-pass\n"))
+    assert (
+        main(
+            [
+                "users",
+                "add",
+                "prof",
+                "--role",
+                "instructor",
+                "--course",
+                "a",
+                "--course",
+                "b",
+                "--password-stdin",
+                *index,
+            ]
+        )
+        == 0
+    )
+    assert "prof: instructor in a, b" in capsys.readouterr().out
+    assert main(["users", "list", "--json", *index]) == 0
+    assert json.loads(capsys.readouterr().out) == [{"name": "prof", "role": "instructor", "courses": ["a", "b"]}]
+    assert main(["users", "token", "prof", *index]) == 0
+    token = capsys.readouterr().out.strip()
+    assert UserStore(tmp_path / "idx" / "users.sqlite3").for_token(token).name == "prof"
+    assert main(["users", "remove", "ghost", *index]) == 2
+    assert "No user named 'ghost'" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("short\n"))
+    assert main(["users", "add", "x", "--role", "student", "--password-stdin", *index]) == 2
+    assert main(["users", "remove", "prof", *index]) == 0
+    assert UserStore(tmp_path / "idx" / "users.sqlite3").list() == []
