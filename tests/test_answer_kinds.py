@@ -25,6 +25,7 @@ from atlas_qa.answer.sentences import is_answer_sentence, points_back
         ("when was it last modified", "page", "date"),
         ("What topic is this page in?", "page", "topic"),
         ("how many members does the senate have", "general", ""),
+        ("when was the constitution written", "general", ""),
         ("What is the difference?", "general", ""),
         ("What is the role of the courts?", "general", ""),
     ],

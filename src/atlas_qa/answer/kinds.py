@@ -43,7 +43,10 @@ _PAGE_META = {
         r"\bauthor\s+of\s+(?:this|the)\s+page\b|\bwho(?:'s| is)\s+the\s+author\b",
         re.I,
     ),
-    "date": re.compile(r"\bwhen\b.*\b(?:last\s+)?(?:modified|updated|changed|edited|written|created|revised)\b", re.I),
+    "date": re.compile(  # about the page ("when was it last modified"), not "when was the constitution written"
+        r"\bwhen\b.*\b(?:page|this|it|article)\b.*\b(?:modified|updated|changed|edited|written|created|revised)\b",
+        re.I,
+    ),
     "topic": re.compile(r"\bwhat\s+(?:topic|topics|course|courses|subject)\b.*\b(?:this|page|it|in|under)\b", re.I),
 }
 
