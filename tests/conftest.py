@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from atlas_qa.config import Settings
+from tests.embedder import HASH
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -35,12 +36,15 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache: Path) -> None:
-    """No test sees the user's ATLAS_QA_* settings or writes to the default embeddings/ folder."""
+    """No test sees the user's ATLAS_QA_* settings or writes to the default embeddings/ folder; settings read from
+    the environment (the CLI, child processes) use the tests' embedder (`tests/embedder.py`) for `hash-N` models."""
     for key in list(os.environ):
         if key.startswith("ATLAS_QA_"):
             monkeypatch.delenv(key)
     monkeypatch.setenv("ATLAS_QA_INDEX_DIR", str(tmp_path / "index"))
     monkeypatch.setenv("ATLAS_QA_CACHE_DIR", str(model_cache))
+    monkeypatch.setenv("ATLAS_QA_EMBEDDER", HASH)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in [str(ROOT), os.environ.get("PYTHONPATH", "")] if p))
 
 
 @pytest.fixture
@@ -56,7 +60,7 @@ def corpus(tmp_path: Path) -> Path:
 @pytest.fixture
 def hash_settings(tmp_path: Path) -> Settings:
     """Settings with the tiny deterministic embedder: fast unit tests of the pipeline around the model."""
-    return Settings(index_dir=tmp_path / "hash-index", model="hash-64", refuse_below=0.0)
+    return Settings(index_dir=tmp_path / "hash-index", model="hash-64", embedder=HASH, refuse_below=0.0)
 
 
 def _free_port() -> int:

@@ -14,7 +14,7 @@ import pytest
 from atlas_qa import bench
 from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
-from atlas_qa.embedding import HashEmbedder
+from tests.embedder import HASH, HashEmbedder
 
 from .conftest import DATA, ROOT
 
@@ -70,7 +70,7 @@ def test_percentile_matches_numpy():
 
 
 def test_bench_settings_keep_only_what_is_measured(tmp_path: Path):
-    mine = Settings(model="hash-64", batch_size=8, k=3, fetch_k=30, index_dir=tmp_path / "user-index")
+    mine = Settings(model="hash-64", embedder=HASH, batch_size=8, k=3, fetch_k=30, index_dir=tmp_path / "user-index")
     got = bench._bench_settings(mine, index_dir=tmp_path / "b")
     assert (got.model, got.batch_size, got.k, got.fetch_k, got.index_dir) == ("hash-64", 8, 3, 30, tmp_path / "b")
     env = bench._settings_env(got)
@@ -83,7 +83,7 @@ def test_bench_smoke_on_tiny_data(tmp_path: Path):
     lines = (DATA / "polisci_questions.jsonl").read_text(encoding="utf-8").splitlines()[:8]
     questions.write_text("\n".join(lines) + "\n", encoding="utf-8")
     options = bench.BenchOptions(corpus=DATA / "polisci", questions=questions, scale=(120,), cold_runs=1)
-    result = bench.run(Settings(model="hash-64", refuse_below=0.0), options, log=lambda _: None)
+    result = bench.run(Settings(model="hash-64", embedder=HASH, refuse_below=0.0), options, log=lambda _: None)
 
     assert SPEC_KEYS["top"] <= set(result)
     assert SPEC_KEYS["ingest"] <= set(result["ingest"]) and SPEC_KEYS["query"] <= set(result["query"])

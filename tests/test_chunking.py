@@ -2,9 +2,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from atlas_qa.chunking import chunk_document, count_tokens
-from atlas_qa.embedding import HashEmbedder
 from atlas_qa.loaders import markdown
 from atlas_qa.types import Document
+from tests.embedder import HashEmbedder
 
 from .conftest import DATA
 from .test_loaders import seed_doc

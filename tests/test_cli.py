@@ -66,6 +66,7 @@ def test_environment_defaults_and_flags_win(monkeypatch, tmp_path: Path):
     monkeypatch.setenv("ATLAS_QA_K", "7")
     monkeypatch.setenv("ATLAS_QA_INDEX_DIR", str(tmp_path / "env"))
     monkeypatch.delenv("ATLAS_QA_CACHE_DIR")
+    monkeypatch.delenv("ATLAS_QA_EMBEDDER")
     assert Settings.from_env().k == 7
     assert Settings.from_env(k=2, index_dir=tmp_path / "flag") == Settings(k=2, index_dir=tmp_path / "flag")
 

@@ -20,6 +20,7 @@ from atlas_qa.chunking import chunk_document
 from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
 from atlas_qa.loaders import load_corpus
+from tests.embedder import HASH
 
 from .conftest import DATA, ROOT
 
@@ -36,7 +37,7 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 
 def _state(index_dir: Path) -> tuple[list[str], dict]:
-    atlas = Atlas(Settings(index_dir=index_dir, model="hash-64"))
+    atlas = Atlas(Settings(index_dir=index_dir, model="hash-64", embedder=HASH))
     return sorted(c.id for c in atlas.index.chunks), atlas.index.check()
 
 
@@ -187,7 +188,7 @@ class IngestMachine(RuleBasedStateMachine):
         self.root = Path(tempfile.mkdtemp(prefix="atlas-state-"))
         self.corpus = self.root / "corpus"
         self.corpus.mkdir()
-        self.settings = Settings(index_dir=self.root / "index", model="hash-64")
+        self.settings = Settings(index_dir=self.root / "index", model="hash-64", embedder=HASH)
         self.atlas = Atlas(self.settings)
         self.synced = True
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +12,6 @@ import pytest
 from atlas_qa.config import PACKAGED_MODEL, Settings
 from atlas_qa.embedding import (
     DEFAULT_BACKEND,
-    HashEmbedder,
     OnnxEmbedder,
     SentenceTransformerEmbedder,
     embedder_for,
@@ -18,6 +19,7 @@ from atlas_qa.embedding import (
     resolve_backend,
 )
 from atlas_qa.errors import ConfigError, ModelLoadError
+from tests.embedder import HASH, HashEmbedder
 
 SENTENCES = [
     "Politics is the process by which groups of people make collective decisions.",
@@ -28,8 +30,19 @@ SENTENCES = [
 ]
 
 
-def test_hash_models_ignore_the_backend():
-    assert isinstance(make_embedder("hash-32", backend="onnx-int8"), HashEmbedder)
+def test_a_plugin_embedder_is_named_module_callable_and_called_with_the_settings():
+    settings = Settings(model="hash-32", embedder=HASH)
+    embedder = embedder_for(settings)
+    assert isinstance(embedder, HashEmbedder) and embedder.dimension == 32
+    for spec, message in [("tests.embedder", "module:callable"), ("tests.nowhere:f", "Cannot load"),
+                          ("tests.embedder:missing", "Cannot load"), ("tests.embedder:HASH", "not callable")]:
+        with pytest.raises(ConfigError, match=message):
+            embedder_for(settings.with_(embedder=spec))
+
+
+def test_production_settings_cannot_select_the_test_embedder():
+    with pytest.raises(ModelLoadError, match="not a local folder"):
+        make_embedder("hash-64", backend="onnx-int8").dimension  # noqa: B018
 
 
 def test_backend_from_settings_then_default(tmp_path: Path):
@@ -134,6 +147,22 @@ def test_int8_onnx_stays_close_to_torch(onnx_cache: Path, torch_vectors, record_
     record_property("int8_mean_cosine", float(cosine.mean()))
     print(f"int8 vs torch cosine: mean {cosine.mean():.4f}, min {cosine.min():.4f}")
     assert cosine.mean() > 0.98 and cosine.min() > 0.95  # measured: ~0.994 mean on the polisci chunks
+
+
+def _process_state() -> tuple[dict[str, str], int, int, bool]:
+    from transformers.utils import logging as hf_logging
+
+    return (dict(os.environ), logging.root.manager.disable, hf_logging.get_verbosity(),
+            hf_logging.is_progress_bar_enabled())
+
+
+@pytest.mark.e2e
+def test_loading_and_exporting_the_model_leave_the_process_as_it_was(tmp_path: Path):
+    before = _process_state()
+    torch_embedder = SentenceTransformerEmbedder()
+    torch_embedder.count_tokens("Political socialization " * 200)  # over the window: no warning, no state change
+    OnnxEmbedder(quantize=True, cache_dir=tmp_path).embed_batch(["warm"])  # exports the model first
+    assert _process_state() == before
 
 
 @pytest.mark.e2e

@@ -6,6 +6,7 @@ import pytest
 
 from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
+from tests.embedder import HASH
 
 from .conftest import SEED
 
@@ -44,7 +45,7 @@ def page_atlas(tmp_path: Path) -> Atlas:
     corpus = tmp_path / "pages"
     corpus.mkdir()
     (corpus / "rules.md").write_text(PAGE, encoding="utf-8")
-    atlas = Atlas(Settings(index_dir=tmp_path / "idx", model="hash-64", refuse_below=0.0))
+    atlas = Atlas(Settings(index_dir=tmp_path / "idx", model="hash-64", embedder=HASH, refuse_below=0.0))
     atlas.ingest([corpus])
     return atlas
 

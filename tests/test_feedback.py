@@ -6,6 +6,7 @@ import pytest
 
 from atlas_qa.feedback import MAX_COMMENT_CHARS, FeedbackStore, safe_cell
 from atlas_qa.types import Answer, Citation, Cite
+from tests.embedder import HASH
 
 
 def _answer(text: str = "Rules matter. [1]") -> Answer:
@@ -89,7 +90,7 @@ def test_courses_sharing_a_store_never_read_each_others_feedback(request, tmp_pa
     from atlas_qa.ui import Views
 
     url = request.getfixturevalue("chroma_server") if mode == "server" else ""
-    base = Settings(index_dir=tmp_path / "shared", model="hash-64", refuse_below=0.0, chroma_url=url)
+    base = Settings(index_dir=tmp_path / "shared", model="hash-64", embedder=HASH, refuse_below=0.0, chroma_url=url)
     courses = {}
     for name, folder in ((f"atlas107-{mode}", "atlas107"), (f"polisci-{mode}", "polisci")):
         atlas = Atlas(base.with_(course=name))

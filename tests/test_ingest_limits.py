@@ -19,6 +19,7 @@ from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
 from atlas_qa.loaders import load_corpus
 from atlas_qa.types import Document
+from tests.embedder import HASH
 
 
 def _cli_without_root_powers(*args: str) -> subprocess.CompletedProcess[str]:
@@ -31,7 +32,7 @@ def _cli_without_root_powers(*args: str) -> subprocess.CompletedProcess[str]:
             pytest.skip("running as root without setpriv: permissions cannot be tested")
         prefix = [setpriv, "--bounding-set=-dac_override,-dac_read_search"]
     src = str(Path(chunking.__file__).resolve().parents[1])
-    env = {**os.environ, "PYTHONPATH": src, "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ["PYTHONPATH"]]), "HF_HUB_OFFLINE": "1"}
     cmd = [*prefix, sys.executable, "-m", "atlas_qa.cli", *args, "--model", "hash-64"]
     return subprocess.run(cmd, env=env, capture_output=True, text=True)
 
@@ -45,7 +46,7 @@ def test_an_unreadable_folder_or_file_is_skipped_and_its_pages_are_kept(corpus: 
     index_dir = tmp_path / "index"
     first = _ingest_without_root_powers(corpus, index_dir)
     assert first.returncode == 0, first.stderr
-    pages = {p["page_id"] for p in Atlas(Settings(index_dir=index_dir, model="hash-64")).index.pages()}
+    pages = {p["page_id"] for p in Atlas(Settings(index_dir=index_dir, model="hash-64", embedder=HASH)).index.pages()}
     assert len(pages) == 4
     target = (corpus / blocked).resolve()
     target.chmod(0)
@@ -61,7 +62,7 @@ def test_an_unreadable_folder_or_file_is_skipped_and_its_pages_are_kept(corpus: 
     assert report["skipped"] == [{"path": str(target), "reason": "cannot read (permission denied)"}]
     assert strict.returncode == 3
     assert rebuilt.returncode == 0 and json.loads(rebuilt.stdout)["chunks"] == report["chunks"], rebuilt.stderr
-    kept = Atlas(Settings(index_dir=index_dir, model="hash-64"))
+    kept = Atlas(Settings(index_dir=index_dir, model="hash-64", embedder=HASH))
     assert {p["page_id"] for p in kept.index.pages()} == pages and kept.index.check()["ok"]
     # Readable again: nothing to redo.
     again = json.loads(_ingest_without_root_powers(corpus, index_dir).stdout)

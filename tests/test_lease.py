@@ -20,6 +20,7 @@ from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
 from atlas_qa.errors import AtlasError, WriteLockLost
 from atlas_qa.index import make_client
+from tests.embedder import HASH
 
 from .conftest import DATA, _free_port
 from .test_crash import POLISCI
@@ -47,7 +48,7 @@ def _start_chroma(path: Path, port: int, log: Path) -> subprocess.Popen[bytes]:
 
 
 def _head(url: str, course: str):  # type: ignore[no-untyped-def]
-    settings = Settings(chroma_url=url, course=course, model="hash-64")
+    settings = Settings(chroma_url=url, course=course, model="hash-64", embedder=HASH)
     return make_client(settings).get_or_create_collection(f"atlas-qa-{course}-pages", embedding_function=None)
 
 
@@ -78,7 +79,7 @@ def _env(url: str, course: str) -> dict[str, str]:
     src = str(Path(lock.__file__).resolve().parents[1])
     return {
         **os.environ,
-        "PYTHONPATH": src,
+        "PYTHONPATH": os.pathsep.join([src, os.environ["PYTHONPATH"]]),
         "HF_HUB_OFFLINE": "1",
         "ATLAS_QA_MODEL": "hash-64",
         "ATLAS_QA_CHROMA_URL": url,
@@ -93,7 +94,7 @@ def _ingest(corpus: Path, env: dict[str, str], **kw) -> subprocess.Popen[str]:  
 
 def _wait_for_lock(url: str, course: str, records: int = 0, timeout: float = 120) -> None:
     """Until the writer holds the lock and has written more than `records` page records."""
-    client = make_client(Settings(chroma_url=url, course=course, model="hash-64"))
+    client = make_client(Settings(chroma_url=url, course=course, model="hash-64", embedder=HASH))
     deadline = time.monotonic() + timeout
     while True:
         assert time.monotonic() < deadline, "the writer never took the lock"
@@ -107,7 +108,7 @@ def _wait_for_lock(url: str, course: str, records: int = 0, timeout: float = 120
 
 
 def _state(url: str, course: str) -> tuple[list[str], int]:
-    atlas = Atlas(Settings(chroma_url=url, course=course, model="hash-64"))
+    atlas = Atlas(Settings(chroma_url=url, course=course, model="hash-64", embedder=HASH))
     return sorted(c.id for c in atlas.index.chunks), atlas.index.generation()
 
 
@@ -134,11 +135,11 @@ def test_a_paused_writer_is_taken_over_and_writes_nothing_after_it_wakes(chroma_
     assert writer.returncode == 2, (out, err)
     assert err.strip().count("\n") == 0 and "lost its write lock" in err and "Traceback" not in err, (err, took_over)
     assert _state(chroma_server, course) == after_takeover  # the woken writer wrote nothing more
-    assert Atlas(Settings(chroma_url=chroma_server, course=course, model="hash-64")).index.check()["ok"]
+    assert Atlas(Settings(chroma_url=chroma_server, course=course, model="hash-64", embedder=HASH)).index.check()["ok"]
     # The next ingest finishes the woken writer's job.
     again = _ingest(big, env)
     assert again.wait(timeout=300) == 0
-    check = Atlas(Settings(chroma_url=chroma_server, course=course, model="hash-64")).index.check()
+    check = Atlas(Settings(chroma_url=chroma_server, course=course, model="hash-64", embedder=HASH)).index.check()
     assert check["ok"] and check["pages"] == len(list(POLISCI.glob("*.md"))) and check["orphans"] == 0
 
 
@@ -163,13 +164,13 @@ def test_a_chroma_restart_during_ingest_gives_one_line_and_the_next_ingest_finis
         assert writer.returncode == 2, (out, err)
         assert err.count("\n") == 1 and err.startswith("atlas-qa: The Chroma server at") and "Traceback" not in err
         assert "run the same command again" in err
-        check = Atlas(Settings(chroma_url=url, course=course, model="hash-64")).index.check()
+        check = Atlas(Settings(chroma_url=url, course=course, model="hash-64", embedder=HASH)).index.check()
         assert check["ok"]  # whatever was written is whole
         # The next ingest waits out the cut-off writer's lease (it could not release it) and finishes the job.
         again = _ingest(corpus, env)
         out, err = again.communicate(timeout=300)
         assert again.returncode == 0, err
-        check = Atlas(Settings(chroma_url=url, course=course, model="hash-64")).index.check()
+        check = Atlas(Settings(chroma_url=url, course=course, model="hash-64", embedder=HASH)).index.check()
         assert check["ok"] and check["orphans"] == 0 and check["pages"] == len(list(POLISCI.glob("*.md")))
     finally:
         server.terminate()

@@ -17,6 +17,7 @@ from atlas_qa.errors import LoadError
 from atlas_qa.loaders import concept, html, load_corpus, pdf
 from atlas_qa.loaders import docx as docx_loader
 from atlas_qa.spans import paragraph_spans
+from tests.embedder import HASH
 
 from .conftest import BORINS_QUESTION, DATA, SEED
 
@@ -523,7 +524,7 @@ def test_mixed_corpus_is_indexed_and_cited(  # type: ignore[no-untyped-def]
     shutil.copy(pdf_file, corpus / "public-policy.pdf")
     shutil.copy(docx_file, corpus / "scientific-study.docx")
 
-    settings = Settings(index_dir=tmp_path / "index", model=model, refuse_below=refuse_below, cache_dir=model_cache)
+    settings = Settings(index_dir=tmp_path / "index", model=model, embedder=HASH, refuse_below=refuse_below, cache_dir=model_cache)
     atlas = Atlas(settings)
     report = atlas.ingest([corpus])
     assert not report.skipped

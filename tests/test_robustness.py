@@ -11,6 +11,7 @@ from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
 from atlas_qa.errors import QuestionError
 from atlas_qa.loaders import concept, load_corpus, markdown
+from tests.embedder import HASH
 
 
 def _odd_folder(root: Path) -> None:
@@ -74,7 +75,7 @@ def test_ingest_indexes_the_rest_and_exit_code_says_what_was_skipped(tmp_path: P
     assert main(args) == 0
     capsys.readouterr()
     assert main([*args, "--strict"]) == 3
-    atlas = Atlas(Settings(index_dir=tmp_path / "i", model="hash-64"))
+    atlas = Atlas(Settings(index_dir=tmp_path / "i", model="hash-64", embedder=HASH))
     assert "good" in atlas.index.page_ids and len(atlas.index.page_ids) == 8
 
 

@@ -15,6 +15,7 @@ from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
 from atlas_qa.server import create_app
 from atlas_qa.users import MAX_FAILURES_PER_USER, UserStore
+from tests.embedder import HASH
 
 from .live import call, running
 
@@ -25,7 +26,7 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 def atlas(tmp_path_factory: pytest.TempPathFactory) -> Atlas:
     root = tmp_path_factory.mktemp("web")
     corpus = Path(__file__).resolve().parent / "data" / "polisci"
-    atlas = Atlas(Settings(index_dir=root / "index", corpus=corpus, model="hash-64", refuse_below=0.0))
+    atlas = Atlas(Settings(index_dir=root / "index", corpus=corpus, model="hash-64", embedder=HASH, refuse_below=0.0))
     atlas.ingest()
     return atlas
 

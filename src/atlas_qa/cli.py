@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -334,8 +335,23 @@ def _show_notices() -> None:
         logger.setLevel(logging.INFO)
 
 
+def _process_defaults() -> None:
+    """The process's environment, set here at the edge (library code leaves it alone), unless the user set it:
+    the hub stays offline (nothing downloads at run time), tokenizers do not fork threads, and torch's idle OpenMP
+    threads sleep instead of spinning (read when torch loads: on a 2-core machine shared with other jobs, one query's
+    p95 fell from ~200 to ~30 ms with the torch backend)."""
+    for key, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "OMP_WAIT_POLICY": "PASSIVE",
+    }.items():
+        os.environ.setdefault(key, value)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _process_defaults()
     _show_notices()
     try:
         settings = _settings(args)

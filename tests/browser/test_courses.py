@@ -9,6 +9,7 @@ import pytest
 
 from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
+from tests.embedder import HASH
 
 from .conftest import ask_result, post_ask, serving
 
@@ -24,7 +25,7 @@ def test_canary_in_course_a_never_reaches_course_b(tmp_path: Path):
     b_dir.mkdir()
     (a_dir / "canary.txt").write_text(f"Canary page\n\n{CANARY}\n")
     (b_dir / "rules.md").write_text("---\ntitle: Rules\ncourse: B\n---\n# Rules\n\nBudgets are governed by rules.\n")
-    base = Settings(index_dir=store, model="hash-64", refuse_below=0.0)
+    base = Settings(index_dir=store, model="hash-64", embedder=HASH, refuse_below=0.0)
     Atlas(base.with_(course="course-a")).ingest([a_dir])
     b_settings = base.with_(course="course-b", corpus=b_dir)
     b = Atlas(b_settings)
