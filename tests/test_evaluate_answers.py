@@ -7,7 +7,7 @@ import pytest
 
 from atlas_qa.cli import main
 from atlas_qa.errors import AtlasError
-from atlas_qa.evaluate_answers import (
+from atlas_qa.evaluate.answers import (
     AnswerQuestion,
     Shown,
     display_form,

@@ -4,7 +4,8 @@ import threading
 
 import pytest
 
-from atlas_qa.feedback import MAX_COMMENT_CHARS, FeedbackStore, safe_cell
+from atlas_qa.evaluate.report import safe_cell
+from atlas_qa.feedback import MAX_COMMENT_CHARS, FeedbackStore
 from atlas_qa.types import Answer, Citation, Cite
 from tests.embedder import HASH
 

@@ -26,7 +26,7 @@ from typing import Any
 
 from .config import Settings
 from .errors import AtlasError
-from .evaluate import percentile
+from .evaluate.metrics import percentile
 
 POLISCI = Path("/work/shared/corpora/openstax-polisci")
 SCALE_SIZES = (10_000, 100_000)
@@ -167,7 +167,7 @@ def run(settings: Settings, options: BenchOptions, log: Callable[[str], None] | 
     """
     from .core import Atlas
     from .embedding import OnnxEmbedder, SentenceTransformerEmbedder, embedder_for, resolve_model_path
-    from .evaluate import load_questions
+    from .evaluate.datasets import load_questions
 
     say = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     if not Path(options.corpus).is_dir():

@@ -180,56 +180,6 @@ def _chat(args: argparse.Namespace, atlas: Any) -> int:
             print("\n" + "-" * 40, flush=True)
 
 
-def _eval(args: argparse.Namespace, settings: Any) -> int:
-    from . import evaluate
-    from .errors import ConfigError
-    from .retrieve import METHODS
-
-    if bool(args.questions) == bool(args.beir):
-        raise ConfigError("Give a questions file or --beir DIR (one of the two).")
-    corpus = args.corpus
-    if args.beir:
-        records, questions = evaluate.load_beir(args.beir)
-        corpus = evaluate.write_beir_corpus(records, evaluate.eval_index_dir(settings, args.beir) / "pages")
-    else:
-        questions = evaluate.load_questions(args.questions)
-    atlas = _eval_atlas(args, settings.with_(fetch_k=max(settings.fetch_k, args.k)), corpus)
-    names = list(METHODS) if args.retriever == "all" else [args.retriever]
-    if any(n not in METHODS for n in names):
-        raise ConfigError(f"Unknown retriever {args.retriever!r}: choose one of {', '.join(METHODS)} or all.")
-    ks = tuple(sorted({1, 5, args.k} & set(range(1, args.k + 1)))) or (args.k,)
-    reports = []
-    for name in reversed(names):  # the reference recipes first, ours last
-
-        def search(q: str, name: str = name) -> list[str]:
-            return [page for page, _ in atlas.search(q, k=args.k, method=name).pages[: args.k]]
-
-        atlas.search(questions[0].question, method=name)  # warm-up, not timed
-        reports.append(evaluate.evaluate(search, questions, ks=ks, retriever_name=name))
-    if args.plot:
-        evaluate.plot_recall(reports, args.plot)
-    out = evaluate.report_json(reports)
-    if args.out_of_scope:
-        outside = [q.question for q in evaluate.load_questions(args.out_of_scope, require_gold=False)]
-        out["refusal"] = evaluate.refusal_rates(
-            lambda q: atlas.ask(q).refused, [q.question for q in questions], outside
-        )
-    if args.json:
-        print(json.dumps(out, indent=2))
-    else:
-        print(evaluate.format_table(reports))
-        if "refusal" in out:
-            r = out["refusal"]
-            print(
-                f"\nrefused: {r['in_scope_refused']:.1%} of {r['in_scope_n']} in-scope questions, "
-                f"{r['out_of_scope_refused']:.1%} of {r['out_of_scope_n']} out-of-scope ones"
-            )
-        for r in reports:
-            for miss in r.misses[: args.misses]:
-                print(f"miss [{r.name}] {miss['id']}: gold {miss['gold']}, first {miss['first']}: {miss['question']}")
-    return 0
-
-
 def _index(args: argparse.Namespace, atlas: Any) -> int:
     from . import backup
     from .errors import ConfigError
@@ -246,60 +196,6 @@ def _index(args: argparse.Namespace, atlas: Any) -> int:
     else:
         n = backup.import_index(atlas.index, args.file, force=args.force)
         print(f"Imported {n} pages from {args.file}.")
-    return 0
-
-
-def _eval_atlas(args: argparse.Namespace, settings: Any, corpus: Path | None) -> Any:
-    """The Atlas to evaluate: with a corpus, its own index (never the default one), synced first."""
-    from . import evaluate
-    from .core import Atlas
-
-    if corpus is not None and args.index_dir is None:
-        settings = settings.with_(index_dir=evaluate.eval_index_dir(settings, corpus))
-    atlas = Atlas(settings)
-    if corpus is not None:
-        report = atlas.ingest([corpus], progress=True)
-        print(f"Index {settings.index_dir}: {report.chunks} chunks ({report.embedded} embedded now).", file=sys.stderr)
-    return atlas
-
-
-def _eval_attribution(args: argparse.Namespace, settings: Any) -> int:
-    from . import evaluate
-
-    claims = evaluate.load_claims(args.claims)
-    atlas = _eval_atlas(args, settings, args.corpus)
-    result = evaluate.evaluate_attribution(atlas.attribute, claims)
-    if args.json:
-        print(json.dumps({k: v for k, v in result.items() if k != "misses"}, indent=2))
-    else:
-        print(f"n = {result['n']} claims: accuracy@1 {result['accuracy@1']:.4f}, accuracy@3 {result['accuracy@3']:.4f}")
-        for miss in result["misses"][: args.misses]:
-            print(f"miss {miss['id']}: {miss['claim']}\n  gold:  {miss['gold']}\n  first: {miss['first']}")
-    return 0
-
-
-def _eval_answers(args: argparse.Namespace, settings: Any) -> int:
-    from . import evaluate_answers as ea
-
-    questions = ea.load_answer_questions(args.questions)
-    atlas = _eval_atlas(args, settings, args.corpus)
-
-    def answer(q: str) -> ea.Shown:
-        a = atlas.ask(q)
-        return ea.Shown(a.answer, a.refused)
-
-    def top_passage(q: str) -> ea.Shown:
-        passages = atlas.search(q).passages
-        return ea.Shown(passages[0].chunk.text if passages else "", not passages)
-
-    atlas.ask(questions[0].question)  # warm-up, not timed
-    result = ea.evaluate_answers(questions, answer, top_passage, misses=args.misses)
-    if args.json:
-        print(json.dumps({k: v for k, v in result.items() if k != "misses"}, indent=2))
-    else:
-        print(ea.format_answer_table(result))
-        for m in result["misses"]:
-            print(f"\nmiss {m['id']}: {m['question']}\n  expected: {m['expected']}\n  shown:    {m['shown']}")
     return 0
 
 
@@ -377,12 +273,11 @@ def main(argv: list[str] | None = None) -> int:
             from . import bench
 
             return bench.cli(args, settings)
-        if args.command == "eval":
-            return _eval(args, settings)
-        if args.command == "eval-answers":
-            return _eval_answers(args, settings)
-        if args.command == "eval-attribution":
-            return _eval_attribution(args, settings)
+        if args.command in ("eval", "eval-answers", "eval-attribution"):
+            from .evaluate import run
+
+            command = {"eval": run.retrieval, "eval-answers": run.answers, "eval-attribution": run.attribution}
+            return command[args.command](args, settings)
         if args.command == "chat":
             return _chat(args, atlas)
         if args.command == "ask":

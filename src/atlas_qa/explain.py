@@ -5,7 +5,6 @@ The UI and the HTTP API render what these functions return; none of them recompu
 
 from __future__ import annotations
 
-import csv
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -15,7 +14,7 @@ from pathlib import Path
 from .answer import clean
 from .attribution import FOOTNOTE_REF, cites_in_span, find_citations, page_locator, resolve_reference, speaker_cites
 from .attribution import chain_for_span as attribution_chain
-from .feedback import safe_cell
+from .evaluate.report import write_csv
 from .types import Answer, AnswerSentence, Citation, Cite, Document
 
 ATTRIBUTION_COLUMNS = [
@@ -181,10 +180,7 @@ def attribution_rows(answer: Answer | None, document: Callable[[str], Document |
 def write_attribution(path: Path, question: str, answer: Answer, rows: list[dict[str, str]], fmt: str) -> Path:
     """The answer's attribution as a CSV (the rows) or JSON (question, answer, rows, citations) file at `path`."""
     if fmt == "csv":
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(ATTRIBUTION_COLUMNS)
-            writer.writerows([[safe_cell(r[k]) for k in ATTRIBUTION_COLUMNS] for r in rows])
+        write_csv(path, ATTRIBUTION_COLUMNS, [[r[k] for k in ATTRIBUTION_COLUMNS] for r in rows])
     else:
         data = {
             "question": question,

@@ -8,7 +8,6 @@ only course an install has unless courses are configured (see docs/reliability.m
 
 from __future__ import annotations
 
-import csv
 import json
 import sqlite3
 import time
@@ -18,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from .evaluate.report import write_csv
 from .types import Answer
 
 FILENAME = "feedback.sqlite3"
@@ -136,25 +136,22 @@ class FeedbackStore:
 
     def export_csv(self, path: Path) -> Path:
         """One row per rating; citations as "[n] title (speaker)" joined by "; " (the JSON export has them whole)."""
-        with path.open("w", newline="", encoding="utf-8") as handle:
-            writer = csv.writer(handle)
-            writer.writerow(
-                ["id", "created_at", "question", "asked", "answer", "refused", "helpful", "comment", "citations"]
-            )
-            for f in self.list():
-                row = [
-                    f.id,
-                    time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(f.created_at)),
-                    f.question,
-                    f.asked,
-                    f.answer,
-                    f.refused,
-                    f.helpful,
-                    f.comment,
-                    "; ".join(citation_label(c) for c in f.citations),
-                ]
-                writer.writerow([safe_cell(v) for v in row])
-        return path
+        header = ["id", "created_at", "question", "asked", "answer", "refused", "helpful", "comment", "citations"]
+        rows = [
+            [
+                f.id,
+                time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(f.created_at)),
+                f.question,
+                f.asked,
+                f.answer,
+                f.refused,
+                f.helpful,
+                f.comment,
+                "; ".join(citation_label(c) for c in f.citations),
+            ]
+            for f in self.list()
+        ]
+        return write_csv(path, header, rows)
 
 
 def _create_or_upgrade(db: sqlite3.Connection) -> None:
@@ -173,12 +170,6 @@ def citation_label(c: dict[str, Any]) -> str:
     """'[1] Digital technology and service delivery (Pal)' for a stored citation."""
     who = f" ({c['speaker']})" if c.get("speaker") else ""
     return f"[{c.get('n')}] {c.get('title', '')}{who}"
-
-
-def safe_cell(value: object) -> str:
-    """A CSV cell a spreadsheet will show as text, never run as a formula ("=HYPERLINK(...)" gets a leading ')."""
-    text = str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def _comment(comment: str) -> str:

@@ -42,8 +42,6 @@ def mean_pool(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)).astype(np.float32)
 
 
-
-
 class OnnxEmbedder(Embedder):
     """The packaged model (or a local BERT sentence-transformers folder) run by onnxruntime on the CPU.
 

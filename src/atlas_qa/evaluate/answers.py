@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import AtlasError
-from .evaluate import percentile, read_jsonl, text_field
-from .lexical import tokenize
+from ..errors import AtlasError
+from ..lexical import tokenize
+from .datasets import read_jsonl, text_field
+from .metrics import percentile
 
 HIT_SHARE = 0.6
 _MARKER = re.compile(r"\s*\[\d+\]")

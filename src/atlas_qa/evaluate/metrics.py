@@ -1,0 +1,166 @@
+"""Evaluation metrics: page-level recall, MRR and nDCG of a retriever, attribution accuracy, refusal rates."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import AtlasError
+from .datasets import Claim, Question
+
+
+@dataclass
+class RetrieverReport:
+    """One retriever's results over a question set; metric values are plain floats rounded to 4 decimals."""
+
+    name: str
+    n: int
+    metrics: dict[str, float]
+    by_kind: dict[str, dict[str, float]] = field(default_factory=dict)
+    kind_n: dict[str, int] = field(default_factory=dict)
+    misses: list[dict[str, Any]] = field(default_factory=list)
+    p50_ms: float = 0.0
+    p95_ms: float = 0.0
+    curve: dict[int, float] = field(default_factory=dict)
+
+
+def _top(ranked: Sequence[str], k: int) -> list[str]:
+    """The first k distinct page ids (a page retrieved twice, e.g. via two chunks, counts once)."""
+    return list(dict.fromkeys(ranked))[:k]
+
+
+def recall_at(ranked: Sequence[str], gold: Iterable[str], k: int) -> float:
+    """Fraction of gold pages in the top k: the hit rate (0 or 1) when there is one gold page."""
+    wanted = set(gold)
+    if not wanted:
+        return 0.0
+    return len(wanted.intersection(_top(ranked, k))) / len(wanted)
+
+
+def mrr_at(ranked: Sequence[str], gold: Iterable[str], k: int) -> float:
+    """Reciprocal rank of the first gold page in the top k, 0 if none."""
+    wanted = set(gold)
+    return next((1.0 / rank for rank, page in enumerate(_top(ranked, k), 1) if page in wanted), 0.0)
+
+
+def ndcg_at(ranked: Sequence[str], gold: Iterable[str], k: int) -> float:
+    """nDCG@k with binary relevance and a log2(rank + 1) discount; the ideal ranks min(|gold|, k) gold pages first."""
+    wanted = set(gold)
+    if not wanted:
+        return 0.0
+    dcg = sum(1.0 / math.log2(rank + 1) for rank, page in enumerate(_top(ranked, k), 1) if page in wanted)
+    ideal = sum(1.0 / math.log2(rank + 1) for rank in range(1, min(len(wanted), k) + 1))
+    return dcg / ideal
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (numpy's default), q in [0, 100]."""
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+
+def _mean(rows: list[dict[str, float]]) -> dict[str, float]:
+    return {key: round(sum(r[key] for r in rows) / len(rows), 4) for key in rows[0]}
+
+
+def evaluate(
+    search: Callable[[str], Sequence[str]],
+    questions: Sequence[Question],
+    ks: Sequence[int] = (1, 5, 10),
+    retriever_name: str = "hybrid",
+) -> RetrieverReport:
+    """Run `search` on every question and score the ranked page ids it returns.
+
+    Args:
+        search: question text -> page ids, best first.
+        questions: the question set; each needs at least one gold page.
+        ks: cut-offs for recall@k; MRR and nDCG are taken at the largest.
+        retriever_name: the name the report carries.
+
+    Returns:
+        Mean metrics overall and per kind (questions without a kind count only overall), misses (first result
+        not a gold page), latency percentiles and recall@k for k = 1..max(ks).
+    """
+    if not questions:
+        raise AtlasError("no questions to evaluate")
+    ks = sorted({int(k) for k in ks})
+    if not ks or ks[0] < 1:
+        raise AtlasError(f"cut-offs must be positive integers, got {list(ks)}")
+    top = ks[-1]
+    rows: list[dict[str, float]] = []
+    curves: list[dict[int, float]] = []
+    latencies: list[float] = []
+    misses: list[dict[str, Any]] = []
+    for q in questions:
+        start = time.perf_counter()
+        ranked = list(search(q.question))
+        latencies.append((time.perf_counter() - start) * 1000)
+        row = {f"recall@{k}": recall_at(ranked, q.gold_pages, k) for k in ks}
+        row[f"mrr@{top}"] = mrr_at(ranked, q.gold_pages, top)
+        row[f"ndcg@{top}"] = ndcg_at(ranked, q.gold_pages, top)
+        rows.append(row)
+        curves.append({k: recall_at(ranked, q.gold_pages, k) for k in range(1, top + 1)})
+        if not ranked or ranked[0] not in q.gold_pages:
+            distinct = _top(ranked, len(ranked))
+            rank = next((i for i, page in enumerate(distinct, 1) if page in q.gold_pages), None)
+            first = ranked[0] if ranked else None
+            misses.append({"id": q.id, "question": q.question, "gold": q.gold_page, "first": first, "rank": rank})
+
+    groups: dict[str, list[dict[str, float]]] = {}
+    for q, row in zip(questions, rows):
+        if q.kind:
+            groups.setdefault(q.kind, []).append(row)
+    return RetrieverReport(
+        name=retriever_name,
+        n=len(questions),
+        metrics=_mean(rows),
+        by_kind={kind: _mean(group) for kind, group in sorted(groups.items())},
+        kind_n={kind: len(group) for kind, group in sorted(groups.items())},
+        misses=misses,
+        p50_ms=round(percentile(latencies, 50), 3),
+        p95_ms=round(percentile(latencies, 95), 3),
+        curve={k: round(sum(c[k] for c in curves) / len(curves), 4) for k in range(1, top + 1)},
+    )
+
+
+def _same_reference(a: str, b: str) -> bool:
+    norm = lambda s: re.sub(r"\s+", " ", s).strip().casefold()  # noqa: E731
+    return norm(a) == norm(b)
+
+
+def evaluate_attribution(attribute: Callable[[str], Sequence[Any]], claims: Sequence[Claim]) -> dict[str, Any]:
+    """accuracy@1 / accuracy@3: the gold reference among the first 1 / 3 works `attribute(claim)` returns.
+
+    `attribute` returns works best first, each with a `.reference` text.
+    """
+    hits1 = hits3 = 0
+    misses = []
+    for c in claims:
+        refs = [w.reference for w in attribute(c.claim)]
+        rank = next((i for i, r in enumerate(refs) if _same_reference(r, c.reference)), None)
+        hits1 += rank == 0
+        hits3 += rank is not None and rank < 3
+        if rank != 0:
+            misses.append({"id": c.id, "claim": c.claim, "gold": c.reference, "first": refs[0] if refs else None})
+    n = len(claims)
+    return {"n": n, "accuracy@1": round(hits1 / n, 4), "accuracy@3": round(hits3 / n, 4), "misses": misses}
+
+
+def refusal_rates(
+    refuses: Callable[[str], bool], in_scope: Sequence[str], out_of_scope: Sequence[str]
+) -> dict[str, Any]:
+    """Share of in-scope questions refused (should be low) and of out-of-scope ones refused (should be high)."""
+    return {
+        "in_scope_n": len(in_scope),
+        "in_scope_refused": round(sum(map(refuses, in_scope)) / max(len(in_scope), 1), 4),
+        "out_of_scope_n": len(out_of_scope),
+        "out_of_scope_refused": round(sum(map(refuses, out_of_scope)) / max(len(out_of_scope), 1), 4),
+    }
