@@ -230,8 +230,8 @@ def _eval(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _index(args: argparse.Namespace, atlas: Any) -> int:
-    from . import backup
     from .errors import ConfigError
+    from .store import backup
 
     if args.action == "check":
         result = atlas.index.check()
