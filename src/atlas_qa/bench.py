@@ -336,7 +336,7 @@ def _scale(
     """Retrieval latency and memory at the real size and at each replicated size, each in a fresh process."""
     import numpy as np
 
-    from .index import document_to_json
+    from .store.records import document_to_json
 
     index = atlas.index
     chunks = list(index.chunks)
@@ -388,8 +388,9 @@ def scale_worker(spec_path: str) -> None:
     import numpy as np
 
     from .embedding import embedder_for
-    from .index import Index, document_from_json
     from .retrieve import Retriever
+    from .store.index import Index
+    from .store.records import document_from_json
     from .types import Chunk
 
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
@@ -451,7 +452,7 @@ def _bulk_fill(
 
     import numpy as np
 
-    from .index import _chunk_metadata, document_to_json
+    from .store.records import chunk_metadata, document_to_json
 
     rng = np.random.default_rng(0)
     as_json = {pid: json.loads(document_to_json(doc)) for pid, doc in docs.items()}  # asdict() once, not per copy
@@ -481,7 +482,7 @@ def _bulk_fill(
                     c = dataclasses.replace(c, id=c.id + tag, page_id=doc.page_id, title=doc.title)
                 ids.append(c.id)
                 texts.append(c.text)
-                metas.append(_chunk_metadata(c, doc))
+                metas.append(chunk_metadata(c, doc))
                 picks.append(i)
                 page_chunk_ids.append(c.id)
             page_ids.append(doc.page_id)
@@ -517,7 +518,7 @@ def _bulk_fill(
             documents=page_docs[start:end],
             metadatas=page_metas[start:end],
         )
-    index._set_meta(generation=index.generation() + 1)
+    index.set_meta(generation=index.generation() + 1)
     return len(ids)
 
 

@@ -181,8 +181,8 @@ def _chat(args: argparse.Namespace, atlas: Any) -> int:
 
 
 def _index(args: argparse.Namespace, atlas: Any) -> int:
-    from . import backup
     from .errors import ConfigError
+    from .store import backup
 
     if args.action == "check":
         result = atlas.index.check()

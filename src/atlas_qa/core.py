@@ -17,9 +17,10 @@ from .config import Settings
 from .conversation import History, rewrite
 from .embedding import Embedder, VectorCache, embedder_for
 from .errors import AtlasError, IndexNotFoundError, QuestionError, StoreUnavailableError
-from .index import Index, IngestReport
+from .ingest import IngestReport, sync
 from .loaders import load_corpus
 from .retrieve import Retrieval, Retriever
+from .store.index import Index
 from .types import Answer, Cite, Document
 
 log = logging.getLogger(__name__)
@@ -95,10 +96,10 @@ class Atlas:
         """Load the corpus folders (default: the configured corpus) and sync the index with them.
 
         `progress`: True for a progress bar on stderr, or a callback(done, total) over the chunks to embed.
-        `rebuild`: build the index anew beside the old one and switch to it when complete (`Index.sync`).
+        `rebuild`: build the index anew beside the old one and switch to it when complete (`ingest.sync`).
         """
         loaded = load_corpus(list(paths) if paths else [self.settings.corpus])
-        return self.index.sync(loaded, progress=progress, rebuild=rebuild)
+        return sync(self.index, loaded, progress=progress, rebuild=rebuild)
 
     def drop(self) -> None:
         """Delete this course's index."""

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .embedding import Embedder
-from .index import Index, Snapshot
+from .snapshot import Snapshot
+from .store.index import Index
 from .types import Passage
 
 METHODS = ("hybrid", "rrf", "dense", "bm25")

@@ -12,9 +12,10 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-from .errors import AtlasError
-from .index import Index, _paged
-from .lock import LOCK_ID
+from ..errors import AtlasError
+from .client import paged
+from .index import Index
+from .locks import LOCK_ID
 
 FORMAT = "atlas-qa-index/1"
 
@@ -34,19 +35,19 @@ def export_index(index: Index, path: Path) -> int:
     with index.write_lock():
         pages = [
             {"id": i, "document": d, "metadata": m}
-            for ids, docs, metas in _paged(index.pages_collection, ["documents", "metadatas"])
+            for ids, docs, metas in paged(index.pages_collection, ["documents", "metadatas"])
             for i, d, m in zip(ids, docs, metas)
             if i != LOCK_ID
         ]
         chunks = []
-        for ids, docs, metas in _paged(index.collection, ["documents", "metadatas"]):
+        for ids, docs, metas in paged(index.collection, ["documents", "metadatas"]):
             vectors = index.collection.get(ids=ids, include=["embeddings"])
             by_id = dict(zip(vectors["ids"], vectors["embeddings"]))
             chunks += [
                 {"id": i, "document": d, "metadata": m, "embedding": [float(x) for x in by_id[i]]}
                 for i, d, m in zip(ids, docs, metas)
             ]
-        facts = {"format": FORMAT, "course": index.settings.course, "meta": index._meta()}
+        facts = {"format": FORMAT, "course": index.settings.course, "meta": index.meta()}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".part")
     with tarfile.open(tmp, "w:gz") as tar:

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from atlas_qa import lock
 from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
 from atlas_qa.errors import AtlasError, WriteLockLost
-from atlas_qa.index import make_client
+from atlas_qa.store import locks
+from atlas_qa.store.client import make_client
 from tests.embedder import HASH
 
 from .conftest import DATA, _free_port
@@ -54,29 +54,29 @@ def _head(url: str, course: str):  # type: ignore[no-untyped-def]
 
 def test_a_lease_is_renewed_refused_to_others_and_taken_over_only_after_it_expires(chroma_server: str):
     head = _head(chroma_server, "lease-unit")
-    first = lock.Lease(head, "the server", lease_s=4.0)
+    first = locks.Lease(head, "the server", lease_s=4.0)
     first.acquire()
     time.sleep(6)  # longer than the lease: only renewal keeps it
     first.check()
     with pytest.raises(AtlasError, match="Another ingest is writing"):
-        lock.Lease(head, "the server", lease_s=4.0).acquire()  # watched it being renewed: refused, not taken
+        locks.Lease(head, "the server", lease_s=4.0).acquire()  # watched it being renewed: refused, not taken
     first._stop.set()  # the writer stops renewing (as a paused or cut-off process does)
     first._thread.join()  # type: ignore[union-attr]
-    second = lock.Lease(head, "the server", lease_s=4.0)
+    second = locks.Lease(head, "the server", lease_s=4.0)
     began = time.monotonic()
     second.acquire()  # waits for the expiry, then takes over
     waited = time.monotonic() - began
-    assert 4.0 - lock.SETTLE_S < waited < 4.0 + lock.SKEW_S + 3 * lock.SETTLE_S + 2, waited
+    assert 4.0 - locks.SETTLE_S < waited < 4.0 + locks.SKEW_S + 3 * locks.SETTLE_S + 2, waited
     with pytest.raises(WriteLockLost, match="lost its write lock"):
         first.check()
     first.release()  # must not remove the new holder's record
-    assert head.get(ids=[lock.LOCK_ID], include=["metadatas"])["metadatas"][0]["token"] == second.token
+    assert head.get(ids=[locks.LOCK_ID], include=["metadatas"])["metadatas"][0]["token"] == second.token
     second.release()
-    assert head.get(ids=[lock.LOCK_ID])["ids"] == []
+    assert head.get(ids=[locks.LOCK_ID])["ids"] == []
 
 
 def _env(url: str, course: str) -> dict[str, str]:
-    src = str(Path(lock.__file__).resolve().parents[1])
+    src = str(Path(locks.__file__).resolve().parents[2])
     return {
         **os.environ,
         "PYTHONPATH": os.pathsep.join([src, os.environ["PYTHONPATH"]]),
@@ -100,7 +100,7 @@ def _wait_for_lock(url: str, course: str, records: int = 0, timeout: float = 120
         assert time.monotonic() < deadline, "the writer never took the lock"
         try:  # never create the head: the writer does, with the index's facts
             ids = client.get_collection(f"atlas-qa-{course}-pages", embedding_function=None).get()["ids"]
-            if lock.LOCK_ID in ids and len(ids) > records + 1:
+            if locks.LOCK_ID in ids and len(ids) > records + 1:
                 return
         except Exception:  # noqa: BLE001 (not created yet)
             pass

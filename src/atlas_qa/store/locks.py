@@ -25,12 +25,13 @@ import logging
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from .errors import AtlasError, StoreUnavailableError, WriteLockLost
+from ..errors import AtlasError, StoreUnavailableError, WriteLockLost
+from .client import read_only_message
 
 log = logging.getLogger(__name__)
 
@@ -167,6 +168,29 @@ def lease(collection: Any, where: str) -> Iterator[Lease]:
         yield held
     finally:
         held.release()
+
+
+@contextmanager
+def course_lock(lock_file: Path, head: Callable[[], Any] | None, where: str) -> Iterator[Lease | FileLock]:
+    """One writer at a time: the `flock` on `lock_file` beside an embedded index, or (with `head`, the course's head
+    collection on a Chroma server) a renewed lease. A server that cannot be reached becomes one
+    `StoreUnavailableError`; so does an index folder that cannot be written."""
+    try:
+        if head is not None:
+            with lease(head(), where) as held:
+                yield held
+        else:
+            try:
+                lock_file.parent.mkdir(parents=True, exist_ok=True)
+                open(lock_file, "a").close()  # a read-only folder: one clear error, before anything else
+            except OSError as exc:
+                raise StoreUnavailableError(read_only_message(lock_file.parent, exc)) from None
+            with file_lock(lock_file, where) as locked:
+                yield locked
+    except Exception as exc:
+        if (error := unavailable(exc, where)) is not None:
+            raise error from None
+        raise
 
 
 def unavailable(exc: BaseException, where: str) -> StoreUnavailableError | None:

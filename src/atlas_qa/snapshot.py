@@ -1,0 +1,82 @@
+"""One version of a course's index as a question reads it: its chunks, page records, BM25 and page signals."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cached_property
+from typing import Any
+
+from .lexical import LexicalIndex, PageTerms
+from .store.records import FACETS
+from .types import Chunk, Document
+
+
+class Snapshot:
+    """One generation of an index as read from Chroma: its visible chunks (by page, then position) and page records.
+    Never changed once built; BM25, the page signals and page documents are built or fetched on first use.
+
+    `fetch_document(page_id)` reads a page's Document from the store (this generation's record of it).
+    """
+
+    def __init__(
+        self,
+        generation: int,
+        chunks: list[Chunk],
+        records: dict[str, dict[str, Any]],
+        fetch_document: Callable[[str], Document],
+    ) -> None:
+        self.generation = generation
+        self.chunks = sorted(chunks, key=lambda c: (c.page_id, c.position))
+        self.positions = {c.id: i for i, c in enumerate(self.chunks)}
+        self.records = records
+        self.page_ids = list(dict.fromkeys(c.page_id for c in self.chunks))
+        where = {p: i for i, p in enumerate(self.page_ids)}
+        self.page_of = {c.id: where[c.page_id] for c in self.chunks}  # chunk id -> its page's place in page_ids
+        self._fetch_document = fetch_document
+        self._docs: dict[str, Document] = {}
+
+    def chunk(self, chunk_id: str) -> Chunk:
+        return self.chunks[self.positions[chunk_id]]
+
+    def document(self, page_id: str) -> Document:
+        if page_id not in self._docs:
+            self._docs[page_id] = self._fetch_document(page_id)
+        return self._docs[page_id]
+
+    @cached_property
+    def lexical(self) -> LexicalIndex:
+        return LexicalIndex([c.embed_text for c in self.chunks])
+
+    @cached_property
+    def page_terms(self) -> PageTerms:
+        docs = [self.document(p) for p in self.page_ids]
+        return PageTerms([(d.title, d.key_terms) for d in docs])
+
+    def pages(self) -> list[dict[str, Any]]:
+        """Every indexed page: id, title, source, chunk count and when it was indexed."""
+        return [
+            {
+                "page_id": pid,
+                "title": self.document(pid).title,
+                "source": meta.get("source", ""),
+                "chunks": int(meta.get("n_chunks", 0)),
+                "indexed_at": float(meta.get("indexed_at", 0.0)),
+            }
+            for pid, meta in sorted(self.records.items())
+        ]
+
+    def facets(self) -> dict[str, list[str]]:
+        """The values of each filterable page field (course, topic, chapter) that some page has."""
+        values: dict[str, set[str]] = {f: set() for f in FACETS}
+        for pid in self.page_ids:
+            meta = self.document(pid).metadata
+            for f in FACETS:
+                if meta.get(f):
+                    values[f].add(meta[f])
+        return {f: sorted(v) for f, v in values.items() if v}
+
+    def pages_matching(self, filters: dict[str, str]) -> set[str]:
+        """Ids of the pages whose metadata has every given value."""
+        return {
+            pid for pid in self.page_ids if all(self.document(pid).metadata.get(k) == v for k, v in filters.items())
+        }

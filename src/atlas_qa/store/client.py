@@ -1,0 +1,120 @@
+"""The Chroma client (embedded or a server), the collections of a course's index (slots), paged reads, and why an
+index cannot be used."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from ..config import Settings
+from ..errors import AtlasError, ConfigError, StoreUnavailableError
+
+READ_BATCH = 5000
+
+
+def make_client(settings: Settings) -> Any:
+    """Chroma's embedded client in `settings.index_dir`, or an HTTP client when `settings.chroma_url` is set."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        if url.scheme not in ("http", "https") or not url.hostname:
+            raise ConfigError(f"ATLAS_QA_CHROMA_URL={settings.chroma_url!r} is not an http(s) URL.")
+        headers = {"Authorization": f"Bearer {settings.chroma_token}"} if settings.chroma_token else None
+        try:
+            return chromadb.HttpClient(
+                host=url.hostname,
+                port=url.port or (443 if url.scheme == "https" else 8000),
+                ssl=url.scheme == "https",
+                headers=headers,
+                settings=chroma_settings,
+            )
+        except Exception as exc:  # chromadb raises several kinds when the server is unreachable
+            raise AtlasError(f"Cannot reach the Chroma server at {settings.chroma_url}: {exc}") from None
+    path = Path(settings.index_dir) / "chroma"
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except Exception as exc:  # OSError, or chromadb's InternalError "attempt to write a readonly database"
+        if isinstance(exc, OSError) or "readonly" in str(exc).replace("-", "").lower():
+            raise StoreUnavailableError(read_only_message(settings.index_dir, exc)) from None
+        raise
+
+
+def read_only_message(folder: Path | str, exc: BaseException) -> str:
+    """Why an index folder cannot be used when it cannot be written (Chroma opens its database read-write even to
+    read it), and what to do."""
+    why = exc.strerror if isinstance(exc, OSError) and exc.strerror else "its database is read-only"
+    return (
+        f"The index folder {folder} cannot be written ({why}): atlas-qa needs write access to it, even to read it. "
+        "Give write permission, or choose another folder with --index-dir (ATLAS_QA_INDEX_DIR)."
+    )
+
+
+def list_courses(settings: Settings) -> list[str]:
+    """Courses that have an index in this store."""
+    names = [c if isinstance(c, str) else c.name for c in make_client(settings).list_collections()]
+    return sorted(
+        n[len("atlas-qa-") : -len("-pages")] for n in names if n.startswith("atlas-qa-") and n.endswith("-pages")
+    )
+
+
+def collection_name(course: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,60}[A-Za-z0-9]|[A-Za-z0-9]", course) or "--" in course:
+        raise ConfigError(
+            f"Course name {course!r} is not usable: use letters, digits, '.', '_' or '-' (at most 62 characters, "
+            "no '--')."
+        )
+    return f"atlas-qa-{course}"
+
+
+def slot_names(base: str, slot: str) -> tuple[str, str]:
+    """(chunk collection, page-record collection) of a slot of the index `base`; slot "" keeps its records in the
+    head (`<base>-pages`)."""
+    return (base, f"{base}-pages") if not slot else (f"{base}--{slot}", f"{base}--{slot}-records")
+
+
+def paged(collection: Any, include: list[str]) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+    """Every record of a collection, READ_BATCH at a time: (ids, documents, metadatas)."""
+    offset = 0
+    while True:
+        got = collection.get(limit=READ_BATCH, offset=offset, include=include)
+        ids = got["ids"]
+        if not ids:
+            return
+        yield ids, got.get("documents") or [None] * len(ids), got.get("metadatas") or [None] * len(ids)
+        if len(ids) < READ_BATCH:
+            return
+        offset += len(ids)
+
+
+@dataclass
+class Slot:
+    """Where a version of the index lives: its chunk and page-record collections, and the facts to record with it."""
+
+    name: str
+    chunks: Any
+    records: Any
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def mismatch_message(where: str, course: str, meta: dict[str, Any], wanted: str) -> str:
+    """Why an index cannot be read with this embedder, and what to do."""
+    built = str(meta.get("embedding_model"))
+    said = (
+        f"The index in {where} (course {course!r}) was built with embedding model {built!r} "
+        f"(dimension {meta.get('dimension')}), not {wanted!r}. "
+    )
+    if built.split("@")[0] == wanted.split("@")[0]:  # same model, another backend
+        backend = built.split("@")[1] if "@" in built else "torch (or onnx)"
+        return said + (
+            f"It was built with backend {backend}: set ATLAS_QA_BACKEND (or --backend) to it, or rebuild the index "
+            "with this backend: `atlas-qa ingest --rebuild`."
+        )
+    return said + "Use that model (ATLAS_QA_MODEL), or another --index-dir or course for this one."
