@@ -23,13 +23,16 @@ import numpy as np
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from atlas_qa.bench import default_corpus, default_questions, machine  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: `benchmarks` from this checkout
+
 from atlas_qa.chunking import chunk_document  # noqa: E402
 from atlas_qa.config import PACKAGED_MODEL, Settings  # noqa: E402
 from atlas_qa.core import Atlas  # noqa: E402
 from atlas_qa.embedding import BACKENDS, Embedder, make_embedder  # noqa: E402
 from atlas_qa.evaluate import evaluate, load_questions, refusal_rates  # noqa: E402
 from atlas_qa.loaders import load_corpus  # noqa: E402
+from benchmarks.bench import default_questions  # noqa: E402
+from benchmarks.system import machine  # noqa: E402
 
 
 class Replay(Embedder):
@@ -71,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    corpus = args.corpus or default_corpus()
+    corpus = args.corpus or Settings.from_env().corpus
     questions = load_questions(args.questions or default_questions(corpus))
     names = [b.strip() for b in args.backends.split(",") if b.strip()]
     if names[0] != "torch":

@@ -1,8 +1,11 @@
-"""The benchmark's regressions (what must stay cheap, checked by counting, never by timing) and a smoke run."""
+"""The benchmark harness (benchmarks/): what must stay cheap, checked by counting, never by timing; the `atlas-qa bench`
+entry; and a smoke run (slow)."""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -11,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from atlas_qa import bench
 from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
+from atlas_qa.evaluate.metrics import percentile
+from benchmarks import bench, system
 from tests.embedder import HASH, HashEmbedder
 
 from .conftest import DATA, ROOT
@@ -53,9 +57,9 @@ def test_noop_reingest_embeds_nothing(corpus: Path, hash_settings: Settings):
     assert edited.updated == 1 and 0 < embedder.embedded == edited.embedded < first.embedded
 
 
-def test_bench_and_embedding_modules_import_nothing_heavy():
+def test_the_cli_and_the_bench_harness_import_nothing_heavy():
     code = (
-        "import sys\nimport atlas_qa.bench\n"
+        "import sys\nimport atlas_qa.cli\nimport benchmarks.bench\n"
         "heavy = [m for m in ('torch', 'chromadb', 'sentence_transformers', 'onnxruntime', 'transformers', 'numpy')"
         " if m in sys.modules]\nprint(heavy)"
     )
@@ -66,17 +70,32 @@ def test_bench_and_embedding_modules_import_nothing_heavy():
 def test_percentile_matches_numpy():
     values = [5.0, 1.0, 9.0, 3.0, 7.0, 2.0]
     for q in (0, 50, 95, 100):
-        assert abs(bench.percentile(values, q) - float(np.percentile(values, q))) < 1e-9
+        assert abs(percentile(values, q) - float(np.percentile(values, q))) < 1e-9
 
 
 def test_bench_settings_keep_only_what_is_measured(tmp_path: Path):
     mine = Settings(model="hash-64", embedder=HASH, batch_size=8, k=3, fetch_k=30, index_dir=tmp_path / "user-index")
-    got = bench._bench_settings(mine, index_dir=tmp_path / "b")
+    got = system.bench_settings(mine, index_dir=tmp_path / "b")
     assert (got.model, got.batch_size, got.k, got.fetch_k, got.index_dir) == ("hash-64", 8, 3, 30, tmp_path / "b")
-    env = bench._settings_env(got)
+    env = system.settings_env(got)
     assert env["ATLAS_QA_INDEX_DIR"] == str(tmp_path / "b") and env["ATLAS_QA_MODEL"] == "hash-64"
 
 
+def test_atlas_qa_bench_runs_the_checkouts_harness_or_says_why_not(tmp_path: Path):
+    cli = [sys.executable, "-m", "atlas_qa.cli", "bench"]
+    done = subprocess.run([*cli, "--help"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and "--scale" in done.stdout and "--max-questions" in done.stdout
+    bad = subprocess.run([*cli, "--scale", "x,y"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode == 2 and "--scale takes chunk counts" in bad.stderr
+    # The package alone, without the checkout around it (as pip installs it): a clear message, no traceback.
+    shutil.copytree(ROOT / "src" / "atlas_qa", tmp_path / "site" / "atlas_qa")
+    alone = subprocess.run(
+        cli, capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    )
+    assert alone.returncode == 2 and "source checkout" in alone.stderr and "Traceback" not in alone.stderr
+
+
+@pytest.mark.slow
 def test_bench_smoke_on_tiny_data(tmp_path: Path):
     """Every reported key, on three pages, the hash embedder and a tiny scale run (no timing is checked)."""
     questions = tmp_path / "questions.jsonl"
@@ -97,6 +116,7 @@ def test_bench_smoke_on_tiny_data(tmp_path: Path):
 
     table = bench.format_table(result)
     assert "ingest (chunks/s)" in table and "--help (s)" in table
+    assert not {"ok", "MISSED"} & set(table.split())  # numbers and ratios; verdicts are in docs/performance.md
     png = bench.plot(result, tmp_path / "scale.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 

@@ -6,6 +6,7 @@ import argparse
 import json
 import logging
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -73,10 +74,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--misses", type=int, default=0, metavar="N", help="list the first N answers that miss")
 
-    p = sub.add_parser("bench", parents=[common], help="measure speed and memory against the raw libraries")
-    from .bench import add_arguments as bench_arguments  # argparse wiring only: bench imports nothing heavy
-
-    bench_arguments(p)
+    # Listed for --help only: `main` hands `bench ARGS` to the checkout's benchmarks/ before parsing.
+    sub.add_parser("bench", add_help=False, help="speed and memory against the raw libraries (from a checkout)")
 
     p = sub.add_parser("serve", parents=[common], help="run the chat app")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1)")
@@ -245,7 +244,28 @@ def _process_defaults() -> None:
         os.environ.setdefault(key, value)
 
 
+def _bench(argv: list[str]) -> int:
+    """`atlas-qa bench ARGS`: `python -m benchmarks.bench ARGS` in the checkout this package runs from."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "benchmarks" / "bench.py").is_file():
+        print(
+            "atlas-qa: `bench` runs the benchmarks/ folder of a source checkout, and this installation has none: "
+            "run it from a clone of the repository (pip install -e .), or `python -m benchmarks.bench` there.",
+            file=sys.stderr,
+        )
+        return 2
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(root), os.environ.get("PYTHONPATH")) if p)}
+    try:
+        return subprocess.run([sys.executable, "-m", "benchmarks.bench", *argv], env=env).returncode
+    except KeyboardInterrupt:
+        return 130
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        _process_defaults()
+        return _bench(argv[1:])
     args = _parser().parse_args(argv)
     _process_defaults()
     _show_notices()
@@ -269,10 +289,6 @@ def main(argv: list[str] | None = None) -> int:
             )
             _print_ingest(report, args.json)
             return 3 if (args.strict and report.skipped) else 0
-        if args.command == "bench":
-            from . import bench
-
-            return bench.cli(args, settings)
         if args.command in ("eval", "eval-answers", "eval-attribution"):
             from .evaluate import run
 
