@@ -1,6 +1,6 @@
 from atlas_qa.attribution import chain_for_span, cites_in_span, find_citations, parse_reference
 
-from .test_loaders import seed_doc
+from .loaders.builders import seed_doc
 
 
 def test_parse_reference_surnames_and_year():

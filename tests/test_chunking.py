@@ -7,7 +7,7 @@ from atlas_qa.types import Document
 from tests.embedder import HashEmbedder
 
 from .conftest import DATA
-from .test_loaders import seed_doc
+from .loaders.builders import seed_doc
 
 
 def test_chunks_are_exact_spans_within_budget():

@@ -120,7 +120,7 @@ def load_file(path: Path, root: Path) -> Document:
     rel = display_path(path.relative_to(root).as_posix() if path != root else path.name)
     source = display_path(path)
     if kind == "pdf":
-        from . import pdf  # imported on use: its module doubles as the child process that reads the PDF
+        from . import pdf  # imported on use (with its sandboxed reader, pdf_sandbox.py)
 
         _check_size(path)
         doc = pdf.parse_file(path, page_id=rel, source=source)

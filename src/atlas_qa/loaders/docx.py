@@ -8,8 +8,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..errors import LoadError
-from ..types import Document, Reference, Section
+from ..types import Document, Reference
 from . import check_text_size
+from .sections import heading_sections
 
 MAX_UNZIPPED = 200 * 1024 * 1024  # a larger total is a zip bomb, not a course page
 MAX_XML = 48 * 1024 * 1024  # the text parts (document, footnotes) are parsed whole: bound them before parsing
@@ -124,22 +125,9 @@ def parse_file(path: Path, page_id: str, source: str) -> Document:
 
     props = document.core_properties
     title = next((t for lvl, t in blocks if lvl == -1), "") or (props.title or "").strip()
-    parts: list[str] = []
-    sections: list[Section] = []
-    trail: list[tuple[int, str]] = []
-    open_at: tuple[str, int] | None = None
-    pos = 0
-    for lvl, text in blocks:
-        if lvl > 0:
-            if open_at is not None:
-                sections.append(Section(open_at[0], open_at[1], pos - 2))
-            trail = [(lv, t) for lv, t in trail if lv < lvl] + [(lvl, text)]
-            open_at = (" > ".join(t for _, t in trail), pos)
-        if lvl != -1:
-            parts.append(text)
-            pos += len(text) + 2
-    if open_at is not None:
-        sections.append(Section(open_at[0], open_at[1], pos - 2))
+    body = [(lvl, text) for lvl, text in blocks if lvl != -1]  # the Title paragraph is the title, not text
+    parts = [text for _, text in body]
+    sections = heading_sections(body)
     if not title:
         title = PurePosixPath(page_id).stem.replace("_", " ").replace("-", " ")
 
@@ -156,7 +144,7 @@ def parse_file(path: Path, page_id: str, source: str) -> Document:
         text="\n\n".join(parts) + "\n",
         source=source,
         format="docx",
-        sections=tuple(sections),
+        sections=sections,
         references=tuple(r for r in references if r.text),
         metadata={k: v for k, v in meta.items() if v},
     )

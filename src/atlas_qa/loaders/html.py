@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 
 from ..types import Document, Section
 from . import concept
+from .sections import heading_sections
 
 VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 # Never text, wherever they are: code, styles, embedded objects, controls, navigation and sidebars.
@@ -320,18 +321,5 @@ def parse(text: str, page_id: str, source: str) -> Document:
 
 def _heading_sections(blocks: list[_Block], parts: list[str]) -> tuple[Section, ...]:
     """Section paths from h2-h6 for an article that is not a concept page (as Markdown headings give them)."""
-    sections = []
-    trail: list[tuple[int, str]] = []
-    open_at: tuple[str, int] | None = None
-    pos = 0
-    for block, part in zip(blocks, parts, strict=True):
-        level = HEADINGS.get(block.tag, 0)
-        if level:
-            if open_at is not None:
-                sections.append(Section(open_at[0], open_at[1], pos - 2))
-            trail = [(lv, t) for lv, t in trail if lv < level] + [(level, re.sub(r"\s+", " ", part))]
-            open_at = (" > ".join(t for _, t in trail), pos)
-        pos += len(part) + 2
-    if open_at is not None:
-        sections.append(Section(open_at[0], open_at[1], pos - 2))
-    return tuple(sections)
+    levels = [HEADINGS.get(block.tag, 0) for block in blocks]
+    return heading_sections(zip(levels, parts, strict=True), title=lambda text: re.sub(r"\s+", " ", text))

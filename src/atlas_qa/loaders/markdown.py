@@ -7,6 +7,7 @@ from pathlib import PurePosixPath
 
 from ..errors import LoadError
 from ..types import Document, Reference, Section
+from .sections import HeadingTrail
 
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?)\n---[ \t]*(?:\n|\Z)", re.S)
 HEADING = re.compile(r"^(?P<hashes>#{1,6})[ \t]+(?P<title>.+?)[ \t#]*$", re.M)
@@ -51,15 +52,14 @@ def parse(text: str, page_id: str, source: str) -> Document:
         h1 = next((h for h in headings if len(h.group("hashes")) == 1), None)
         title = h1.group("title").strip() if h1 else PurePosixPath(page_id).stem.replace("-", " ").replace("_", " ")
     sections = []
-    trail: list[tuple[int, str]] = []
+    trail = HeadingTrail()
     for i, h in enumerate(headings):
         level = len(h.group("hashes"))
         end = headings[i + 1].start() if i + 1 < len(headings) else len(body)
-        if level == 1:
-            trail = []
+        if level == 1:  # the page's title: the sections below it start a new trail
+            trail.clear()
             continue
-        trail = [(lvl, t) for lvl, t in trail if lvl < level] + [(level, h.group("title").strip())]
-        sections.append(Section(" > ".join(t for _, t in trail), h.start(), end))
+        sections.append(Section(trail.push(level, h.group("title").strip()), h.start(), end))
 
     own_id = meta.pop("page_id", "")
     source_url = meta.pop("source", "")

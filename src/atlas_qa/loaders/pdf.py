@@ -1,44 +1,28 @@
 """PDF files: text per page, headings, and the PDF's own page numbers in every section path ("Rules > p. 12").
 
-pypdf reads the file in a child process with a time limit and tighter decompression limits, so a hostile PDF
-(a decompression bomb, a parser loop) costs at most `TIMEOUT` seconds and is skipped with a reason.
-The parent turns the child's lines into a `Document`: repeated headers and footers dropped, line-end hyphenation
+pypdf reads the file in a sandboxed child process (`pdf_sandbox.py`: time, memory and decompression limits).
+This module turns the child's lines into a `Document`: repeated headers and footers dropped, line-end hyphenation
 repaired, paragraphs rebuilt from line spacing, headings taken from the outline or else from font size.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import subprocess
-import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from ..errors import LoadError
 from ..types import Document, Section
-from . import check_text_size
+from .pdf_sandbox import Line, read_pdf
+from .sections import SEPARATOR, HeadingTrail
 
-TIMEOUT = 60.0  # seconds for one PDF
-MEMORY_LIMIT = 1 << 30  # bytes of address space for the child (POSIX only)
-DECODE_LIMIT = 50_000_000  # bytes one stream may decompress to
 MIN_TEXT_CHARS = 20  # fewer letters than this in the whole file: no text layer
 LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
 PAGE_NUMBER = re.compile(
     r"^(?:page\s+)?(?:\d+|m{0,3}(?:cm|cd|d?c{0,3})(?:xc|xl|l?x{0,3})(?:ix|iv|v?i{0,3}))(?:\s*(?:/|of)\s*\d+)?$", re.I
 )
 JUNK_TITLE = re.compile(r"^(?:untitled|\(unspecified\)|microsoft word\b.*|.*\.(?:docx?|pdf|tex|indd))$", re.I)
-
-
-@dataclass(frozen=True)
-class Line:
-    """One text line of a page: its text, baseline height (PDF units, up is larger) and font size."""
-
-    text: str
-    y: float
-    size: float
 
 
 @dataclass(frozen=True)
@@ -52,143 +36,6 @@ class Heading:
     title: str
     page: int  # index into the pages
     level: int
-
-
-# ---------------------------------------------------------------- child process: pypdf, nothing else
-
-
-def _lines_of(page) -> list[Line]:  # type: ignore[no-untyped-def]
-    """Lines of one page with the position and size of the text drawn for each (pypdf's plain extraction)."""
-    lines: list[Line] = []
-    buf: list[str] = []
-    attrs: list[tuple[float, float]] = []
-
-    def visit(text: str, cm: list[float], tm: list[float], font: object, size: float) -> None:
-        # Text space -> device space: the text matrix times the current transformation matrix.
-        b = tm[0] * cm[1] + tm[1] * cm[3]
-        d = tm[2] * cm[1] + tm[3] * cm[3]
-        y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
-        scale = (b * b + d * d) ** 0.5 or 1.0
-        parts = text.split("\n")
-        for i, part in enumerate(parts):
-            if part.strip():
-                buf.append(part)
-                attrs.append((y, size * scale))
-            elif part:
-                buf.append(part)
-            if i < len(parts) - 1:
-                _flush()
-
-    def _flush() -> None:
-        text = "".join(buf)
-        if text.strip():
-            lines.append(Line(text, round(attrs[0][0], 2), round(max(s for _, s in attrs), 2)))
-        buf.clear()
-        attrs.clear()
-
-    page.extract_text(visitor_text=visit)
-    _flush()
-    return lines
-
-
-def extract(path: str) -> dict:  # type: ignore[type-arg]
-    """Everything the parent needs from a PDF, as JSON-ready data (runs in the child process)."""
-    import pypdf
-
-    with pypdf.apply_configuration(
-        zlib_maximum_output_length=DECODE_LIMIT,
-        lzw_maximum_output_length=DECODE_LIMIT,
-        run_length_maximum_output_length=DECODE_LIMIT,
-        array_based_stream_maximum_output_length=DECODE_LIMIT,
-        maximum_declared_stream_length=DECODE_LIMIT,
-        jbig2dec_binary=None,  # never run an external decoder on untrusted input
-    ):
-        reader = pypdf.PdfReader(path)
-        if reader.is_encrypted:
-            try:
-                if not reader.decrypt(""):
-                    raise LoadError("encrypted PDF (needs a password)")
-            except (NotImplementedError, pypdf.errors.PyPdfError) as exc:
-                raise LoadError(f"encrypted PDF ({exc})") from None
-        labels = reader.page_labels
-        pages = []
-        chars = 0
-        for i, page in enumerate(reader.pages):
-            label = labels[i] if i < len(labels) else str(i + 1)
-            lines = _lines_of(page)
-            chars += sum(len(ln.text) + 1 for ln in lines)
-            check_text_size(chars)  # stop reading once the text is over the limit, not after
-            pages.append({"label": label, "lines": [[ln.text, ln.y, ln.size] for ln in lines]})
-        outline: list[list[object]] = []
-
-        def walk(items: list, level: int) -> None:  # type: ignore[type-arg]
-            for item in items:
-                if isinstance(item, list):
-                    walk(item, level + 1)
-                    continue
-                try:
-                    number = reader.get_destination_page_number(item)
-                except Exception:  # noqa: BLE001 - a broken bookmark is ignored, not fatal
-                    continue
-                if number is not None and number >= 0:
-                    outline.append([str(item.title or ""), number, level])
-
-        try:
-            walk(reader.outline, 1)
-        except Exception:  # noqa: BLE001 - a broken outline falls back to font sizes
-            outline = []
-        info: dict[str, object] = dict(reader.metadata or {})
-        meta = {k: str(info.get(f"/{k.title()}") or "") for k in ("title", "author")}
-    return {"pages": pages, "outline": outline, "meta": meta}
-
-
-def _child_main(path: str) -> int:
-    try:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
-    except (ImportError, ValueError, OSError):
-        pass  # no rlimit on this platform: the time limit still holds
-    try:
-        out = extract(path)
-    except LoadError as exc:
-        out = {"error": str(exc)}
-    except MemoryError:
-        out = {"error": f"needs more than {MEMORY_LIMIT >> 20} MB of memory to read"}
-    except Exception as exc:  # noqa: BLE001 - any pypdf failure becomes a skip reason
-        if type(exc).__name__ == "LimitReachedError":
-            out = {"error": f"PDF exceeds a safety limit of the reader ({exc})"[:300]}
-        else:
-            out = {"error": f"unreadable PDF ({type(exc).__name__}: {exc})"[:300]}
-    sys.stdout.write(json.dumps(out))
-    return 0
-
-
-def _command(path: Path) -> list[str]:
-    return [sys.executable, "-m", "atlas_qa.loaders.pdf", str(path)]
-
-
-def read_pdf(path: Path, timeout: float | None = None) -> dict:  # type: ignore[type-arg]
-    """Run `extract` on `path` in a child process; a LoadError with the reason when it fails or times out."""
-    limit = TIMEOUT if timeout is None else timeout
-    # The child imports this package from where the parent did, installed or not.
-    package_root = str(Path(__file__).resolve().parents[2])
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p))
-    try:
-        proc = subprocess.run(_command(path), capture_output=True, timeout=limit, stdin=subprocess.DEVNULL, env=env)
-    except subprocess.TimeoutExpired:
-        raise LoadError(f"PDF took longer than {limit:g} s to read (damaged or hostile file?)") from None
-    try:
-        data = json.loads(proc.stdout.decode("utf-8"))
-    except (ValueError, UnicodeDecodeError):
-        tail = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit code {proc.returncode}"]
-        raise LoadError(f"PDF reader failed ({tail[0][:200]})") from None
-    if "error" in data:
-        raise LoadError(data["error"])
-    return data
-
-
-# ---------------------------------------------------------------- parent: lines -> Document
 
 
 def _norm(s: str) -> str:
@@ -369,15 +216,15 @@ def build(data: dict, page_id: str, source: str) -> Document:  # type: ignore[ty
 
     text_parts: list[str] = []
     sections: list[Section] = []
-    trail: list[tuple[int, str]] = []
+    trail = HeadingTrail()
     pos = 0
     open_start = 0
     open_path = ""
     for k, para in enumerate(paras):
         label = pages[para.page].label
         if para.heading > 0:
-            trail = [(lv, t) for lv, t in trail if lv < para.heading] + [(para.heading, para.text)]
-        path = " > ".join([t for _, t in trail] + [_locator(label)])
+            trail.push(para.heading, para.text)
+        path = SEPARATOR.join([*trail.titles, _locator(label)])
         if k and path != open_path:
             sections.append(Section(open_path, open_start, pos - 2))
             open_start = pos
@@ -409,7 +256,3 @@ def build(data: dict, page_id: str, source: str) -> Document:  # type: ignore[ty
 def parse_file(path: Path, page_id: str, source: str, timeout: float | None = None) -> Document:
     """Load one PDF (read in a child process with a time limit)."""
     return build(read_pdf(path, timeout), page_id, source)
-
-
-if __name__ == "__main__":
-    sys.exit(_child_main(sys.argv[1]))
