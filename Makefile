@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test install ingest clean chromium screenshots axe
+.PHONY: run test check install ingest clean chromium screenshots axe
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,10 @@ run: $(STAMP)
 
 test: $(STAMP) chromium axe
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The fast tests only (no real model, browser or kill loop: nothing marked e2e or slow), in under a minute.
+check: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not e2e and not slow" $(PYTEST_ARGS)
 
 # The browser tests drive Debian's Chromium through Playwright (never `playwright install`, which downloads).
 export CHROMIUM ?= /usr/bin/chromium

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 
 from atlas_qa.config import Settings
 from tests.embedder import HASH
+from tests.live import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
@@ -63,15 +63,9 @@ def hash_settings(tmp_path: Path) -> Settings:
     return Settings(index_dir=tmp_path / "hash-index", model="hash-64", embedder=HASH, refuse_below=0.0)
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def start_chroma(data: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     """A real `chroma run` server (from the installed chromadb) on a free loopback port, up and answering."""
-    port = _free_port()
+    port = free_port()
     chroma = Path(sys.executable).with_name("chroma")
     with open(log_path, "w") as log:
         proc = subprocess.Popen(

@@ -30,6 +30,7 @@ if not POLISCI.is_dir():
         os.environ.get("ATLAS_QA_POLISCI", ROOT / ".." / "shared" / "corpora" / "openstax-polisci" / "pages")
     )
 KILLS = int(os.environ.get("ATLAS_QA_KILLS", "20"))
+pytestmark = pytest.mark.slow  # kill loops and a state machine: minutes; `make check` leaves them out
 
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -22,7 +22,8 @@ from atlas_qa.store import locks
 from atlas_qa.store.client import make_client
 from tests.embedder import HASH
 
-from .conftest import DATA, _free_port
+from .conftest import DATA
+from .live import free_port
 from .test_crash import POLISCI
 
 pytestmark = pytest.mark.e2e
@@ -146,7 +147,7 @@ def test_a_paused_writer_is_taken_over_and_writes_nothing_after_it_wakes(chroma_
 @pytest.mark.skipif(not POLISCI.is_dir(), reason="the polisci corpus (../shared) is not beside the checkout")
 def test_a_chroma_restart_during_ingest_gives_one_line_and_the_next_ingest_finishes(tmp_path: Path):
     course = "lease-restart"
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     data, log = tmp_path / "chroma-data", tmp_path / "chroma.log"
     server = _start_chroma(data, port, log)

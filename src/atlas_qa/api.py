@@ -16,10 +16,9 @@ from .core import MAX_QUESTION_CHARS, Atlas
 from .errors import AtlasError, IndexNotFoundError, QuestionError
 from .explain import page_parse
 from .feedback import FeedbackStore
+from .store.records import FACETS
 from .types import Answer, answer_from_json, answer_json
 from .users import User
-
-FACETS = ("course", "topic", "chapter")
 
 
 class Turn(BaseModel):

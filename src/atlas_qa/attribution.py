@@ -87,7 +87,7 @@ def cites_in_span(doc: Document, start: int, end: int) -> list[Cite]:
     span = doc.text[start:end]
     cites: list[Cite] = []
     seen: set[str] = set()
-    ref_lists = [(s.start, s.end) for s in doc.sections if s.path == "References"]
+    ref_lists = doc.reference_spans
     for c in find_citations(span, start):
         if any(a <= c.start < b for a, b in ref_lists):
             continue  # an entry of the reference list is not a citation

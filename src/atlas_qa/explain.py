@@ -256,7 +256,7 @@ class PageParse:
 def page_parse(doc: Document) -> PageParse:
     """The parse of `doc`: quotations (nesting depth, speaker's reference), in-text citations and footnote markers
     outside the references section (resolved or not), and references (never cited, authors or year not parsed)."""
-    refs_section = [(s.start, s.end) for s in doc.sections if s.path == "References"]
+    refs_section = doc.reference_spans
     quotations = []
     for q in sorted(doc.quotations, key=lambda q: (q.start, -q.end)):
         depth = sum(1 for o in doc.quotations if o is not q and o.start <= q.start and q.end <= o.end)

@@ -41,6 +41,9 @@ class Section:
     end: int
 
 
+REFERENCES = "References"  # the section path of a page's reference list
+
+
 @dataclass(frozen=True)
 class Document:
     """A loaded course page. Offsets everywhere refer to `text`."""
@@ -55,6 +58,11 @@ class Document:
     references: tuple[Reference, ...] = ()
     key_terms: tuple[str, ...] = ()  # terms the page defines (emphasised where introduced)
     metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def reference_spans(self) -> list[tuple[int, int]]:
+        """(start, end) of the page's reference list sections: their entries are references, not citations."""
+        return [(s.start, s.end) for s in self.sections if s.path == REFERENCES]
 
 
 @dataclass(frozen=True)

@@ -90,7 +90,11 @@ def test_html_and_script_in_course_material_never_run(hostile_app, page, shoot):
     open_tab(page, "Ask")
     shoot(page, "safety")
 
-    page.wait_for_timeout(500)  # give any injected handler the chance to fire
+    # A control element of the hostile shape, added by the test: once its handler has run, any injected handler of
+    # that shape would have run too (no fixed wait). It ran; no dialog opened.
+    page.evaluate("""() => document.body.insertAdjacentHTML('beforeend',
+        '<img src="x-control" onerror="window.__aqControl = true" style="display:none">')""")
+    page.wait_for_function("() => window.__aqControl === true")
     assert page.dialogs == []
     assert page.locator(INJECTED).count() == 0
     # Gradio's own config script carries initial values as JSON data, with every "<" written as \u003c.

@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 
 from ..attribution import format_pages, nested_quotations, parse_reference
 from ..spans import paragraph_spans
-from ..types import Document, Quotation, Reference, Section
+from ..types import REFERENCES, Document, Quotation, Reference, Section
 
 DESCRIPTION = "Concept description"
 TOPICS = "Atlas topic, subject, and course"
@@ -118,7 +118,7 @@ def parse(text: str, page_id: str, source: str) -> Document:
                 ref_start = paras[k][0] if ref_start is None else ref_start
                 ref_end = paras[k][1]
         if ref_start is not None:
-            sections.append(Section("References", ref_start, ref_end))
+            sections.append(Section(REFERENCES, ref_start, ref_end))
 
     meta["description"] = description
     title = _title_from(page_id, description)

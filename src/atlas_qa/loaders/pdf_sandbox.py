@@ -149,7 +149,9 @@ def read_pdf(path: Path, timeout: float | None = None) -> dict:  # type: ignore[
     package_root = str(Path(__file__).resolve().parents[2])
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in (package_root, os.environ.get("PYTHONPATH")) if p))
     try:
-        proc = subprocess.run(child_command(path), capture_output=True, timeout=limit, stdin=subprocess.DEVNULL, env=env)
+        proc = subprocess.run(
+            child_command(path), capture_output=True, timeout=limit, stdin=subprocess.DEVNULL, env=env
+        )
     except subprocess.TimeoutExpired:
         raise LoadError(f"PDF took longer than {limit:g} s to read (damaged or hostile file?)") from None
     try:

@@ -9,12 +9,12 @@ from typing import Any
 from ..attribution import page_locator
 from ..errors import AtlasError
 from ..explain import cited_numbers, quoted_spans
+from ..store.records import FACETS
 from ..types import Answer, Citation, Document, course_source
 from .chat import Turn
 from .markdown import render_document, render_inline, render_passage
 from .render import Layer, esc, highlight
 
-FACETS = ("course", "topic", "chapter")
 WELCOME = (
     '<div class="aq-empty"><div class="aq-empty-title">Sources appear here</div>'
     "<p>Every sentence of an answer is quoted from a course page and ends with a marker such as "
