@@ -17,7 +17,7 @@ from atlas_qa.evaluate.answers import (
     load_answer_questions,
 )
 
-from .conftest import DATA
+from ..conftest import DATA
 
 
 def test_expected_recall_counts_content_stems():
