@@ -26,9 +26,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script: `benchmarks` from this checkout
 
 from atlas_qa.chunking import chunk_document  # noqa: E402
-from atlas_qa.config import PACKAGED_MODEL, Settings  # noqa: E402
+from atlas_qa.config import BACKENDS, PACKAGED_MODEL, Settings  # noqa: E402
 from atlas_qa.core import Atlas  # noqa: E402
-from atlas_qa.embedding import BACKENDS, Embedder, make_embedder  # noqa: E402
+from atlas_qa.embedding import Embedder, make_embedder  # noqa: E402
 from atlas_qa.evaluate import evaluate, load_questions, refusal_rates  # noqa: E402
 from atlas_qa.loaders import load_corpus  # noqa: E402
 from benchmarks.bench import default_questions  # noqa: E402

@@ -110,12 +110,19 @@ class Settings:
             raise ConfigError(f"k must be >= 1 and fetch_k >= k (got k={self.k}, fetch_k={self.fetch_k}).")
         if self.chunk_tokens < 32:
             raise ConfigError(f"chunk_tokens must be at least 32 (got {self.chunk_tokens}).")
-        if self.backend and self.backend not in BACKENDS:
-            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)} (got {self.backend!r}).")
+        if self.backend:
+            check_backend(self.backend)
         if self.max_body_bytes < 1024 or self.session_hours <= 0:
             raise ConfigError("max_body_bytes must be at least 1024 and session_hours above 0.")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1 (got {self.batch_size}).")
+
+
+def check_backend(name: str) -> str:
+    """`name` if it is one of `BACKENDS`, else a ConfigError that lists them (the one check of a backend's name)."""
+    if name not in BACKENDS:
+        raise ConfigError(f"Unknown embedding backend {name!r}: choose one of {', '.join(BACKENDS)}.")
+    return name
 
 
 def _convert(name: str, type_name: Any, raw: str) -> Any:

@@ -21,7 +21,7 @@ import importlib
 from collections.abc import Callable
 from pathlib import Path
 
-from ..config import BACKENDS, Settings
+from ..config import Settings, check_backend
 from ..errors import ConfigError, ModelLoadError
 from .base import Embedder, VectorCache, resolve_model_path
 from .onnx import MAX_BATCH_TOKENS, OnnxEmbedder
@@ -46,9 +46,7 @@ DEFAULT_BACKEND = "onnx-int8"  # measured against torch in docs/performance.md
 
 def resolve_backend(backend: str | None, device: str = "cpu") -> str:
     """The backend to use: the one given, else `DEFAULT_BACKEND` (torch off the CPU)."""
-    chosen = backend or ("torch" if device != "cpu" else DEFAULT_BACKEND)
-    if chosen not in BACKENDS:
-        raise ModelLoadError(f"Unknown embedding backend {chosen!r}: choose one of {', '.join(BACKENDS)}.")
+    chosen = check_backend(backend or ("torch" if device != "cpu" else DEFAULT_BACKEND))
     if chosen != "torch" and device != "cpu":
         raise ModelLoadError(f"The {chosen} backend runs on the CPU only; use backend torch for device {device!r}.")
     return chosen
