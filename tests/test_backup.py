@@ -32,3 +32,45 @@ def test_export_import_round_trip(corpus: Path, hash_settings, tmp_path: Path):
         import_index(restored.index, archive)
     with pytest.raises(AtlasError, match="not an atlas-qa index archive"):
         import_index(restored.index, corpus / "atlas107" / "digital-technology-and-service-delivery.txt", force=True)
+
+
+def test_an_ingest_cannot_slip_in_while_an_import_replaces_the_index(corpus: Path, hash_settings, monkeypatch):
+    """An ingest that asks for the lock whenever the import lets go of it: the two must end as if run one after the
+    other (import then ingest: both sets of pages; or ingest then import: the import refused without --force), never
+    with the ingest's pages silently replaced by an import that found the index empty."""
+    from contextlib import contextmanager
+
+    from atlas_qa.ingest import IngestReport
+    from atlas_qa.store.backup import export_index, import_index
+
+    source = Atlas(hash_settings.with_(index_dir=hash_settings.index_dir / "source"))
+    source.ingest([corpus / "atlas107"])
+    archive = hash_settings.index_dir / "atlas107.tar.gz"
+    export_index(source.index, archive)
+    archived = {p["page_id"] for p in source.index.pages()}
+
+    target = Atlas(hash_settings)  # an empty index: the import needs no --force
+    real_lock = target.index.write_lock
+    ingested: list[IngestReport] = []
+
+    @contextmanager
+    def write_lock():  # type: ignore[no-untyped-def]
+        with real_lock() as held:
+            yield held
+        if not ingested:  # the import let go of the lock: another process's ingest takes it now
+            ingested.append(Atlas(hash_settings).ingest([corpus / "polisci"]))
+
+    monkeypatch.setattr(target.index, "write_lock", write_lock)
+    try:
+        import_index(target.index, archive)
+        refused = False
+    except AtlasError as exc:
+        assert "--force" in str(exc)
+        refused = True
+    final = {p["page_id"] for p in Atlas(hash_settings).index.pages()}
+    polisci = {"m00002", "m00003", "m00004"}
+    assert ingested and ingested[0].added == 3, "the import never let go of the write lock"
+    if refused:  # the ingest went first
+        assert final == polisci
+    else:  # the import went first, then the ingest added its pages
+        assert final == archived | polisci

@@ -20,6 +20,7 @@ from .errors import AtlasError, IndexNotFoundError, QuestionError, StoreUnavaila
 from .ingest import IngestReport, sync
 from .loaders import load_corpus
 from .retrieve import Retrieval, Retriever
+from .snapshot import Snapshot
 from .store.index import Index
 from .types import Answer, Cite, Document
 
@@ -129,20 +130,23 @@ class Atlas:
         `dense_hits`: the searched question's nearest chunks, when `ask_batch` fetched them with others'.
         """
         question = check_question(question)
-        searched = standalone(question, history, self._title)
         with self._store_errors():  # a Chroma server that stopped answering: one sentence, not a traceback
             self.index.check_version()
-            if self.index.count() == 0:
+            view = self.index.snapshot()  # the one version of the index this question reads
+            searched = standalone(question, history, lambda page_id: self._title(page_id, view))
+            if not view.chunks:
                 raise IndexNotFoundError(
                     f"The index in {self.settings.index_dir} is empty: run `atlas-qa ingest` (or `make run`) first."
                 )
-            retrieval = self.retriever.search(searched, k or self.settings.k, filters=filters, dense_hits=dense_hits)
+            retrieval = self.retriever.search(
+                searched, k or self.settings.k, filters=filters, dense_hits=dense_hits, view=view
+            )
             answer = compose(
                 searched,
                 retrieval,
-                self._docs(retrieval),
+                self._docs(retrieval, view),
                 self.settings.refuse_below,
-                self.index.lexical.idf,
+                view.lexical.idf,
                 embed=self.sentence_vectors,
             )
         if self.settings.llm_base_url:
@@ -257,16 +261,17 @@ class Atlas:
     def attribute(self, claim: str, k: int | None = None) -> list[Cite]:
         """The works that support a claim, best first (footnotes or references of the sentences that state it)."""
         claim = check_question(claim)
-        retrieval = self.retriever.search(claim, k or self.settings.k)
-        docs = self._docs(retrieval)
-        ranked = rank_sentences(claim, retrieval.passages, docs, self.index.lexical.idf)
+        view = self.index.snapshot()
+        retrieval = self.retriever.search(claim, k or self.settings.k, view=view)
+        docs = self._docs(retrieval, view)
+        ranked = rank_sentences(claim, retrieval.passages, docs, view.lexical.idf)
         return supporting_works(ranked, docs, retrieval.passages)
 
-    def _title(self, page_id: str) -> str:
+    def _title(self, page_id: str, view: Snapshot | None = None) -> str:
         try:
-            return self.index.document(page_id).title
+            return (view or self.index.snapshot()).document(page_id).title
         except AtlasError:
             return page_id
 
-    def _docs(self, retrieval: Retrieval) -> dict[str, Document]:
-        return {p.chunk.page_id: self.index.document(p.chunk.page_id) for p in retrieval.passages}
+    def _docs(self, retrieval: Retrieval, view: Snapshot) -> dict[str, Document]:
+        return {p.chunk.page_id: view.document(p.chunk.page_id) for p in retrieval.passages}

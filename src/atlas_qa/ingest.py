@@ -93,8 +93,8 @@ def write_pages(
     Args:
         held: the write lock the caller holds, checked before each write. Without it, `write_pages` takes the lock
             itself and moves the index to a new generation when done, so that readers see the pages.
-        known: the page records before this write (default: read from the index); chunks that a page's old record
-            lists and its new version does not are deleted.
+        known: the page records before this write (default: read from the index, or none for a new slot); chunks
+            that a page's old record lists and its new version does not are deleted.
         slot: a slot being built (`Index.replacing`) to write into instead of the index in use.
     """
     for item in items:
@@ -102,11 +102,13 @@ def write_pages(
             raise ValueError(f"page {item.doc.page_id!r}: {len(item.chunks)} chunks but {len(item.vectors)} vectors")
     if held is None:
         with index.write_lock() as lock:
-            _write(index, items, lock, index.page_records() if known is None else known, slot)
+            write_pages(index, items, lock, known, slot)
             lock.check()
             index.set_meta(generation=index.generation() + 1)
         return
-    _write(index, items, held, known if known is not None else {} if slot is not None else index.page_records(), slot)
+    if known is None:
+        known = index.page_records() if slot is None else {}  # a new slot holds no earlier versions
+    _write(index, items, held, known, slot)
 
 
 def _write(

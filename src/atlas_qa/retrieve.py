@@ -81,14 +81,16 @@ class Retriever:
         method: str = "hybrid",
         filters: dict[str, str] | None = None,
         dense_hits: list[tuple[str, float]] | None = None,
+        view: Snapshot | None = None,
     ) -> Retrieval:
         """Rank chunks and pages for a question; `filters` keeps pages whose course/topic/chapter match;
-        `dense_hits` are the question's nearest chunks when the caller fetched them already (batched requests)."""
+        `dense_hits` are the question's nearest chunks when the caller fetched them already (batched requests);
+        `view`: the version of the index to read (default: the current one), the one the caller reads too."""
         if method not in METHODS:
             raise ValueError(f"unknown retriever {method!r}; choose one of {', '.join(METHODS)}")
         filters = {k: v for k, v in (filters or {}).items() if v} or None
-        view = self.index.snapshot()
-        allowed = self.index.pages_matching(filters) if filters else None
+        view = view or self.index.snapshot()
+        allowed = view.pages_matching(filters) if filters else None
         if allowed is not None and not allowed:
             return Retrieval(passages=(), pages=(), top_similarity=0.0, coverage=0.0)
         if method == "bm25":

@@ -131,6 +131,7 @@ class Index:
         return self._collection
 
     def set_meta(self, **changes: Any) -> None:
+        """Change the index's facts; a new `generation` tells every reader to reload."""
         self._head().modify(metadata={**self.meta(), **changes})
         self._snapshot = None  # this process wrote: reload on the next read
 
