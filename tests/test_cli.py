@@ -4,6 +4,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from atlas_qa.cli import main
 from atlas_qa.config import Settings
 
@@ -80,6 +82,7 @@ def test_app_py_is_the_cli_serve_command():
     assert bad.returncode == 2 and "invalid int value" in bad.stderr and "Traceback" not in bad.stderr
 
 
+@pytest.mark.slow  # three CLI runs in child processes
 def test_chat_reads_piped_questions_keeps_the_conversation_and_says_what_it_searched(corpus: Path, tmp_path: Path):
     env = {**os.environ, "ATLAS_QA_INDEX_DIR": str(tmp_path / "i"), "ATLAS_QA_MODEL": "hash-64"}
     env["ATLAS_QA_REFUSE_BELOW"] = "0"

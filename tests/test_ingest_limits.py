@@ -41,6 +41,7 @@ def _ingest_without_root_powers(corpus: Path, index_dir: Path, *flags: str) -> s
     return _cli_without_root_powers("ingest", str(corpus), "--index-dir", str(index_dir), "--json", *flags)
 
 
+@pytest.mark.slow  # three ingests in child processes per case
 @pytest.mark.parametrize("blocked", ["polisci", "polisci/m00003.md", "."])
 def test_an_unreadable_folder_or_file_is_skipped_and_its_pages_are_kept(corpus: Path, tmp_path: Path, blocked: str):
     index_dir = tmp_path / "index"
@@ -69,6 +70,7 @@ def test_an_unreadable_folder_or_file_is_skipped_and_its_pages_are_kept(corpus: 
     assert (again["removed"], again["embedded"], again["unchanged"], again["skipped"]) == (0, 0, 4, [])
 
 
+@pytest.mark.slow  # ingests in child processes
 def test_a_read_only_index_folder_gives_one_line_and_exit_2(corpus: Path, tmp_path: Path):
     index_dir = tmp_path / "index"
     assert _ingest_without_root_powers(corpus, index_dir).returncode == 0
