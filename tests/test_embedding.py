@@ -34,8 +34,12 @@ def test_a_plugin_embedder_is_named_module_callable_and_called_with_the_settings
     settings = Settings(model="hash-32", embedder=HASH)
     embedder = embedder_for(settings)
     assert isinstance(embedder, HashEmbedder) and embedder.dimension == 32
-    for spec, message in [("tests.embedder", "module:callable"), ("tests.nowhere:f", "Cannot load"),
-                          ("tests.embedder:missing", "Cannot load"), ("tests.embedder:HASH", "not callable")]:
+    for spec, message in [
+        ("tests.embedder", "module:callable"),
+        ("tests.nowhere:f", "Cannot load"),
+        ("tests.embedder:missing", "Cannot load"),
+        ("tests.embedder:HASH", "not callable"),
+    ]:
         with pytest.raises(ConfigError, match=message):
             embedder_for(settings.with_(embedder=spec))
 
@@ -149,11 +153,19 @@ def test_int8_onnx_stays_close_to_torch(onnx_cache: Path, torch_vectors, record_
     assert cosine.mean() > 0.98 and cosine.min() > 0.95  # measured: ~0.994 mean on the polisci chunks
 
 
-def _process_state() -> tuple[dict[str, str], int, int, bool]:
+def _process_state() -> tuple[dict[str, str], int, int, list[logging.Handler], int, bool]:
+    """What library code must leave as it found it: the environment and logging (ours and transformers')."""
     from transformers.utils import logging as hf_logging
 
-    return (dict(os.environ), logging.root.manager.disable, hf_logging.get_verbosity(),
-            hf_logging.is_progress_bar_enabled())
+    root = logging.getLogger()
+    return (
+        dict(os.environ),
+        logging.root.manager.disable,
+        root.level,
+        list(root.handlers),
+        hf_logging.get_verbosity(),
+        hf_logging.is_progress_bar_enabled(),
+    )
 
 
 @pytest.mark.e2e

@@ -36,9 +36,11 @@ def model_fingerprint(folder: Path) -> str:
 def quiet_export() -> Iterator[None]:
     """Silence the exporter's tracer warnings and the quantiser's advice, which say nothing actionable here.
 
-    Logging below errors is off for the duration of the block only: the previous `logging.disable` level is restored.
+    Logging below errors is off for the duration of the block only: the previous `logging.disable` level is restored,
+    and so are the root logger's level and handlers (the exporters' tools may configure logging as they run).
     """
-    previous = logging.root.manager.disable
+    previous, root = logging.root.manager.disable, logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
     with warnings.catch_warnings(), quiet_transformers():
         warnings.simplefilter("ignore")
         logging.disable(logging.WARNING)
@@ -46,6 +48,8 @@ def quiet_export() -> Iterator[None]:
             yield
         finally:
             logging.disable(previous)
+            root.setLevel(level)
+            root.handlers[:] = handlers
 
 
 def export_onnx(model_path: Path, out: Path, quantize: bool) -> dict[str, Any]:
