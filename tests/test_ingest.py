@@ -113,3 +113,25 @@ def test_write_pages_is_the_one_write_path_and_ingest_agrees_with_it(corpus: Pat
     with pytest.raises(ValueError, match="vectors"):
         write_pages(atlas.index, [PageWrite(wrong.doc, wrong.chunks, wrong.vectors[:-1])])
     assert atlas.index.check()["ok"]
+
+
+def test_report_summary_for_people():
+    """Up to date, changes, and several formats with a skip each read as one line of their own."""
+    from atlas_qa.ingest import IngestReport
+    from atlas_qa.loaders import Skipped
+
+    assert IngestReport(unchanged=3, chunks=9).summary() == [
+        "Index up to date: 3 pages unchanged, nothing embedded (9 chunks)."
+    ]
+    report = IngestReport(
+        added=1,
+        chunks=4,
+        embedded=4,
+        skipped=[Skipped("bad.pdf", "not a PDF")],
+        by_format={"md": {"loaded": 1, "skipped": 0}, "pdf": {"loaded": 0, "skipped": 1}},
+    )
+    assert report.summary() == [
+        "Indexed: 1 added, 0 updated, 0 removed, 0 unchanged; 4 chunks embedded, 4 in the index.",
+        "By format: md 1 loaded, 0 skipped, pdf 0 loaded, 1 skipped",
+        "skipped bad.pdf: not a PDF",
+    ]

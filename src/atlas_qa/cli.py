@@ -116,23 +116,7 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _print_ingest(report: Any, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(report.to_json(), ensure_ascii=False))
-        return
-    if report.embedded == 0 and not (report.removed or report.added or report.updated):
-        print(f"Index up to date: {report.unchanged} pages unchanged, nothing embedded ({report.chunks} chunks).")
-    else:
-        print(
-            f"Indexed: {report.added} added, {report.updated} updated, {report.removed} removed, "
-            f"{report.unchanged} unchanged; {report.embedded} chunks embedded, {report.chunks} in the index."
-        )
-    if len(report.by_format) > 1 or report.skipped:
-        print(
-            "By format: "
-            + ", ".join(f"{k} {v['loaded']} loaded, {v['skipped']} skipped" for k, v in report.by_format.items())
-        )
-    for s in report.skipped:
-        print(f"skipped {s.path}: {s.reason}", file=sys.stderr)
+    print(json.dumps(report.to_json(), ensure_ascii=False) if as_json else "\n".join(report.summary()))
 
 
 def _print_answer(answer: Any) -> None:
@@ -240,6 +224,8 @@ def _process_defaults() -> None:
         "TRANSFORMERS_OFFLINE": "1",
         "TOKENIZERS_PARALLELISM": "false",
         "OMP_WAIT_POLICY": "PASSIVE",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "ANONYMIZED_TELEMETRY": "False",
     }.items():
         os.environ.setdefault(key, value)
 

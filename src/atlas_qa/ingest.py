@@ -60,6 +60,20 @@ class IngestReport:
             "by_format": self.by_format,
         }
 
+    def summary(self) -> list[str]:
+        """What an ingest did, for people: one line, a line per format when there are several, a line per skip."""
+        if self.embedded == 0 and not (self.removed or self.added or self.updated):
+            lines = [f"Index up to date: {self.unchanged} pages unchanged, nothing embedded ({self.chunks} chunks)."]
+        else:
+            lines = [
+                f"Indexed: {self.added} added, {self.updated} updated, {self.removed} removed, "
+                f"{self.unchanged} unchanged; {self.embedded} chunks embedded, {self.chunks} in the index."
+            ]
+        if len(self.by_format) > 1 or self.skipped:
+            formats = ", ".join(f"{k} {v['loaded']} loaded, {v['skipped']} skipped" for k, v in self.by_format.items())
+            lines.append(f"By format: {formats}")
+        return lines + [f"skipped {s.path}: {s.reason}" for s in self.skipped]
+
 
 @dataclass
 class PageWrite:

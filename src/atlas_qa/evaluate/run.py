@@ -36,7 +36,7 @@ def eval_atlas(args: Any, settings: Any, corpus: Path | None) -> Any:
     atlas = Atlas(settings)
     if corpus is not None:
         report = atlas.ingest([corpus], progress=True)
-        print(f"Index {settings.index_dir}: {report.chunks} chunks ({report.embedded} embedded now).", file=sys.stderr)
+        print(f"Index {settings.index_dir}:", *report.summary(), sep="\n", file=sys.stderr)
     return atlas
 
 

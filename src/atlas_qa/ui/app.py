@@ -3,7 +3,6 @@
 # No `from __future__ import annotations`: Gradio reads `gr.Request` in the callbacks' annotations.
 
 import logging
-import os
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -58,7 +57,6 @@ def build_app(
     user, who may do everything. With it, the instructor tabs start hidden and empty, are shown on load to the
     course's instructors only, and every instructor event checks the caller on the server.
     """
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
     views = Views(atlas, feedback)

@@ -62,7 +62,6 @@ def serve(settings: Settings, ingest: bool = True, env: dict[str, str] | None = 
 
     With no users (and no proxy sign-on) configured, only 127.0.0.1 may be used, and the start message says so.
     """
-    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     env = dict(os.environ if env is None else env)
     if env.get("ATLAS_QA_AUTH"):
         raise ConfigError("ATLAS_QA_AUTH (one shared login) is replaced by accounts: `atlas-qa users add NAME ...`.")
@@ -75,9 +74,7 @@ def serve(settings: Settings, ingest: bool = True, env: dict[str, str] | None = 
     atlas = Atlas(settings)
     if ingest:
         report = atlas.ingest(progress=True)
-        print(f"Index ready: {report.chunks} passages ({report.embedded} embedded now).")
-        for s in report.skipped:
-            print(f"skipped {s.path}: {s.reason}")
+        print("\n".join(report.summary()))
     run(settings, atlas, access)
 
 
