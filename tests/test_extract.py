@@ -114,3 +114,26 @@ def test_page_questions_answer_from_the_page_metadata(seed_atlas: Atlas, questio
     answer = seed_atlas.ask(question + " digital technology service delivery")
     assert [c.page_id for c in answer.citations] == [SEED.name]
     assert len(answer.sentences) == 1 and line in answer.sentences[0].text
+
+
+SOVEREIGNTY = """---
+title: Sovereignty
+page_id: sovereignty
+---
+# Sovereignty
+
+Sovereignty is a word that sovereignty debates use for sovereignty claims. Sovereignty is claimed by movements.
+Sovereignty is contested by scholars of sovereignty. Sovereignty is often in the news about sovereignty.
+
+Political scientists agree on one use of the word. By **sovereignty** they mean the supreme authority over a
+territory and its people.
+"""
+
+
+def test_a_definition_question_is_answered_with_the_sentence_that_sets_the_term_in_bold(tmp_path: Path):
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "sovereignty.md").write_text(SOVEREIGNTY, encoding="utf-8")
+    atlas = Atlas(Settings(index_dir=tmp_path / "idx", model="hash-64", refuse_below=0.0))
+    atlas.ingest([tmp_path / "pages"])
+    texts = _texts(atlas.ask("What is sovereignty?"))
+    assert "By sovereignty they mean the supreme authority over a territory and its people." in texts

@@ -3,9 +3,9 @@
 Each sentence of the top passages is scored by meaning (the embedding model: question vs sentence), by words
 (idf-weighted share of the question's stems) and by its passage's rank; a sentence right after a relevant one
 inherits part of that score (answers often follow the sentence that names the subject). The question's kind
-(`kinds.intent`) then decides what leads: the sentence that defines the term, the words the page attributes to the
-author the question names, a sentence for each side of a comparison, or the page's own metadata line. Sentences
-that are not statements of content (`sentences.is_answer_sentence`) are never shown; one that only echoes the
+(`kinds.intent`) then decides what leads: the sentence that defines the term (where the book sets it in bold,
+else "X is/means ..."), the words the page attributes to the author the question names, a sentence for each side
+of a comparison, or the page's own metadata line. Sentences that are not statements of content (`sentences.is_answer_sentence`) are never shown; one that only echoes the
 question scores less; one that points back is shown only after the sentence it points to. A second or third
 sentence must earn its place on its own score.
 """
@@ -224,6 +224,9 @@ def _lead(
         if said:
             return max(said, key=lambda i: scores[i])
     if want.kind == "definition":
+        introduced = [i for i, c in enumerate(cands) if c.shown and _in_bold(c.text, want.term)]
+        if introduced:  # where the book introduces the key term, in the best passage that does
+            return min(introduced, key=lambda i: (cands[i].passage_rank, cands[i].start))
         defining = [i for i, c in enumerate(cands) if c.shown and _defines(c.text, want.term)]
         if defining:
             return max(defining, key=lambda i: scores[i])
@@ -241,14 +244,19 @@ def _attributed(c: Sentence, author: str, docs: dict[str, Document]) -> bool:
     return re.search(rf"\b{re.escape(author)}\b", c.text) is not None
 
 
+def _in_bold(text: str, term: str) -> bool:
+    """Whether a sentence sets `term` in bold: how the textbook marks the sentence that introduces a key term."""
+    stems = tokenize(term)
+    return bool(stems) and any(tokenize(bold) == stems for bold in re.findall(r"\*\*([^*]+)\*\*", text))
+
+
 def _defines(text: str, term: str) -> bool:
     """Whether a sentence defines `term`: the term in bold where introduced, or "term is/are/refers to/means"."""
     stems = tokenize(term)
     if not stems:
         return False
-    for bold in re.findall(r"\*\*([^*]+)\*\*", text):
-        if tokenize(bold) == stems:
-            return True
+    if _in_bold(text, term):
+        return True
     pattern = r"\b" + r"\W+(?:\w+\W+){0,1}".join(re.escape(w) for w in term.split()) + r"\w*"
     verb = r"[^.;]{0,30}?\b(?:is|are|was|were|refers? to|means?|describes?|is defined as|is known as|is called)\b"
     return re.search(pattern + verb, clean(text), re.I) is not None
