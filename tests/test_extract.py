@@ -137,3 +137,29 @@ def test_a_definition_question_is_answered_with_the_sentence_that_sets_the_term_
     atlas.ingest([tmp_path / "pages"])
     texts = _texts(atlas.ask("What is sovereignty?"))
     assert "By sovereignty they mean the supreme authority over a territory and its people." in texts
+
+
+BARGAINING = """---
+title: Bargaining
+page_id: bargaining
+---
+# Bargaining
+
+Negotiators in a legislature bargain over votes, and bargaining produces compromise, deadlock, or a deal.
+Bargaining over votes is studied by scholars of legislatures. A third outcome of bargaining is called logrolling.
+Each side trades its vote on what it values less for the other side's vote on what it values more.
+
+Voters rarely see bargaining in a legislature. Newspapers report the votes, not the bargaining over votes.
+"""
+
+
+def test_the_sentence_that_introduces_the_answer_comes_with_it(tmp_path: Path):
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "pages" / "bargaining.md").write_text(BARGAINING, encoding="utf-8")
+    atlas = Atlas(Settings(index_dir=tmp_path / "idx", model="hash-64", refuse_below=0.0))
+    atlas.ingest([tmp_path / "pages"])
+    texts = _texts(atlas.ask("How does each side trade what it values in a vote?"))
+    assert "A third outcome of bargaining is called logrolling." in texts
+    assert texts.index("A third outcome of bargaining is called logrolling.") + 1 == texts.index(
+        "Each side trades its vote on what it values less for the other side's vote on what it values more."
+    )
