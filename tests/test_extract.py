@@ -39,14 +39,19 @@ is possible through institutions, trade and shared democratic values.
 """
 
 
-@pytest.fixture
-def page_atlas(tmp_path: Path) -> Atlas:
+def _atlas_of(tmp_path: Path, page: str) -> Atlas:
+    """An atlas (the tiny test embedder) over one page written for the test."""
     corpus = tmp_path / "pages"
     corpus.mkdir()
-    (corpus / "rules.md").write_text(PAGE, encoding="utf-8")
+    (corpus / "page.md").write_text(page, encoding="utf-8")
     atlas = Atlas(Settings(index_dir=tmp_path / "idx", model="hash-64", refuse_below=0.0))
     atlas.ingest([corpus])
     return atlas
+
+
+@pytest.fixture
+def page_atlas(tmp_path: Path) -> Atlas:
+    return _atlas_of(tmp_path, PAGE)
 
 
 @pytest.fixture
@@ -131,11 +136,7 @@ territory and its people.
 
 
 def test_a_definition_question_is_answered_with_the_sentence_that_sets_the_term_in_bold(tmp_path: Path):
-    (tmp_path / "pages").mkdir()
-    (tmp_path / "pages" / "sovereignty.md").write_text(SOVEREIGNTY, encoding="utf-8")
-    atlas = Atlas(Settings(index_dir=tmp_path / "idx", model="hash-64", refuse_below=0.0))
-    atlas.ingest([tmp_path / "pages"])
-    texts = _texts(atlas.ask("What is sovereignty?"))
+    texts = _texts(_atlas_of(tmp_path, SOVEREIGNTY).ask("What is sovereignty?"))
     assert "By sovereignty they mean the supreme authority over a territory and its people." in texts
 
 
@@ -154,11 +155,7 @@ Voters rarely see bargaining in a legislature. Newspapers report the votes, not 
 
 
 def test_the_sentence_that_introduces_the_answer_comes_with_it(tmp_path: Path):
-    (tmp_path / "pages").mkdir()
-    (tmp_path / "pages" / "bargaining.md").write_text(BARGAINING, encoding="utf-8")
-    atlas = Atlas(Settings(index_dir=tmp_path / "idx", model="hash-64", refuse_below=0.0))
-    atlas.ingest([tmp_path / "pages"])
-    texts = _texts(atlas.ask("How does each side trade what it values in a vote?"))
+    texts = _texts(_atlas_of(tmp_path, BARGAINING).ask("How does each side trade what it values in a vote?"))
     assert "A third outcome of bargaining is called logrolling." in texts
     assert texts.index("A third outcome of bargaining is called logrolling.") + 1 == texts.index(
         "Each side trades its vote on what it values less for the other side's vote on what it values more."
