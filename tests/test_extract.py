@@ -40,14 +40,19 @@ is possible through institutions, trade and shared democratic values.
 """
 
 
-@pytest.fixture
-def page_atlas(tmp_path: Path) -> Atlas:
+def _atlas_of(tmp_path: Path, page: str) -> Atlas:
+    """An atlas (the tiny test embedder) over one page written for the test."""
     corpus = tmp_path / "pages"
     corpus.mkdir()
-    (corpus / "rules.md").write_text(PAGE, encoding="utf-8")
+    (corpus / "page.md").write_text(page, encoding="utf-8")
     atlas = Atlas(Settings(index_dir=tmp_path / "idx", model="hash-64", embedder=HASH, refuse_below=0.0))
     atlas.ingest([corpus])
     return atlas
+
+
+@pytest.fixture
+def page_atlas(tmp_path: Path) -> Atlas:
+    return _atlas_of(tmp_path, PAGE)
 
 
 @pytest.fixture
@@ -115,3 +120,44 @@ def test_page_questions_answer_from_the_page_metadata(seed_atlas: Atlas, questio
     answer = seed_atlas.ask(question + " digital technology service delivery")
     assert [c.page_id for c in answer.citations] == [SEED.name]
     assert len(answer.sentences) == 1 and line in answer.sentences[0].text
+
+
+SOVEREIGNTY = """---
+title: Sovereignty
+page_id: sovereignty
+---
+# Sovereignty
+
+Sovereignty is a word that sovereignty debates use for sovereignty claims. Sovereignty is claimed by movements.
+Sovereignty is contested by scholars of sovereignty. Sovereignty is often in the news about sovereignty.
+
+Political scientists agree on one use of the word. By **sovereignty** they mean the supreme authority over a
+territory and its people.
+"""
+
+
+def test_a_definition_question_is_answered_with_the_sentence_that_sets_the_term_in_bold(tmp_path: Path):
+    texts = _texts(_atlas_of(tmp_path, SOVEREIGNTY).ask("What is sovereignty?"))
+    assert "By sovereignty they mean the supreme authority over a territory and its people." in texts
+
+
+BARGAINING = """---
+title: Bargaining
+page_id: bargaining
+---
+# Bargaining
+
+Negotiators in a legislature bargain over votes, and bargaining produces compromise, deadlock, or a deal.
+Bargaining over votes is studied by scholars of legislatures. A third outcome of bargaining is called logrolling.
+Each side trades its vote on what it values less for the other side's vote on what it values more.
+
+Voters rarely see bargaining in a legislature. Newspapers report the votes, not the bargaining over votes.
+"""
+
+
+def test_the_sentence_that_introduces_the_answer_comes_with_it(tmp_path: Path):
+    texts = _texts(_atlas_of(tmp_path, BARGAINING).ask("How does each side trade what it values in a vote?"))
+    assert "A third outcome of bargaining is called logrolling." in texts
+    assert texts.index("A third outcome of bargaining is called logrolling.") + 1 == texts.index(
+        "Each side trades its vote on what it values less for the other side's vote on what it values more."
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .answer import compose, rank_sentences, supporting_works
+from .answer import compose, rank_sentences, respell, supporting_works
 from .config import Settings
 from .conversation import History, rewrite
 from .embedding import Embedder, VectorCache, embedder_for
@@ -141,6 +141,12 @@ class Atlas:
             retrieval = self.retriever.search(
                 searched, k or self.settings.k, filters=filters, dense_hits=dense_hits, view=view
             )
+            if retrieval.relevance < self.settings.refuse_below:  # about to refuse: a misspelling ("red corss")?
+                respelled = respell(searched, view.lexical.idf)
+                if respelled != searched:
+                    again = self.retriever.search(respelled, k or self.settings.k, filters=filters, view=view)
+                    if again.relevance > retrieval.relevance:
+                        searched, retrieval = respelled, again
             answer = compose(
                 searched,
                 retrieval,

@@ -2,29 +2,40 @@
 
 Each sentence of the top passages is scored by meaning (the embedding model: question vs sentence), by words
 (idf-weighted share of the question's stems) and by its passage's rank; a sentence right after a relevant one
-inherits part of that score (answers often follow the sentence that names the subject). The question's kind
-(`kinds.intent`) then decides what leads: the sentence that defines the term, the words the page attributes to the
-author the question names, a sentence for each side of a comparison, or the page's own metadata line. Sentences
-that are not statements of content (`sentences.is_answer_sentence`) are never shown; one that only echoes the
-question scores less; one that points back is shown only after the sentence it points to. A second or third
-sentence must earn its place on its own score.
+inherits part of that score (answers often follow the sentence that names the subject), and a sentence right
+before one a smaller part ("A third outcome results from what is called logrolling." introduces the explanation).
+The question's kind (`kinds.intent`) then decides what leads: the sentence that defines the term (where the book
+sets it in bold, else "X is/means ..."), the words the page attributes to the author the question names, a
+sentence for each side of a comparison, or the page's own metadata line. Sentences that are not statements of
+content (`sentences.is_answer_sentence`) are never shown; one that only echoes the question scores less; one that
+points back is shown only after the sentence it points to. A second or third sentence must earn its place on its
+own score.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ..attribution import chain_for_span, cites_in_span, find_citations, speaker_cites
+from ..attribution import chain_for_span, cites_in_span, speaker_cites
 from ..lexical import tokenize
 from ..retrieve import Retrieval
 from ..spans import paragraph_spans, sentence_spans
 from ..types import Answer, AnswerSentence, Citation, Cite, Document, Passage
 from .kinds import Intent, intent
-from .sentences import MIN_SENTENCE_CHARS, is_answer_sentence, is_prose_block, points_back
+from .sentences import MIN_SENTENCE_CHARS, Sentence, is_answer_sentence, is_prose_block, points_back
+from .terms import (
+    attributed,
+    defined_here,
+    defines,
+    in_bold,
+    metadata_sentence,
+    named_author,
+    only_related,
+    related_concept,
+)
 from .verify import REFUSAL, clean, verify
 
 MAX_SENTENCES = 3
@@ -33,6 +44,7 @@ MAX_WORDS = 100  # a hard cap; three sentences are usually far shorter than a pa
 LEXICAL_WEIGHT = 0.4  # words count 0.4 of meaning (a logistic fit of evidence sentences on the dev set gave ~0.41)
 RANK_PRIOR = 0.1  # what a sentence gains from its passage's rank (1/(rank+1) of it)
 CONTEXT = 0.9  # share of the previous sentence's score a sentence inherits
+LEAD_IN = 0.7  # share of the next sentence's score a sentence inherits (it may name what the next one explains)
 CUE_BONUS = 0.15  # a sentence that gives what the question's kind asks for: a reason, a mechanism, an example, a person
 MAX_LEAN_BACK = 2  # sentences a pick may bring along because it points back to them
 EARN = 0.6  # a further sentence needs this share of the best sentence's score
@@ -58,19 +70,6 @@ _WHO_CUES = re.compile(
     r"philosophers?)\b"
 )
 CUES = {"reason": _REASON_CUES, "mechanism": _MECHANISM_CUES, "example": _EXAMPLE_CUES, "who": _WHO_CUES}
-
-
-@dataclass(frozen=True)
-class Sentence:
-    """A candidate sentence of a retrieved passage: where it is in its page and how well it answers."""
-
-    passage_rank: int
-    page_id: str
-    start: int
-    end: int
-    text: str
-    score: float = 0.0
-    shown: bool = True  # may stand in an answer
 
 
 def rank_sentences(
@@ -107,16 +106,16 @@ def compose(
         return refusal
     want = intent(question)
     if want.kind == "page":  # "who wrote this page?": the top page's own line says it
-        meta = _metadata_sentence(want.field, docs[passages[0].chunk.page_id])
+        meta = metadata_sentence(want.field, docs[passages[0].chunk.page_id])
         if meta is not None:
             return _assemble(question, passages[:1], docs, [meta], closest)
     author = named_author(question, docs.values())
-    if retrieval.relevance < refuse_below and not author and not _defined_here(question, docs.values()):
+    if retrieval.relevance < refuse_below and not author and not defined_here(question, docs.values()):
         return refusal
     cands = _candidates(passages[:ANSWER_PASSAGES], docs)
     scores = _scores(question, want, cands, idf, embed)
     if want.kind == "definition":
-        related = _only_related(want.term, cands, docs)
+        related = only_related(want.term, cands, docs)
         if related:
             return related_concept(question, want.term, related, closest)
     lead = _lead(want, author, cands, scores, docs)
@@ -170,6 +169,7 @@ def _scores(
     for i in range(1, len(cands)):
         if _adjacent(cands[i - 1], cands[i]):
             scores[i] = max(scores[i], CONTEXT * own[i - 1])
+            scores[i - 1] = max(scores[i - 1], LEAD_IN * own[i])
     return scores
 
 
@@ -183,121 +183,22 @@ def _adjacent(a: Sentence, b: Sentence) -> bool:
     return a.passage_rank == b.passage_rank and a.page_id == b.page_id and a.end <= b.start
 
 
-def named_author(question: str, docs: Iterable[Document]) -> str:
-    """A surname the question names that the pages cite or quote ("Fountain"), else "".
-
-    A question typed with capitals must spell the name with one ("how Long" is not the author Long); one typed all in
-    lower case may name "fountain"."""
-    words = re.findall(r"[A-Za-z][A-Za-z'’-]{2,}", question)
-    if question[1:] != question[1:].lower():
-        names_asked = {w for w in words[1:] if w[0].isupper()} | ({words[0]} if words else set())
-    else:
-        names_asked = {w.capitalize() for w in words}
-    for doc in docs:
-        names = {a for r in doc.references if not r.key.startswith("^") for a in r.authors}
-        names |= {q.speaker.split()[-1] for q in doc.quotations if q.speaker}
-        for name in sorted(names):
-            if name in names_asked or name.capitalize() in names_asked:
-                return name
-    return ""
-
-
-def _defined_here(question: str, docs: Iterable[Document]) -> bool:
-    """Whether the question is about a key term one of the pages defines: the term covers at least half of the
-    question's content words ("What are de jure rules?", not "Explain the offside rule in ice hockey")."""
-    stems = tokenize(question)
-    text = " " + " ".join(stems) + " "
-    for doc in docs:
-        for term in doc.key_terms:
-            t = tokenize(term)
-            if t and f" {' '.join(t)} " in text and 2 * len(t) >= len(stems):
-                return True
-    return False
-
-
 def _lead(
     want: Intent, author: str, cands: list[Sentence], scores: np.ndarray, docs: dict[str, Document]
 ) -> int | None:
     """The candidate that must lead the answer for this kind of question, if any."""
     if author:
-        said = [i for i, c in enumerate(cands) if c.shown and _attributed(c, author, docs)]
+        said = [i for i, c in enumerate(cands) if c.shown and attributed(c, author, docs)]
         if said:
             return max(said, key=lambda i: scores[i])
     if want.kind == "definition":
-        defining = [i for i, c in enumerate(cands) if c.shown and _defines(c.text, want.term)]
+        introduced = [i for i, c in enumerate(cands) if c.shown and in_bold(c.text, want.term)]
+        if introduced:  # where the book introduces the key term, in the best passage that does
+            return min(introduced, key=lambda i: (cands[i].passage_rank, cands[i].start))
+        defining = [i for i, c in enumerate(cands) if c.shown and defines(c.text, want.term)]
         if defining:
             return max(defining, key=lambda i: scores[i])
     return None
-
-
-def _attributed(c: Sentence, author: str, docs: dict[str, Document]) -> bool:
-    """Whether the page attributes the sentence to `author`: their quotation, a citation of them, or their name."""
-    doc = docs[c.page_id]
-    quotes = [q for q in doc.quotations if q.speaker and q.speaker.split()[-1] == author]
-    if any(q.start <= c.start and c.end <= q.end for q in quotes):
-        return True
-    if any(x.surname == author for x in find_citations(c.text)):
-        return True
-    return re.search(rf"\b{re.escape(author)}\b", c.text) is not None
-
-
-def _defines(text: str, term: str) -> bool:
-    """Whether a sentence defines `term`: the term in bold where introduced, or "term is/are/refers to/means"."""
-    stems = tokenize(term)
-    if not stems:
-        return False
-    for bold in re.findall(r"\*\*([^*]+)\*\*", text):
-        if tokenize(bold) == stems:
-            return True
-    pattern = r"\b" + r"\W+(?:\w+\W+){0,1}".join(re.escape(w) for w in term.split()) + r"\w*"
-    verb = r"[^.;]{0,30}?\b(?:is|are|was|were|refers? to|means?|describes?|is defined as|is known as|is called)\b"
-    return re.search(pattern + verb, clean(text), re.I) is not None
-
-
-def _only_related(term: str, cands: list[Sentence], docs: dict[str, Document]) -> list[str]:
-    """Pages that only link to `term` ("See also: ...") while no retrieved sentence explains it."""
-    stems = " ".join(tokenize(term))
-    if not stems or any(stems in " ".join(tokenize(c.text)) for c in cands if c.shown):
-        return []
-    return [
-        pid
-        for pid, doc in docs.items()
-        if any(" ".join(tokenize(x)) == stems for x in doc.metadata.get("see_also", "").split(";"))
-    ]
-
-
-def related_concept(question: str, term: str, pages: Sequence[str], closest: tuple[str, ...]) -> Answer:
-    """The answer for a concept the course names only as a related concept."""
-    text = (
-        f"The course mentions “{term}” only as a related concept (“See also”) without explaining it; "
-        "see the page listed below."
-    )
-    return Answer(
-        question=question,
-        answer=text,
-        refused=True,
-        citations=(),
-        closest_pages=tuple(pages) + tuple(p for p in closest if p not in pages),
-    )
-
-
-def _metadata_sentence(field: str, doc: Document) -> Sentence | None:
-    """The page's own line that states its author, date or topic, as an answer sentence."""
-    value = {
-        "author": doc.metadata.get("author"),
-        "date": doc.metadata.get("date"),
-        "topic": doc.metadata.get("topic"),
-    }.get(field)
-    if not value:
-        return None
-    found = re.search(r"\s+".join(map(re.escape, value.split())), doc.text)  # the page may space with NBSPs
-    if found is None:
-        return None
-    at = found.start()
-    start = doc.text.rfind("\n", 0, at) + 1
-    end = doc.text.find("\n", at)
-    end = len(doc.text) if end < 0 else end
-    return Sentence(0, doc.page_id, start, end, doc.text[start:end].strip())
 
 
 def _choose(cands: list[Sentence], scores: np.ndarray, lead: int | None, want: Intent) -> list[Sentence]:
@@ -362,7 +263,7 @@ def _assemble(
     """Number the passages in the order the answer first cites them (uncited ones follow) and verify."""
     order = list(dict.fromkeys([c.passage_rank for c in chosen] + list(range(len(passages)))))
     number = {rank: i + 1 for i, rank in enumerate(order)}
-    first_span = {}
+    first_span: dict[int, tuple[int, int]] = {}
     for c in chosen:
         first_span.setdefault(c.passage_rank, (c.start, c.end))
     citations = []

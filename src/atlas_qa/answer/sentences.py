@@ -1,8 +1,9 @@
-"""Which page sentences may stand in an answer, and which lean on the sentence before them."""
+"""Candidate sentences: which page sentences may stand in an answer, and which lean on the sentence before them."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 MIN_SENTENCE_CHARS = 25
 
@@ -62,3 +63,16 @@ def is_prose_block(block: str) -> bool:
 def points_back(text: str) -> bool:
     """Whether a sentence's first words lean on the sentence before it."""
     return bool(_POINTS_BACK.match(text.strip().lstrip("*_ ")))
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A candidate sentence of a retrieved passage: where it is in its page and how well it answers."""
+
+    passage_rank: int
+    page_id: str
+    start: int
+    end: int
+    text: str
+    score: float = 0.0
+    shown: bool = True  # may stand in an answer

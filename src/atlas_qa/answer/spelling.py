@@ -1,0 +1,54 @@
+"""A misspelled question word put right from the course's own words ("red corss" -> "red cross").
+
+Used only when a question would be refused. A question whose words the course all uses but one (not a name: a
+capitalised word inside the question is left as typed) may have a slip of the keyboard in that word: it is replaced
+by the course word one edit away (two neighbouring letters swapped first, then a letter dropped, added or changed)
+that the course uses most. A question with several words the course never uses is about another subject and stays
+as typed; so does a word with no such neighbour.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Callable, Iterator
+
+from ..lexical import tokenize
+
+MIN_LETTERS = 5  # shorter words have too many neighbours one edit away to guess which was meant
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def respell(question: str, idf: Callable[[str], float]) -> str:
+    """`question` with its one word the course does not use (`idf` 0 for its stem) replaced by its best neighbour
+    one edit away; `question` itself when no word, or more than one, is unknown, or the word has no neighbour."""
+    unknown = [m for m in _WORD.finditer(question) if (stems := tokenize(m.group(0))) and idf(stems[0]) == 0]
+    if len(unknown) != 1:
+        return question
+    m = unknown[0]
+    word = m.group(0)
+    if len(word) < MIN_LETTERS or (m.start() > 0 and not word.islower()):
+        return question
+    best = min(_known_neighbours(word.lower(), idf), default=None)
+    return question if best is None else question[: m.start()] + best[2] + question[m.end() :]
+
+
+def _known_neighbours(word: str, idf: Callable[[str], float]) -> Iterator[tuple[bool, float, str]]:
+    """(not a swap, idf, neighbour) for every word one edit from `word` whose stem the course uses."""
+    for candidate in set(_edits(word)):
+        stems = tokenize(candidate)
+        if len(stems) == 1 and (weight := idf(stems[0])) > 0:
+            yield sorted(candidate) != sorted(word), weight, candidate
+
+
+def _edits(word: str) -> Iterator[str]:
+    for i in range(len(word) + 1):
+        left, right = word[:i], word[i:]
+        if right:
+            yield left + right[1:]
+        if len(right) > 1:
+            yield left + right[1] + right[0] + right[2:]
+        for c in string.ascii_lowercase:
+            if right:
+                yield left + c + right[1:]
+            yield left + c + right
