@@ -132,7 +132,7 @@ def _candidates(passages: tuple[Passage, ...], docs: dict[str, Document]) -> lis
     seen: set[str] = set()  # a sentence that overlapping passages (or a repeated paragraph) share counts once
     for rank, p in enumerate(passages):
         doc = docs[p.chunk.page_id]
-        ref_lists = [(s.start, s.end) for s in doc.sections if s.path == "References"]
+        ref_lists = doc.reference_spans
         for block_start, block_end in paragraph_spans(doc.text, p.chunk.start, p.chunk.end):
             prose = is_prose_block(doc.text[block_start:block_end])
             for a, b in sentence_spans(doc.text, block_start, block_end):
