@@ -52,7 +52,7 @@ def answer_metadata(
         "t": float(t),
         "student": student,
         "question": question,
-        "searched": answer.searched or question,
+        "searched": answer.searched or answer.question or question,
         "refused": bool(answer.refused),
         "follow_up": bool(follow_up),
         "pages": json.dumps(cited_pages(answer), ensure_ascii=False),
