@@ -330,9 +330,8 @@ def _users(args: argparse.Namespace, settings: Any) -> int:
 
 
 def _log(args: argparse.Namespace, settings: Any) -> int:
-    from .insight import QuestionLog, requests
-
     from .embedding import embedder_for
+    from .insight import QuestionLog, requests
 
     log = QuestionLog(settings, lambda texts: embedder_for(settings).embed_batch(texts))  # model: only to import
     if args.action == "export":
