@@ -80,7 +80,7 @@ def synthetic_log(atlas: Atlas, log: QuestionLog, course: str, n: int, seed: int
     students = [pseudonym(log.key, f"student{i}") for i in range(400)]
     now = time.time()
     started = time.perf_counter()
-    rows = []
+    rows, heavy = [], []
     for _ in range(n):
         q, answer, meta, doc, vector = rng.choice(refused if rng.random() < 0.15 and refused else in_scope)
         rated = rng.random() < 0.10
@@ -95,10 +95,9 @@ def synthetic_log(atlas: Atlas, log: QuestionLog, course: str, n: int, seed: int
             "follow_up": rng.random() < 0.20,
             "helpful": (int(rng.random() >= 0.25) if rated else NO_RATING),
             "comment": "",
-            "answer": doc,
-            "vector": (v / np.linalg.norm(v)).astype(np.float32).tobytes(),
         }
         rows.append(row)
+        heavy.append((row["id"], doc, (v / np.linalg.norm(v)).astype(np.float32).tobytes()))
     log.ready(course)
     with log.db() as db:
         names = ", ".join(rows[0])
@@ -106,6 +105,7 @@ def synthetic_log(atlas: Atlas, log: QuestionLog, course: str, n: int, seed: int
             f"INSERT INTO questions ({names}) VALUES ({', '.join('?' * len(rows[0]))})",
             [list(r.values()) for r in rows],
         )
+        db.executemany("INSERT INTO answers (id, answer, vector) VALUES (?, ?, ?)", heavy)
     return {
         "base_questions": len(answered),
         "refused_bases": len(refused),
