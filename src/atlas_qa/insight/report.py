@@ -29,6 +29,9 @@ CLOSEST_PAGES = 3
 MAX_CONFUSIONS = 30
 CONFUSION_EXAMPLES = 10
 LABEL_WORDS = 3
+ASKING_WORDS = frozenset(
+    "does did explain tell know mean means meant example examples question quick exam please help understand".split()
+)  # words of asking, not of the theme
 
 
 @dataclass(frozen=True)
@@ -207,11 +210,12 @@ def cluster(vectors: np.ndarray) -> np.ndarray:
 
 def theme_labels(groups: list[list[str]]) -> list[str]:
     """Each group's most characteristic words: the top tf-idf terms of its questions taken as one document."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
     docs = [" ".join(g) for g in groups]
     try:
-        tfidf = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[^\W\d_]{3,}\b", sublinear_tf=True)
+        stop = sorted(ENGLISH_STOP_WORDS | ASKING_WORDS)
+        tfidf = TfidfVectorizer(stop_words=stop, token_pattern=r"(?u)\b[^\W\d_]{3,}\b", sublinear_tf=True)
         weights = tfidf.fit_transform(docs).toarray()
     except ValueError:  # nothing but stop words
         return [g[0][:60] for g in groups]
