@@ -13,12 +13,13 @@ Scope = tuple[str, float | None, float | None]  # course, since (inclusive), unt
 
 def _where(scope: Scope) -> tuple[str, list[Any]]:
     course, since, until = scope
-    sql, values = "course = ?", [course]
-    if since is not None:
-        sql, values = sql + " AND t >= ?", [*values, since]
-    if until is not None:
-        sql, values = sql + " AND t < ?", [*values, until]
-    return sql, values
+    clauses: list[str] = ["course = ?"]
+    values: list[Any] = [course]
+    for clause, value in (("t >= ?", since), ("t < ?", until)):
+        if value is not None:
+            clauses.append(clause)
+            values.append(value)
+    return " AND ".join(clauses), values
 
 
 def _rows(log: QuestionLog, scope: Scope, sql: str) -> list[tuple[Any, ...]]:
