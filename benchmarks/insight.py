@@ -8,7 +8,7 @@ questions asked for real, plus variations), 10% rated (a quarter of those thumbs
 vector is its base question's vector with small noise (encoding 50,000 texts would take the model ten minutes and
 measure nothing about insight).
 
-    python benchmarks/insight.py [--index-dir DIR] [--records 50000] [--chroma-url URL]
+    python benchmarks/insight.py [--index-dir DIR] [--records 50000] [--chroma-url URL]  # last run: results/
 """
 
 from __future__ import annotations
