@@ -334,14 +334,14 @@ class QuestionLog:
         until: float | None = None,
         student: str | None = None,
         rated_only: bool = False,
-        flagged_only: bool = False,
+        missed_only: bool = False,
     ) -> list[LogEntry]:
         """The course's records from `since` (inclusive) to `until` (exclusive), oldest first; `rated_only`: the rated
-        ones; `flagged_only`: the refused, follow-up and thumbs-down ones (what gaps and confusions are made of)."""
+        ones; `missed_only`: the refused and thumbs-down ones (what gaps are made of)."""
         self.ready(course)
         where, values = _where(since, until, student, rated_only)
-        if flagged_only:
-            where += " AND (refused OR follow_up OR helpful = 0)"
+        if missed_only:
+            where += " AND (refused OR helpful = 0)"
         with self.db() as db:
             rows = db.execute(
                 f"SELECT {COLUMNS} FROM questions WHERE course = ? AND {where} ORDER BY t, rowid", (course, *values)

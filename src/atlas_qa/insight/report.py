@@ -103,7 +103,7 @@ def build_insights(
     if start is not None and end is not None and end <= start:
         raise AtlasError(f"The until date {until} is before the since date {since}.")
     scope = (course, start, end)
-    flagged = log.entries(course, start, end, flagged_only=True)
+    missed = log.entries(course, start, end, missed_only=True)
     questions, refused, students = stats.totals(log, scope)
     catalogue = _catalogue(atlas)
     title = {pid: t for pid, (t, _) in catalogue.items()}
@@ -117,8 +117,8 @@ def build_insights(
         per_day=per_day(stats.per_day(log, scope), start, end),
         pages=pages_asked(stats.per_page(log, scope), catalogue),
         topics=topics_asked(stats.page_sets(log, scope), catalogue),
-        gaps=find_gaps(atlas, log, course, flagged, title),
-        confusions=confusions(flagged, title),
+        gaps=find_gaps(atlas, log, course, missed, title),
+        confusions=confusions(stats.confusing(log, scope), title),
         cited=cited_works(stats.works(log, scope), title),
     )
 
@@ -239,18 +239,18 @@ def closest_pages(atlas: Any, centroids: list[np.ndarray], title: dict[str, str]
     return out
 
 
-def confusions(entries: list[LogEntry], title: dict[str, str]) -> tuple[Confusion, ...]:
-    """Pages that follow-up questions or thumbs-down answers cite, with those questions; most such first."""
+def confusions(rows: list[tuple[str, str, int, int]], title: dict[str, str]) -> tuple[Confusion, ...]:
+    """Pages that follow-up questions or thumbs-down answers cite, with those questions; most such first.
+
+    `rows`: (page id, question, follow-ups, thumbs-down) per page and question (`stats.confusing`).
+    """
     follow: Counter[str] = Counter()
     down: Counter[str] = Counter()
     asked: dict[str, Counter[str]] = defaultdict(Counter)
-    for e in entries:
-        if not (e.follow_up or e.helpful is False):
-            continue
-        for pid in set(e.pages):
-            follow[pid] += e.follow_up
-            down[pid] += e.helpful is False
-            asked[pid][e.question] += 1
+    for pid, question, f, d in rows:
+        follow[pid] += f
+        down[pid] += d
+        asked[pid][question] += f + d
     ranked = sorted(asked, key=lambda p: (-(follow[p] + down[p]), -down[p], title.get(p, p)))[:MAX_CONFUSIONS]
     return tuple(
         Confusion(
@@ -258,7 +258,7 @@ def confusions(entries: list[LogEntry], title: dict[str, str]) -> tuple[Confusio
             title.get(pid, pid),
             follow[pid],
             down[pid],
-            tuple(q for q, _ in asked[pid].most_common(CONFUSION_EXAMPLES)),
+            tuple(q for q, _ in sorted(asked[pid].items(), key=lambda kv: (-kv[1], kv[0]))[:CONFUSION_EXAMPLES]),
         )
         for pid in ranked
     )

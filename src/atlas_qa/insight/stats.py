@@ -1,6 +1,6 @@
 """Counts over the question log, done by SQLite (C speed, one pass each): totals, questions a day, per page, per set
-of cited pages and per cited work. The report reads whole records only for the flagged few (refused, follow-ups,
-thumbs-down)."""
+of cited pages, per cited work, and the pages of follow-ups and thumbs-down answers. The report reads whole records
+only for the few it clusters (refused, thumbs-down)."""
 
 from __future__ import annotations
 
@@ -66,3 +66,15 @@ def works(log: QuestionLog, scope: Scope) -> list[tuple[tuple[tuple[str, str, st
     """Each distinct list of cited works (attribution rows) with how many answers cited it."""
     rows = _rows(log, scope, "SELECT works, count(*) FROM questions WHERE {where} GROUP BY works")
     return [(parse_works(w), int(n)) for w, n in rows]
+
+
+def confusing(log: QuestionLog, scope: Scope) -> list[tuple[str, str, int, int]]:
+    """(page id, question, follow-ups, thumbs-down) for each page cited by follow-up or thumbs-down answers and each
+    question that led there."""
+    rows = _rows(
+        log,
+        scope,
+        "SELECT j.value, question, sum(follow_up), sum(helpful = 0) FROM questions, json_each(questions.pages) AS j"
+        " WHERE {where} AND (follow_up OR helpful = 0) GROUP BY j.value, question",
+    )
+    return [(str(p), str(q), int(f), int(d)) for p, q, f, d in rows]
