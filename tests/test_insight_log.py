@@ -12,7 +12,8 @@ from atlas_qa.cli import main
 from atlas_qa.config import Settings
 from atlas_qa.embedding import HashEmbedder
 from atlas_qa.insight import QuestionLog, pseudonym, student_label
-from atlas_qa.insight.log import DAY, log_key
+from atlas_qa.insight.log import DAY
+from atlas_qa.insight.pseudonyms import log_key
 from atlas_qa.types import Answer, Citation, Cite
 
 

@@ -18,13 +18,9 @@ or the file `log.key` beside the users db, created on first use (replicas share 
 from __future__ import annotations
 
 import functools
-import hashlib
-import hmac
 import json
 import logging
-import os
 import queue
-import secrets
 import sqlite3
 import threading
 import time
@@ -39,10 +35,10 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import AtlasError
+from .pseudonyms import log_key, pseudonym
 
 log = logging.getLogger(__name__)
 
-KEY_FILE = "log.key"
 NO_RATING = -1
 READ_BATCH = 900  # ids per SQL statement (under SQLite's 999 variables)
 COLUMNS = "id, t, student, question, searched, refused, follow_up, pages, passages, works, helpful, comment"
@@ -92,36 +88,6 @@ def parse_day(text: str, what: str = "date") -> float:
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
     return when.timestamp()
-
-
-def pseudonym(key: bytes, name: str) -> str:
-    """The student id an instructor sees for user `name` (16 hex digits of HMAC-SHA256)."""
-    return hmac.new(key, name.encode("utf-8"), hashlib.sha256).hexdigest()[:16]
-
-
-def student_label(student: str) -> str:
-    """'student 7f3a': how the views name a pseudonym."""
-    return f"student {student[:4]}"
-
-
-def log_key(settings: Settings) -> bytes:
-    """The pseudonym key: `settings.log_key`, else `log.key` beside the users db (made once, readable by us only)."""
-    if settings.log_key:
-        return settings.log_key.encode("utf-8")
-    path = Path(settings.users_db or settings.index_dir).parent / KEY_FILE  # type: ignore[arg-type]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        for _ in range(50):  # another process may be writing it this very moment
-            text = path.read_text(encoding="ascii").strip()
-            if text:
-                return text.encode("ascii")
-            time.sleep(0.02)
-        raise AtlasError(f"The question-log key file {path} is empty: delete it to make a new one.") from None
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_hex(32))
-    return path.read_text(encoding="ascii").strip().encode("ascii")
 
 
 SCHEMA = """
