@@ -44,6 +44,10 @@ class Settings:
         allowed_hosts: host names the app answers to (comma-separated; default: loopback names and `host`).
         cors_origins: origins allowed to call the app from a browser (comma-separated; default: none).
         max_body_bytes: the largest request body accepted (413 beyond it).
+        log_db: the question log (default: `questions.sqlite3` beside `users_db`); replicas share it.
+        log_days: how many days the question log keeps a question (older ones are deleted); docs/insight-storage.md.
+        log_key: the key of the students' pseudonyms (default: the file `log.key` beside `users_db`, made once).
+        log_show_names: instructors see user names instead of pseudonyms in the insight data (an admin's choice).
     """
 
     index_dir: Path = Path("embeddings")
@@ -76,12 +80,18 @@ class Settings:
     allowed_hosts: str = ""
     cors_origins: str = ""
     max_body_bytes: int = 1_048_576
+    log_db: Path | None = None
+    log_days: int = 180
+    log_key: str = ""
+    log_show_names: bool = False
 
     def __post_init__(self) -> None:
         if self.cache_dir is None:  # fixed here, so an index folder derived with `with_` shares the exported model
             object.__setattr__(self, "cache_dir", Path(self.index_dir) / "models")
         if self.users_db is None:
             object.__setattr__(self, "users_db", Path(self.index_dir) / "users.sqlite3")
+        if self.log_db is None:
+            object.__setattr__(self, "log_db", Path(self.users_db).parent / "questions.sqlite3")  # type: ignore[arg-type]
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
@@ -114,6 +124,8 @@ class Settings:
             check_backend(self.backend)
         if self.max_body_bytes < 1024 or self.session_hours <= 0:
             raise ConfigError("max_body_bytes must be at least 1024 and session_hours above 0.")
+        if self.log_days < 1:
+            raise ConfigError(f"log_days must be at least 1 (got {self.log_days}).")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1 (got {self.batch_size}).")
 
@@ -134,6 +146,10 @@ def _convert(name: str, type_name: Any, raw: str) -> Any:
             return int(raw)
         if kind == "float":
             return float(raw)
+        if kind == "bool":
+            if raw.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(raw)
+            return raw.lower() in ("1", "true", "yes", "on")
     except ValueError:
         raise ConfigError(f"ATLAS_QA_{name.upper()}={raw!r} is not a valid {kind}.") from None
     return raw

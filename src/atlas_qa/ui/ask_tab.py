@@ -101,9 +101,11 @@ def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNames
     turns, rated, rated_turn = states.turns, states.rated, states.rated_turn
     hidden: dict[str, Any] = {"show_progress": "hidden", "api_visibility": "private"}
 
-    def on_ask(question: str, state: list[Turn], *values: str) -> Iterator[tuple[Any, ...]]:
-        chosen = dict(zip(FACETS, values))
-        for messages, html_, new_state in views.stream(question, state, chosen):
+    def on_ask(
+        question: str, state: list[Turn], course: str, topic: str, chapter: str, request: gr.Request
+    ) -> Iterator[tuple[Any, ...]]:
+        chosen = dict(zip(FACETS, (course, topic, chapter)))
+        for messages, html_, new_state in views.stream(question, state, chosen, user=views.who(request)):
             yield (
                 messages,
                 gr.skip() if html_ is None else html_,
@@ -168,7 +170,7 @@ def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNames
 
     ui.sources.click(on_sources_click, [turns], [ui.sources, ui.side, ui.page], **hidden)
 
-    def on_like(state: list[Turn], ratings: dict[int, int], evt: gr.LikeData) -> tuple[Any, ...]:
+    def on_like(state: list[Turn], ratings: dict[int, str], evt: gr.LikeData) -> tuple[Any, ...]:
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         note, t = views.rate(state, int(index), evt.liked is True, ratings)
         return gr.Group(visible=True), note, ratings, t, ""
@@ -180,7 +182,7 @@ def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNames
         **hidden,
     )
 
-    def on_comment(ratings: dict[int, int], t: int | None, text: str) -> tuple[str, str]:
+    def on_comment(ratings: dict[int, str], t: int | None, text: str) -> tuple[str, str]:
         return views.comment(ratings, t, text), ""
 
     comment_io = ([rated, rated_turn, ui.comment], [ui.feedback_note, ui.comment])

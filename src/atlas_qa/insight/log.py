@@ -1,0 +1,431 @@
+"""The question log: every question asked in a course, who asked (a pseudonym), what was searched and cited, how it
+was rated, and the question's embedding; one SQLite file that every app replica opens.
+
+Storage: `Settings.log_db` (default `questions.sqlite3` beside the users db, which replicas already share; see
+docs/insight-storage.md for why not a Chroma collection: measured there). One row per answer: time, course,
+pseudonym, the question as typed and as searched, refused, follow-up, cited pages, passages and works (JSON), rating,
+comment, the answer and its citations (JSON) and the searched question's vector (float32 bytes, reused from
+retrieval). WAL mode: readers never wait for a writer.
+
+Writes go through one background thread per log (an ask returns before its row is written, in the order made);
+`flush()` waits for them and `close()` is called on shutdown. A process killed hard loses the rows of its last few
+milliseconds, never the file: each row is one committed transaction.
+
+Students are pseudonymous: `student` is HMAC-SHA256(key, user name), hex, 16 digits; the key is `Settings.log_key`
+or the file `log.key` beside the users db, created on first use (replicas share it as they share the users db).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..config import Settings
+from ..errors import AtlasError
+from .pseudonyms import log_key, pseudonym
+
+log = logging.getLogger(__name__)
+
+NO_RATING = -1
+READ_BATCH = 900  # ids per SQL statement (under SQLite's 999 variables)
+COLUMNS = "id, t, student, question, searched, refused, follow_up, pages, passages, works, helpful, comment"
+DAY = 86400.0
+_STOP = object()
+
+
+class LogEntry(NamedTuple):
+    """One logged question (the light fields; `QuestionLog.details` reads the answer and citations). A named tuple:
+    the report builds 50,000 of them in a blink."""
+
+    id: str
+    course: str
+    t: float  # seconds since the epoch
+    student: str  # pseudonym
+    question: str  # as typed
+    searched: str  # as retrieval was asked (a follow-up made standalone)
+    refused: bool
+    follow_up: bool
+    pages: tuple[str, ...]  # cited pages, in citation order
+    passages: tuple[str, ...]  # cited passages: "page id#start-end"
+    works: tuple[tuple[str, str, str], ...]  # (cited work, full reference or "", page id) per attribution row
+    helpful: bool | None  # None: not rated
+    comment: str
+
+    @property
+    def day(self) -> str:
+        return iso_day(self.t)
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = self._asdict()
+        out.update(pages=list(self.pages), passages=list(self.passages), works=[list(w) for w in self.works])
+        out["time"] = datetime.fromtimestamp(self.t, timezone.utc).isoformat(timespec="seconds")
+        return out
+
+
+def iso_day(t: float) -> str:
+    return datetime.fromtimestamp(t, timezone.utc).date().isoformat()
+
+
+def parse_day(text: str, what: str = "date") -> float:
+    """The start (UTC) of an ISO date `YYYY-MM-DD` (or a full ISO time) as epoch seconds; a clear error otherwise."""
+    try:
+        when = datetime.fromisoformat(text.strip())
+    except (ValueError, AttributeError):
+        raise AtlasError(f"The {what} {text!r} is not a date like 2026-01-31.") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return when.timestamp()
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (
+    id TEXT PRIMARY KEY, course TEXT NOT NULL, t REAL NOT NULL, student TEXT NOT NULL, question TEXT NOT NULL,
+    searched TEXT NOT NULL, refused INTEGER NOT NULL, follow_up INTEGER NOT NULL, pages TEXT NOT NULL,
+    passages TEXT NOT NULL, works TEXT NOT NULL, helpful INTEGER NOT NULL DEFAULT -1, comment TEXT NOT NULL DEFAULT '',
+    rated_at REAL);
+CREATE INDEX IF NOT EXISTS questions_by_time ON questions (course, t);
+CREATE TABLE IF NOT EXISTS answers (id TEXT PRIMARY KEY, answer TEXT NOT NULL, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS imports (course TEXT PRIMARY KEY, rows INTEGER NOT NULL, at REAL NOT NULL);
+"""
+
+
+class QuestionLog:
+    """The question logs of the courses of one file. Thread-safe; writes happen in one background thread.
+
+    `embed`: texts -> unit vectors, for rows written without a vector (an imported rating); `key`: the pseudonym key.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        embed: Callable[[Sequence[str]], np.ndarray] | None = None,
+        key: bytes | None = None,
+    ) -> None:
+        self.settings = settings
+        self.path = Path(settings.log_db)  # type: ignore[arg-type]
+        self.embed = embed
+        self.days = settings.log_days
+        self._key = key
+        self._ready: set[str] = set()
+        self._lock = threading.RLock()
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._thread: threading.Thread | None = None
+        self._local = threading.local()
+
+    @classmethod
+    def open(cls, settings: Settings, atlas: Any = None) -> QuestionLog:
+        """The log `settings` name; with `atlas`, question vectors come from its cache (the vector retrieval just
+        computed is reused, not encoded again)."""
+        return cls(settings, embed=getattr(atlas, "sentence_vectors", None))
+
+    # -- identity ---------------------------------------------------------------------------------------------------
+    @property
+    def key(self) -> bytes:
+        if self._key is None:
+            self._key = log_key(self.settings)
+        return self._key
+
+    def student(self, name: str) -> str:
+        """The pseudonym of user `name`."""
+        return pseudonym(self.key, name)
+
+    # -- storage ----------------------------------------------------------------------------------------------------
+    @contextmanager
+    def db(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, in one transaction (committed at the end of the block). Connections stay open:
+        closing the last one checkpoints the WAL to disk, ~11 ms a write when each write opened its own."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(self.path, timeout=30)
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL: a power loss may lose the last commits, never the file
+            self._local.db = db
+        with db:
+            yield db
+
+    def ready(self, course: str) -> None:
+        """On the course's first use in this process: tables made, old feedback imported, expired rows deleted."""
+        with self._lock:
+            if course in self._ready:
+                return
+            from ..index import collection_name
+
+            collection_name(course)  # the same rule for course names as the index
+            with self.db() as db:
+                db.executescript(SCHEMA)
+            self._ready.add(course)
+            from .migrate import import_feedback
+
+            import_feedback(self, course)
+            self._delete(course, _where(None, time.time() - self.days * DAY, None, False))
+
+    # -- writing ----------------------------------------------------------------------------------------------------
+    def record(
+        self,
+        course: str,
+        user: str,
+        answer: Any,
+        question: str | None = None,
+        follow_up: bool = False,
+        vector: np.ndarray | None = None,
+        document: Callable[[str], Any] | None = None,
+        when: float | None = None,
+    ) -> str:
+        """Log one answered question (an `Answer`) asked by user `user`; returns the record's id at once (the write
+        happens in the background). `document(page_id)`: the page, to attribute the cited works (explain.py)."""
+        if vector is None and self.embed is None:  # an atlas without a model (a test's fake): nothing to log
+            log.warning("question not logged: no vector and no embedder")
+            return ""
+        rid = uuid.uuid4().hex
+        t = time.time() if when is None else when
+        self._submit(
+            lambda: self._write(course, rid, self.student(user), answer, question, follow_up, vector, document, t)
+        )
+        return rid
+
+    def rate(self, course: str, rid: str, helpful: bool | None = None, comment: str | None = None) -> None:
+        """Set the rating and/or comment of record `rid` (in the background, after the record itself)."""
+        self._submit(lambda: self._rate(course, rid, helpful, comment))
+
+    def flush(self) -> None:
+        """Wait until every write submitted so far is stored."""
+        if self._thread is not None and threading.current_thread() is not self._thread:
+            self._queue.join()
+
+    def close(self) -> None:
+        """Store what is pending and stop the writer (the log can still be used: a new writer starts)."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+        if thread is not None:
+            self._queue.put(_STOP)
+            thread.join()
+
+    def _submit(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="atlas-qa-log", daemon=True)
+                self._thread.start()
+            self._queue.put(job)
+
+    def _run(self) -> None:
+        while True:
+            job = self._queue.get()
+            try:
+                if job is _STOP:
+                    return
+                job()
+            except Exception:  # noqa: BLE001 (a failed write must not stop the log; the traceback goes to the log)
+                log.exception("writing to the question log failed")
+            finally:
+                self._queue.task_done()
+
+    def _write(
+        self,
+        course: str,
+        rid: str,
+        student: str,
+        answer: Any,
+        question: str | None,
+        follow_up: bool,
+        vector: np.ndarray | None,
+        document: Callable[[str], Any] | None,
+        t: float,
+        helpful: bool | None = None,
+        comment: str = "",
+    ) -> None:
+        from .record import answer_document, answer_metadata
+
+        meta = answer_metadata(answer, question, student, follow_up, t, document)
+        meta.update(helpful=NO_RATING if helpful is None else int(helpful), comment=comment)
+        searched = meta["searched"]
+        if vector is None:
+            if self.embed is None:
+                raise AtlasError("The question log needs an embedder to store a question without its vector.")
+            vector = self.embed([searched])[0]
+        row = {**meta, "id": rid, "course": course}
+        heavy = (rid, answer_document(answer), np.asarray(vector, dtype=np.float32).tobytes())
+        self.ready(course)
+        with self.db() as db:  # one transaction: both rows or neither
+            db.execute(
+                f"INSERT OR REPLACE INTO questions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+            db.execute("INSERT OR REPLACE INTO answers (id, answer, vector) VALUES (?, ?, ?)", heavy)
+
+    def _rate(self, course: str, rid: str, helpful: bool | None, comment: str | None) -> None:
+        self.ready(course)
+        with self.db() as db:
+            found = db.execute(
+                "UPDATE questions SET helpful = COALESCE(?, helpful), comment = COALESCE(?, comment), rated_at = ?"
+                " WHERE id = ? AND course = ?",
+                (None if helpful is None else int(helpful), comment, time.time(), rid, course),
+            ).rowcount
+        if not found:
+            log.warning("rating of an unknown question-log record %s in %s ignored", rid, course)
+
+    def add_rated(
+        self,
+        course: str,
+        user: str,
+        answer: Any,
+        question: str,
+        helpful: bool,
+        comment: str = "",
+        rid: str | None = None,
+        t: float | None = None,
+        vector: np.ndarray | None = None,
+    ) -> str:
+        """Log an answer together with its rating (a rating that names no logged record, or an imported one; user ""
+        = unknown), written now rather than in the background. Returns the record's id."""
+        rid = rid or uuid.uuid4().hex
+        when = time.time() if t is None else t
+        student = self.student(user) if user else ""
+        self._write(course, rid, student, answer, question, False, vector, None, when, helpful, comment)
+        return rid
+
+    # -- reading ----------------------------------------------------------------------------------------------------
+    def entries(
+        self,
+        course: str,
+        since: float | None = None,
+        until: float | None = None,
+        student: str | None = None,
+        rated_only: bool = False,
+        missed_only: bool = False,
+    ) -> list[LogEntry]:
+        """The course's records from `since` (inclusive) to `until` (exclusive), oldest first; `rated_only`: the rated
+        ones; `missed_only`: the refused and thumbs-down ones (what gaps are made of)."""
+        self.ready(course)
+        where, values = _where(since, until, student, rated_only)
+        if missed_only:
+            where += " AND (refused OR helpful = 0)"
+        with self.db() as db:
+            rows = db.execute(
+                f"SELECT {COLUMNS} FROM questions WHERE course = ? AND {where} ORDER BY t, rowid", (course, *values)
+            ).fetchall()
+        return [_entry(course, row) for row in rows]
+
+    def vectors(self, course: str, ids: Sequence[str]) -> np.ndarray:
+        """The question vectors of records `ids`, in that order (rows of a float32 matrix)."""
+        found = dict(self._by_ids(course, "a.vector", ids))
+        if not found:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([np.frombuffer(found[i], dtype=np.float32) for i in ids])
+
+    def details(self, course: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Record id -> {"answer", "citations", "closest_pages"} (the heavy fields)."""
+        return {i: json.loads(doc) for i, doc in self._by_ids(course, "a.answer", ids)}
+
+    def _by_ids(self, course: str, column: str, ids: Sequence[str]) -> list[tuple[str, Any]]:
+        self.ready(course)
+        out: list[tuple[str, Any]] = []
+        with self.db() as db:
+            for i in range(0, len(ids), READ_BATCH):
+                chunk = list(ids[i : i + READ_BATCH])
+                marks = ", ".join("?" * len(chunk))
+                sql = (  # by the primary key; the heavy columns live in `answers`, so the counts never scan them
+                    f"SELECT q.id, q.course, {column} FROM questions AS q LEFT JOIN answers AS a ON a.id = q.id"
+                    f" WHERE q.id IN ({marks})"
+                )
+                out += [(i, value) for i, c, value in db.execute(sql, chunk) if c == course]
+        return out
+
+    def student_of(self, course: str, rid: str) -> str | None:
+        """The pseudonym that asked record `rid` ("" unknown), or None when the course has no such record."""
+        found = self._by_ids(course, "q.student", [rid])
+        return str(found[0][1]) if found else None
+
+    def count(self, course: str) -> int:
+        self.ready(course)
+        with self.db() as db:
+            return int(db.execute("SELECT count(*) FROM questions WHERE course = ?", (course,)).fetchone()[0])
+
+    # -- data requests ----------------------------------------------------------------------------------------------
+    def purge(self, course: str, before: float | None = None, student: str | None = None) -> int:
+        """Delete the course's records older than `before` and/or of `student`; returns how many."""
+        if before is None and student is None:
+            raise AtlasError("Say what to purge: --before DATE and/or --student ID.")
+        self.flush()
+        self.ready(course)
+        return self._delete(course, _where(None, before, student, False))
+
+    def _delete(self, course: str, where: tuple[str, list[Any]]) -> int:
+        values = (course, *where[1])
+        with self.db() as db:
+            db.execute(
+                f"DELETE FROM answers WHERE id IN (SELECT id FROM questions WHERE course = ? AND {where[0]})", values
+            )
+            return int(db.execute(f"DELETE FROM questions WHERE course = ? AND {where[0]}", values).rowcount)
+
+    def courses(self) -> list[str]:
+        """Courses that have questions in this log."""
+        if not self.path.exists():
+            return []
+        with self.db() as db:
+            db.executescript(SCHEMA)
+            return [c for (c,) in db.execute("SELECT DISTINCT course FROM questions ORDER BY course")]
+
+    def resolve_student(self, who: str) -> str:
+        """A pseudonym given as itself (16 hex digits) or as the user's name."""
+        return who if len(who) == 16 and all(ch in "0123456789abcdef" for ch in who) else self.student(who)
+
+
+def _where(since: float | None, until: float | None, student: str | None, rated: bool) -> tuple[str, list[Any]]:
+    """An SQL condition and its values (always a condition: "1" for everything)."""
+    clauses, values = ["1"], []
+    for clause, value in (("t >= ?", since), ("t < ?", until), ("student = ?", student or None)):
+        if value is not None:
+            clauses.append(clause)
+            values.append(value)
+    if rated:
+        clauses.append("helpful >= 0")
+    return " AND ".join(clauses), values
+
+
+@functools.lru_cache(maxsize=65536)
+def parse_json_list(raw: str) -> tuple[str, ...]:
+    """A JSON list as a tuple; the same lists recur (popular pages), so each is parsed once."""
+    return tuple(json.loads(raw))
+
+
+@functools.lru_cache(maxsize=65536)
+def parse_works(raw: str) -> tuple[tuple[str, str, str], ...]:
+    return tuple(tuple(w) for w in json.loads(raw))  # type: ignore[misc]
+
+
+def _entry(course: str, row: tuple[Any, ...]) -> LogEntry:
+    rid, t, student, question, searched, refused, follow_up, pages, passages, works, helpful, comment = row
+    return LogEntry(
+        id=rid,
+        course=course,
+        t=float(t),
+        student=student,
+        question=question,
+        searched=searched,
+        refused=bool(refused),
+        follow_up=bool(follow_up),
+        pages=parse_json_list(pages),
+        passages=parse_json_list(passages),
+        works=parse_works(works),
+        helpful=None if helpful < 0 else bool(helpful),
+        comment=comment,
+    )
+
+
+def export_entries(entries: Iterable[LogEntry]) -> list[dict[str, Any]]:
+    """The records as JSON objects (what `atlas-qa log export` prints)."""
+    return [e.to_json() for e in entries]
