@@ -42,6 +42,9 @@ class Settings:
         allowed_hosts: host names the app answers to (comma-separated; default: loopback names and `host`).
         cors_origins: origins allowed to call the app from a browser (comma-separated; default: none).
         max_body_bytes: the largest request body accepted (413 beyond it).
+        log_days: how many days the question log keeps a question (older ones are deleted); docs/insight-storage.md.
+        log_key: the key of the students' pseudonyms (default: the file `log.key` beside `users_db`, made once).
+        log_show_names: instructors see user names instead of pseudonyms in the insight data (an admin's choice).
     """
 
     index_dir: Path = Path("embeddings")
@@ -73,6 +76,9 @@ class Settings:
     allowed_hosts: str = ""
     cors_origins: str = ""
     max_body_bytes: int = 1_048_576
+    log_days: int = 180
+    log_key: str = ""
+    log_show_names: bool = False
 
     def __post_init__(self) -> None:
         if self.cache_dir is None:  # fixed here, so an index folder derived with `with_` shares the exported model
@@ -111,6 +117,8 @@ class Settings:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)} (got {self.backend!r}).")
         if self.max_body_bytes < 1024 or self.session_hours <= 0:
             raise ConfigError("max_body_bytes must be at least 1024 and session_hours above 0.")
+        if self.log_days < 1:
+            raise ConfigError(f"log_days must be at least 1 (got {self.log_days}).")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1 (got {self.batch_size}).")
 
@@ -124,6 +132,10 @@ def _convert(name: str, type_name: Any, raw: str) -> Any:
             return int(raw)
         if kind == "float":
             return float(raw)
+        if kind == "bool":
+            if raw.lower() not in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+                raise ValueError(raw)
+            return raw.lower() in ("1", "true", "yes", "on")
     except ValueError:
         raise ConfigError(f"ATLAS_QA_{name.upper()}={raw!r} is not a valid {kind}.") from None
     return raw

@@ -1,0 +1,73 @@
+"""What a question-log record holds for an answer: its light metadata and its heavy document."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+from ..explain import attribution_rows, cited_numbers
+from ..types import Answer
+
+
+def cited_pages(answer: Answer) -> list[str]:
+    """The pages the answer cites, in order of first use (none for a refusal)."""
+    if answer.refused:
+        return []
+    by_n = {c.n: c for c in answer.citations}
+    numbers = cited_numbers(answer) or list(by_n)
+    return list(dict.fromkeys(by_n[n].page_id for n in numbers if n in by_n))
+
+
+def cited_works(answer: Answer, document: Callable[[str], Any] | None) -> list[tuple[str, str, str]]:
+    """(cited work, full reference or "" when the page's references lack it, page id), one per attribution row."""
+    if answer.refused:
+        return []
+    by_n = {str(c.n): c for c in answer.citations}
+
+    def page(page_id: str) -> Any:
+        try:
+            return document(page_id) if document else None
+        except Exception:  # noqa: BLE001 (a page gone since: its citation's own works are used)
+            return None
+
+    rows = attribution_rows(answer, page)
+    out = [(r["cited work"], r["full reference"], by_n[r["n"]].page_id) for r in rows if r["cited work"]]
+    return list(dict.fromkeys(out))
+
+
+def answer_metadata(
+    answer: Answer,
+    question: str | None,
+    student: str,
+    follow_up: bool,
+    t: float,
+    document: Callable[[str], Any] | None = None,
+) -> dict[str, Any]:
+    """The record's metadata (scalars only, lists as JSON): what the insight report reads."""
+    question = question or answer.question
+    passages = [f"{c.page_id}#{c.start}-{c.end}" for c in answer.citations] if not answer.refused else []
+    return {
+        "t": float(t),
+        "student": student,
+        "question": question,
+        "searched": answer.searched or question,
+        "refused": bool(answer.refused),
+        "follow_up": bool(follow_up),
+        "pages": json.dumps(cited_pages(answer), ensure_ascii=False),
+        "passages": json.dumps(passages, ensure_ascii=False),
+        "works": json.dumps(cited_works(answer, document), ensure_ascii=False),
+    }
+
+
+def answer_document(answer: Answer) -> str:
+    """The record's document: the answer text and its citations as JSON (read by the feedback list and exports)."""
+    return json.dumps(
+        {
+            "answer": answer.answer,
+            "citations": [asdict(c) for c in answer.citations],
+            "closest_pages": list(answer.closest_pages),
+        },
+        ensure_ascii=False,
+    )
