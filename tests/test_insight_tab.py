@@ -1,25 +1,22 @@
 """The Insight tab's layout without a server: date filters, tables (escaped, captioned), CSV/JSON exports whose numbers
-are insights_json's, and the tab's events refusing a student (hand-built `Insights`, the hash-embedder Atlas)."""
+are insights_json's, and the tab's events refusing a student (a real log over the hash-embedder Atlas)."""
 
 import csv
 import json
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
-from atlas_qa.ui.insight_tab import DateError, export_table, headline, parse_day, per_day_frame, table_html
+from atlas_qa.core import Atlas
+from atlas_qa.insight import QuestionLog, build_insights, insights_json
+from atlas_qa.types import Answer
+from atlas_qa.ui import build_app
+from atlas_qa.ui.insight_tab import export_table, headline, per_day_frame, render, table_html
+from atlas_qa.users import User
 
 EVIL = "<script>alert(1)</script>"
-
-
-def test_date_filters_take_iso_dates_and_say_what_is_wrong_otherwise():
-    assert parse_day(" 2026-09-01 ", "since") == "2026-09-01"
-    assert parse_day("", "since") is None and parse_day(None, "until") is None
-    with pytest.raises(DateError, match=r"“1/9/26” is not a date: write the until date as YYYY-MM-DD"):
-        parse_day("1/9/26", "until")
-    with pytest.raises(DateError):
-        parse_day("2026-02-30", "since")
 
 
 def test_a_table_is_captioned_escaped_and_lists_each_question_on_its_own_line():
@@ -69,3 +66,77 @@ def test_headline_and_plot_data_show_the_insights_numbers():
     frame = per_day_frame(ins)
     assert list(frame.columns) == ["Day", "Questions"]
     assert frame.values.tolist() == [["2026-09-01", 5], ["2026-09-02", 0], ["2026-09-03", 7]]
+
+
+@pytest.fixture
+def logged(corpus: Path, hash_settings) -> Any:
+    """The hash-embedder Atlas with a log of two students' questions: some answered, one refused twice, one rated."""
+    atlas = Atlas(hash_settings)
+    atlas.ingest([corpus])
+    log = QuestionLog.open(atlas.settings, atlas)
+    for user, q in [("ana", "What is politics?"), ("ben", "What is politics?"), ("ana", "What are de facto rules?")]:
+        log.record("default", user, atlas.ask(q), q, document=atlas.index.document)
+    for user in ("ana", "ben"):
+        log.record("default", user, Answer("Carbon tax?", "Not covered.", True, ()), "How does a carbon tax work?")
+    rid = log.record("default", "ben", atlas.ask("Who is Aristotle?"), "Who is Aristotle?")
+    log.rate("default", rid, False, "unclear")
+    log.flush()
+    yield atlas, log
+    log.close()
+
+
+def test_every_export_holds_the_numbers_of_insights_json(logged, tmp_path: Path):
+    atlas, log = logged
+    ins = build_insights(atlas, log, "default")
+    data = insights_json(ins)
+    shown = render(ins, tmp_path)
+    pages = json.loads(shown["pages.json"].read_text(encoding="utf-8"))
+    assert [(p["page_id"], p["questions"]) for p in pages] == [(p["page_id"], p["questions"]) for p in data["pages"]]
+    with shown["gaps.csv"].open(encoding="utf-8") as f:
+        gaps = list(csv.DictReader(f))
+    assert [(g["theme"], int(g["students"])) for g in gaps] == [(g["label"], g["students"]) for g in data["gaps"]]
+    assert data["gaps"] and f">{data['questions']}<" in shown["headline"]
+    assert shown["per_day"]["Questions"].sum() == data["questions"] == 6
+    first = next(p for p in data["pages"] if p["questions"])
+    assert shown["pages"].index(first["title"]) < shown["pages"].index("</tbody>")
+
+
+def _event(app: Any, elem_id: str, event: str) -> Any:
+    ids = {block._id: getattr(block, "elem_id", None) for block in app.blocks.values()}
+    for fn in app.fns.values():
+        if any(ids.get(getattr(t, "_id", t)) == elem_id and e == event for t, e in fn.targets):
+            return fn.fn
+    raise AssertionError(f"no {event} on #{elem_id}")
+
+
+def test_the_tabs_events_answer_the_courses_instructors_only(logged):
+    import gradio as gr
+
+    atlas, log = logged
+    users = {
+        "student": User("ana", "student", ("default",)),
+        "other": User("olga", "instructor", ("other",)),
+        "prof": User("prof", "instructor", ("default",)),
+        "admin": User("root", "admin"),
+    }
+    app = build_app(
+        atlas,
+        user_of=lambda request: users[request],
+        insights=lambda c, since, until: build_insights(atlas, log, c, since, until),
+    )
+    show, select = _event(app, "aq-insight-show", "click"), _event(app, "aq-tab-insight", "select")
+    for who in ("student", "other"):
+        with pytest.raises(gr.Error, match="instructors"):
+            show("default", "", "", who)
+        with pytest.raises(gr.Error, match="instructors"):
+            select(None, "", "", who)
+    with pytest.raises(gr.Error, match="instructors of 'other'"):
+        show("other", "", "", "prof")  # a course not taught, though the caller teaches another
+    for who in ("prof", "admin"):
+        message, numbers, *_ = show("default", "", "", who)
+        assert message == "" and ">6<" in numbers
+    choices, *rest = select(None, "", "", "prof")
+    assert choices.value == "default" and ">6<" in rest[1]
+    message, *others = show("default", "last week", "", "prof")
+    assert "is not a date" in message and 'role="alert"' in message
+    assert all(isinstance(o, type(gr.skip())) for o in others)  # what was shown stays

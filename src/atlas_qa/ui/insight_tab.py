@@ -9,7 +9,6 @@ the course asked for (a hidden tab is no permission).
 # No `from __future__ import annotations`: Gradio reads `gr.Request` in the callbacks' annotations.
 
 import csv
-import datetime as dt
 import json
 import tempfile
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+from ..errors import AtlasError
 from .render import esc, tiles
 
 # (name in `insight_tables`, caption, what it says): the order the tab shows them in.
@@ -48,21 +48,6 @@ class InsightSource:
 
     courses: Callable[[Any], list[str]]
     build: Callable[[str, str | None, str | None], Any]
-
-
-class DateError(ValueError):
-    """A date filter that is not a date."""
-
-
-def parse_day(text: str | None, name: str) -> str | None:
-    """A date filter as an ISO date (YYYY-MM-DD), None when blank; DateError with a sentence otherwise."""
-    text = (text or "").strip()
-    if not text:
-        return None
-    try:
-        return dt.date.fromisoformat(text).isoformat()
-    except ValueError:
-        raise DateError(f"“{text}” is not a date: write the {name} date as YYYY-MM-DD, e.g. 2026-09-01.") from None
 
 
 def headline(ins: Any) -> str:
@@ -206,14 +191,10 @@ def wire_insight_tab(gr: Any, ui: SimpleNamespace, source: InsightSource, export
         if course not in allowed:
             raise gr.Error(f"Only the instructors of {course!r} can see its insight.")
         try:
-            start, end = parse_day(since, "since"), parse_day(until, "until")
-        except DateError as exc:  # the filters stay as typed; the numbers shown stay too
-            alert = f'<p class="aq-error" role="alert">{esc(exc)}</p>'
-            return (alert, *(gr.skip() for _ in outputs[1:]))
-        if start and end and start > end:
-            alert = f'<p class="aq-error" role="alert">The since date {esc(start)} is after the until date.</p>'
-            return (alert, *(gr.skip() for _ in outputs[1:]))
-        shown = render(source.build(course, start, end), Path(tempfile.mkdtemp(dir=export_dir())))
+            ins = source.build(course, (since or "").strip() or None, (until or "").strip() or None)
+        except AtlasError as exc:  # a date that is not one: said beside the filters, which stay as typed
+            return (f'<p class="aq-error" role="alert">{esc(exc)}</p>', *(gr.skip() for _ in outputs[1:]))
+        shown = render(ins, Path(tempfile.mkdtemp(dir=export_dir())))
         return (
             "",
             shown["headline"],
