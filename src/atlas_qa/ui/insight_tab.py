@@ -167,7 +167,7 @@ def build_insight_tab(gr: Any, shown: bool = True) -> SimpleNamespace:
                         None,
                         size="sm",
                         scale=0,
-                        min_width=120,
+                        min_width=200,
                         visible=False,
                         elem_id=f"aq-insight-{name}-{fmt}",
                     )
