@@ -1,11 +1,20 @@
 import csv
 import json
 import threading
+import time
 
 import pytest
 
+from atlas_qa.config import Settings
+from atlas_qa.embedding import HashEmbedder
 from atlas_qa.feedback import MAX_COMMENT_CHARS, FeedbackStore, safe_cell
+from atlas_qa.insight import QuestionLog
 from atlas_qa.types import Answer, Citation, Cite
+
+
+def _store(tmp_path, course: str = "default") -> FeedbackStore:
+    """The ratings of `course` in the question log of the index folder `tmp_path`/index."""
+    return FeedbackStore(QuestionLog(Settings(index_dir=tmp_path / "index"), HashEmbedder().embed_batch), course)
 
 
 def _answer(text: str = "Rules matter. [1]") -> Answer:
@@ -27,19 +36,19 @@ def _answer(text: str = "Rules matter. [1]") -> Answer:
 
 
 def test_a_rating_keeps_question_answer_and_citations(tmp_path):
-    store = FeedbackStore.for_index(tmp_path / "index")
-    assert store.list() == [] and not store.path.exists()  # nothing is written until someone rates
+    store = _store(tmp_path)
+    assert store.list() == []
     fid = store.add("What did he say about rules?", _answer(), helpful=True, comment="  Clear.  ")
     [f] = store.list()
     assert f.id == fid and f.helpful and f.comment == "Clear."
     assert f.question == "What did he say about rules?" and f.asked == "What did Pal say about rules?"
     assert f.answer == "Rules matter. [1]" and not f.refused
     assert f.citations[0]["speaker"] == "Pal" and f.citations[0]["cites"][0]["reference"] == "Pal (2014). Book."
-    assert store.path == tmp_path / "index" / "feedback.sqlite3"
+    assert store.log.entries("default")[0].helpful is True  # the rating is on the answer's log record
 
 
 def test_update_changes_the_rating_and_sets_a_capped_comment(tmp_path):
-    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    store = _store(tmp_path)
     fid = store.add("q", _answer(), helpful=True)
     store.update(fid, helpful=False)
     store.update(fid, comment="x" * (MAX_COMMENT_CHARS + 50))
@@ -48,14 +57,14 @@ def test_update_changes_the_rating_and_sets_a_capped_comment(tmp_path):
 
 
 def test_list_is_newest_first_and_limited(tmp_path):
-    store = FeedbackStore(tmp_path / "fb.sqlite3")
-    ids = [store.add(f"q{i}", _answer(), helpful=i % 2 == 0) for i in range(3)]
+    store = _store(tmp_path)
+    ids = [store.add(f"q{i}", _answer(), helpful=i % 2 == 0) for i in range(3) if not time.sleep(0.01)]
     assert [f.id for f in store.list()] == ids[::-1]
     assert [f.question for f in store.list(limit=1)] == ["q2"]
 
 
 def test_exports_csv_and_json(tmp_path):
-    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    store = _store(tmp_path)
     store.add('=HYPERLINK("http://evil")', _answer(), helpful=False, comment="@SUM(1)")
     rows = list(csv.reader(store.export_csv(tmp_path / "fb.csv").open(encoding="utf-8")))
     assert rows[0][:3] == ["id", "created_at", "question"] and len(rows) == 2
@@ -67,7 +76,7 @@ def test_exports_csv_and_json(tmp_path):
 
 
 def test_threads_can_share_a_store(tmp_path):
-    store = FeedbackStore(tmp_path / "fb.sqlite3")
+    store = _store(tmp_path)
     threads = [threading.Thread(target=lambda: [store.add("q", _answer(), True) for _ in range(5)]) for _ in range(4)]
     for t in threads:
         t.start()
@@ -107,31 +116,61 @@ def test_courses_sharing_a_store_never_read_each_others_feedback(request, tmp_pa
     views_b.feedback.update(fid, helpful=False, comment="overwritten by B")  # another course's id: no effect
     [mine] = views_a.feedback.list()
     assert mine.helpful and mine.comment == "course A only"
-    assert views_a.feedback.path == views_b.feedback.path  # one file, kept apart by course
+    assert views_b.feedback.list()[0].id != fid
 
 
-def test_ratings_from_before_courses_were_recorded_are_kept(tmp_path):
+@pytest.mark.parametrize("schema", [1, 2])
+def test_old_feedback_files_are_imported_into_the_log_once(tmp_path, schema):
+    """Ratings of `feedback.sqlite3` (schema 1: no course, shown with `default`; schema 2: per course) become rated log
+    records on the log's first use, once: a second open imports nothing again, the file is left as it was."""
     import sqlite3
 
     path = tmp_path / "index" / "feedback.sqlite3"
     path.parent.mkdir()
-    with sqlite3.connect(path) as db:  # the schema-1 file an older atlas-qa wrote
+    now = time.time()
+    course_column = ", course TEXT NOT NULL DEFAULT ''" if schema == 2 else ""
+    with sqlite3.connect(path) as db:  # the file an older atlas-qa wrote
         db.executescript(
-            """
+            f"""
             CREATE TABLE feedback (
                 id INTEGER PRIMARY KEY AUTOINCREMENT, created_at REAL NOT NULL, question TEXT NOT NULL,
                 asked TEXT NOT NULL, answer TEXT NOT NULL, refused INTEGER NOT NULL, helpful INTEGER NOT NULL,
-                comment TEXT NOT NULL DEFAULT '', citations TEXT NOT NULL);
-            PRAGMA user_version = 1;
-            INSERT INTO feedback (created_at, question, asked, answer, refused, helpful, comment, citations)
-                VALUES (1.0, 'old question', 'old question', 'old answer', 0, 1, 'old comment', '[]');
+                comment TEXT NOT NULL DEFAULT '', citations TEXT NOT NULL{course_column});
+            PRAGMA user_version = {schema};
             """
         )
-    default = FeedbackStore.for_index(tmp_path / "index")
-    [old] = default.list()
-    assert (old.question, old.comment, old.helpful) == ("old question", "old comment", True)
-    assert FeedbackStore.for_index(tmp_path / "index", "polisci").list() == []
+        cits = json.dumps([{"n": 1, "page_id": "p1", "title": "Rules page", "speaker": "Pal", "cites": []}])
+        db.execute(
+            "INSERT INTO feedback (created_at, question, asked, answer, refused, helpful, comment, citations)"
+            " VALUES (?, 'old question', 'old question asked', 'old answer [1]', 0, 1, 'old comment', ?)",
+            (now - 3600, cits),
+        )
+        db.execute(
+            "INSERT INTO feedback (created_at, question, asked, answer, refused, helpful, comment, citations)"
+            " VALUES (?, 'refused one', 'refused one', 'Not covered.', 1, 0, '', '[]')",
+            (now - 60,),
+        )
+        if schema == 2:
+            db.execute(
+                "INSERT INTO feedback (created_at, question, asked, answer, refused, helpful, comment, citations,"
+                " course) VALUES (?, 'polisci q', 'polisci q', 'a', 0, 1, '', '[]', 'polisci')",
+                (now,),
+            )
+    before = path.read_bytes()
+    default = _store(tmp_path)
+    new, old = default.list()
+    assert (old.question, old.asked, old.comment, old.helpful, old.answer) == (
+        "old question",
+        "old question asked",
+        "old comment",
+        True,
+        "old answer [1]",
+    )
+    assert old.citations[0]["speaker"] == "Pal" and abs(old.created_at - (now - 3600)) < 1
+    assert new.refused and not new.helpful
+    assert [e.question for e in default.log.entries("default")] == ["old question", "refused one"]
+    assert [f.question for f in _store(tmp_path, "polisci").list()] == (["polisci q"] if schema == 2 else [])
     default.add("new question", _answer(), helpful=False)
-    assert [f.question for f in default.list()] == ["new question", "old question"]
-    with sqlite3.connect(path) as db:
-        assert db.execute("PRAGMA user_version").fetchone()[0] == 2
+    again = _store(tmp_path)  # another process opening the same log: nothing imported twice
+    assert [f.question for f in again.list()] == ["new question", "refused one", "old question"]
+    assert path.read_bytes() == before  # the old file is kept as it was

@@ -73,6 +73,8 @@ ROUTES = [
     ("GET", "/api/v1/me", None, (401, 200, 200, 200, 200)),
     ("POST", "/api/v1/ask", {"question": SEED_QUESTION}, (401, 200, 403, 200, 200)),
     ("POST", "/api/v1/ask", {"question": CANARY, "course": "course-b"}, (401, 403, 200, 403, 200)),
+    ("GET", "/api/v1/insights", None, (401, 403, 403, 200, 200)),
+    ("GET", "/api/v1/insights?course=course-b", None, (401, 403, 403, 403, 200)),
     ("POST", "/api/v1/ask", {"question": "x", "course": "../course-b"}, (401, 403, 403, 403, 404)),
     ("POST", "/api/v1/feedback", {"question": "q", "answer": ANSWER, "helpful": True}, (401, 200, 403, 200, 200)),
     ("GET", "/api/v1/feedback", None, (401, 403, 403, 200, 200)),
@@ -190,3 +192,40 @@ def test_the_api_page_lists_only_the_documented_ask_endpoint_with_its_real_types
         ("topic", "str"),
         ("chapter", "str"),
     ]
+
+
+def test_insights_count_the_questions_asked_and_rated_through_the_api(deployment):
+    """A student's questions (one the course does not cover) and rating show in the instructor's insights; bad dates
+    are a clear 400; a student cannot rate someone else's answer."""
+    base, h = deployment["base"], deployment["headers"]
+    before = call(f"{base}/api/v1/insights?course=course-a", headers=h["instructor_a"]).json()
+    asked = call(f"{base}/api/v1/ask", "POST", {"question": SEED_QUESTION}, h["student_a"]).json()
+    off = call(f"{base}/api/v1/ask", "POST", {"question": "Which pizza toppings are best?"}, h["student_a"]).json()
+    assert off["refused"] and asked["answer_id"] != off["answer_id"]
+    rate = {
+        "question": "Which pizza toppings are best?",
+        "answer": off,
+        "helpful": False,
+        "answer_id": off["answer_id"],
+    }
+    assert call(f"{base}/api/v1/feedback", "POST", rate, h["admin"]).status == 404  # not the admin's answer
+    assert call(f"{base}/api/v1/feedback", "POST", rate, h["student_a"]).json()["id"] == off["answer_id"]
+
+    after = call(f"{base}/api/v1/insights?course=course-a", headers=h["instructor_a"]).json()
+    assert after["questions"] == before["questions"] + 2 and after["refused"] == before["refused"] + 1
+    assert after["students"] >= 1 and {"pages", "gaps", "per_day", "topics", "confusions", "cited"} <= set(after)
+    counts = [p["questions"] for p in after["pages"]]
+    assert counts == sorted(counts, reverse=True) and counts[0] >= 1
+    assert after["pages"][0]["page_id"] == asked["citations"][0]["page_id"]
+    assert any("Which pizza toppings are best?" in g["questions"] for g in after["gaps"])
+    sizes = [len(g["questions"]) for g in after["gaps"]]
+    assert sizes == sorted(sizes, reverse=True)
+    rated = [
+        f for f in call(f"{base}/api/v1/feedback", headers=h["instructor_a"]).json() if f["id"] == off["answer_id"]
+    ]
+    assert rated and rated[0]["helpful"] is False  # one record per answer: the rating is on it
+    today = after["per_day"][-1]["date"]
+    same = call(f"{base}/api/v1/insights?course=course-a&since={today}&until={today}", headers=h["admin"]).json()
+    assert same["questions"] == after["per_day"][-1]["questions"]
+    bad = call(f"{base}/api/v1/insights?since=31/12/2026", headers=h["instructor_a"])
+    assert bad.status == 400 and "not a date" in bad.json()["detail"]

@@ -13,8 +13,10 @@ import pytest
 from atlas_qa.answer import clean
 from atlas_qa.config import Settings
 from atlas_qa.core import MAX_QUESTION_CHARS, Atlas, standalone
+from atlas_qa.embedding import HashEmbedder
 from atlas_qa.errors import ConfigError, IndexNotFoundError
 from atlas_qa.feedback import FeedbackStore
+from atlas_qa.insight import QuestionLog
 from atlas_qa.types import Answer, AnswerSentence, Citation, Cite, Document, Quotation, Reference
 from atlas_qa.ui import (
     ATTRIBUTION_COLUMNS,
@@ -321,10 +323,10 @@ def test_corpus_view_lists_pages_and_the_files_that_failed_to_load(hash_atlas, c
 
 
 def test_rating_and_comment_are_stored_with_the_answer(tmp_path):
-    store = FeedbackStore(tmp_path / "fb.sqlite3")
-    views = Views(FakeAtlas(_answer()), feedback=store)
+    store = FeedbackStore(QuestionLog(Settings(index_dir=tmp_path / "index"), HashEmbedder().embed_batch))
+    views = Views(FakeAtlas(_answer()), feedback=store, who=lambda request: "alice")
     turns = _ask(views, "What did Pal say about rules?")
-    rated: dict[int, int] = {}
+    rated: dict[int, str] = {}
     assert views.rate(turns, 0, True, rated) == ("Only answers can be rated.", None)  # message 0 is the question
     note, t = views.rate(turns, 1, True, rated)
     assert t == 0 and "helpful" in note
@@ -332,15 +334,17 @@ def test_rating_and_comment_are_stored_with_the_answer(tmp_path):
     assert "saved" in views.comment(rated, t, "Good sources")
     [f] = store.list()
     assert not f.helpful and f.comment == "Good sources" and f.citations[0]["n"] == 1
+    [logged] = store.log.entries("default")  # the rating went onto the question's log record
+    assert logged.id == turns[0].log_id == f.id and logged.student == store.log.student("local")
     rows = views.feedback_rows()
     assert rows[0][1] == "✗ not helpful" and rows[0][5] == "Good sources" and "[1] Page <b>T</b> (Pal)" in rows[0][4]
     assert "Ratings" in views.feedback_summary()
     assert views.export_feedback("csv").exists() and views.export_feedback("json").exists()
 
 
-def test_default_feedback_store_lives_beside_the_index(tmp_path):
+def test_default_feedback_store_is_the_question_log_of_the_atlas_store(tmp_path):
     views = Views(FakeAtlas(tmp=tmp_path))
-    assert views.feedback.path == tmp_path / "index" / "feedback.sqlite3"
+    assert views.feedback.log.settings.index_dir == tmp_path / "index" and views.feedback.course == "default"
 
 
 def test_examples_come_from_the_indexed_pages(hash_atlas):

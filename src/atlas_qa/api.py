@@ -16,6 +16,7 @@ from .core import MAX_QUESTION_CHARS, Atlas
 from .errors import AtlasError, IndexNotFoundError, QuestionError
 from .explain import page_parse
 from .feedback import FeedbackStore
+from .insight import QuestionLog, build_insights, insights_json
 from .types import Answer, answer_from_json, answer_json
 from .users import User
 
@@ -44,10 +45,11 @@ class FeedbackBody(BaseModel):
     helpful: bool
     comment: str = Field(default="", max_length=2000)
     course: str | None = None
+    answer_id: str | None = Field(default=None, description="the `answer_id` /ask returned: the rating goes onto it")
 
 
 class Courses:
-    """One Atlas per served course, sharing one model; each with its feedback store."""
+    """One Atlas per served course, sharing one model, and one question log (ratings included) for them all."""
 
     def __init__(self, settings: Settings, first: Atlas | None = None) -> None:
         self.settings = settings
@@ -55,6 +57,13 @@ class Courses:
         self._atlases: dict[str, Atlas] = {settings.course: first} if first else {}
         self._lock = threading.Lock()
         self.ingest_lock = threading.Lock()
+        self._log: QuestionLog | None = None
+
+    @property
+    def log(self) -> QuestionLog:
+        if self._log is None:
+            self._log = QuestionLog.open(self.settings, self.atlas(self.settings.course))
+        return self._log
 
     def atlas(self, course: str) -> Atlas:
         with self._lock:
@@ -65,7 +74,7 @@ class Courses:
             return self._atlases[course]
 
     def feedback(self, course: str) -> FeedbackStore:
-        return FeedbackStore.for_index(self.atlas(course).settings.index_dir, course)
+        return FeedbackStore(self.log, course)
 
 
 def current_user(request: Request) -> User:
@@ -133,19 +142,45 @@ def router(courses: Courses) -> APIRouter:
             answer = atlas.ask(body.question, filters=filters or None, history=history_of(body.history or []))
         except AtlasError as exc:
             raise _error(exc) from None
-        return answer_json(answer, atlas.settings.corpus)
+        vector = atlas.question_vector(answer.searched or answer.question)  # cached by retrieval: not encoded again
+        answer_id = courses.log.record(
+            course, user.name, answer, follow_up=bool(body.history), vector=vector, document=atlas.index.document
+        )
+        return {**answer_json(answer, atlas.settings.corpus), "answer_id": answer_id}
 
     @api.post("/feedback", summary="Rate an answer (and comment on it)")
     def add_feedback(body: FeedbackBody, user: User = Depends(who)) -> dict[str, Any]:  # noqa: B008
         course = member(courses, user, body.course)
+        store = courses.feedback(course)
+        if body.answer_id:
+            courses.log.flush()
+            if courses.log.student_of(course, body.answer_id) != courses.log.student(user.name):
+                raise HTTPException(404, f"No answer {body.answer_id!r} of yours in {course!r}.")
+            store.update(body.answer_id, body.helpful, body.comment)
+            return {"id": body.answer_id, "course": course}
         answer = answer_of(body.answer, body.question)
-        feedback_id = courses.feedback(course).add(body.question, answer, body.helpful, body.comment)
+        feedback_id = store.add(body.question, answer, body.helpful, body.comment, user=user.name)
         return {"id": feedback_id, "course": course}
 
     @api.get("/feedback", summary="Every rating of the course, newest first (instructors)")
     def list_feedback(course: str | None = None, user: User = Depends(who)) -> list[dict[str, Any]]:  # noqa: B008
         course = instructor(courses, user, course)
         return [f.to_json() for f in courses.feedback(course).list()]
+
+    @api.get("/insights", summary="What the course's students ask and where the material falls short (instructors)")
+    def insights(
+        course: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        user: User = Depends(who),  # noqa: B008
+    ) -> dict[str, Any]:
+        """Questions, refusals, students, pages (most asked first), gaps (largest first), confusions and cited works
+        between `since` and `until` (ISO dates, both included); see docs/insight.md."""
+        course = instructor(courses, user, course)
+        try:
+            return insights_json(build_insights(courses.atlas(course), courses.log, course, since, until))
+        except AtlasError as exc:
+            raise _error(exc) from None
 
     @api.get("/attribution/{page_id:path}", summary="A page as parsed: quotations, citations, references")
     def attribution(page_id: str, course: str | None = None, user: User = Depends(who)) -> dict[str, Any]:  # noqa: B008

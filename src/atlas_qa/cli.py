@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port (default 7860)")
     p.add_argument("--no-ingest", action="store_true", help="do not index the corpus before serving")
 
+    p = sub.add_parser("log", parents=[common], help="the question log: export or purge records (data requests)")
+    p.add_argument("action", choices=["export", "purge"])
+    p.add_argument("--before", help="only records before this date (YYYY-MM-DD)")
+    p.add_argument("--student", help="only this student's records: their pseudonym or user name")
+
     where = argparse.ArgumentParser(
         add_help=False
     )  # the accounts file: $ATLAS_QA_USERS_DB or <index dir>/users.sqlite3
@@ -324,6 +329,21 @@ def _users(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
+def _log(args: argparse.Namespace, settings: Any) -> int:
+    from .embedding import embedder_for
+    from .insight import QuestionLog, requests
+
+    log = QuestionLog(settings, lambda texts: embedder_for(settings).embed_batch(texts))  # model: only to import
+    if args.action == "export":
+        print(
+            json.dumps(requests.export(log, settings.course, args.before, args.student), ensure_ascii=False, indent=2)
+        )
+    else:
+        n = requests.purge(log, settings.course, args.before, args.student)
+        print(f"deleted {n} question{'s' * (n != 1)} from the log of {settings.course}")
+    return 0
+
+
 def _show_notices() -> None:
     """atlas-qa's own notices (e.g. the one-time model export) as one line each on stderr."""
     logger = logging.getLogger("atlas_qa")
@@ -346,6 +366,8 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "users":
             return _users(args, settings)
+        if args.command == "log":
+            return _log(args, settings)
         from .core import Atlas
 
         atlas = Atlas(settings)

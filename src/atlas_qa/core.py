@@ -83,8 +83,12 @@ class Atlas:
         self.settings = settings
         self.embedder = embedder or embedder_for(settings)
         self.index = Index(settings, self.embedder)
-        self.retriever = Retriever(self.index, self.embedder, settings.fetch_k)
-        self.sentence_vectors = VectorCache(self.embedder)
+        self.sentence_vectors = VectorCache(self.embedder)  # answer sentences and questions (the log reuses them)
+        self.retriever = Retriever(self.index, self.embedder, settings.fetch_k, self.question_vector)
+
+    def question_vector(self, text: str) -> np.ndarray:
+        """The vector of a searched question, encoded once (retrieval and the question log share it)."""
+        return self.sentence_vectors([text])[0]
 
     def ingest(
         self,

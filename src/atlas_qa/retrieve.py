@@ -23,6 +23,7 @@ score plus their own standardised dense and BM25 scores, so passages come from t
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -59,10 +60,13 @@ class Retrieval:
 class Retriever:
     """Answers `search(question)` with one of `METHODS`; `hybrid` is ours and the default."""
 
-    def __init__(self, index: Index, embedder: Embedder, fetch_k: int = 100) -> None:
+    def __init__(
+        self, index: Index, embedder: Embedder, fetch_k: int = 100, embed: Callable[[str], np.ndarray] | None = None
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.fetch_k = fetch_k
+        self.embed = embed or embedder.embed  # the question's vector (the Atlas passes its cache, which the log reuses)
 
     def _bm25(self, question: str, allowed: set[str] | None, view: Snapshot) -> dict[str, float]:
         scores = view.lexical.scores(question)
@@ -111,7 +115,7 @@ class Retriever:
         )
 
     def _dense(self, question: str, filters: dict[str, str] | None, view: Snapshot) -> list[tuple[str, float]]:
-        return self.index.dense(self.embedder.embed(question), self.fetch_k, filters, view)
+        return self.index.dense(self.embed(question), self.fetch_k, filters, view)
 
     def _hybrid(
         self,

@@ -178,7 +178,9 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
         client = getattr(request, "client", None)
         return access.identify(headers, getattr(client, "host", None))
 
-    blocks = build_app(courses.atlas(settings.course), user_of=None if access.local else user_of)
+    feedback = courses.feedback(settings.course)  # the UI logs and rates into the API's question log
+    blocks = build_app(courses.atlas(settings.course), feedback, user_of=None if access.local else user_of)
+    app.router.on_shutdown.append(courses.log.close)  # pending question-log writes are stored before exit
     options = launch_options(settings)
     # CORS before mounting: Gradio then adds none of its own (its default allows any localhost origin).
     app.add_middleware(

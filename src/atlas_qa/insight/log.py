@@ -152,10 +152,9 @@ class QuestionLog:
 
     @classmethod
     def open(cls, settings: Settings, atlas: Any = None) -> QuestionLog:
-        """The log of the store `settings` name; with `atlas`, its client and cached question vectors are shared."""
-        if atlas is None:
-            return cls(settings)
-        return cls(settings, embed=atlas.sentence_vectors, client=atlas.index.client)
+        """The log of the store `settings` name; with `atlas`, question vectors come from its cache (the vector
+        retrieval just computed is reused, not encoded again)."""
+        return cls(settings, embed=getattr(atlas, "sentence_vectors", None))
 
     # -- identity ---------------------------------------------------------------------------------------------------
     @property
@@ -355,6 +354,11 @@ class QuestionLog:
             got = coll.get(ids=list(ids[i : i + READ_BATCH]), include=["documents"])
             out.update((k, json.loads(d or "{}")) for k, d in zip(got["ids"], got["documents"] or []))
         return out
+
+    def student_of(self, course: str, rid: str) -> str | None:
+        """The pseudonym that asked record `rid` ("" unknown), or None when the course has no such record."""
+        got = self.collection(course).get(ids=[rid], include=["metadatas"])
+        return str((got["metadatas"] or [{}])[0].get("student", "")) if got["ids"] else None
 
     def count(self, course: str) -> int:
         return int(self.collection(course).count())

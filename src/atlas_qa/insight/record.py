@@ -32,8 +32,11 @@ def cited_works(answer: Answer, document: Callable[[str], Any] | None) -> list[t
         except Exception:  # noqa: BLE001 (a page gone since: its citation's own works are used)
             return None
 
-    rows = attribution_rows(answer, page)
-    out = [(r["cited work"], r["full reference"], by_n[r["n"]].page_id) for r in rows if r["cited work"]]
+    if answer.sentences:
+        rows = attribution_rows(answer, page)
+        out = [(r["cited work"], r["full reference"], by_n[r["n"]].page_id) for r in rows if r["cited work"]]
+    else:  # an answer given without its sentences (an API client's): the citations' own works
+        out = [(w.label, w.reference, c.page_id) for c in answer.citations for w in c.cites if w.label]
     return list(dict.fromkeys(out))
 
 
@@ -52,7 +55,7 @@ def answer_metadata(
         "t": float(t),
         "student": student,
         "question": question,
-        "searched": answer.searched or question,
+        "searched": answer.searched or answer.question or question,
         "refused": bool(answer.refused),
         "follow_up": bool(follow_up),
         "pages": json.dumps(cited_pages(answer), ensure_ascii=False),

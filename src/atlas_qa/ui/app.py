@@ -56,7 +56,7 @@ def build_app(
     user_of: Callable[[Any], User | None] | None = None,
     insights: Callable[[str, str | None, str | None], Any] | None = None,
 ) -> Any:
-    """The Blocks over an Atlas (not launched). `feedback`: where ratings go (default: beside the index).
+    """The Blocks over an Atlas (not launched). `feedback`: the question log and its ratings (default: the atlas's).
 
     `user_of(request)`: the caller of an event (see `access.Access.identify`); without it everyone is the local
     user, who may do everything. With it, the instructor tabs start hidden and empty, are shown on load to the
@@ -66,7 +66,11 @@ def build_app(
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     import gradio as gr
 
-    views = Views(atlas, feedback)
+    def who(request: Any) -> str:
+        user = LOCAL_USER if user_of is None else user_of(request)
+        return user.name if user is not None else ""
+
+    views = Views(atlas, feedback, who=who)
     course = getattr(getattr(atlas, "settings", None), "course", "default")
 
     def teaches(request: Any, of: str = course) -> bool:

@@ -101,9 +101,11 @@ def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNames
     turns, rated, rated_turn = states.turns, states.rated, states.rated_turn
     hidden: dict[str, Any] = {"show_progress": "hidden", "api_visibility": "private"}
 
-    def on_ask(question: str, state: list[Turn], *values: str) -> Iterator[tuple[Any, ...]]:
-        chosen = dict(zip(FACETS, values))
-        for messages, html_, new_state in views.stream(question, state, chosen):
+    def on_ask(
+        question: str, state: list[Turn], course: str, topic: str, chapter: str, request: gr.Request
+    ) -> Iterator[tuple[Any, ...]]:
+        chosen = dict(zip(FACETS, (course, topic, chapter)))
+        for messages, html_, new_state in views.stream(question, state, chosen, user=views.who(request)):
             yield (
                 messages,
                 gr.skip() if html_ is None else html_,

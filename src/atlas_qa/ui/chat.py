@@ -28,6 +28,7 @@ class Turn:
     answer: Answer | None = None
     error: str = ""
     filters: dict[str, str] = field(default_factory=dict)
+    log_id: str = ""  # its question-log record, which a rating goes onto
 
 
 def history(turns: Sequence[Turn]) -> list[tuple[str, Answer | None]]:
@@ -111,13 +112,17 @@ class ChatViews:
     sources: Callable[..., str]
     sources_loading: Callable[[], str]
 
-    def ask(self, question: str, turns: Sequence[Turn], filters: dict[str, str] | None = None) -> Turn:
-        """Answer one question in the context of the conversation; errors become the turn's message."""
+    def ask(
+        self, question: str, turns: Sequence[Turn], filters: dict[str, str] | None = None, user: str = "local"
+    ) -> Turn:
+        """Answer one question in the context of the conversation (logged as `user`'s); errors become the turn's
+        message."""
         filters = {k: v for k, v in (filters or {}).items() if v}
         try:
             question = check_question(question or "")
             answer = self.atlas.ask(question, filters=filters or None, history=history(turns))
-            return Turn(question, answer.searched or question, answer, filters=filters)
+            log_id = self.feedback.record(question, answer, user, bool(turns), self.atlas.index.document)
+            return Turn(question, answer.searched or question, answer, filters=filters, log_id=log_id)
         except AtlasError as exc:
             return Turn(question or "", error=str(exc), filters=filters)
         except Exception:  # an unexpected failure still ends the turn with a message, and the log has the details
@@ -129,13 +134,18 @@ class ChatViews:
             )
 
     def stream(
-        self, question: str, turns: Sequence[Turn], filters: dict[str, str] | None = None, delay: float = STREAM_DELAY
+        self,
+        question: str,
+        turns: Sequence[Turn],
+        filters: dict[str, str] | None = None,
+        delay: float = STREAM_DELAY,
+        user: str = "local",
     ) -> Iterator[tuple[list[dict[str, str]], str | None, list[Turn]]]:
         """The chat as it fills in: (messages, sources HTML or None when unchanged, turns)."""
         turns = list(turns or [])
         pending = Turn((question or "").strip())
         yield render_messages([*turns, pending], self.title), self.sources_loading(), turns
-        turn = self.ask(question, turns, filters)
+        turn = self.ask(question, turns, filters, user)
         done = [*turns, turn]
         messages = render_messages(done, self.title)
         if turn.answer is not None and not turn.answer.refused:
@@ -148,21 +158,22 @@ class ChatViews:
             messages = render_messages(done, self.title)
         yield messages, self.sources(done, len(done) - 1), done
 
-    def rate(self, turns: Sequence[Turn], message: int, helpful: bool, rated: dict[int, int]) -> tuple[str, int | None]:
+    def rate(self, turns: Sequence[Turn], message: int, helpful: bool, rated: dict[int, str]) -> tuple[str, int | None]:
         """Store (or change) the rating of the answer shown as chat message `message`; returns (note, turn rated)."""
         t = message // 2
         if message % 2 == 0 or not 0 <= t < len(turns) or turns[t].answer is None:
             return "Only answers can be rated.", None
         turn = turns[t]
         assert turn.answer is not None
-        if t in rated:
+        if t in rated or turn.log_id:
+            rated[t] = rated.get(t) or turn.log_id
             self.feedback.update(rated[t], helpful=helpful)
         else:
             rated[t] = self.feedback.add(turn.question, turn.answer, helpful)
         verdict = "helpful" if helpful else "not helpful"
         return f"Thanks: answer {t + 1} saved as **{verdict}**. Add a comment if you like.", t
 
-    def comment(self, rated: dict[int, int], t: int | None, text: str) -> str:
+    def comment(self, rated: dict[int, str], t: int | None, text: str) -> str:
         if t is None or t not in rated:
             return "Rate an answer first (thumbs under it)."
         if not text.strip():

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..config import Settings
 from ..feedback import FeedbackStore
+from ..insight import QuestionLog
 from .attribution import AttributionViews
 from .chat import ChatViews
 from .instructor import InstructorViews
@@ -19,11 +22,19 @@ class Views(SourceViews, ChatViews, AttributionViews, InstructorViews):
     No Gradio: the app wiring (`app.build_app`) turns events into calls of these methods.
     """
 
-    def __init__(self, atlas: Any, feedback: FeedbackStore | None = None, export_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        atlas: Any,
+        feedback: FeedbackStore | None = None,
+        export_dir: Path | None = None,
+        who: Callable[[Any], str] = lambda request: "local",
+    ) -> None:
+        """`feedback`: the course's question log and ratings (default: in the atlas's store); `who(request)`: the
+        name of the user making a request (questions are logged under its pseudonym)."""
         self.atlas = atlas
-        settings = getattr(atlas, "settings", None)
-        index_dir = Path(getattr(settings, "index_dir", "embeddings"))
-        self.feedback = feedback or FeedbackStore.for_index(index_dir, getattr(settings, "course", "default"))
+        settings = getattr(atlas, "settings", None) or Settings()
+        self.feedback = feedback or FeedbackStore(QuestionLog.open(settings, atlas), settings.course)
+        self.who = who
         self.corpus = Path(getattr(settings, "corpus", "corpus")).resolve()
         self._export_dir = export_dir
 

@@ -1,0 +1,112 @@
+"""The question log: pseudonyms, background writes, retention, export and purge (CLI), shared records."""
+
+from __future__ import annotations
+
+import json
+import stat
+import time
+
+import pytest
+
+from atlas_qa.cli import main
+from atlas_qa.config import Settings
+from atlas_qa.embedding import HashEmbedder
+from atlas_qa.insight import QuestionLog, pseudonym, student_label
+from atlas_qa.insight.log import DAY, log_key
+from atlas_qa.types import Answer, Citation, Cite
+
+
+def _answer(question: str = "What did Pal say about rules?", refused: bool = False) -> Answer:
+    cit = Citation(1, "p1", "Rules page", "src", "Rules", "Pal", "213", (Cite("Pal, 2014", ""),), "Rules.", 0.9, 0, 6)
+    return Answer(question, "Not covered." if refused else "Rules. [1]", refused, () if refused else (cit,))
+
+
+def _log(settings: Settings) -> QuestionLog:
+    return QuestionLog(settings, HashEmbedder().embed_batch)
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(index_dir=tmp_path / "index")
+
+
+def test_students_are_keyed_hashes_and_names_are_never_stored(settings, tmp_path):
+    log = _log(settings)
+    log.record("default", "alice", _answer(), "What did he say?", follow_up=True)
+    log.close()
+    key_file = tmp_path / "index" / "log.key"
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600  # beside the users db, readable by us only
+    [e] = _log(settings).entries("default")
+    assert e.student == pseudonym(log_key(settings), "alice") != pseudonym(b"another key", "alice")
+    assert len(e.student) == 16 and student_label(e.student) == f"student {e.student[:4]}"
+    assert (e.question, e.searched, e.follow_up, e.pages, e.helpful) == (
+        "What did he say?",
+        "What did Pal say about rules?",
+        True,
+        ("p1",),
+        None,
+    )
+    assert e.passages == ("p1#0-6",) and e.works == (("Pal, 2014", "", "p1"),)  # not in the page's references
+    stored = _log(settings).collection("default").get(include=["metadatas", "documents"])
+    assert "alice" not in json.dumps(stored)
+    assert _log(settings.with_(log_key="k")).student("alice") != e.student  # the key decides
+
+
+def test_writes_are_in_order_and_a_rating_lands_on_its_record(settings):
+    log = _log(settings)
+    rid = log.record("default", "bob", _answer(refused=True), "Where is the cafeteria?")
+    log.rate("default", rid, False)
+    log.rate("default", rid, comment="Please add it")
+    log.flush()
+    [e] = log.entries("default")
+    assert e.id == rid and e.refused and e.pages == () and e.helpful is False and e.comment == "Please add it"
+    log.rate("default", "no-such-record", True)  # ignored, never a new record
+    log.flush()
+    assert log.count("default") == 1 and log.count("other") == 0
+
+
+def test_old_records_are_deleted_on_first_use_after_log_days(settings):
+    log = _log(settings)
+    now = time.time()
+    for age in (200, 100, 1):
+        log.record("default", "a", _answer(), f"asked {age} days ago", when=now - age * DAY)
+    log.close()
+    assert [e.question for e in _log(settings).entries("default")] == ["asked 100 days ago", "asked 1 days ago"]
+    assert [e.question for e in _log(settings.with_(log_days=30)).entries("default")] == ["asked 1 days ago"]
+
+
+def test_export_and_purge_from_the_command_line(settings, capsys):
+    log = _log(settings)
+    start = time.time() - 3 * DAY
+    log.record("polisci", "alice", _answer(), "alice early", when=start)
+    log.record("polisci", "bob", _answer(), "bob early", when=start)
+    log.record("polisci", "alice", _answer(), "alice late", when=start + 2 * DAY)
+    log.close()
+    day = time.strftime("%Y-%m-%d", time.gmtime(start + DAY))
+
+    assert main(["log", "export", "--course", "polisci", "--student", "alice"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [r["question"] for r in rows] == ["alice early", "alice late"]
+    assert rows[0]["citations"][0]["speaker"] == "Pal" and "name" not in rows[0]
+    assert main(["log", "export", "--course", "polisci", "--before", day]) == 0
+    assert [r["question"] for r in json.loads(capsys.readouterr().out)] == ["alice early", "bob early"]
+
+    assert main(["log", "purge", "--course", "polisci"]) == 2  # nothing said: nothing purged
+    assert "--before" in capsys.readouterr().err
+    assert main(["log", "purge", "--course", "polisci", "--before", "yesterday-ish"]) == 2
+    assert "not a date" in capsys.readouterr().err
+    assert main(["log", "purge", "--course", "polisci", "--student", pseudonym(log_key(settings), "alice")]) == 0
+    assert "deleted 2 questions" in capsys.readouterr().out
+    assert [e.question for e in _log(settings).entries("polisci")] == ["bob early"]
+
+
+def test_an_admin_can_show_names_in_the_export(settings, capsys, monkeypatch):
+    from atlas_qa.users import UserStore
+
+    UserStore(settings.users_db).add("alice", "student", ["default"], "a-long-password-1")
+    log = _log(settings)
+    log.record("default", "alice", _answer(), "q")
+    log.close()
+    monkeypatch.setenv("ATLAS_QA_LOG_SHOW_NAMES", "true")
+    assert main(["log", "export"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["name"] == "alice"
