@@ -42,6 +42,7 @@ ANA = [  # (question, rating): m00002 "Defining Politics" is asked about most
 BEN = [
     ("Who gets what, when and how?", "Like"),
     ("What is the public interest?", None),
+    ("What does politics mean to different people?", None),
     (CARBON[1], None),
 ]
 MOST_ASKED = "Defining Politics"
@@ -154,6 +155,7 @@ def test_two_students_questions_show_up_as_the_instructors_insight(class_app, br
     expect(bars.first).to_be_attached()
     label = bars.last.get_attribute("aria-label") or ""
     assert re.search(rf"Questions: {data['questions']}\b", label), label
+    assert bars.last.bounding_box()["height"] > 50  # drawn from 0, not a bar of no height
 
     # Downloads: the CSV and JSON of the gaps table hold the API's numbers.
     link = page.locator("#aq-insight-gaps-csv")
