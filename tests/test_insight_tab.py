@@ -3,6 +3,7 @@ are insights_json's, and the tab's events refusing a student (a real log over th
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -133,10 +134,19 @@ def test_the_tabs_events_answer_the_courses_instructors_only(logged):
     with pytest.raises(gr.Error, match="instructors of 'other'"):
         show("other", "", "", "prof")  # a course not taught, though the caller teaches another
     for who in ("prof", "admin"):
-        message, numbers, *_ = show("default", "", "", who)
-        assert message == "" and ">6<" in numbers
+        message, numbers, plot, *_ = show("default", "", "", who)
+        assert message == "" and ">6<" in numbers and plot.visible is True
+    _, numbers, plot, *_ = show("default", "2020-01-01", "2020-01-31", "prof")
+    assert ">0<" in numbers and plot.visible is True and len(plot.value["data"]) == 31  # every day, at 0
     choices, *rest = select(None, "", "", "prof")
     assert choices.value == "default" and ">6<" in rest[1]
     message, *others = show("default", "last week", "", "prof")
     assert "is not a date" in message and 'role="alert"' in message
     assert all(isinstance(o, type(gr.skip())) for o in others)  # what was shown stays
+
+
+def test_an_empty_log_shows_no_chart(logged):
+    atlas, log = logged
+    app = build_app(atlas, insights=lambda c, s, u: replace(build_insights(atlas, log, c, s, u), per_day=()))
+    _, _, plot, *_ = _event(app, "aq-insight-show", "click")("default", "", "", None)
+    assert plot.visible is False  # an empty chart is an SVG with nothing to read out (axe: svg-img-alt)

@@ -157,6 +157,7 @@ def build_insight_tab(gr: Any, shown: bool = True) -> SimpleNamespace:
             label="Questions over time",
             elem_id="aq-insight-plot",
             height=260,
+            visible=False,
         )
         views: dict[str, Any] = {}
         downloads: dict[str, Any] = {}
@@ -200,7 +201,7 @@ def wire_insight_tab(gr: Any, ui: SimpleNamespace, source: InsightSource, export
         return (
             "",
             shown["headline"],
-            shown["per_day"],
+            gr.BarPlot(value=shown["per_day"], visible=not shown["per_day"].empty),  # no empty chart to read out
             *(shown[name] for name in ui.views),
             *(gr.DownloadButton(value=str(shown[key]), visible=True) for key in ui.downloads),
         )
