@@ -62,10 +62,11 @@ def test_the_curl_examples_work_as_written(served):
         done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=served, capture_output=True, text=True)
         assert done.returncode == 0, (script, done.stderr)
         outputs.append(done.stdout)
-    (first,), (follow_up,), (rated, listed), (parse, report) = (values(o) for o in outputs)
+    (first,), (follow_up,), (rated, listed, insights), (parse, report) = (values(o) for o in outputs)
     assert "According to Borins" in first["answer"] and first["citations"][0]["speaker"] == "Pal"
     assert "rule-bound bureaucracies" in follow_up["answer"] and not follow_up["refused"]
-    assert rated["id"] >= 1 and listed[0]["question"] == "How has digital technology changed public service delivery?"
+    assert rated["id"] and listed[0]["question"] == "How has digital technology changed public service delivery?"
+    assert insights["questions"] == 3 and insights["pages"][0]["questions"] >= 1  # two asked, one rated unasked
     assert "Pal" in {q["speaker"] for q in parse["quotations"]}
     assert report["unchanged"] == 1 and report["added"] == 0
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
 from atlas_qa.errors import AtlasError
 from atlas_qa.insight import QuestionLog, build_insights, insight_tables, insights_json
@@ -123,3 +124,25 @@ def test_an_empty_log_gives_an_empty_report(atlas, qlog):
     ins = build_insights(atlas, qlog, "default")
     assert (ins.questions, ins.gaps, ins.per_day, ins.cited) == (0, (), (), ())
     assert all(p.questions == 0 for p in ins.pages)
+
+
+@pytest.mark.e2e
+def test_with_the_real_model_two_rephrasings_of_a_missing_topic_are_one_gap(real_atlas, tmp_path):
+    """Real model, real index: refused questions asked by two students in other words become one gap theme, labelled
+    with its words and pointed at the nearest pages; unrelated refused questions stay apart."""
+    log = QuestionLog(Settings(index_dir=tmp_path / "log"), real_atlas.sentence_vectors)
+    asked = [
+        ("alice", "How do I register to vote in another country?"),
+        ("bob", "What is the registration process for voting abroad?"),
+        ("bob", "What is the best pizza place near the university?"),
+        ("carol", "Who won the football championship last year?"),
+    ]
+    for user, q in asked:
+        log.record("default", user, _refused(q), q)  # refused (as the app would); the real model's vectors
+    log.close()
+    ins = build_insights(real_atlas, log, "default")
+    assert ins.refused == 4 and len(ins.gaps) == 3
+    top = ins.gaps[0]
+    assert set(top.questions) == {asked[0][1], asked[1][1]} and top.students == 2
+    assert {"vote", "voting", "register", "registration", "abroad", "country"} & set(top.label.split())
+    assert top.closest_pages and all(p.title for p in top.closest_pages)

@@ -42,6 +42,7 @@ class Settings:
         allowed_hosts: host names the app answers to (comma-separated; default: loopback names and `host`).
         cors_origins: origins allowed to call the app from a browser (comma-separated; default: none).
         max_body_bytes: the largest request body accepted (413 beyond it).
+        log_db: the question log (default: `questions.sqlite3` beside `users_db`); replicas share it.
         log_days: how many days the question log keeps a question (older ones are deleted); docs/insight-storage.md.
         log_key: the key of the students' pseudonyms (default: the file `log.key` beside `users_db`, made once).
         log_show_names: instructors see user names instead of pseudonyms in the insight data (an admin's choice).
@@ -76,6 +77,7 @@ class Settings:
     allowed_hosts: str = ""
     cors_origins: str = ""
     max_body_bytes: int = 1_048_576
+    log_db: Path | None = None
     log_days: int = 180
     log_key: str = ""
     log_show_names: bool = False
@@ -85,6 +87,8 @@ class Settings:
             object.__setattr__(self, "cache_dir", Path(self.index_dir) / "models")
         if self.users_db is None:
             object.__setattr__(self, "users_db", Path(self.index_dir) / "users.sqlite3")
+        if self.log_db is None:
+            object.__setattr__(self, "log_db", Path(self.users_db).parent / "questions.sqlite3")  # type: ignore[arg-type]
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -123,7 +123,7 @@ def test_file_routes_serve_neither_the_corpus_nor_the_index_nor_the_machine(host
         Path("/etc/passwd"),
         ROOT / "README.md",
         ROOT / "src" / "atlas_qa" / "ui" / "app.py",
-        Path(settings.index_dir).resolve() / "feedback.sqlite3",
+        Path(settings.index_dir).resolve() / "questions.sqlite3",  # the question log (ratings included)
     ]
     assert _status(f"{url}gradio_api/info") == 200  # the server answers; only the files are refused
     for path in private:

@@ -1,11 +1,13 @@
-"""Instructor insight: the question log (`log.py`) and what it tells (`report.py`).
+"""Instructor insight: the question log (`log.py`, counted by `stats.py`) and what it tells (`report.py`).
 
-Getting the log: `QuestionLog.open(settings, atlas)` (one per process; the web app holds it: `Courses.log` in api.py,
-passed to the UI's views); logging: `log.record(course, user_name, answer, question, follow_up=...)` returns the
-record id, `log.rate(course, id, helpful, comment)` rates it; `log.flush()` waits for pending writes, `log.close()`
-on shutdown. Insight: `build_insights(atlas, log, course, since, until)` -> `Insights`; `insights_json(ins)` is what
-`GET /api/v1/insights` returns and `insight_tables(ins)` the same numbers as tables. Storage and privacy:
-docs/insight-storage.md.
+Getting the log: `QuestionLog.open(settings, atlas)`; the web app holds one (`Courses.log` in api.py), and the UI's
+`Views` reach it as `views.feedback.log` (course: `views.feedback.course`). Logging:
+`log.record(course, user_name, answer, question, follow_up=...)` returns the record id at once (written in the
+background); `log.rate(course, id, helpful, comment)` rates it; `log.flush()` waits for pending writes, `log.close()`
+on shutdown. Insight: `build_insights(atlas, log, course, since, until)` -> `Insights` (ISO dates, both days included;
+`AtlasError` for a bad date); `insights_json(ins)` is what `GET /api/v1/insights` returns and `insight_tables(ins)`
+the same numbers as tables. Pseudonyms: `student_label(pseudonym)` -> "student 7f3a"; an admin's `log_show_names`:
+`requests.user_names(log, settings)` maps pseudonyms to names. Storage and privacy: docs/insight-storage.md.
 """
 
 from .log import LogEntry, QuestionLog, pseudonym, student_label

@@ -1,15 +1,15 @@
 """The question log: every question asked in a course, who asked (a pseudonym), what was searched and cited, how it
-was rated, and the question's embedding; kept in the course's store, so every app replica sees it.
+was rated, and the question's embedding; one SQLite file that every app replica opens.
 
-Storage: one Chroma collection per course, `atlas-qa.log.<course>`, in the same store as the index (the embedded
-folder, or the `chroma run` server replicas share). A record's metadata holds the light fields the insight report
-reads (time, pseudonym, question as typed and as searched, refused, follow-up, cited pages and passages, cited works,
-rating, comment); its document holds the heavy ones (the answer text and its citations) that only the feedback list
-and exports read; its embedding is the searched question's vector, reused from retrieval.
+Storage: `Settings.log_db` (default `questions.sqlite3` beside the users db, which replicas already share; see
+docs/insight-storage.md for why not a Chroma collection: measured there). One row per answer: time, course,
+pseudonym, the question as typed and as searched, refused, follow-up, cited pages, passages and works (JSON), rating,
+comment, the answer and its citations (JSON) and the searched question's vector (float32 bytes, reused from
+retrieval). WAL mode: readers never wait for a writer.
 
-Writes go through one background thread per log (an ask returns before its record is written, in the order made);
-`flush()` waits for them and `close()` is called on shutdown. A process killed hard loses the records of its last
-few milliseconds, never the log (see docs/insight-storage.md).
+Writes go through one background thread per log (an ask returns before its row is written, in the order made);
+`flush()` waits for them and `close()` is called on shutdown. A process killed hard loses the rows of its last few
+milliseconds, never the file: each row is one committed transaction.
 
 Students are pseudonymous: `student` is HMAC-SHA256(key, user name), hex, 16 digits; the key is `Settings.log_key`
 or the file `log.key` beside the users db, created on first use (replicas share it as they share the users db).
@@ -17,6 +17,7 @@ or the file `log.key` beside the users db, created on first use (replicas share 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -24,14 +25,15 @@ import logging
 import os
 import queue
 import secrets
+import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -40,17 +42,17 @@ from ..errors import AtlasError
 
 log = logging.getLogger(__name__)
 
-PREFIX = "atlas-qa.log."
 KEY_FILE = "log.key"
 NO_RATING = -1
-READ_BATCH = 5000
+READ_BATCH = 900  # ids per SQL statement (under SQLite's 999 variables)
+COLUMNS = "id, t, student, question, searched, refused, follow_up, pages, passages, works, helpful, comment"
 DAY = 86400.0
 _STOP = object()
 
 
-@dataclass(frozen=True)
-class LogEntry:
-    """One logged question (the light fields; `details` reads the answer and citations)."""
+class LogEntry(NamedTuple):
+    """One logged question (the light fields; `QuestionLog.details` reads the answer and citations). A named tuple:
+    the report builds 50,000 of them in a blink."""
 
     id: str
     course: str
@@ -61,7 +63,7 @@ class LogEntry:
     refused: bool
     follow_up: bool
     pages: tuple[str, ...]  # cited pages, in citation order
-    passages: tuple[str, ...]  # cited chunk ids
+    passages: tuple[str, ...]  # cited passages: "page id#start-end"
     works: tuple[tuple[str, str, str], ...]  # (cited work, full reference or "", page id) per attribution row
     helpful: bool | None  # None: not rated
     comment: str
@@ -71,7 +73,7 @@ class LogEntry:
         return iso_day(self.t)
 
     def to_json(self) -> dict[str, Any]:
-        out = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        out: dict[str, Any] = self._asdict()
         out.update(pages=list(self.pages), passages=list(self.passages), works=[list(w) for w in self.works])
         out["time"] = datetime.fromtimestamp(self.t, timezone.utc).isoformat(timespec="seconds")
         return out
@@ -122,38 +124,44 @@ def log_key(settings: Settings) -> bytes:
     return path.read_text(encoding="ascii").strip().encode("ascii")
 
 
-def log_name(course: str) -> str:
-    return PREFIX + course
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS questions (
+    id TEXT PRIMARY KEY, course TEXT NOT NULL, t REAL NOT NULL, student TEXT NOT NULL, question TEXT NOT NULL,
+    searched TEXT NOT NULL, refused INTEGER NOT NULL, follow_up INTEGER NOT NULL, pages TEXT NOT NULL,
+    passages TEXT NOT NULL, works TEXT NOT NULL, helpful INTEGER NOT NULL DEFAULT -1, comment TEXT NOT NULL DEFAULT '',
+    rated_at REAL);
+CREATE INDEX IF NOT EXISTS questions_by_time ON questions (course, t);
+CREATE TABLE IF NOT EXISTS answers (id TEXT PRIMARY KEY, answer TEXT NOT NULL, vector BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS imports (course TEXT PRIMARY KEY, rows INTEGER NOT NULL, at REAL NOT NULL);
+"""
 
 
 class QuestionLog:
-    """The question logs of the courses of one store. Thread-safe; writes happen in one background thread.
+    """The question logs of the courses of one file. Thread-safe; writes happen in one background thread.
 
-    `client`: a Chroma client (default: `index.make_client(settings)`, made on first use); `embed`: texts -> unit
-    vectors, for records written without a vector (an imported rating); `key`: the pseudonym key.
+    `embed`: texts -> unit vectors, for rows written without a vector (an imported rating); `key`: the pseudonym key.
     """
 
     def __init__(
         self,
         settings: Settings,
         embed: Callable[[Sequence[str]], np.ndarray] | None = None,
-        client: Any = None,
         key: bytes | None = None,
     ) -> None:
         self.settings = settings
+        self.path = Path(settings.log_db)  # type: ignore[arg-type]
         self.embed = embed
         self.days = settings.log_days
-        self._client = client
         self._key = key
-        self._collections: dict[str, Any] = {}
+        self._ready: set[str] = set()
         self._lock = threading.RLock()
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
 
     @classmethod
     def open(cls, settings: Settings, atlas: Any = None) -> QuestionLog:
-        """The log of the store `settings` name; with `atlas`, question vectors come from its cache (the vector
-        retrieval just computed is reused, not encoded again)."""
+        """The log `settings` name; with `atlas`, question vectors come from its cache (the vector retrieval just
+        computed is reused, not encoded again)."""
         return cls(settings, embed=getattr(atlas, "sentence_vectors", None))
 
     # -- identity ---------------------------------------------------------------------------------------------------
@@ -168,30 +176,31 @@ class QuestionLog:
         return pseudonym(self.key, name)
 
     # -- storage ----------------------------------------------------------------------------------------------------
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            from ..index import make_client
+    @contextmanager
+    def db(self) -> Iterator[sqlite3.Connection]:
+        """A connection in one transaction (committed at the end of the block)."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(self.path, timeout=30)) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")  # WAL: durable at each checkpoint, never corrupt
+            with db:
+                yield db
 
-            self._client = make_client(self.settings)
-        return self._client
-
-    def collection(self, course: str) -> Any:
-        """The course's log collection (created, old feedback imported and expired records deleted on first use)."""
+    def ready(self, course: str) -> None:
+        """On the course's first use in this process: tables made, old feedback imported, expired rows deleted."""
         with self._lock:
-            if course not in self._collections:
-                from ..index import collection_name
+            if course in self._ready:
+                return
+            from ..index import collection_name
 
-                collection_name(course)  # the same rule for course names as the index
-                coll = self.client.get_or_create_collection(
-                    log_name(course), configuration={"hnsw": {"space": "cosine"}}, embedding_function=None
-                )
-                self._collections[course] = coll
-                from .migrate import import_feedback
+            collection_name(course)  # the same rule for course names as the index
+            with self.db() as db:
+                db.executescript(SCHEMA)
+            self._ready.add(course)
+            from .migrate import import_feedback
 
-                import_feedback(self, course)
-                self._delete(coll, _where(None, time.time() - self.days * DAY, None, False))
-            return self._collections[course]
+            import_feedback(self, course)
+            self._delete(course, _where(None, time.time() - self.days * DAY, None, False))
 
     # -- writing ----------------------------------------------------------------------------------------------------
     def record(
@@ -207,6 +216,9 @@ class QuestionLog:
     ) -> str:
         """Log one answered question (an `Answer`) asked by user `user`; returns the record's id at once (the write
         happens in the background). `document(page_id)`: the page, to attribute the cited works (explain.py)."""
+        if vector is None and self.embed is None:  # an atlas without a model (a test's fake): nothing to log
+            log.warning("question not logged: no vector and no embedder")
+            return ""
         rid = uuid.uuid4().hex
         t = time.time() if when is None else when
         self._submit(
@@ -273,23 +285,25 @@ class QuestionLog:
             if self.embed is None:
                 raise AtlasError("The question log needs an embedder to store a question without its vector.")
             vector = self.embed([searched])[0]
-        self.collection(course).upsert(
-            ids=[rid],
-            embeddings=[np.asarray(vector, dtype=np.float32)],
-            metadatas=[meta],
-            documents=[answer_document(answer)],
-        )
+        row = {**meta, "id": rid, "course": course}
+        heavy = (rid, answer_document(answer), np.asarray(vector, dtype=np.float32).tobytes())
+        self.ready(course)
+        with self.db() as db:  # one transaction: both rows or neither
+            db.execute(
+                f"INSERT OR REPLACE INTO questions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+            db.execute("INSERT OR REPLACE INTO answers (id, answer, vector) VALUES (?, ?, ?)", heavy)
 
     def _rate(self, course: str, rid: str, helpful: bool | None, comment: str | None) -> None:
-        meta: dict[str, Any] = {"rated_at": time.time()}
-        if helpful is not None:
-            meta["helpful"] = int(helpful)
-        if comment is not None:
-            meta["comment"] = comment
-        coll = self.collection(course)
-        if coll.get(ids=[rid], include=[])["ids"]:
-            coll.update(ids=[rid], metadatas=[meta])
-        else:
+        self.ready(course)
+        with self.db() as db:
+            found = db.execute(
+                "UPDATE questions SET helpful = COALESCE(?, helpful), comment = COALESCE(?, comment), rated_at = ?"
+                " WHERE id = ? AND course = ?",
+                (None if helpful is None else int(helpful), comment, time.time(), rid, course),
+            ).rowcount
+        if not found:
             log.warning("rating of an unknown question-log record %s in %s ignored", rid, course)
 
     def add_rated(
@@ -320,48 +334,54 @@ class QuestionLog:
         until: float | None = None,
         student: str | None = None,
         rated_only: bool = False,
+        flagged_only: bool = False,
     ) -> list[LogEntry]:
-        """The course's records from `since` (inclusive) to `until` (exclusive), oldest first."""
-        where = _where(since, until, student, rated_only)
-        coll = self.collection(course)
-        out: list[LogEntry] = []
-        offset = 0
-        while True:
-            got = coll.get(where=where, include=["metadatas"], limit=READ_BATCH, offset=offset)
-            out += [_entry(course, i, m) for i, m in zip(got["ids"], got["metadatas"] or [])]
-            if len(got["ids"]) < READ_BATCH:
-                break
-            offset += READ_BATCH
-        out.sort(key=lambda e: e.t)
-        return out
+        """The course's records from `since` (inclusive) to `until` (exclusive), oldest first; `rated_only`: the rated
+        ones; `flagged_only`: the refused, follow-up and thumbs-down ones (what gaps and confusions are made of)."""
+        self.ready(course)
+        where, values = _where(since, until, student, rated_only)
+        if flagged_only:
+            where += " AND (refused OR follow_up OR helpful = 0)"
+        with self.db() as db:
+            rows = db.execute(
+                f"SELECT {COLUMNS} FROM questions WHERE course = ? AND {where} ORDER BY t, rowid", (course, *values)
+            ).fetchall()
+        return [_entry(course, row) for row in rows]
 
     def vectors(self, course: str, ids: Sequence[str]) -> np.ndarray:
         """The question vectors of records `ids`, in that order (rows of a float32 matrix)."""
-        if not ids:
+        found = dict(self._by_ids(course, "a.vector", ids))
+        if not found:
             return np.zeros((0, 0), dtype=np.float32)
-        coll = self.collection(course)
-        found: dict[str, np.ndarray] = {}
-        for i in range(0, len(ids), READ_BATCH):
-            got = coll.get(ids=list(ids[i : i + READ_BATCH]), include=["embeddings"])
-            found.update(zip(got["ids"], got["embeddings"]))
-        return np.stack([np.asarray(found[i], dtype=np.float32) for i in ids])
+        return np.stack([np.frombuffer(found[i], dtype=np.float32) for i in ids])
 
     def details(self, course: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
-        """Record id -> {"answer", "citations"} (the heavy fields)."""
-        out: dict[str, dict[str, Any]] = {}
-        coll = self.collection(course)
-        for i in range(0, len(ids), READ_BATCH):
-            got = coll.get(ids=list(ids[i : i + READ_BATCH]), include=["documents"])
-            out.update((k, json.loads(d or "{}")) for k, d in zip(got["ids"], got["documents"] or []))
+        """Record id -> {"answer", "citations", "closest_pages"} (the heavy fields)."""
+        return {i: json.loads(doc) for i, doc in self._by_ids(course, "a.answer", ids)}
+
+    def _by_ids(self, course: str, column: str, ids: Sequence[str]) -> list[tuple[str, Any]]:
+        self.ready(course)
+        out: list[tuple[str, Any]] = []
+        with self.db() as db:
+            for i in range(0, len(ids), READ_BATCH):
+                chunk = list(ids[i : i + READ_BATCH])
+                marks = ", ".join("?" * len(chunk))
+                sql = (  # by the primary key; the heavy columns live in `answers`, so the counts never scan them
+                    f"SELECT q.id, q.course, {column} FROM questions AS q LEFT JOIN answers AS a ON a.id = q.id"
+                    f" WHERE q.id IN ({marks})"
+                )
+                out += [(i, value) for i, c, value in db.execute(sql, chunk) if c == course]
         return out
 
     def student_of(self, course: str, rid: str) -> str | None:
         """The pseudonym that asked record `rid` ("" unknown), or None when the course has no such record."""
-        got = self.collection(course).get(ids=[rid], include=["metadatas"])
-        return str((got["metadatas"] or [{}])[0].get("student", "")) if got["ids"] else None
+        found = self._by_ids(course, "q.student", [rid])
+        return str(found[0][1]) if found else None
 
     def count(self, course: str) -> int:
-        return int(self.collection(course).count())
+        self.ready(course)
+        with self.db() as db:
+            return int(db.execute("SELECT count(*) FROM questions WHERE course = ?", (course,)).fetchone()[0])
 
     # -- data requests ----------------------------------------------------------------------------------------------
     def purge(self, course: str, before: float | None = None, student: str | None = None) -> int:
@@ -369,56 +389,69 @@ class QuestionLog:
         if before is None and student is None:
             raise AtlasError("Say what to purge: --before DATE and/or --student ID.")
         self.flush()
-        return self._delete(self.collection(course), _where(None, before, student, False))
+        self.ready(course)
+        return self._delete(course, _where(None, before, student, False))
 
-    @staticmethod
-    def _delete(coll: Any, where: dict[str, Any] | None) -> int:
-        ids = coll.get(where=where, include=[])["ids"]
-        for i in range(0, len(ids), READ_BATCH):
-            coll.delete(ids=ids[i : i + READ_BATCH])
-        return len(ids)
+    def _delete(self, course: str, where: tuple[str, list[Any]]) -> int:
+        values = (course, *where[1])
+        with self.db() as db:
+            db.execute(
+                f"DELETE FROM answers WHERE id IN (SELECT id FROM questions WHERE course = ? AND {where[0]})", values
+            )
+            return int(db.execute(f"DELETE FROM questions WHERE course = ? AND {where[0]}", values).rowcount)
 
     def courses(self) -> list[str]:
-        """Courses that have a log in this store."""
-        names = [c if isinstance(c, str) else c.name for c in self.client.list_collections()]
-        return sorted(n[len(PREFIX) :] for n in names if n.startswith(PREFIX))
+        """Courses that have questions in this log."""
+        if not self.path.exists():
+            return []
+        with self.db() as db:
+            db.executescript(SCHEMA)
+            return [c for (c,) in db.execute("SELECT DISTINCT course FROM questions ORDER BY course")]
 
     def resolve_student(self, who: str) -> str:
         """A pseudonym given as itself (16 hex digits) or as the user's name."""
         return who if len(who) == 16 and all(ch in "0123456789abcdef" for ch in who) else self.student(who)
 
 
-def _where(since: float | None, until: float | None, student: str | None, rated: bool) -> dict[str, Any] | None:
-    clauses: list[dict[str, Any]] = []
-    if since is not None:
-        clauses.append({"t": {"$gte": float(since)}})
-    if until is not None:
-        clauses.append({"t": {"$lt": float(until)}})
-    if student:
-        clauses.append({"student": student})
+def _where(since: float | None, until: float | None, student: str | None, rated: bool) -> tuple[str, list[Any]]:
+    """An SQL condition and its values (always a condition: "1" for everything)."""
+    clauses, values = ["1"], []
+    for clause, value in (("t >= ?", since), ("t < ?", until), ("student = ?", student or None)):
+        if value is not None:
+            clauses.append(clause)
+            values.append(value)
     if rated:
-        clauses.append({"helpful": {"$gte": 0}})
-    if not clauses:
-        return None
-    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+        clauses.append("helpful >= 0")
+    return " AND ".join(clauses), values
 
 
-def _entry(course: str, rid: str, m: dict[str, Any]) -> LogEntry:
-    helpful = int(m.get("helpful", NO_RATING))
+@functools.lru_cache(maxsize=65536)
+def parse_json_list(raw: str) -> tuple[str, ...]:
+    """A JSON list as a tuple; the same lists recur (popular pages), so each is parsed once."""
+    return tuple(json.loads(raw))
+
+
+@functools.lru_cache(maxsize=65536)
+def parse_works(raw: str) -> tuple[tuple[str, str, str], ...]:
+    return tuple(tuple(w) for w in json.loads(raw))  # type: ignore[misc]
+
+
+def _entry(course: str, row: tuple[Any, ...]) -> LogEntry:
+    rid, t, student, question, searched, refused, follow_up, pages, passages, works, helpful, comment = row
     return LogEntry(
         id=rid,
         course=course,
-        t=float(m.get("t", 0.0)),
-        student=str(m.get("student", "")),
-        question=str(m.get("question", "")),
-        searched=str(m.get("searched", "")),
-        refused=bool(m.get("refused", False)),
-        follow_up=bool(m.get("follow_up", False)),
-        pages=tuple(json.loads(m.get("pages") or "[]")),
-        passages=tuple(json.loads(m.get("passages") or "[]")),
-        works=tuple(tuple(w) for w in json.loads(m.get("works") or "[]")),  # type: ignore[misc]
+        t=float(t),
+        student=student,
+        question=question,
+        searched=searched,
+        refused=bool(refused),
+        follow_up=bool(follow_up),
+        pages=parse_json_list(pages),
+        passages=parse_json_list(passages),
+        works=parse_works(works),
         helpful=None if helpful < 0 else bool(helpful),
-        comment=str(m.get("comment", "")),
+        comment=comment,
     )
 
 

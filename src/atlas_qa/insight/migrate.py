@@ -1,7 +1,7 @@
 """The one-time import of the ratings kept before the question log (`feedback.sqlite3` beside the index).
 
-Each old rating becomes a rated log record with a stable id (`feedback-<n>`), so two replicas importing at once
-write the same records; the log collection's metadata then says it is done, and the file is left as it was.
+Each old rating becomes a rated log record with a stable id (`feedback-<course>-<n>`), so two replicas importing at
+once write the same records; the log's `imports` table then says it is done, and the file is left as it was.
 Ratings saved before courses were recorded (no course) belong to the `default` course, as they always did.
 """
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -40,33 +41,34 @@ def legacy_ratings(path: Path, course: str) -> list[dict[str, Any]]:
 
 def import_feedback(log: Any, course: str) -> int:
     """Import the course's old ratings into `log` once; returns how many were imported now."""
-    coll = log.collection(course)
-    if (coll.metadata or {}).get(DONE):
-        return 0
-    path = Path(log.settings.index_dir) / FILENAME
-    rows = legacy_ratings(path, course)
-    if rows:
-        vectors = log.embed([r["asked"] or r["question"] for r in rows])
-        for r, vector in zip(rows, vectors):
-            answer = answer_from_json(
-                {
-                    "question": r["question"],
-                    "searched": r["asked"],
-                    "answer": r["answer"],
-                    "refused": bool(r["refused"]),
-                    "citations": json.loads(r["citations"] or "[]"),
-                }
-            )
-            log.add_rated(
-                course,
-                "",
-                answer,
-                r["question"],
-                bool(r["helpful"]),
-                r["comment"] or "",
-                rid=f"feedback-{r['id']}",
-                t=float(r["created_at"]),
-                vector=vector,
-            )
-    coll.modify(metadata={DONE: len(rows) or 1})
+    with log.db() as db:
+        if db.execute("SELECT 1 FROM imports WHERE course = ?", (course,)).fetchone():
+            return 0
+    rows = legacy_ratings(Path(log.settings.index_dir) / FILENAME, course)
+    vectors = log.embed([r["asked"] or r["question"] for r in rows]) if rows else []
+    for r, vector in zip(rows, vectors):
+        answer = answer_from_json(
+            {
+                "question": r["question"],
+                "searched": r["asked"],
+                "answer": r["answer"],
+                "refused": bool(r["refused"]),
+                "citations": json.loads(r["citations"] or "[]"),
+            }
+        )
+        log.add_rated(
+            course,
+            "",
+            answer,
+            r["question"],
+            bool(r["helpful"]),
+            r["comment"] or "",
+            rid=f"feedback-{course}-{r['id']}",
+            t=float(r["created_at"]),
+            vector=vector,
+        )
+    with log.db() as db:
+        db.execute(
+            "INSERT OR IGNORE INTO imports (course, rows, at) VALUES (?, ?, ?)", (course, len(rows), time.time())
+        )
     return len(rows)

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import AtlasError
+from . import stats
 from .log import DAY, LogEntry, QuestionLog, iso_day, parse_day
 
 GAP_DISTANCE = 0.5  # cosine distance (1 - similarity) under which two refused questions are one theme (average link)
@@ -28,6 +29,9 @@ CLOSEST_PAGES = 3
 MAX_CONFUSIONS = 30
 CONFUSION_EXAMPLES = 10
 LABEL_WORDS = 3
+ASKING_WORDS = frozenset(
+    "does did explain tell know mean means meant example examples question quick exam please help understand".split()
+)  # words of asking, not of the theme
 
 
 @dataclass(frozen=True)
@@ -98,22 +102,24 @@ def build_insights(
     end = parse_day(until, "until date") + DAY if until else None
     if start is not None and end is not None and end <= start:
         raise AtlasError(f"The until date {until} is before the since date {since}.")
-    entries = log.entries(course, start, end)
+    scope = (course, start, end)
+    flagged = log.entries(course, start, end, flagged_only=True)
+    questions, refused, students = stats.totals(log, scope)
     catalogue = _catalogue(atlas)
     title = {pid: t for pid, (t, _) in catalogue.items()}
     return Insights(
         course=course,
         since=iso_day(start) if start is not None else None,
         until=iso_day(end - DAY) if end is not None else None,
-        questions=len(entries),
-        refused=sum(e.refused for e in entries),
-        students=len({e.student for e in entries if e.student}),
-        per_day=per_day(entries, start, end),
-        pages=pages_asked(entries, catalogue),
-        topics=topics_asked(entries, catalogue),
-        gaps=find_gaps(atlas, log, course, entries, title),
-        confusions=confusions(entries, title),
-        cited=cited_works(entries, title),
+        questions=questions,
+        refused=refused,
+        students=students,
+        per_day=per_day(stats.per_day(log, scope), start, end),
+        pages=pages_asked(stats.per_page(log, scope), catalogue),
+        topics=topics_asked(stats.page_sets(log, scope), catalogue),
+        gaps=find_gaps(atlas, log, course, flagged, title),
+        confusions=confusions(flagged, title),
+        cited=cited_works(stats.works(log, scope), title),
     )
 
 
@@ -126,42 +132,35 @@ def _catalogue(atlas: Any) -> dict[str, tuple[str, str]]:
     return out
 
 
-def per_day(entries: list[LogEntry], start: float | None, end: float | None) -> tuple[tuple[str, int], ...]:
-    """Questions per day from the first day (`start`'s, or the first question's) to the last, days without any at 0."""
-    counts = Counter(e.day for e in entries)
+def per_day(counts: dict[str, int], start: float | None, end: float | None) -> tuple[tuple[str, int], ...]:
+    """Questions per day from the first day (`start`'s, or the first question's) to the last (`end`'s, or the last
+    question's), days without any at 0."""
     if not counts and (start is None or end is None):
         return ()
     first = date.fromisoformat(iso_day(start) if start is not None else min(counts))
     last = date.fromisoformat(iso_day(end - DAY) if end is not None else max(counts))
-    if end is None and counts:
-        last = max(last, date.fromisoformat(max(counts)))
-    days = (last - first).days + 1
-    return tuple(
-        ((first + timedelta(d)).isoformat(), counts.get((first + timedelta(d)).isoformat(), 0)) for d in range(days)
-    )
+    days = ((first + timedelta(d)).isoformat() for d in range((last - first).days + 1))
+    return tuple((d, counts.get(d, 0)) for d in days)
 
 
-def pages_asked(entries: list[LogEntry], catalogue: dict[str, tuple[str, str]]) -> tuple[PageAsked, ...]:
-    """Every page with the questions whose answers cite it and their distinct students; most asked first."""
-    questions: Counter[str] = Counter()
-    students: dict[str, set[str]] = defaultdict(set)
-    for e in entries:
-        for pid in set(e.pages):
-            questions[pid] += 1
-            if e.student:
-                students[pid].add(e.student)
-    ids = set(catalogue) | set(questions)
-    rows = [PageAsked(pid, *catalogue.get(pid, (pid, "")), questions[pid], len(students[pid])) for pid in ids]
+def pages_asked(counts: dict[str, tuple[int, int]], catalogue: dict[str, tuple[str, str]]) -> tuple[PageAsked, ...]:
+    """Every page with the questions whose answers cite it and their distinct students; most asked first, then
+    pages never asked (0)."""
+    rows = [
+        PageAsked(pid, *catalogue.get(pid, (pid, "")), *counts.get(pid, (0, 0))) for pid in set(catalogue) | set(counts)
+    ]
     return tuple(sorted(rows, key=lambda p: (-p.questions, -p.students, p.title.lower(), p.page_id)))
 
 
-def topics_asked(entries: list[LogEntry], catalogue: dict[str, tuple[str, str]]) -> tuple[tuple[str, int], ...]:
+def topics_asked(
+    page_sets: list[tuple[tuple[str, ...], int]], catalogue: dict[str, tuple[str, str]]
+) -> tuple[tuple[str, int], ...]:
     """Questions per topic (a question citing two pages of one topic counts once); most first."""
     counts: Counter[str] = Counter()
-    for e in entries:
-        for topic in {catalogue.get(pid, ("", ""))[1] for pid in e.pages}:
+    for pages, n in page_sets:
+        for topic in {catalogue.get(pid, ("", ""))[1] for pid in pages}:
             if topic:
-                counts[topic] += 1
+                counts[topic] += n
     return tuple(sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])))
 
 
@@ -200,19 +199,23 @@ def cluster(vectors: np.ndarray) -> np.ndarray:
         return np.zeros(len(vectors), dtype=int)
     from sklearn.cluster import AgglomerativeClustering
 
+    unit = vectors / np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12)
+    distances = np.clip(1.0 - unit @ unit.T, 0.0, 2.0).astype(np.float64)  # cosine, in one BLAS call
+    np.fill_diagonal(distances, 0.0)
     model = AgglomerativeClustering(
-        n_clusters=None, metric="cosine", linkage="average", distance_threshold=GAP_DISTANCE
+        n_clusters=None, metric="precomputed", linkage="average", distance_threshold=GAP_DISTANCE
     )
-    return model.fit_predict(vectors)  # type: ignore[no-any-return]
+    return model.fit_predict(distances)  # type: ignore[no-any-return]
 
 
 def theme_labels(groups: list[list[str]]) -> list[str]:
     """Each group's most characteristic words: the top tf-idf terms of its questions taken as one document."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 
     docs = [" ".join(g) for g in groups]
     try:
-        tfidf = TfidfVectorizer(stop_words="english", token_pattern=r"(?u)\b[^\W\d_]{3,}\b", sublinear_tf=True)
+        stop = sorted(ENGLISH_STOP_WORDS | ASKING_WORDS)
+        tfidf = TfidfVectorizer(stop_words=stop, token_pattern=r"(?u)\b[^\W\d_]{3,}\b", sublinear_tf=True)
         weights = tfidf.fit_transform(docs).toarray()
     except ValueError:  # nothing but stop words
         return [g[0][:60] for g in groups]
@@ -261,14 +264,16 @@ def confusions(entries: list[LogEntry], title: dict[str, str]) -> tuple[Confusio
     )
 
 
-def cited_works(entries: list[LogEntry], title: dict[str, str]) -> tuple[CitedWork, ...]:
+def cited_works(
+    groups: list[tuple[tuple[tuple[str, str, str], ...], int]], title: dict[str, str]
+) -> tuple[CitedWork, ...]:
     """The works the answers cited (attribution rows), per page; a work whose page lists no reference for it is
     `in_references=False`. Most cited first."""
     counts: Counter[tuple[str, str]] = Counter()
     listed: dict[tuple[str, str], bool] = {}
-    for e in entries:
-        for work, reference, pid in e.works:
-            counts[(work, pid)] += 1
+    for works, n in groups:
+        for work, reference, pid in works:
+            counts[(work, pid)] += n
             listed[(work, pid)] = listed.get((work, pid), False) or bool(reference)
     return tuple(
         CitedWork(work, pid, title.get(pid, pid), n, listed[(work, pid)])

@@ -170,7 +170,7 @@ def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNames
 
     ui.sources.click(on_sources_click, [turns], [ui.sources, ui.side, ui.page], **hidden)
 
-    def on_like(state: list[Turn], ratings: dict[int, int], evt: gr.LikeData) -> tuple[Any, ...]:
+    def on_like(state: list[Turn], ratings: dict[int, str], evt: gr.LikeData) -> tuple[Any, ...]:
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         note, t = views.rate(state, int(index), evt.liked is True, ratings)
         return gr.Group(visible=True), note, ratings, t, ""
@@ -182,7 +182,7 @@ def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNames
         **hidden,
     )
 
-    def on_comment(ratings: dict[int, int], t: int | None, text: str) -> tuple[str, str]:
+    def on_comment(ratings: dict[int, str], t: int | None, text: str) -> tuple[str, str]:
         return views.comment(ratings, t, text), ""
 
     comment_io = ([rated, rated_turn, ui.comment], [ui.feedback_note, ui.comment])

@@ -1,0 +1,68 @@
+"""Counts over the question log, done by SQLite (C speed, one pass each): totals, questions a day, per page, per set
+of cited pages and per cited work. The report reads whole records only for the flagged few (refused, follow-ups,
+thumbs-down)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .log import DAY, QuestionLog, iso_day, parse_json_list, parse_works
+
+Scope = tuple[str, float | None, float | None]  # course, since (inclusive), until (exclusive)
+
+
+def _where(scope: Scope) -> tuple[str, list[Any]]:
+    course, since, until = scope
+    clauses: list[str] = ["course = ?"]
+    values: list[Any] = [course]
+    for clause, value in (("t >= ?", since), ("t < ?", until)):
+        if value is not None:
+            clauses.append(clause)
+            values.append(value)
+    return " AND ".join(clauses), values
+
+
+def _rows(log: QuestionLog, scope: Scope, sql: str) -> list[tuple[Any, ...]]:
+    log.ready(scope[0])
+    where, values = _where(scope)
+    with log.db() as db:
+        return db.execute(sql.format(where=where), values).fetchall()
+
+
+def totals(log: QuestionLog, scope: Scope) -> tuple[int, int, int]:
+    """(questions, refused, distinct known students)."""
+    [(n, refused, students)] = _rows(
+        log,
+        scope,
+        "SELECT count(*), coalesce(sum(refused), 0), count(DISTINCT nullif(student, '')) FROM questions WHERE {where}",
+    )
+    return int(n), int(refused), int(students)
+
+
+def per_day(log: QuestionLog, scope: Scope) -> dict[str, int]:
+    """ISO date (UTC) -> questions asked that day (days without any left out)."""
+    rows = _rows(log, scope, f"SELECT CAST(t / {DAY} AS INTEGER), count(*) FROM questions WHERE {{where}} GROUP BY 1")
+    return {iso_day(day * DAY): int(n) for day, n in rows}
+
+
+def per_page(log: QuestionLog, scope: Scope) -> dict[str, tuple[int, int]]:
+    """Page id -> (questions whose answer cites it, distinct known students who asked them)."""
+    rows = _rows(
+        log,
+        scope,
+        "SELECT j.value, count(DISTINCT questions.id), count(DISTINCT nullif(student, ''))"
+        " FROM questions, json_each(questions.pages) AS j WHERE {where} GROUP BY j.value",
+    )
+    return {str(page): (int(n), int(students)) for page, n, students in rows}
+
+
+def page_sets(log: QuestionLog, scope: Scope) -> list[tuple[tuple[str, ...], int]]:
+    """Each distinct set of cited pages with how many questions cited it (topics are counted from these)."""
+    rows = _rows(log, scope, "SELECT pages, count(*) FROM questions WHERE {where} GROUP BY pages")
+    return [(parse_json_list(pages), int(n)) for pages, n in rows]
+
+
+def works(log: QuestionLog, scope: Scope) -> list[tuple[tuple[tuple[str, str, str], ...], int]]:
+    """Each distinct list of cited works (attribution rows) with how many answers cited it."""
+    rows = _rows(log, scope, "SELECT works, count(*) FROM questions WHERE {where} GROUP BY works")
+    return [(parse_works(w), int(n)) for w, n in rows]
