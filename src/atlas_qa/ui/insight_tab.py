@@ -60,7 +60,7 @@ def headline(ins: Any) -> str:
 
 def per_day_frame(ins: Any) -> Any:
     """Questions per day as the plot takes them: a DataFrame with the columns "Day" and "Questions"."""
-    import pandas as pd
+    import pandas as pd  # type: ignore[import-untyped]  # (installed with gradio)
 
     return pd.DataFrame(
         {"Day": [day for day, _ in ins.per_day], "Questions": [int(n) for _, n in ins.per_day]},
