@@ -110,6 +110,9 @@ EVENTS = [  # every event that reads or changes instructor data: (elem_id, event
     ("aq-answer-pick", "change", [[], None]),
     ("aq-attr-csv", "click", [[], None]),
     ("aq-attr-json", "click", [[], None]),
+    ("aq-tab-insight", "select", [None, "", ""]),
+    ("aq-insight-show", "click", ["course-a", "", ""]),
+    ("aq-insight-course", "input", ["course-a", "2026-01-01", ""]),
 ]
 
 

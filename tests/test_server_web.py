@@ -17,7 +17,7 @@ from atlas_qa.server import create_app
 from atlas_qa.users import MAX_FAILURES_PER_USER, UserStore
 from tests.embedder import HASH
 
-from .live import call, running
+from .live import call, gradio_event, running
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -140,3 +140,25 @@ def test_request_bodies_are_capped(app_with, tmp_path):
         assert reply.startswith(b"HTTP/1.1 413") and b"larger than 100,000 bytes" in reply
         small = {"question": "What are de jure rules?"}
         assert call(f"{base}/api/v1/ask", "POST", small, {"Authorization": f"Bearer {token}"}).status == 200
+
+
+def test_a_students_session_gets_no_insight(app_with, tmp_path):
+    """The Insight tab's events behind a student's sign-in cookie: refused on the server, whatever the page shows."""
+    with app_with() as base:
+        UserStore(tmp_path / "users.sqlite3", rounds=4).add("prof", "instructor", ["default"], "prof-password")
+        sessions = {
+            n: {"Cookie": _login(base, n, f"{n}-password").headers["Set-Cookie"].split(";")[0]} for n in ("ana", "prof")
+        }
+        config = call(f"{base}/config", headers=sessions["ana"]).json()
+        ids = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+        events = [
+            d["id"]
+            for d in config["dependencies"]
+            if any(ids.get(t) in ("aq-tab-insight", "aq-insight-show") for t, _ in d["targets"])
+        ]
+        assert len(events) == 2
+        for fn in events:
+            status, message = gradio_event(base, fn, ["default", "", ""], sessions["ana"])
+            assert status == 200 and not message["success"] and "instructors" in str(message["output"]["error"])
+            status, message = gradio_event(base, fn, ["default", "", ""], sessions["prof"])
+            assert status == 200 and message["success"], message

@@ -127,6 +127,7 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
 
     from .api import Courses, router
     from .guard import AskGuard
+    from .insight import build_insights
     from .ui.app import build_app
     from .ui.serve import launch_options
 
@@ -179,7 +180,12 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
         return access.identify(headers, getattr(client, "host", None))
 
     feedback = courses.feedback(settings.course)  # the UI logs and rates into the API's question log
-    blocks = build_app(courses.atlas(settings.course), feedback, user_of=None if access.local else user_of)
+
+    def insights(course: str, since: str | None, until: str | None) -> Any:  # the Insight tab's numbers: the API's
+        courses.log.flush()  # the questions just asked are counted
+        return build_insights(courses.atlas(course), courses.log, course, since, until)
+
+    blocks = build_app(courses.atlas(settings.course), feedback, None if access.local else user_of, insights)
     app.router.on_shutdown.append(courses.log.close)  # pending question-log writes are stored before exit
     options = launch_options(settings)
     # CORS before mounting: Gradio then adds none of its own (its default allows any localhost origin).

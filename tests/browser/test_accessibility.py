@@ -37,7 +37,7 @@ def test_every_view_has_no_wcag_violations_before_and_after_an_answer(shipped_ap
     page.goto(url)
     expect(page.locator("#aq-examples button").first).to_be_visible()
     seen = {"ask (empty)": violations(page)}
-    for tab in ("Attribution", "Corpus", "Feedback"):
+    for tab in ("Attribution", "Corpus", "Feedback", "Insight"):
         open_tab(page, tab)
         page.wait_for_timeout(500)
         seen[f"{tab} (empty)"] = violations(page)
@@ -47,7 +47,7 @@ def test_every_view_has_no_wcag_violations_before_and_after_an_answer(shipped_ap
     page.locator("#aq-sources button.aq-open").first.click()
     expect(page.locator("#aq-page .aq-pageview")).to_be_visible()
     seen["page view"] = violations(page)
-    for tab in ("Attribution", "Corpus", "Feedback"):
+    for tab in ("Attribution", "Corpus", "Feedback", "Insight"):
         open_tab(page, tab)
         page.wait_for_timeout(500)
         seen[f"{tab} (answered)"] = violations(page)

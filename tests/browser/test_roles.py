@@ -1,5 +1,5 @@
 """Students and instructors sign in and see their own views: a student the Ask view only, an instructor also the
-Attribution, Corpus and Feedback views (with accounts; the real model on the shipped corpus)."""
+Attribution, Corpus, Feedback and Insight views (with accounts; the real model on the shipped corpus)."""
 
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ def sign_in(page, url: str, name: str, password: str) -> None:
     expect(page.locator("#aq-chat")).to_be_visible(timeout=30_000)
 
 
-TABS = ["Ask", "Attribution", "Corpus", "Feedback"]
+TABS = ["Ask", "Attribution", "Corpus", "Feedback", "Insight"]
 
 
 def visible_tabs(page) -> list[str]:
@@ -70,7 +70,7 @@ def test_a_student_sees_the_ask_view_only(school_app, page, shoot):
     expect(page).to_have_url(f"{school_app}login")
 
 
-def test_an_instructor_also_sees_attribution_corpus_and_feedback(school_app, page, shoot):
+def test_an_instructor_also_sees_attribution_corpus_feedback_and_insight(school_app, page, shoot):
     sign_in(page, school_app, "prof", "prof-password")
     expect(page.get_by_role("tab", name="Feedback", exact=True)).to_be_visible(timeout=30_000)
     assert visible_tabs(page) == TABS
@@ -81,3 +81,6 @@ def test_an_instructor_also_sees_attribution_corpus_and_feedback(school_app, pag
     shoot(page, "instructor")
     open_tab(page, "Corpus")
     expect(page.locator("#aq-corpus-table")).to_contain_text("Digital technology and service delivery")
+    open_tab(page, "Insight")
+    expect(page.locator("#aq-insight-numbers")).to_contain_text("Questions")
+    expect(page.locator("#aq-insight-course input")).to_have_value("default")

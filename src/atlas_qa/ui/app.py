@@ -13,6 +13,7 @@ from ..feedback import FeedbackStore
 from ..types import answer_json, error_json
 from ..users import User
 from .ask_tab import build_ask_tab, wire_ask_tab
+from .insight_tab import InsightSource, build_insight_tab, wire_insight_tab
 from .instructor_tabs import after_answer, build_instructor_tabs, wire_instructor_tabs
 from .render import asset, esc
 from .views import Views
@@ -49,13 +50,17 @@ def render_header(stats: str) -> str:
 
 
 def build_app(
-    atlas: Any, feedback: FeedbackStore | None = None, user_of: Callable[[Any], User | None] | None = None
+    atlas: Any,
+    feedback: FeedbackStore | None = None,
+    user_of: Callable[[Any], User | None] | None = None,
+    insights: Callable[[str, str | None, str | None], Any] | None = None,
 ) -> Any:
     """The Blocks over an Atlas (not launched). `feedback`: the question log and its ratings (default: the atlas's).
 
     `user_of(request)`: the caller of an event (see `access.Access.identify`); without it everyone is the local
     user, who may do everything. With it, the instructor tabs start hidden and empty, are shown on load to the
     course's instructors only, and every instructor event checks the caller on the server.
+    `insights(course, since, until)`: a served course's `Insights` for the Insight tab (no tab without it).
     """
     import gradio as gr
 
@@ -66,9 +71,11 @@ def build_app(
     views = Views(atlas, feedback, who=who)
     course = getattr(getattr(atlas, "settings", None), "course", "default")
 
-    def teaches(request: Any) -> bool:
+    def teaches(request: Any, of: str = course) -> bool:
         user = LOCAL_USER if user_of is None else user_of(request)
-        return user is not None and user.teaches(course)
+        return user is not None and user.teaches(of)
+
+    served = getattr(getattr(atlas, "settings", None), "served_courses", lambda: [course])()
 
     with gr.Blocks(title="atlas-qa", analytics_enabled=False, fill_width=True) as app:
         states = SimpleNamespace(turns=gr.State([]), rated=gr.State({}), rated_turn=gr.State(None))
@@ -110,12 +117,17 @@ def build_app(
         with gr.Tabs(elem_id="aq-main-tabs"):
             ask = build_ask_tab(gr, views)
             instructor = build_instructor_tabs(gr, views, shown=user_of is None)
+            insight = build_insight_tab(gr, shown=user_of is None) if insights else None
         wire_ask_tab(gr, views, ask, states, after_answer(gr, views, instructor, teaches))
         wire_instructor_tabs(gr, views, instructor, ask, states.turns, stats, teaches)
+        if insight and insights:
+            source = InsightSource(lambda request: [c for c in served if teaches(request, c)], insights)
+            wire_insight_tab(gr, insight, source, views.export_dir)
+        tabs = (instructor.attribution_tab, instructor.corpus_tab, instructor.feedback_tab)
+        tabs += (insight.tab,) if insight else ()
 
         def on_load(request: gr.Request) -> tuple[Any, ...]:
             shown = teaches(request)
-            tabs = (instructor.attribution_tab, instructor.corpus_tab, instructor.feedback_tab)
             pages, parse = gr.skip(), gr.skip()
             if shown and user_of is not None:  # the instructor data the page's config leaves out
                 choices = views.page_choices()
@@ -123,7 +135,7 @@ def build_app(
                 pages, parse = gr.Dropdown(choices=choices, value=first), views.parse_view(first)
             return (render_header(views.stats()), *(gr.Tab(visible=shown) for _ in tabs), pages, parse)
 
-        load_outputs = [stats, *(instructor.attribution_tab, instructor.corpus_tab, instructor.feedback_tab)]
+        load_outputs = [stats, *tabs]
         load_outputs += [instructor.page_pick, instructor.parse_view]
         app.load(on_load, None, load_outputs, show_progress="hidden", api_visibility="private")
 
