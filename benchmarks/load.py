@@ -123,24 +123,50 @@ def main() -> int:
     args = parser.parse_args()
 
     questions = [json.loads(x)["question"] for x in args.questions.read_text().splitlines() if x.strip()]
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False", "GRADIO_ANALYTICS_ENABLED": "False",
-           "ATLAS_QA_INDEX_DIR": str(args.index_dir), "ATLAS_QA_COURSE": args.course}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "ATLAS_QA_INDEX_DIR": str(args.index_dir),
+        "ATLAS_QA_COURSE": args.course,
+    }
     procs: list[subprocess.Popen[bytes]] = []
     tmp = Path(tempfile.mkdtemp(prefix="atlas-load-"))
     try:
         if args.mode == "server":
             port = free_port()
-            procs.append(subprocess.Popen([str(BIN / "chroma"), "run", "--path", str(tmp / "chroma"), "--host",
-                                           "127.0.0.1", "--port", str(port)], env=env,
-                                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(BIN / "chroma"),
+                        "run",
+                        "--path",
+                        str(tmp / "chroma"),
+                        "--host",
+                        "127.0.0.1",
+                        "--port",
+                        str(port),
+                    ],
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
             wait_for(f"http://127.0.0.1:{port}/api/v2/heartbeat", procs[-1])
             archive = tmp / "index.tar.gz"
             subprocess.run([str(BIN / "atlas-qa"), "index", "export", str(archive)], env=env, check=True)
             env["ATLAS_QA_CHROMA_URL"] = f"http://127.0.0.1:{port}"
             subprocess.run([str(BIN / "atlas-qa"), "index", "import", str(archive)], env=env, check=True)
         app_port = free_port()
-        procs.append(subprocess.Popen([str(BIN / "atlas-qa"), "serve", "--no-ingest", "--port", str(app_port)],
-                                      env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        procs.append(
+            subprocess.Popen(
+                [str(BIN / "atlas-qa"), "serve", "--no-ingest", "--port", str(app_port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
         base = f"http://127.0.0.1:{app_port}"
         wait_for(base + "/", procs[-1])
         ask(base, questions[0])  # warm-up: model and BM25 load
@@ -150,12 +176,22 @@ def main() -> int:
             results.append(run_level(base, questions, clients, per_client, args.max_seconds))
             if not args.json:
                 r = results[-1]
-                print(f"{args.mode:8s} N={clients:3d}  {r['requests']:4d} req  {r['throughput_rps']:6.2f} req/s  "
-                      f"p50 {r['p50_ms']} ms  p95 {r['p95_ms']} ms  errors {r['errors']}", flush=True)
+                print(
+                    f"{args.mode:8s} N={clients:3d}  {r['requests']:4d} req  {r['throughput_rps']:6.2f} req/s  "
+                    f"p50 {r['p50_ms']} ms  p95 {r['p95_ms']} ms  errors {r['errors']}",
+                    flush=True,
+                )
         one = results[0]["throughput_rps"] or 1e-9
-        summary = {"mode": args.mode, "levels": results,
-                   "speedup_16_vs_1": round(next((r["throughput_rps"] for r in results if r["clients"] == 16), 0) / one, 2)}
-        print(json.dumps(summary, indent=2) if args.json else f"throughput at 16 clients / at 1: {summary['speedup_16_vs_1']}x")
+        summary = {
+            "mode": args.mode,
+            "levels": results,
+            "speedup_16_vs_1": round(next((r["throughput_rps"] for r in results if r["clients"] == 16), 0) / one, 2),
+        }
+        print(
+            json.dumps(summary, indent=2)
+            if args.json
+            else f"throughput at 16 clients / at 1: {summary['speedup_16_vs_1']}x"
+        )
         return 0 if all(r["errors"] == 0 for r in results) else 1
     finally:
         for p in reversed(procs):

@@ -33,8 +33,17 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for process {pid}")
 
 
-def soak(base: str, pid: int, questions: list[str], clients: int, seconds: float, warmup: float, every: float,
-         max_requests: int, quiet: bool) -> dict:
+def soak(
+    base: str,
+    pid: int,
+    questions: list[str],
+    clients: int,
+    seconds: float,
+    warmup: float,
+    every: float,
+    max_requests: int,
+    quiet: bool,
+) -> dict:
     done = [0]
     errors: list[str] = []
     lock = threading.Lock()
@@ -123,25 +132,47 @@ def main() -> int:
         if args.url:
             base, pid = args.url.rstrip("/"), args.pid
         else:
-            env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANONYMIZED_TELEMETRY": "False",
-                   "GRADIO_ANALYTICS_ENABLED": "False", "ATLAS_QA_INDEX_DIR": str(args.index_dir),
-                   "ATLAS_QA_COURSE": args.course}
+            env = {
+                **os.environ,
+                "HF_HUB_OFFLINE": "1",
+                "ANONYMIZED_TELEMETRY": "False",
+                "GRADIO_ANALYTICS_ENABLED": "False",
+                "ATLAS_QA_INDEX_DIR": str(args.index_dir),
+                "ATLAS_QA_COURSE": args.course,
+            }
             port = free_port()
-            proc = subprocess.Popen([str(BIN / "atlas-qa"), "serve", "--no-ingest", "--port", str(port)], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            proc = subprocess.Popen(
+                [str(BIN / "atlas-qa"), "serve", "--no-ingest", "--port", str(port)],
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
             base, pid = f"http://127.0.0.1:{port}", proc.pid
             wait_for(base + "/", proc)
-        result = soak(base, pid, questions, args.clients, 60 * args.minutes, 60 * args.warmup_minutes, args.every,
-                      args.max_requests, args.json)
+        result = soak(
+            base,
+            pid,
+            questions,
+            args.clients,
+            60 * args.minutes,
+            60 * args.warmup_minutes,
+            args.every,
+            args.max_requests,
+            args.json,
+        )
         if args.json:
             print(json.dumps(result, indent=2))
         else:
             r = result
             print(f"{r['clients']} clients, {r['seconds']} s, {r['requests']} requests, {r['errors']} errors")
-            print(f"RSS start {r['rss_start_mb']} MB, after warm-up {r['rss_after_warmup_mb']} MB, end "
-                  f"{r['rss_end_mb']} MB, max {r['rss_max_mb']} MB")
-            print(f"growth after warm-up: {r['growth_after_warmup_mb']} MB "
-                  f"({r['kb_per_request_after_warmup']} KB/request)")
+            print(
+                f"RSS start {r['rss_start_mb']} MB, after warm-up {r['rss_after_warmup_mb']} MB, end "
+                f"{r['rss_end_mb']} MB, max {r['rss_max_mb']} MB"
+            )
+            print(
+                f"growth after warm-up: {r['growth_after_warmup_mb']} MB "
+                f"({r['kb_per_request_after_warmup']} KB/request)"
+            )
         return 0 if result["errors"] == 0 else 1
     finally:
         if proc is not None:

@@ -10,7 +10,7 @@ from atlas_qa.evaluate.report import safe_cell
 from atlas_qa.feedback import MAX_COMMENT_CHARS, FeedbackStore
 from atlas_qa.insight import QuestionLog
 from atlas_qa.types import Answer, Citation, Cite
-from tests.embedder import HASH
+from tests.embedder import HASH, HashEmbedder
 
 
 def _store(tmp_path, course: str = "default") -> FeedbackStore:

@@ -52,7 +52,9 @@ def hostile_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str,
     (root / "corpus").mkdir()
     (root / "corpus" / "hostile.md").write_text(HOSTILE_PAGE, encoding="utf-8")
     shutil.copytree(ROOT / "corpus" / "atlas107", root / "corpus" / "atlas107")
-    settings = Settings(index_dir=root / "index", corpus=root / "corpus", model="hash-64", embedder=HASH, refuse_below=0.0)
+    settings = Settings(
+        index_dir=root / "index", corpus=root / "corpus", model="hash-64", embedder=HASH, refuse_below=0.0
+    )
     atlas = Atlas(settings)
     atlas.ingest()
     with serving(atlas, settings) as url:
