@@ -162,7 +162,7 @@ class QuestionLog:
         with self._lock:
             if course in self._ready:
                 return
-            from ..index import collection_name
+            from ..store.client import collection_name
 
             collection_name(course)  # the same rule for course names as the index
             with self.db() as db:
