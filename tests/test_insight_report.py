@@ -146,3 +146,15 @@ def test_with_the_real_model_two_rephrasings_of_a_missing_topic_are_one_gap(real
     assert set(top.questions) == {asked[0][1], asked[1][1]} and top.students == 2
     assert {"vote", "voting", "register", "registration", "abroad", "country"} & set(top.label.split())
     assert top.closest_pages and all(p.title for p in top.closest_pages)
+
+
+def test_a_footnote_is_named_in_the_audit_by_its_reference_not_its_marker():
+    from atlas_qa.insight.record import work_name
+
+    assert work_name("Borins, 2007", "Borins, S. (2007). Governance.") == "Borins, 2007"
+    assert work_name("[^4]", "John Locke. 1689. Two Treatises of Government.") == (
+        "John Locke. 1689. Two Treatises of Government."
+    )
+    long = "A" * 150
+    assert work_name("[^1]", long) == "A" * 99 + "…"
+    assert work_name("[^2]", "") == "[^2]"  # nothing better to show

@@ -37,7 +37,15 @@ def cited_works(answer: Answer, document: Callable[[str], Any] | None) -> list[t
         out = [(r["cited work"], r["full reference"], by_n[r["n"]].page_id) for r in rows if r["cited work"]]
     else:  # an answer given without its sentences (an API client's): the citations' own works
         out = [(w.label, w.reference, c.page_id) for c in answer.citations for w in c.cites if w.label]
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys((work_name(label, ref), ref, page_id) for label, ref, page_id in out))
+
+
+def work_name(label: str, reference: str) -> str:
+    """How a cited work is named in the audit: its label ("Borins, 2007"), or for a footnote marker ("[^4]"),
+    the start of the footnote's reference, which says what the work is."""
+    if label.startswith("[^") and reference:
+        return reference if len(reference) <= 100 else reference[:99].rstrip() + "…"
+    return label
 
 
 def answer_metadata(
