@@ -28,7 +28,7 @@ import numpy as np
 from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
 from atlas_qa.insight import QuestionLog, build_insights, insights_json
-from atlas_qa.insight.log import DAY, NO_RATING
+from atlas_qa.insight.entry import DAY, NO_RATING
 from atlas_qa.insight.pseudonyms import pseudonym
 from atlas_qa.insight.record import answer_document, answer_metadata
 

@@ -11,7 +11,7 @@ import pytest
 from atlas_qa.cli import main
 from atlas_qa.config import Settings
 from atlas_qa.insight import QuestionLog, pseudonym, student_label
-from atlas_qa.insight.log import DAY
+from atlas_qa.insight.entry import DAY
 from atlas_qa.insight.pseudonyms import log_key
 from atlas_qa.types import Answer, Citation, Cite
 from tests.embedder import HashEmbedder

@@ -12,7 +12,7 @@ from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
 from atlas_qa.errors import AtlasError
 from atlas_qa.insight import QuestionLog, build_insights, insight_tables, insights_json
-from atlas_qa.insight.log import parse_day
+from atlas_qa.insight.entry import parse_day
 from atlas_qa.types import Answer
 
 DAY = 86400.0

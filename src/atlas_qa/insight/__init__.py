@@ -10,7 +10,8 @@ the same numbers as tables. Pseudonyms: `student_label(pseudonym)` -> "student 7
 `requests.user_names(log, settings)` maps pseudonyms to names. Storage and privacy: docs/insight-storage.md.
 """
 
-from .log import LogEntry, QuestionLog
+from .entry import LogEntry
+from .log import QuestionLog
 from .pseudonyms import pseudonym, student_label
 from .report import (
     CitedWork,

@@ -17,7 +17,6 @@ or the file `log.key` beside the users db, created on first use (replicas share 
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
 import queue
@@ -25,69 +24,23 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 
 from ..config import Settings
 from ..errors import AtlasError
+from .entry import DAY, NO_RATING, LogEntry, entry_from_row
 from .pseudonyms import log_key, pseudonym
 
 log = logging.getLogger(__name__)
 
-NO_RATING = -1
 READ_BATCH = 900  # ids per SQL statement (under SQLite's 999 variables)
 COLUMNS = "id, t, student, question, searched, refused, follow_up, pages, passages, works, helpful, comment"
-DAY = 86400.0
 _STOP = object()
-
-
-class LogEntry(NamedTuple):
-    """One logged question (the light fields; `QuestionLog.details` reads the answer and citations). A named tuple:
-    the report builds 50,000 of them in a blink."""
-
-    id: str
-    course: str
-    t: float  # seconds since the epoch
-    student: str  # pseudonym
-    question: str  # as typed
-    searched: str  # as retrieval was asked (a follow-up made standalone)
-    refused: bool
-    follow_up: bool
-    pages: tuple[str, ...]  # cited pages, in citation order
-    passages: tuple[str, ...]  # cited passages: "page id#start-end"
-    works: tuple[tuple[str, str, str], ...]  # (cited work, full reference or "", page id) per attribution row
-    helpful: bool | None  # None: not rated
-    comment: str
-
-    @property
-    def day(self) -> str:
-        return iso_day(self.t)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = self._asdict()
-        out.update(pages=list(self.pages), passages=list(self.passages), works=[list(w) for w in self.works])
-        out["time"] = datetime.fromtimestamp(self.t, timezone.utc).isoformat(timespec="seconds")
-        return out
-
-
-def iso_day(t: float) -> str:
-    return datetime.fromtimestamp(t, timezone.utc).date().isoformat()
-
-
-def parse_day(text: str, what: str = "date") -> float:
-    """The start (UTC) of an ISO date `YYYY-MM-DD` (or a full ISO time) as epoch seconds; a clear error otherwise."""
-    try:
-        when = datetime.fromisoformat(text.strip())
-    except (ValueError, AttributeError):
-        raise AtlasError(f"The {what} {text!r} is not a date like 2026-01-31.") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()
 
 
 SCHEMA = """
@@ -317,7 +270,7 @@ class QuestionLog:
             rows = db.execute(
                 f"SELECT {COLUMNS} FROM questions WHERE course = ? AND {where} ORDER BY t, rowid", (course, *values)
             ).fetchall()
-        return [_entry(course, row) for row in rows]
+        return [entry_from_row(course, row) for row in rows]
 
     def vectors(self, course: str, ids: Sequence[str]) -> np.ndarray:
         """The question vectors of records `ids`, in that order (rows of a float32 matrix)."""
@@ -394,38 +347,3 @@ def _where(since: float | None, until: float | None, student: str | None, rated:
     if rated:
         clauses.append("helpful >= 0")
     return " AND ".join(clauses), values
-
-
-@functools.lru_cache(maxsize=65536)
-def parse_json_list(raw: str) -> tuple[str, ...]:
-    """A JSON list as a tuple; the same lists recur (popular pages), so each is parsed once."""
-    return tuple(json.loads(raw))
-
-
-@functools.lru_cache(maxsize=65536)
-def parse_works(raw: str) -> tuple[tuple[str, str, str], ...]:
-    return tuple(tuple(w) for w in json.loads(raw))  # type: ignore[misc]
-
-
-def _entry(course: str, row: tuple[Any, ...]) -> LogEntry:
-    rid, t, student, question, searched, refused, follow_up, pages, passages, works, helpful, comment = row
-    return LogEntry(
-        id=rid,
-        course=course,
-        t=float(t),
-        student=student,
-        question=question,
-        searched=searched,
-        refused=bool(refused),
-        follow_up=bool(follow_up),
-        pages=parse_json_list(pages),
-        passages=parse_json_list(passages),
-        works=parse_works(works),
-        helpful=None if helpful < 0 else bool(helpful),
-        comment=comment,
-    )
-
-
-def export_entries(entries: Iterable[LogEntry]) -> list[dict[str, Any]]:
-    """The records as JSON objects (what `atlas-qa log export` prints)."""
-    return [e.to_json() for e in entries]

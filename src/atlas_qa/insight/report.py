@@ -19,7 +19,8 @@ import numpy as np
 
 from ..errors import AtlasError
 from . import stats
-from .log import DAY, LogEntry, QuestionLog, iso_day, parse_day
+from .entry import DAY, LogEntry, iso_day, parse_day
+from .log import QuestionLog
 
 GAP_DISTANCE = 0.5  # cosine distance (1 - similarity) under which two refused questions are one theme (average link)
 MAX_GAP_QUESTIONS = 2000  # the most recent refused/thumbs-down questions clustered (O(n^2) memory and time)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..config import Settings
-from .log import QuestionLog, parse_day
+from .entry import parse_day
+from .log import QuestionLog
 
 
 def user_names(log: QuestionLog, settings: Settings) -> dict[str, str]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .log import DAY, QuestionLog, iso_day, parse_json_list, parse_works
+from .entry import DAY, iso_day, parse_json_list, parse_works
+from .log import QuestionLog
 
 Scope = tuple[str, float | None, float | None]  # course, since (inclusive), until (exclusive)
 
