@@ -229,3 +229,25 @@ def test_insights_count_the_questions_asked_and_rated_through_the_api(deployment
     assert same["questions"] == after["per_day"][-1]["questions"]
     bad = call(f"{base}/api/v1/insights?since=31/12/2026", headers=h["instructor_a"])
     assert bad.status == 400 and "not a date" in bad.json()["detail"]
+
+
+def test_questions_asked_through_the_gradio_api_are_in_the_insights_too(deployment):
+    """The programmatic `ask` endpoint logs its answers like the chat and the REST API (as the signed-in student)."""
+    import json as _json
+    import urllib.request
+
+    from .live import OPENER
+
+    base, h = deployment["base"], deployment["headers"]
+    before = call(f"{base}/api/v1/insights?course=course-a", headers=h["instructor_a"]).json()
+    posted = call(f"{base}/gradio_api/call/ask", "POST", {"data": [SEED_QUESTION, "", "", ""]}, h["student_a"])
+    assert posted.status == 200
+    stream = urllib.request.Request(f"{base}/gradio_api/call/ask/{posted.json()['event_id']}", headers=h["student_a"])
+    with OPENER.open(stream, timeout=300) as response:
+        events = [raw.decode().strip() for raw in response]
+    assert "event: complete" in events, events
+    answer = _json.loads(events[events.index("event: complete") + 1][5:])[0]
+    assert not answer["refused"]
+    after = call(f"{base}/api/v1/insights?course=course-a", headers=h["instructor_a"]).json()
+    assert after["questions"] == before["questions"] + 1
+    assert after["students"] >= 1

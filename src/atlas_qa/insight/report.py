@@ -97,8 +97,10 @@ def build_insights(
 ) -> Insights:
     """The insight of `course` from `since` to `until` (ISO dates, both days included; None = open-ended).
 
-    Raises AtlasError for a date that is not one, or `until` before `since`.
+    Every question logged before the call is counted (pending writes are stored first). Raises AtlasError for a date
+    that is not one, or `until` before `since`.
     """
+    log.flush()
     start = parse_day(since, "since date") if since else None
     end = parse_day(until, "until date") + DAY if until else None
     if start is not None and end is not None and end <= start:
