@@ -14,9 +14,10 @@ version is built beside the old one, in a new *slot* (a chunk collection `atlas-
 collection `atlas-qa-<course>--<slot>-records`), and one write of the head's metadata switches readers to it
 (`slot`, with a new generation, the same switch an ingest makes). The head is the fixed collection
 `atlas-qa-<course>-pages`: the index's facts, the lock record and, for slot "" (an index never replaced), the page
-records. The slot being built is named in the head (`building`) before anything is written, so a kill at any
-moment leaves the old index serving (plus the unfinished slot) or the new one (plus the old slot); `check()`
-reports either leftover and the next writer removes it. The old slot is removed a moment after the switch, once
+records. The slot being built is named in the head (`building`) once its empty collections exist and before
+anything is written to them (so an interrupted build always has a leftover to report); a kill at any moment leaves
+the old index serving (plus the unfinished slot) or the new one (plus the old slot); `check()` reports either
+leftover and the next writer removes it. The old slot is removed a moment after the switch, once
 readers (who look for a new generation at most once a second) have moved on.
 """
 
@@ -152,7 +153,6 @@ class Index:
         meta = self.meta()
         self.clear_leftovers()
         name = f"g{int(meta.get('generation', 0)) + 1}-{secrets.token_hex(3)}"
-        self.set_meta(building=name)  # first, so that a kill from here on leaves leftovers the next writer finds
         chunks, records = slot_names(self.name, name)
         slot = Slot(
             name,
@@ -161,6 +161,9 @@ class Index:
             ),
             self.client.create_collection(records, metadata={"slot": name}, embedding_function=None),
         )
+        # Named once its collections exist: a kill before this leaves collections the next writer finds by name; a
+        # kill after it, an interrupted build with its leftovers (never a marker with nothing to clean).
+        self.set_meta(building=name)
         yield slot
         held.check()
         meta = self.meta()
