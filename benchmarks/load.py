@@ -37,6 +37,18 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def app_env(index_dir: Path, course: str) -> dict[str, str]:
+    """The environment of an app process under test: offline, no telemetry, the given index and course."""
+    return {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "ANONYMIZED_TELEMETRY": "False",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "ATLAS_QA_INDEX_DIR": str(index_dir),
+        "ATLAS_QA_COURSE": course,
+    }
+
+
 def wait_for(url: str, proc: subprocess.Popen[bytes], timeout: float = 180.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -123,14 +135,7 @@ def main() -> int:
     args = parser.parse_args()
 
     questions = [json.loads(x)["question"] for x in args.questions.read_text().splitlines() if x.strip()]
-    env = {
-        **os.environ,
-        "HF_HUB_OFFLINE": "1",
-        "ANONYMIZED_TELEMETRY": "False",
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "ATLAS_QA_INDEX_DIR": str(args.index_dir),
-        "ATLAS_QA_COURSE": args.course,
-    }
+    env = app_env(args.index_dir, args.course)
     procs: list[subprocess.Popen[bytes]] = []
     tmp = Path(tempfile.mkdtemp(prefix="atlas-load-"))
     try:

@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
-from load import BIN, QUESTIONS, ask, free_port, wait_for
+from load import BIN, QUESTIONS, app_env, ask, free_port, wait_for
 
 
 def rss_mb(pid: int) -> float:
@@ -132,14 +131,7 @@ def main() -> int:
         if args.url:
             base, pid = args.url.rstrip("/"), args.pid
         else:
-            env = {
-                **os.environ,
-                "HF_HUB_OFFLINE": "1",
-                "ANONYMIZED_TELEMETRY": "False",
-                "GRADIO_ANALYTICS_ENABLED": "False",
-                "ATLAS_QA_INDEX_DIR": str(args.index_dir),
-                "ATLAS_QA_COURSE": args.course,
-            }
+            env = app_env(args.index_dir, args.course)
             port = free_port()
             proc = subprocess.Popen(
                 [str(BIN / "atlas-qa"), "serve", "--no-ingest", "--port", str(port)],

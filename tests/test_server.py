@@ -3,7 +3,9 @@ against the running app (real model, real Chroma: embedded, then a `chroma run` 
 
 from __future__ import annotations
 
+import json
 import shutil
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,7 +17,7 @@ from atlas_qa.server import create_app
 from atlas_qa.users import UserStore
 
 from .conftest import DATA, SEED
-from .live import call, gradio_event, running
+from .live import OPENER, call, gradio_event, running
 
 pytestmark = pytest.mark.e2e
 
@@ -233,11 +235,6 @@ def test_insights_count_the_questions_asked_and_rated_through_the_api(deployment
 
 def test_questions_asked_through_the_gradio_api_are_in_the_insights_too(deployment):
     """The programmatic `ask` endpoint logs its answers like the chat and the REST API (as the signed-in student)."""
-    import json as _json
-    import urllib.request
-
-    from .live import OPENER
-
     base, h = deployment["base"], deployment["headers"]
     before = call(f"{base}/api/v1/insights?course=course-a", headers=h["instructor_a"]).json()
     posted = call(f"{base}/gradio_api/call/ask", "POST", {"data": [SEED_QUESTION, "", "", ""]}, h["student_a"])
@@ -246,7 +243,7 @@ def test_questions_asked_through_the_gradio_api_are_in_the_insights_too(deployme
     with OPENER.open(stream, timeout=300) as response:
         events = [raw.decode().strip() for raw in response]
     assert "event: complete" in events, events
-    answer = _json.loads(events[events.index("event: complete") + 1][5:])[0]
+    answer = json.loads(events[events.index("event: complete") + 1][5:])[0]
     assert not answer["refused"]
     after = call(f"{base}/api/v1/insights?course=course-a", headers=h["instructor_a"]).json()
     assert after["questions"] == before["questions"] + 1
