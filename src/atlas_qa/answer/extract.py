@@ -25,6 +25,7 @@ from ..retrieve import Retrieval
 from ..spans import paragraph_spans, sentence_spans
 from ..types import Answer, AnswerSentence, Citation, Cite, Document, Passage
 from .kinds import Intent, intent
+from .ranker import Candidates
 from .sentences import MIN_SENTENCE_CHARS, Sentence, is_answer_sentence, is_prose_block, points_back
 from .terms import (
     attributed,
@@ -51,6 +52,7 @@ EARN = 0.6  # a further sentence needs this share of the best sentence's score
 ECHO_PENALTY = 0.4  # times the share of a sentence's words the question already has (it says nothing new)
 
 Embed = Callable[[Sequence[str]], np.ndarray]
+Scorer = Callable[[Candidates], np.ndarray]  # a score per candidate sentence, higher is better
 _REASON_CUES = re.compile(
     r"\b(because|since|due to|owing to|reasons?|caus(e|es|ed)|so that|in order to|led to|leads to|"
     r"result(s|ed)? (in|from)|as a result|attributed|explain(s|ed)?|motivat\w+|why)\b",
@@ -93,11 +95,13 @@ def compose(
     refuse_below: float,
     idf: Callable[[str], float] = lambda t: 1.0,
     embed: Embed | None = None,
+    scorer: Scorer | None = None,
 ) -> Answer:
     """Build the answer from the retrieved passages; refuse (with the closest pages) when the retrieval's relevance
     is under `refuse_below`, unless the question names an author a retrieved page cites or a term it defines.
 
     `embed` turns texts into unit vectors (the model); without it sentences are scored by words alone.
+    `scorer` scores the candidate sentences (default: `hand_scores`; `ranker.LearnedRanker` is learned).
     """
     passages = retrieval.passages
     closest = tuple(page for page, _ in retrieval.pages[:3])
@@ -113,7 +117,7 @@ def compose(
     if retrieval.relevance < refuse_below and not author and not defined_here(question, docs.values()):
         return refusal
     cands = _candidates(passages[:ANSWER_PASSAGES], docs)
-    scores = _scores(question, want, cands, idf, embed)
+    scores = (scorer or hand_scores)(scored_candidates(question, want, cands, idf, embed))
     if want.kind == "definition":
         related = only_related(want.term, cands, docs)
         if related:
@@ -151,20 +155,41 @@ def _lexical(question: str, texts: Sequence[str], idf: Callable[[str], float]) -
     return np.array([sum(weights[t] for t in q_terms.intersection(tokenize(t))) / total for t in texts])
 
 
-def _scores(
+SIGNALS = ("meaning", "words", "rank", "echo", "cue")  # the cheap signals of each candidate, in this order
+
+
+def scored_candidates(
     question: str, want: Intent, cands: list[Sentence], idf: Callable[[str], float], embed: Embed | None
-) -> np.ndarray:
+) -> Candidates:
+    """The candidates with what scorers read: per sentence the `SIGNALS` (cosine with the question, 0 without
+    `embed`; the idf-weighted share of the question's stems it has; 1/(passage rank + 1); the share of its words the
+    question already has; whether it gives what the question's kind asks for) and the model's vectors."""
     texts = [clean(c.text) for c in cands]
-    own = LEXICAL_WEIGHT * _lexical(question, texts, idf)
-    own += np.array([RANK_PRIOR / (c.passage_rank + 1) for c in cands])
-    if embed is not None and cands:
-        vectors = embed([question, *texts])
-        own += vectors[1:] @ vectors[0]
-    q_stems = set(tokenize(question))
-    own -= ECHO_PENALTY * np.array([_echo(q_stems, t) for t in texts])
-    cue = CUES.get(want.kind)
-    if cue is not None:
-        own += np.array([CUE_BONUS * bool(cue.search(t)) for t in texts])
+    sig = np.zeros((len(cands), len(SIGNALS)), dtype=np.float32)
+    vectors = embed([question, *texts]) if embed is not None and cands else None
+    if cands:
+        if vectors is not None:
+            sig[:, 0] = vectors[1:] @ vectors[0]
+        sig[:, 1] = _lexical(question, texts, idf)
+        sig[:, 2] = [1.0 / (c.passage_rank + 1) for c in cands]
+        q_stems = set(tokenize(question))
+        sig[:, 3] = [_echo(q_stems, t) for t in texts]
+        cue = CUES.get(want.kind)
+        if cue is not None:
+            sig[:, 4] = [bool(cue.search(t)) for t in texts]
+    return Candidates(question, want, cands, sig, vectors)
+
+
+def hand_scores(c: Candidates) -> np.ndarray:
+    """The hand-set scorer (the `ranker=none` setting): a weighted sum of the signals, spread to neighbours."""
+    sig = c.signals
+    own = sig[:, 0] + LEXICAL_WEIGHT * sig[:, 1] + RANK_PRIOR * sig[:, 2] - ECHO_PENALTY * sig[:, 3]
+    return spread(c.sentences, own + CUE_BONUS * sig[:, 4])
+
+
+def spread(cands: list[Sentence], own: np.ndarray) -> np.ndarray:
+    """Scores after neighbours share theirs: a sentence inherits `CONTEXT` of the previous one's score (answers follow
+    the sentence that names the subject) and `LEAD_IN` of the next one's."""
     scores = own.copy()
     for i in range(1, len(cands)):
         if _adjacent(cands[i - 1], cands[i]):
