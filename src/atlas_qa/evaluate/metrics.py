@@ -5,9 +5,12 @@ from __future__ import annotations
 import math
 import re
 import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+import numpy as np
 
 from ..errors import AtlasError
 from .datasets import Claim, Question
@@ -164,3 +167,58 @@ def refusal_rates(
         "out_of_scope_n": len(out_of_scope),
         "out_of_scope_refused": round(sum(map(refuses, out_of_scope)) / max(len(out_of_scope), 1), 4),
     }
+
+
+BOOTSTRAP_RESAMPLES = 2000
+BOOTSTRAP_SEED = 0
+
+
+@dataclass(frozen=True)
+class Difference:
+    """B - A of a statistic, with the ends of its paired-bootstrap interval (None when no pair has the metric)."""
+
+    diff: float | None
+    low: float | None
+    high: float | None
+
+
+def paired_bootstrap(
+    groups: Sequence[tuple[Sequence[float | None], Sequence[float | None]]],
+    statistic: Callable[..., Any] = np.nanmean,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+    level: float = 0.95,
+) -> Difference:
+    """The difference B - A of `statistic`, averaged over groups (books), with a percentile bootstrap interval.
+
+    Each group is (A's values, B's values) for the same questions in the same order; None marks a question the
+    metric does not apply to (left out of that side's statistic). A resample draws each group's questions with
+    replacement, keeping a question's A and B together, so the interval reflects the paired difference.
+
+    Args:
+        statistic: numpy reduction called as statistic(values, axis=-1) on arrays with NaN for None
+            (np.nanmean, np.nanmedian).
+    """
+    pairs = []
+    for a, b in groups:
+        if len(a) != len(b):
+            raise AtlasError(f"paired runs differ in length ({len(a)} vs {len(b)} questions)")
+        xa = np.array([np.nan if v is None else float(v) for v in a], dtype=np.float64)
+        xb = np.array([np.nan if v is None else float(v) for v in b], dtype=np.float64)
+        if len(xa) and not (np.isnan(xa).all() or np.isnan(xb).all()):
+            pairs.append((xa, xb))
+    if not pairs:
+        return Difference(None, None, None)
+    rng = np.random.default_rng(seed)
+    observed, draws = [], []
+    with warnings.catch_warnings():  # a resample may hold only questions without the metric: NaN, dropped below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        for xa, xb in pairs:
+            observed.append(statistic(xb, axis=-1) - statistic(xa, axis=-1))
+            idx = rng.integers(0, len(xa), size=(resamples, len(xa)))
+            draws.append(statistic(xb[idx], axis=-1) - statistic(xa[idx], axis=-1))
+        spread = np.nanmean(np.vstack(draws), axis=0)
+    spread = spread[~np.isnan(spread)]
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(spread, [tail, 100 - tail]) if spread.size else (np.nan, np.nan)
+    return Difference(*(round(float(v), 4) for v in (np.mean(observed), low, high)))
