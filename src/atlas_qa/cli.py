@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", type=Path, metavar="PNG", help="write recall@k curves to this PNG")
     p.add_argument("--misses", type=int, default=0, metavar="N", help="list the first N misses per retriever")
     p.add_argument("--out-of-scope", type=Path, metavar="JSONL", help="also report refusal rates with these questions")
+    p.add_argument(
+        "--run-out",
+        type=Path,
+        metavar="FILE",
+        help="write the rankings as a TREC run file (one per retriever with all) and the qrels beside it",
+    )
 
     p = sub.add_parser("eval-attribution", parents=[common], help="which work supports each claim: accuracy@1/@3")
     p.add_argument("claims", type=Path, help="JSONL of {id, claim, gold_page, reference}")

@@ -23,7 +23,7 @@ from .datasets import (
     parse_book_set,
     write_beir_corpus,
 )
-from .metrics import evaluate, evaluate_attribution, refusal_rates
+from .metrics import evaluate, evaluate_attribution, refusal_rates, write_trec_qrels, write_trec_run
 from .report import format_table, plot_recall, report_json
 
 
@@ -78,6 +78,9 @@ def retrieval(args: Any, settings: Any) -> int:
         reports.append(evaluate(search, questions, ks=ks, retriever_name=name))
     if args.plot:
         plot_recall(reports, args.plot)
+    if args.run_out:
+        for path in write_runs(args.run_out, reports, questions):
+            print(f"wrote {path}", file=sys.stderr)
     out = report_json(reports)
     if args.out_of_scope:
         outside = [q.question for q in load_questions(args.out_of_scope, require_gold=False)]
@@ -96,6 +99,15 @@ def retrieval(args: Any, settings: Any) -> int:
             for miss in r.misses[: args.misses]:
                 print(f"miss [{r.name}] {miss['id']}: gold {miss['gold']}, first {miss['first']}: {miss['question']}")
     return 0
+
+
+def write_runs(path: Path, reports: list[Any], questions: list[Any]) -> list[Path]:
+    """TREC run files of the reports at `path` (one retriever) or `<stem>.<retriever><suffix>` (several), and the
+    questions' qrels at `<stem>.qrels`, so trec_eval or ir-measures can score them."""
+    path = Path(path)
+    named = [(path if len(reports) == 1 else path.with_name(f"{path.stem}.{r.name}{path.suffix}"), r) for r in reports]
+    written = [write_trec_run(p, r.rankings, f"atlas-qa-{r.name}") for p, r in named]
+    return [*written, write_trec_qrels(path.with_name(f"{path.stem}.qrels"), questions)]
 
 
 def attribution(args: Any, settings: Any) -> int:
