@@ -268,6 +268,17 @@ def report(out: Path, books: list[str]) -> None:
             f"{np.mean([h[1] for h in held]):.1%} | {_threshold(in_scope, rule):.3f} |"
         )
 
+    print("\n## A threshold per course, from the course's own glossary terms\n")
+    print("Each book's threshold: the highest under which at most 2 % of its definition questions (\"What is meant by")
+    print("'X'?\", one per glossary term, which a course could generate from the terms its pages define) have a lower")
+    print("relevance, exemptions ignored; scored on the book's other questions and the out-of-scope set.\n")
+    print("| book | threshold | other in-scope questions refused | out of scope refused |\n|---|---|---|---|")
+    for book in books:
+        defs = [r for r in data[book]["records"]["questions"] if r["kind"] == "definition"]
+        rest = [r for r in in_scope[book] if r["kind"] != "definition"]
+        t = _threshold({book: [{**r, "exempt": False} for r in defs]}, most=0.02)
+        print(f"| {book} | {t:.3f} | {_refused(rest, t):.1%} | {_refused(outside[book], t):.1%} |")
+
 
 SIGNALS = ("dense", "bm25", "agree", "fields", "defines")  # the order of the saved signal arrays (= WEIGHTS' keys)
 

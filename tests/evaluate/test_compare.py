@@ -165,3 +165,13 @@ def test_eval_answers_several_books_compared(tmp_path: Path, capsys, monkeypatch
     assert "mean  answer" in capsys.readouterr().out
     assert main(["eval-answers", "--set", f"one={spec}", str(questions)]) == 2
     assert "Give one question set" in capsys.readouterr().err
+
+
+def test_a_books_index_keeps_its_exported_model_in_its_own_folder(tmp_path: Path):
+    from atlas_qa.evaluate.run import book_index
+
+    parent = Settings(index_dir=tmp_path / "idx")
+    book = book_index(parent, tmp_path / "idx" / "soc")
+    assert book.index_dir == tmp_path / "idx" / "soc" and book.cache_dir == tmp_path / "idx" / "soc" / "models"
+    shared = book_index(Settings(index_dir=tmp_path / "idx", cache_dir=tmp_path / "cache"), tmp_path / "idx" / "soc")
+    assert shared.cache_dir == tmp_path / "cache"

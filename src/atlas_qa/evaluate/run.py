@@ -158,6 +158,13 @@ def _book_sets(args: Any) -> list[BookSet]:
     return sets
 
 
+def book_index(settings: Any, index_dir: Path) -> Any:
+    """`settings` reading the book's index at `index_dir`; the exported model stays in that index's own folder
+    unless `cache_dir` was set to somewhere else (nothing is written beside the books' indexes)."""
+    own_cache = Path(settings.cache_dir) == Path(settings.index_dir) / "models"
+    return settings.with_(index_dir=index_dir, **({"cache_dir": Path(index_dir) / "models"} if own_cache else {}))
+
+
 def _answer_run(atlas: Any, questions: list[ea.AnswerQuestion], misses: int) -> dict[str, Any]:
     def answer(q: str) -> ea.Shown:
         a = atlas.ask(q)
@@ -183,7 +190,7 @@ def answers(args: Any, settings: Any) -> int:
     for s in sets:
         questions = ea.load_answer_questions(s.questions)
         index_args = SimpleNamespace(index_dir=s.index_dir)
-        book_settings = settings.with_(index_dir=s.index_dir) if s.index_dir else settings
+        book_settings = book_index(settings, s.index_dir) if s.index_dir else settings
         atlas = eval_atlas(index_args, book_settings, s.pages)
         base_runs[s.book] = _answer_run(atlas, questions, args.misses)
         if other is not None:  # the same index, read under the other settings
