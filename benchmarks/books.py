@@ -239,6 +239,23 @@ def report(out: Path, books: list[str]) -> None:
             )
         fitted = _fit([(d["signals"], d["gold"]) for d in data.values()], today)
         print(f"\nfitted on all books: {dict(zip(names, fitted.tolist()))}")
+        print("\n## Per question set: rrf, hybrid today, without agree, fitted leave-one-book-out (R@1 / MRR@10)\n")
+        print("| book | set | n | rrf | hybrid today | without agree | fitted (LOBO) |\n|---|---|---|---|---|---|---|")
+        no_agree = np.where(np.array(names) == "agree", 0.0, today)
+        for book in books:
+            w = _fit([(data[b]["signals"], data[b]["gold"]) for b in books if b != book], today)
+            start = 0
+            for name, rows in data[book]["records"].items():
+                if name == "out_of_scope":
+                    continue
+                part = slice(start, start + len(rows))
+                start += len(rows)
+                rrf = _metrics(rows, "rrf")
+                cells = [f"{rrf['recall@1']:.3f} / {rrf['mrr@10']:.3f}"]
+                for weights in (today, no_agree, w):
+                    m = _rank_metrics(data[book]["signals"][part], data[book]["gold"][part], weights)
+                    cells.append(f"{m['recall@1']:.3f} / {m['mrr@10']:.3f}")
+                print(f"| {book} | {name} | {len(rows)} | " + " | ".join(cells) + " |")
 
     in_scope = {b: [r for n, rows in data[b]["records"].items() if n != "out_of_scope" for r in rows] for b in books}
     outside = {b: data[b]["records"]["out_of_scope"] for b in books}

@@ -39,3 +39,11 @@ def test_threshold_is_the_highest_that_keeps_every_book_within_the_limit():
     b = _rows([0.45, 0.47] + [0.9] * 98)
     assert _threshold({"a": a, "b": b}) == pytest.approx(0.47)
     assert _threshold({"a": a}) == pytest.approx(0.9)  # one refusal in 100 is allowed: 0.41 refused, 0.9 not
+
+
+def test_the_shipped_threshold_is_the_one_chosen_on_the_six_books():
+    # docs/answers.md, "Refusal across books": the highest threshold (rounded down) that refuses at most 1 % of
+    # every book's in-scope questions, chosen on all six books (0.526); the polisci-only value was 0.5.
+    from atlas_qa.config import Settings
+
+    assert Settings().refuse_below == 0.52
