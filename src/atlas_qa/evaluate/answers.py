@@ -141,7 +141,10 @@ def evaluate_answers(
          "rows": {"answer": [...], "top_passage": [...]}} (the per-question scores, for paired comparisons); a metric
         is None when no question carries what it needs.
     """
-    ours, base, times, missed = [], [], [], []
+    ours: list[dict[str, Any]] = []
+    base: list[dict[str, Any]] = []
+    times: list[float] = []
+    missed: list[dict[str, Any]] = []
     for q in questions:
         t0 = time.perf_counter()
         shown = answer(q.question)
@@ -260,7 +263,7 @@ def format_comparison(diffs: dict[str, dict[str, dict[str, Difference]]], label:
     def cell(d: Difference) -> str:
         if d.diff is None:
             return "-"
-        if d.low is None or np.isnan(d.low):
+        if d.low is None or d.high is None or np.isnan(d.low):
             return f"{d.diff:+.3g}"
         return (
             f"{d.diff:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"

@@ -12,7 +12,7 @@ import math
 import re
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,7 +138,9 @@ def evaluate(
         misses=misses,
         p50_ms=round(percentile(latencies, 50), 3),
         p95_ms=round(percentile(latencies, 95), 3),
-        curve=_mean([{k: scored[q.id][f"recall@{k}"] for k in range(1, top + 1)} for q in questions]),
+        curve={
+            k: round(sum(scored[q.id][f"recall@{k}"] for q in questions) / len(questions), 4) for k in range(1, top + 1)
+        },
         rankings=rankings,
     )
 
@@ -147,7 +149,7 @@ _MEASURES = {"recall": "R", "mrr": "RR", "ndcg": "nDCG"}  # our metric names -> 
 
 
 def standard_metrics(
-    rankings: dict[str, Sequence[str]], gold: dict[str, Sequence[str]], keys: Sequence[str]
+    rankings: Mapping[str, Sequence[str]], gold: Mapping[str, Sequence[str]], keys: Sequence[str]
 ) -> dict[str, dict[str, float]]:
     """Per question id, the metrics named in `keys` ("recall@5", "mrr@10", "ndcg@10") by ir-measures (pytrec_eval),
     with binary relevance (gold pages) and the rankings' order; a question whose ranking is empty scores 0.
@@ -176,7 +178,7 @@ def standard_metrics(
     return out
 
 
-def write_trec_run(path: Path, rankings: dict[str, Sequence[str]], tag: str) -> Path:
+def write_trec_run(path: Path, rankings: Mapping[str, Sequence[str]], tag: str) -> Path:
     """A TREC run file: `qid Q0 page rank score tag` per line, scores decreasing with rank (rank-derived)."""
     lines = [
         f"{qid} Q0 {page} {i} {len(pages) - i + 1} {tag}"
