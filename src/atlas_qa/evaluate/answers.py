@@ -11,15 +11,14 @@ verbatim from the page that together answer it). Per question and per shown text
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import Any, Literal
 
 from ..errors import AtlasError
 from ..lexical import tokenize
@@ -243,7 +242,7 @@ def compare_results(
                 if side == "top_passage" and key == "refused":  # the best passage is never a refusal
                     out[book][side][key] = Difference(None, None, None)
                     continue
-                stat = np.nanmedian if key == "words_median" else np.nanmean
+                stat: Literal["mean", "median"] = "median" if key == "words_median" else "mean"
                 groups = [(_values(base[b]["rows"][side], key), _values(other[b]["rows"][side], key)) for b in books]
                 out[book][side][key] = paired_bootstrap(groups, stat, resamples, seed)
     return out
@@ -263,7 +262,7 @@ def format_comparison(diffs: dict[str, dict[str, dict[str, Difference]]], label:
     def cell(d: Difference) -> str:
         if d.diff is None:
             return "-"
-        if d.low is None or d.high is None or np.isnan(d.low):
+        if d.low is None or d.high is None or math.isnan(d.low):
             return f"{d.diff:+.3g}"
         return (
             f"{d.diff:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
