@@ -138,9 +138,10 @@ def test_book_set_specs_and_manifest(tmp_path: Path):
 
 
 def test_compare_converts_the_value_like_the_environment():
-    label, changed = compare_settings(Settings(k=3), "refuse_below=0.4")
-    assert label == "refuse_below=0.4" and changed.refuse_below == 0.4 and changed.k == 3
-    assert compare_settings(Settings(), "log_show_names=yes")[1].log_show_names is True
+    assert compare_settings(Settings(k=3), "refuse_below=0.4") == ("refuse_below=0.4", {"refuse_below": 0.4})
+    assert compare_settings(Settings(), "log_show_names=yes")[1] == {"log_show_names": True}
+    with pytest.raises(ConfigError, match="fetch_k >= k"):
+        compare_settings(Settings(k=5), "fetch_k=2")
     with pytest.raises(ConfigError, match="KEY one of the settings"):
         compare_settings(Settings(), "no_such=1")
     with pytest.raises(ConfigError, match="not a valid float"):

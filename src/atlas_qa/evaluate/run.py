@@ -124,11 +124,12 @@ def attribution(args: Any, settings: Any) -> int:
     return 0
 
 
-def compare_settings(settings: Any, spec: str) -> tuple[str, Any]:
-    """`KEY=VALUE` (`--compare`) applied to `settings`: the value converted as its `ATLAS_QA_<KEY>` would be.
+def compare_settings(settings: Any, spec: str) -> tuple[str, dict[str, Any]]:
+    """`KEY=VALUE` (`--compare`): the setting and its value converted as its `ATLAS_QA_<KEY>` would be, checked
+    against `settings`.
 
     Returns:
-        ("key=value", the changed settings).
+        ("key=value", {key: value}) to apply with `settings.with_`.
     """
     from dataclasses import fields
 
@@ -139,10 +140,9 @@ def compare_settings(settings: Any, spec: str) -> tuple[str, Any]:
     names = [f.name for f in fields(Settings)]
     if not eq or key not in names:
         raise ConfigError(f"--compare {spec!r}: expected KEY=VALUE with KEY one of the settings: {', '.join(names)}.")
-    value = getattr(Settings.from_env({f"ATLAS_QA_{key.upper()}": raw}), key)
-    changed = settings.with_(**{key: value})
-    changed.validate()
-    return f"{key}={raw}", changed
+    changes = {key: getattr(Settings.from_env({f"ATLAS_QA_{key.upper()}": raw}), key)}
+    settings.with_(**changes).validate()
+    return f"{key}={raw}", changes
 
 
 def _book_sets(args: Any) -> list[BookSet]:
@@ -184,7 +184,7 @@ def answers(args: Any, settings: Any) -> int:
     from ..core import Atlas
 
     sets = _book_sets(args)
-    label, other = compare_settings(settings, args.compare) if args.compare else ("", None)
+    label, changes = compare_settings(settings, args.compare) if args.compare else ("", None)
     base_runs: dict[str, dict[str, Any]] = {}
     other_runs: dict[str, dict[str, Any]] = {}
     for s in sets:
@@ -193,11 +193,11 @@ def answers(args: Any, settings: Any) -> int:
         book_settings = book_index(settings, s.index_dir) if s.index_dir else settings
         atlas = eval_atlas(index_args, book_settings, s.pages)
         base_runs[s.book] = _answer_run(atlas, questions, args.misses)
-        if other is not None:  # the same index, read under the other settings
-            changed = other.with_(index_dir=atlas.settings.index_dir)
+        if changes is not None:  # the same index, read under the other settings
+            changed = atlas.settings.with_(**changes)
             other_runs[s.book] = _answer_run(Atlas(changed, embedder=atlas.embedder), questions, 0)
     single = args.questions is not None
-    diffs = ea.compare_results(base_runs, other_runs) if other is not None else None
+    diffs = ea.compare_results(base_runs, other_runs) if changes is not None else None
     if args.json:
         out = ea.result_json(base_runs[sets[0].book]) if single else ea.books_json(base_runs)
         if diffs is not None:
