@@ -176,3 +176,13 @@ def test_a_books_index_keeps_its_exported_model_in_its_own_folder(tmp_path: Path
     assert book.index_dir == tmp_path / "idx" / "soc" and book.cache_dir == tmp_path / "idx" / "soc" / "models"
     shared = book_index(Settings(index_dir=tmp_path / "idx", cache_dir=tmp_path / "cache"), tmp_path / "idx" / "soc")
     assert shared.cache_dir == tmp_path / "cache"
+
+
+@pytest.mark.parametrize("name", ["student", "review", "glossary"])
+def test_the_shipped_manifests_name_the_shared_corpora(name: str):
+    sets = load_manifest(Path(__file__).resolve().parents[2] / "benchmarks" / "sets" / f"{name}.yaml")
+    assert len(sets) == {"student": 3, "review": 3, "glossary": 6}[name]
+    corpora = Path(__file__).resolve().parents[3] / "shared" / "corpora"
+    for s in sets:
+        assert s.questions.resolve().parent.parent == corpora.resolve() and s.pages.name == "pages"
+        assert s.questions.resolve().parent.name == f"openstax-{s.book}"
