@@ -94,3 +94,20 @@ def test_ingest_progress_callback_and_last_ingest(corpus, hash_settings):
     assert seen[0] == (0, report.embedded) and seen[-1] == (report.embedded, report.embedded)
     last = atlas.index.last_ingest()
     assert last["added"] == 4 and last["finished_at"] > 0
+
+
+def test_page_signals_weighted_are_hybrids_page_scores(corpus, hash_settings):
+    from atlas_qa.retrieve import WEIGHTS, combine
+
+    atlas = Atlas(hash_settings)
+    atlas.ingest([corpus])
+    question = "What is meant by 'de facto rules'?"
+    view = atlas.index.snapshot()
+    signals = atlas.retriever.page_signals(question, view=view)
+    assert list(signals) == list(WEIGHTS) and all(len(v) == len(view.page_ids) for v in signals.values())
+    scores = combine(signals)
+    pages = atlas.search(question, method="hybrid").pages
+    assert [p for p, _ in pages] == [view.page_ids[i] for i in np.argsort(-scores, kind="stable")]
+    assert [s for _, s in pages] == pytest.approx(sorted(scores.tolist(), reverse=True))
+    no_defines = combine(signals, {**WEIGHTS, "defines": 0.0})
+    assert no_defines == pytest.approx(scores - WEIGHTS["defines"] * signals["defines"])

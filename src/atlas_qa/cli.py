@@ -61,6 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", type=Path, metavar="PNG", help="write recall@k curves to this PNG")
     p.add_argument("--misses", type=int, default=0, metavar="N", help="list the first N misses per retriever")
     p.add_argument("--out-of-scope", type=Path, metavar="JSONL", help="also report refusal rates with these questions")
+    p.add_argument(
+        "--run-out",
+        type=Path,
+        metavar="FILE",
+        help="write the rankings as a TREC run file (one per retriever with all) and the qrels beside it",
+    )
 
     p = sub.add_parser("eval-attribution", parents=[common], help="which work supports each claim: accuracy@1/@3")
     p.add_argument("claims", type=Path, help="JSONL of {id, claim, gold_page, reference}")
@@ -69,8 +75,23 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--misses", type=int, default=0, metavar="N", help="list the first N misses")
 
     p = sub.add_parser("eval-answers", parents=[common], help="answer quality vs the best passage shown whole")
-    p.add_argument("questions", type=Path, help="JSONL of {id, question, expected?, evidence?, kind?}")
+    p.add_argument("questions", type=Path, nargs="?", help="JSONL of {id, question, expected?, evidence?, kind?}")
     p.add_argument("--corpus", type=Path, help="index this corpus into its own index folder first")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="BOOK=QUESTIONS.jsonl:PAGES",
+        help="a book's question set and pages (repeatable; --index-dir then holds one index per book, DIR/BOOK)",
+    )
+    p.add_argument(
+        "--manifest", type=Path, metavar="FILE", help="JSON/YAML list of {book, questions, pages, index_dir?}"
+    )
+    p.add_argument(
+        "--compare",
+        metavar="KEY=VALUE",
+        help="also run with this setting changed (e.g. ranker=none) and print the paired differences",
+    )
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--misses", type=int, default=0, metavar="N", help="list the first N answers that miss")
 

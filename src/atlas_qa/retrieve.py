@@ -120,6 +120,17 @@ class Retriever:
     def _dense(self, question: str, filters: dict[str, str] | None, view: Snapshot) -> list[tuple[str, float]]:
         return self.index.dense(self.embed(question), self.fetch_k, filters, view)
 
+    def page_signals(
+        self, question: str, dense_hits: list[tuple[str, float]] | None = None, view: Snapshot | None = None
+    ) -> dict[str, np.ndarray]:
+        """`hybrid`'s page signals for a question, one value per page of `view` (`view.page_ids` order), each as it
+        enters the page score (bm25 and agree already scaled by the question's known weight); for measuring and
+        fitting the weights (benchmarks/books.py), not on the question path."""
+        view = view or self.index.snapshot()
+        hits = dense_hits if dense_hits is not None else self._dense(question, None, view)
+        dense = {cid: s for cid, s in hits if cid in view.positions}
+        return page_signals(question, dense, self._bm25(question, None, view), view)
+
     def _hybrid(
         self,
         question: str,
@@ -128,15 +139,7 @@ class Retriever:
         allowed: set[str] | None,
         view: Snapshot,
     ) -> tuple[dict[str, float], tuple[tuple[str, float], ...]]:
-        terms = view.page_terms
-        trust = view.lexical.known_weight(question)  # BM25 cannot see a typo or a word the course never uses
-        page_score = (
-            WEIGHTS["dense"] * _z(_page_max(dense, view))
-            + trust * WEIGHTS["bm25"] * _z(_page_max(lexical, view))
-            + trust * WEIGHTS["agree"] * _z(_page_max(_rrf([dense, lexical]), view))
-            + WEIGHTS["fields"] * terms.covers(question, view.lexical.idf)
-            + WEIGHTS["defines"] * terms.defines(question)
-        )
+        page_score = combine(page_signals(question, dense, lexical, view))
         d_chunk, b_chunk = _z_dict(dense, set(lexical)), _z_dict(lexical, set(dense))
         chunk_scores = {
             cid: float(page_score[view.page_of[cid]])
@@ -149,6 +152,26 @@ class Retriever:
         if allowed is not None:
             pages = tuple(p for p in pages if p[0] in allowed)
         return chunk_scores, pages
+
+
+def page_signals(
+    question: str, dense: dict[str, float], lexical: dict[str, float], view: Snapshot
+) -> dict[str, np.ndarray]:
+    """The signals `hybrid` weighs, per page (see the module's docstring); keys are those of `WEIGHTS`."""
+    terms = view.page_terms
+    trust = view.lexical.known_weight(question)  # BM25 cannot see a typo or a word the course never uses
+    return {
+        "dense": _z(_page_max(dense, view)),
+        "bm25": trust * _z(_page_max(lexical, view)),
+        "agree": trust * _z(_page_max(_rrf([dense, lexical]), view)),
+        "fields": terms.covers(question, view.lexical.idf),
+        "defines": terms.defines(question),
+    }
+
+
+def combine(signals: dict[str, np.ndarray], weights: dict[str, float] = WEIGHTS) -> np.ndarray:
+    """The page score: the signals weighted by `weights` and summed."""
+    return sum(weights[name] * values for name, values in signals.items())  # type: ignore[return-value]
 
 
 def _z(values: np.ndarray) -> np.ndarray:

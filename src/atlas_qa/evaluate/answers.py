@@ -11,20 +11,24 @@ verbatim from the page that together answer it). Per question and per shown text
 
 from __future__ import annotations
 
+import math
 import re
 import statistics
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ..errors import AtlasError
 from ..lexical import tokenize
 from .datasets import read_jsonl, text_field
-from .metrics import percentile
+from .metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Difference, paired_bootstrap, percentile
+from .report import aligned
 
 HIT_SHARE = 0.6
+SIDES = {"answer": "answer", "top_passage": "best passage"}
+METRICS = ("hit", "recall", "evidence_hit", "refused", "words_median")  # each book's table columns, in order
 _MARKER = re.compile(r"\s*\[\d+\]")
 _FOOTNOTE = re.compile(r"\[\^[^\]\s]+\]")
 
@@ -132,10 +136,14 @@ def evaluate_answers(
 
     Returns:
         {"n", "answer": {"hit", "recall", "evidence_hit", "refused", "words_median", "by_kind"},
-         "top_passage": {"hit", "recall", "evidence_hit", "words_median"}, "ask_p50_ms", "misses"}; a metric is
-        None when no question carries what it needs.
+         "top_passage": {"hit", "recall", "evidence_hit", "words_median"}, "ask_p50_ms", "misses",
+         "rows": {"answer": [...], "top_passage": [...]}} (the per-question scores, for paired comparisons); a metric
+        is None when no question carries what it needs.
     """
-    ours, base, times, missed = [], [], [], []
+    ours: list[dict[str, Any]] = []
+    base: list[dict[str, Any]] = []
+    times: list[float] = []
+    missed: list[dict[str, Any]] = []
     for q in questions:
         t0 = time.perf_counter()
         shown = answer(q.question)
@@ -155,7 +163,121 @@ def evaluate_answers(
         "top_passage": top,
         "ask_p50_ms": round(percentile(times, 50), 1),
         "misses": missed,
+        "rows": {"answer": ours, "top_passage": base},
     }
+
+
+def result_json(result: dict[str, Any]) -> dict[str, Any]:
+    """A result as printed by `--json`: without the misses and the per-question rows."""
+    return {k: v for k, v in result.items() if k not in ("misses", "rows")}
+
+
+def books_json(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """{"books": {book: result}, "mean": {"answer": {...}, "top_passage": {...}}}: each metric's mean over the books
+    that have it (every book counts the same, whatever its number of questions; words: the mean of the medians)."""
+
+    def mean(side: str, key: str) -> float | None:
+        values = [r[side][key] for r in results.values() if r[side].get(key) is not None]
+        return round(sum(values) / len(values), 4) if values else None
+
+    first = next(iter(results.values()))
+
+    return {
+        "books": {book: result_json(r) for book, r in results.items()},
+        "mean": {side: {key: mean(side, key) for key in METRICS if key in first[side]} for side in SIDES},
+    }
+
+
+def _cell(v: Any) -> str:
+    return "-" if v is None else f"{v:.3f}" if isinstance(v, float) and abs(v) <= 1 else f"{v:g}"
+
+
+def format_books_table(results: dict[str, dict[str, Any]]) -> str:
+    """One row per book and shown text (answer, best passage), then the mean over the books."""
+    summary = books_json(results)
+    header = ["book", "shown", "n", "hit", "recall", "evidence", "refused", "words"]
+    rows = []
+    for book, r in [*summary["books"].items(), ("mean", {"n": "", **summary["mean"]})]:
+        for side, label in SIDES.items():
+            m = r[side]
+            rows.append(
+                [
+                    book if side == "answer" else "",
+                    label,
+                    str(r["n"]) if side == "answer" else "",
+                    *(_cell(m.get(key)) for key in METRICS),
+                ]
+            )
+    return "\n".join(aligned(header, rows, left=(0, 1)))
+
+
+def _values(rows: Sequence[dict[str, Any]], key: str) -> list[float | None]:
+    """One metric per question; words only for questions answered (a refusal shows nothing to count)."""
+    if key == "words_median":
+        return [None if r["refused"] else float(r["words"]) for r in rows]
+    return [float(r[key]) if key in r else None for r in rows]
+
+
+def compare_results(
+    base: dict[str, dict[str, Any]],
+    other: dict[str, dict[str, Any]],
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> dict[str, dict[str, dict[str, Difference]]]:
+    """Per book and for the mean over books: other - base per metric and shown text, with a 95 % paired-bootstrap
+    interval (words: the difference of the medians). Both runs must cover the same books and questions.
+
+    Returns:
+        {book or "mean": {"answer" | "top_passage": {metric: Difference}}}.
+    """
+    if list(base) != list(other):
+        raise AtlasError(f"the compared runs cover different books ({', '.join(base)} vs {', '.join(other)})")
+    out: dict[str, dict[str, dict[str, Difference]]] = {}
+    for book in [*base, "mean"]:
+        books = list(base) if book == "mean" else [book]
+        out[book] = {}
+        for side in SIDES:
+            out[book][side] = {}
+            for key in METRICS:
+                if side == "top_passage" and key == "refused":  # the best passage is never a refusal
+                    out[book][side][key] = Difference(None, None, None)
+                    continue
+                stat: Literal["mean", "median"] = "median" if key == "words_median" else "mean"
+                groups = [(_values(base[b]["rows"][side], key), _values(other[b]["rows"][side], key)) for b in books]
+                out[book][side][key] = paired_bootstrap(groups, stat, resamples, seed)
+    return out
+
+
+def comparison_json(diffs: dict[str, dict[str, dict[str, Difference]]]) -> dict[str, Any]:
+    """The comparison as JSON: {book: {side: {metric: {"diff", "low", "high"}}}}."""
+    return {
+        book: {side: {key: vars(d) for key, d in metrics.items()} for side, metrics in sides.items()}
+        for book, sides in diffs.items()
+    }
+
+
+def format_comparison(diffs: dict[str, dict[str, dict[str, Difference]]], label: str) -> str:
+    """Per book and shown text: each metric's difference and its 95 % interval, e.g. "+0.050 [+0.010, +0.090]"."""
+
+    def cell(d: Difference) -> str:
+        if d.diff is None:
+            return "-"
+        if d.low is None or d.high is None or math.isnan(d.low):
+            return f"{d.diff:+.3g}"
+        return (
+            f"{d.diff:+.3f} [{d.low:+.3f}, {d.high:+.3f}]"
+            if max(abs(d.low), abs(d.high)) <= 1
+            else (f"{d.diff:+g} [{d.low:+g}, {d.high:+g}]")
+        )
+
+    header = ["book", "shown", "hit", "recall", "evidence", "refused", "words"]
+    rows = [
+        [book if side == "answer" else "", SIDES[side], *(cell(metrics[key]) for key in METRICS)]
+        for book, sides in diffs.items()
+        for side, metrics in sides.items()
+    ]
+    title = f"{label} minus the base settings (95 % paired-bootstrap interval, {BOOTSTRAP_RESAMPLES} resamples):"
+    return "\n".join([title, *aligned(header, rows, left=(0, 1))])
 
 
 def format_answer_table(result: dict[str, Any]) -> str:

@@ -206,3 +206,69 @@ def write_beir_corpus(records: Iterable[dict[str, str]], folder: Path) -> Path:
         page = "---\n" + "\n".join(head) + "\n---\n\n" + body.rstrip("\n") + "\n"
         (folder / f"{_safe_name(page_id)}.md").write_text(page, encoding="utf-8")
     return folder
+
+
+@dataclass(frozen=True)
+class BookSet:
+    """One book's question set for a multi-book evaluation: the questions, the pages they are about, and optionally
+    the index of those pages (else the evaluation derives one)."""
+
+    book: str
+    questions: Path
+    pages: Path | None
+    index_dir: Path | None = None
+
+
+def parse_book_set(spec: str) -> BookSet:
+    """`BOOK=QUESTIONS.jsonl:PAGES` (the `--set` flag) as a BookSet; the last ':' splits questions from pages.
+
+    Raises:
+        AtlasError: when the spec lacks the '=' or the ':'.
+    """
+    book, eq, rest = spec.partition("=")
+    questions, colon, pages = rest.rpartition(":")
+    if not eq or not colon or not book.strip() or not questions or not pages:
+        raise AtlasError(f"--set {spec!r}: expected BOOK=QUESTIONS.jsonl:PAGES (e.g. sociology=q.jsonl:pages/)")
+    return BookSet(book.strip(), Path(questions), Path(pages))
+
+
+def load_manifest(path: Path) -> list[BookSet]:
+    """A manifest (JSON or YAML) listing question sets: a list, or {"sets": [...]}, of
+    {"book", "questions", "pages", "index_dir"?}; relative paths are relative to the manifest's folder.
+
+    Raises:
+        AtlasError: naming the manifest and the entry that is malformed.
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise AtlasError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        import yaml  # JSON is YAML too
+
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise AtlasError(f"{path}: not valid JSON or YAML ({str(exc).splitlines()[0]})") from None
+    entries = data.get("sets") if isinstance(data, dict) else data
+    if not isinstance(entries, list) or not entries:
+        raise AtlasError(f"{path}: expected a list of sets (or {{'sets': [...]}}), each with book, questions, pages")
+    base = Path(path).parent
+    out: list[BookSet] = []
+    for i, entry in enumerate(entries, 1):
+        where = f"{path}: set {i}"
+        if not isinstance(entry, dict):
+            raise AtlasError(f"{where}: expected an object with book, questions, pages")
+        book, questions, pages = (text_field(entry, key, where) for key in ("book", "questions", "pages"))
+        index_dir = text_field(entry, "index_dir", where, required=False)
+        out.append(BookSet(book, base / questions, base / pages, base / index_dir if index_dir else None))
+    return check_books(out)
+
+
+def check_books(sets: list[BookSet]) -> list[BookSet]:
+    """`sets` if every book name is used once, else an AtlasError naming the repeated one."""
+    seen: set[str] = set()
+    for s in sets:
+        if s.book in seen:
+            raise AtlasError(f"book {s.book!r} is listed twice: give each question set its own name")
+        seen.add(s.book)
+    return sets
