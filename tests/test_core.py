@@ -36,7 +36,7 @@ def atlas(corpus: Path, hash_settings: Settings) -> Atlas:
 def test_questions_that_are_not_text_get_one_sentence(value: object, message: str) -> None:
     with pytest.raises(QuestionError, match=message) as caught:
         check_question(value)
-    assert caught.value.status == 400 and str(caught.value).count(". ") == 0
+    assert caught.value.status == 422 and str(caught.value).count(". ") == 0
 
 
 def test_bad_items_are_refused_alone_and_the_rest_answered(atlas: Atlas) -> None:
@@ -47,7 +47,7 @@ def test_bad_items_are_refused_alone_and_the_rest_answered(atlas: Atlas) -> None
     assert all(isinstance(r, QuestionError) for i, r in enumerate(out) if i not in (0, 4))
     assert "filter 'course' must be text" in str(out[5])
     shown = error_json(questions[2], out[2])
-    assert shown == {"question": "x \\ud800", "error": str(out[2]), "status": 400}
+    assert shown == {"question": "x \\ud800", "error": str(out[2]), "code": "invalid_question", "status": 422}
 
 
 def test_a_question_that_breaks_the_encoder_fails_alone(atlas: Atlas, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,11 +8,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from atlas_qa.answer import clean
 from atlas_qa.config import Settings
-from atlas_qa.core import MAX_QUESTION_CHARS, Atlas, standalone
+from atlas_qa.core import MAX_QUESTION_CHARS, Atlas, check_filters, check_question, standalone
 from atlas_qa.errors import ConfigError, IndexNotFoundError
 from atlas_qa.feedback import FeedbackStore
 from atlas_qa.insight import QuestionLog
@@ -65,9 +66,26 @@ def _answer(text: str = "Rules matter a lot. [1]", *citations: Citation) -> Answ
     return Answer.from_sentences("What did Pal say about rules?", sentences, citations or (_citation(),))
 
 
-class FakeIndex:
-    def __init__(self, docs: dict[str, Document]):
-        self.docs = docs
+class FakeAtlas:
+    """What the edges use of `Atlas` (ask, pages, a document, facets, the last ingest, a question's vector): records
+    what the app asks; answers with a fixed Answer or raises."""
+
+    def __init__(self, answer: Answer | None = None, error: Exception | None = None, tmp: Path | None = None):
+        self.answer, self.error, self.asked = answer, error, []
+        self.settings = Settings(index_dir=(tmp or Path("/nonexistent")) / "index")
+        doc = Document("p", "Page <b>T</b>", PAGE, "src/p.txt", "concept", metadata={"course": "C<1>"})
+        self.docs = {"p": doc}
+
+    def ask(self, question, k=None, filters=None, history=None):
+        question, filters = check_question(question), check_filters(filters)  # checked as Atlas.ask checks them
+        searched = standalone(question, history)  # as Atlas.ask does: a follow-up is searched standalone
+        self.asked.append((searched, filters))
+        if self.error:
+            raise self.error
+        return replace(self.answer, question=question, searched=searched)
+
+    def question_vector(self, text):
+        return np.ones(4, dtype=np.float32) / 2
 
     def document(self, page_id: str) -> Document:
         from atlas_qa.errors import AtlasError
@@ -84,23 +102,6 @@ class FakeIndex:
 
     def last_ingest(self):
         return None
-
-
-class FakeAtlas:
-    """Records what the app asks; answers with a fixed Answer or raises."""
-
-    def __init__(self, answer: Answer | None = None, error: Exception | None = None, tmp: Path | None = None):
-        self.answer, self.error, self.asked = answer, error, []
-        self.settings = Settings(index_dir=(tmp or Path("/nonexistent")) / "index")
-        doc = Document("p", "Page <b>T</b>", PAGE, "src/p.txt", "concept", metadata={"course": "C<1>"})
-        self.index = FakeIndex({"p": doc})
-
-    def ask(self, question, k=None, filters=None, history=None):
-        searched = standalone(question, history)  # as Atlas.ask does: a follow-up is searched standalone
-        self.asked.append((searched, filters))
-        if self.error:
-            raise self.error
-        return replace(self.answer, question=question, searched=searched)
 
     def facets(self):
         return {"course": ["C<1>"]}
@@ -295,7 +296,7 @@ def test_parse_view_shows_quotations_and_references_and_flags_what_did_not_resol
         ),
     )
     atlas = FakeAtlas(tmp=tmp_path)
-    atlas.index.docs["p"] = doc
+    atlas.docs["p"] = doc
     html = Views(atlas).parse_view("p")
     assert "Smith, J. (2020). Rules. &lt;Press&gt;." in html and "<Press>" not in html and "Parse &lt;test&gt;" in html
     assert "unresolved" in html and "never cited" in html and "❝ Smith, p. 4" in html
@@ -384,23 +385,23 @@ def test_launch_options_listen_locally_and_keep_private_files_private(tmp_path):
 
 
 def test_the_shared_login_setting_is_refused_with_what_replaces_it(hash_settings):
-    from atlas_qa import ui
+    from atlas_qa import server
 
     with pytest.raises(ConfigError, match="atlas-qa users add"):
-        ui.serve(hash_settings, env={"ATLAS_QA_AUTH": "prof:pw"})
+        server.serve(hash_settings, env={"ATLAS_QA_AUTH": "prof:pw"})
 
 
 def test_without_users_the_app_serves_only_this_machine_and_says_so(monkeypatch, corpus, hash_settings, capsys):
     import uvicorn
 
-    from atlas_qa import ui
+    from atlas_qa import server
 
     with pytest.raises(ConfigError, match="127.0.0.1 only"):
-        ui.serve(hash_settings.with_(corpus=corpus, host="0.0.0.0"), env={})
+        server.serve(hash_settings.with_(corpus=corpus, host="0.0.0.0"), env={})
     served = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(kw, app=app))
     settings = hash_settings.with_(corpus=corpus, port=7999)
-    ui.serve(settings, env={})
+    server.serve(settings, env={})
     assert served["port"] == 7999 and served["host"] == "127.0.0.1" and served["proxy_headers"] is False
     assert "No users configured: serving one person at http://127.0.0.1:7999" in capsys.readouterr().out
     assert Atlas(settings).index.count() > 0

@@ -1,85 +1,239 @@
-"""The versioned REST API (`/api/v1`): ask and rate for course members; feedback, page parses and re-indexing for
-the course's instructors. Every route checks the caller's role and course on the server (docs/api.md)."""
+"""The versioned REST API (`/api/v1`): ask and rate for course members; feedback, insight, page parses and
+re-indexing for the course's instructors. Every route checks the caller's role and course on the server
+(docs/api.md).
+
+The OpenAPI document is the contract: every request and response is a pydantic model (or a dataclass of `types.py`),
+every error a route can end with is listed with the one error shape (`errors.error_body`), and the two ways to sign
+in are its security schemes. Requests are strict: `"helpful": "yes"` is refused, not read as true.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-from typing import Any
+import datetime as dt
+import logging
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyCookie, HTTPBearer
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from .config import Settings
+from .access import SESSION_COOKIE
+from .asking import Courses
 from .conversation import history_from_json
-from .core import MAX_QUESTION_CHARS, Atlas
-from .errors import AtlasError, IndexNotFoundError, QuestionError
-from .explain import page_parse
-from .feedback import FeedbackStore
-from .insight import QuestionLog, build_insights, insights_json
-from .store.records import FACETS
-from .types import Answer, answer_from_json, answer_json
+from .core import MAX_QUESTION_CHARS
+from .errors import (
+    AtlasError,
+    BadRequestError,
+    BusyError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    NotSignedInError,
+    error_body,
+)
+from .explain import PageParse, page_parse
+from .feedback import MAX_COMMENT_CHARS, Feedback
+from .insight import build_insights, insights_json
+from .types import AnswerSentence, Citation, answer_from_json, answer_json
 from .users import User
+
+log = logging.getLogger(__name__)
+
+MAX_FILTER_CHARS = 200
+MAX_HISTORY = 20
+MAX_COURSE_CHARS = 100
+
+
+# -- the one error shape ----------------------------------------------------------------------------------------------
+class ErrorReply(BaseModel):
+    """Every 4xx and 5xx: one sentence, a stable code and the status (`errors.error_body`)."""
+
+    error: str = Field(description="what went wrong and what to do, in one sentence")
+    code: str = Field(description="a stable name: invalid_question, not_signed_in, forbidden, index_not_found, …")
+    status: int
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI `responses` of a route: these statuses, each with the one error shape."""
+    why = {
+        400: "a request this server cannot serve as sent",
+        401: "no credentials, or a wrong or expired one",
+        403: "not in the course, or a role that may not do this",
+        404: "no such course here, page or record",
+        409: "already running",
+        413: "the body is larger than the server takes",
+        422: "an invalid question, body or parameter",
+        500: "an internal error (logged)",
+        503: "the course has no index yet, or its store does not answer",
+    }
+    return {s: {"model": ErrorReply, "description": why[s]} for s in (401, 413, 422, 500, *statuses)}
+
+
+def _sentence(error: dict[str, Any]) -> str:
+    """One sentence for a pydantic validation error: where, and what was wrong."""
+    where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
+    message = str(error.get("msg", "is not valid")).rstrip(".")
+    if error.get("type") == "missing":
+        return f"The field {where!r} is required." if where else "The request needs a JSON body."
+    if error.get("type") == "extra_forbidden":
+        return f"The field {where!r} is not one this route takes."
+    if error.get("type") == "json_invalid":
+        return "The body is not valid JSON."
+    if str(error.get("type", "")).startswith(("date_", "datetime_")):
+        return f"The {where} {error.get('input')!r} is not a date like 2026-01-31."
+    return f"{where}: {message}." if where else f"The body: {message}."
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error of the app's own routes in the one shape, with `AtlasError.status` the only mapping."""
+
+    async def atlas_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AtlasError)
+        return JSONResponse(error_body(exc), status_code=exc.status)
+
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = exc.errors()
+        sentence = _sentence(errors[0]) if errors else "The request is not valid."
+        return JSONResponse(error_body(InvalidInputError(sentence)), status_code=422)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        sentence = exc.detail if isinstance(exc.detail, str) else "The request cannot be served."
+        return JSONResponse(error_body(sentence, exc.status_code), exc.status_code, headers=exc.headers)
+
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body(exc, 500), status_code=500)
+
+    app.add_exception_handler(AtlasError, atlas_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, internal)
+
+
+# -- requests ---------------------------------------------------------------------------------------------------------
+class Strict(BaseModel):
+    """A request body: types as documented (no "yes" for true, no 1 for a text), no field the route does not take."""
+
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+QUESTION = {"maxLength": MAX_QUESTION_CHARS, "minLength": 1, "pattern": r"\w"}  # checked by `core.check_question`
+
+
+class Filters(Strict):
+    """Page filters (page metadata; "" or absent: any)."""
+
+    course: str | None = Field(default=None, max_length=MAX_FILTER_CHARS)
+    topic: str | None = Field(default=None, max_length=MAX_FILTER_CHARS)
+    chapter: str | None = Field(default=None, max_length=MAX_FILTER_CHARS)
 
 
 class Turn(BaseModel):
     """An earlier question of the conversation and the answer it got."""
 
+    model_config = ConfigDict(strict=True, extra="forbid")
     question: str = Field(max_length=MAX_QUESTION_CHARS)
     answer: dict[str, Any] | str | None = Field(
         default=None, description="the answer it got: the `/ask` answer object (best), its text, or nothing"
     )
 
 
-class AskBody(BaseModel):
-    question: str = Field(description="the question (at most 1,000 characters)")
-    course: str | None = Field(default=None, description="the course to ask in (default: the app's course)")
-    filters: dict[str, str] | None = Field(default=None, description="page filters: course, topic, chapter")
-    history: list[Turn] | None = Field(default=None, max_length=20, description="earlier turns, oldest first")
+class AskBody(Strict):
+    question: str = Field(description="the question", json_schema_extra=QUESTION)
+    course: str | None = Field(
+        default=None, max_length=MAX_COURSE_CHARS, description="the course to ask in (default: the app's course)"
+    )
+    filters: Filters | None = Field(default=None, description="page filters: course, topic, chapter")
+    history: list[Turn] | None = Field(default=None, max_length=MAX_HISTORY, description="earlier turns, oldest first")
 
 
-class FeedbackBody(BaseModel):
+class FeedbackBody(Strict):
     question: str = Field(max_length=MAX_QUESTION_CHARS, description="the question as asked")
     answer: dict[str, Any] = Field(description="the answer as /ask returned it")
     helpful: bool
-    comment: str = Field(default="", max_length=2000)
-    course: str | None = None
-    answer_id: str | None = Field(default=None, description="the `answer_id` /ask returned: the rating goes onto it")
+    comment: str = Field(default="", max_length=MAX_COMMENT_CHARS)
+    course: str | None = Field(default=None, max_length=MAX_COURSE_CHARS)
+    answer_id: str | None = Field(
+        default=None, max_length=64, description="the `answer_id` /ask returned: the rating goes onto it"
+    )
 
 
-class Courses:
-    """One Atlas per served course, sharing one model, and one question log (ratings included) for them all."""
+# -- responses --------------------------------------------------------------------------------------------------------
+class AskReply(BaseModel):
+    """The `ask --json` answer, with the id of its question-log record."""
 
-    def __init__(self, settings: Settings, first: Atlas | None = None) -> None:
-        self.settings = settings
-        self.names = settings.served_courses()
-        self._atlases: dict[str, Atlas] = {settings.course: first} if first else {}
-        self._lock = threading.Lock()
-        self.ingest_lock = threading.Lock()
-        self._log: QuestionLog | None = None
-
-    @property
-    def log(self) -> QuestionLog:
-        if self._log is None:
-            self._log = QuestionLog.open(self.settings, self.atlas(self.settings.course))
-        return self._log
-
-    def atlas(self, course: str) -> Atlas:
-        with self._lock:
-            if course not in self._atlases:
-                first = next(iter(self._atlases.values()), None)
-                embedder = first.embedder if first else None
-                self._atlases[course] = Atlas(self.settings.with_(course=course), embedder)
-            return self._atlases[course]
-
-    def feedback(self, course: str) -> FeedbackStore:
-        return FeedbackStore(self.log, course)
+    question: str
+    searched: str = Field(description="what was searched: a follow-up made to stand alone")
+    answer: str = Field(description="the sentences as one text, each followed by its [n] marker")
+    refused: bool = Field(description="true when the course does not cover the question")
+    generated: bool
+    dropped: int
+    closest_pages: list[str]
+    sentences: list[AnswerSentence]
+    citations: list[Citation]
+    answer_id: str
 
 
-def current_user(request: Request) -> User:
+class Rated(BaseModel):
+    id: str
+    course: str
+
+
+class Day(BaseModel):
+    date: str
+    questions: int
+
+
+class InsightsReply(BaseModel):
+    """What the course's students ask and where the material falls short (docs/insight.md)."""
+
+    course: str
+    since: str | None
+    until: str | None
+    questions: int
+    refused: int
+    students: int
+    per_day: list[Day] = Field(description="within the days the question log keeps (`ATLAS_QA_LOG_DAYS`)")
+    pages: list[dict[str, Any]]
+    topics: list[dict[str, Any]]
+    gaps: list[dict[str, Any]]
+    confusions: list[dict[str, Any]]
+    cited: list[dict[str, Any]]
+
+
+class IngestReply(BaseModel):
+    added: int
+    updated: int
+    removed: int
+    unchanged: int
+    chunks: int
+    embedded: int
+    skipped: list[dict[str, Any]]
+    by_format: dict[str, Any]
+
+
+class Me(BaseModel):
+    name: str
+    role: Literal["student", "instructor", "admin"]
+    courses: list[str]
+
+
+# -- who is asking ----------------------------------------------------------------------------------------------------
+bearer = HTTPBearer(auto_error=False, description="a token from `atlas-qa users token NAME`")
+session = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="the cookie `POST /login` sets")
+
+
+def current_user(request: Request, _token: Any = Depends(bearer), _cookie: Any = Depends(session)) -> User:  # noqa: B008
+    """The caller the server's gate identified (the two schemes document how; the gate checks them)."""
     user = getattr(request.state, "user", None)
     if user is None:
-        raise HTTPException(401, "Sign in, or send Authorization: Bearer <token>.")
+        raise NotSignedInError("Sign in, or send Authorization: Bearer <token>.")
     return user  # type: ignore[no-any-return]
 
 
@@ -87,33 +241,17 @@ def member(courses: Courses, user: User, course: str | None) -> str:
     """The course asked for, if the user belongs to it (403 otherwise, whether or not it exists; 404 if not served)."""
     course = course or courses.settings.course
     if not user.in_course(course):
-        raise HTTPException(403, f"You are not in the course {course!r}.")
+        raise ForbiddenError(f"You are not in the course {course!r}.")
     if course not in courses.names:
-        raise HTTPException(404, f"This app does not serve the course {course!r}.")
+        raise NotFoundError(f"This app does not serve the course {course!r}.")
     return course
 
 
 def instructor(courses: Courses, user: User, course: str | None) -> str:
     course = member(courses, user, course)
     if not user.teaches(course):
-        raise HTTPException(403, f"Only the instructors of {course!r} may do this.")
+        raise ForbiddenError(f"Only the instructors of {course!r} may do this.")
     return course
-
-
-def _error(exc: AtlasError) -> HTTPException:
-    if isinstance(exc, QuestionError):
-        return HTTPException(422, str(exc))
-    if isinstance(exc, IndexNotFoundError):
-        return HTTPException(503, str(exc))
-    return HTTPException(400, str(exc))
-
-
-def answer_of(data: dict[str, Any], question: str) -> Answer:
-    """An Answer as /ask returned it (to store a rating of it)."""
-    try:
-        return answer_from_json({"question": question, **data})
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise HTTPException(422, f"The answer is not in the shape /ask returns ({exc}).") from None
 
 
 def history_of(turns: list[Turn]) -> list[Any]:
@@ -122,90 +260,118 @@ def history_of(turns: list[Turn]) -> list[Any]:
         {"question": t.question, "answer": {"answer": t.answer} if isinstance(t.answer, str) else t.answer}
         for t in turns
     ]
-    return history_from_json(items)
+    try:
+        return history_from_json(items)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise InvalidInputError(f"A history answer is not in the shape /ask returns ({exc}).") from None
+
+
+COURSE = Query(default=None, max_length=MAX_COURSE_CHARS, description="the course (default: the app's course)")
 
 
 def router(courses: Courses) -> APIRouter:
     """The /api/v1 routes over the served courses."""
     api = APIRouter(prefix="/api/v1", tags=["atlas-qa"])
-    who: Callable[..., User] = current_user
+    who = Depends(current_user)
 
-    @api.post("/ask", summary="Answer a question from the course material, with its sources")
-    def ask(body: AskBody, user: User = Depends(who)) -> dict[str, Any]:  # noqa: B008
+    @api.post(
+        "/ask", summary="Answer a question from the course material, with its sources", responses=_errors(403, 404, 503)
+    )
+    def ask(body: AskBody, user: User = who) -> AskReply:
         course = member(courses, user, body.course)
-        filters = {k: v for k, v in (body.filters or {}).items() if v}
-        if set(filters) - set(FACETS):
-            raise HTTPException(422, f"Filters may only be {', '.join(FACETS)}.")
-        atlas = courses.atlas(course)
-        try:
-            answer = atlas.ask(body.question, filters=filters or None, history=history_of(body.history or []))
-        except AtlasError as exc:
-            raise _error(exc) from None
-        vector = atlas.question_vector(answer.searched or answer.question)  # cached by retrieval: not encoded again
-        answer_id = courses.log.record(
-            course, user.name, answer, follow_up=bool(body.history), vector=vector, document=atlas.index.document
-        )
-        return {**answer_json(answer, atlas.settings.corpus), "answer_id": answer_id}
+        filters = body.filters.model_dump(exclude_none=True) if body.filters else None
+        asked = courses.asker(course).ask(user.name, body.question, filters, history_of(body.history or []))
+        corpus = courses.atlas(course).settings.corpus
+        return AskReply.model_validate({**answer_json(asked.answer, corpus), "answer_id": asked.log_id})
 
-    @api.post("/feedback", summary="Rate an answer (and comment on it)")
-    def add_feedback(body: FeedbackBody, user: User = Depends(who)) -> dict[str, Any]:  # noqa: B008
+    @api.post("/feedback", summary="Rate an answer (and comment on it)", responses=_errors(403, 404))
+    def add_feedback(body: FeedbackBody, user: User = who) -> Rated:
         course = member(courses, user, body.course)
         store = courses.feedback(course)
         if body.answer_id:
             courses.log.flush()
             if courses.log.student_of(course, body.answer_id) != courses.log.student(user.name):
-                raise HTTPException(404, f"No answer {body.answer_id!r} of yours in {course!r}.")
+                raise NotFoundError(f"No answer {body.answer_id!r} of yours in {course!r}.")
             store.update(body.answer_id, body.helpful, body.comment)
-            return {"id": body.answer_id, "course": course}
-        answer = answer_of(body.answer, body.question)
-        feedback_id = store.add(body.question, answer, body.helpful, body.comment, user=user.name)
-        return {"id": feedback_id, "course": course}
+            return Rated(id=body.answer_id, course=course)
+        try:
+            answer = answer_from_json({"question": body.question, **body.answer})
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise InvalidInputError(f"The answer is not in the shape /ask returns ({exc}).") from None
+        return Rated(id=store.add(body.question, answer, body.helpful, body.comment, user=user.name), course=course)
 
-    @api.get("/feedback", summary="Every rating of the course, newest first (instructors)")
-    def list_feedback(course: str | None = None, user: User = Depends(who)) -> list[dict[str, Any]]:  # noqa: B008
-        course = instructor(courses, user, course)
-        return [f.to_json() for f in courses.feedback(course).list()]
+    @api.get("/feedback", summary="Every rating of the course, newest first (instructors)", responses=_errors(403, 404))
+    def list_feedback(course: str | None = COURSE, user: User = who) -> list[Feedback]:
+        return courses.feedback(instructor(courses, user, course)).list()
 
-    @api.get("/insights", summary="What the course's students ask and where the material falls short (instructors)")
+    @api.get(
+        "/insights",
+        summary="What the course's students ask and where the material falls short (instructors)",
+        responses=_errors(403, 404, 503),
+    )
     def insights(
-        course: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        user: User = Depends(who),  # noqa: B008
-    ) -> dict[str, Any]:
+        course: str | None = COURSE,
+        since: dt.date | None = Query(default=None, description="the first day (UTC) counted"),  # noqa: B008
+        until: dt.date | None = Query(default=None, description="the last day (UTC) counted"),  # noqa: B008
+        user: User = who,
+    ) -> InsightsReply:
         """Questions, refusals, students, pages (most asked first), gaps (largest first), confusions and cited works
-        between `since` and `until` (ISO dates, both included); see docs/insight.md."""
+        between `since` and `until` (days, both included); see docs/insight.md."""
         course = instructor(courses, user, course)
-        try:
-            return insights_json(build_insights(courses.atlas(course), courses.log, course, since, until))
-        except AtlasError as exc:
-            raise _error(exc) from None
+        first, last = (d.isoformat() if d else None for d in (since, until))
+        return InsightsReply.model_validate(
+            insights_json(build_insights(courses.atlas(course), courses.log, course, first, last))
+        )
 
-    @api.get("/attribution/{page_id:path}", summary="A page as parsed: quotations, citations, references")
-    def attribution(page_id: str, course: str | None = None, user: User = Depends(who)) -> dict[str, Any]:  # noqa: B008
+    @api.get(
+        "/attribution/{page_id:path}",
+        summary="A page as parsed: quotations, citations, references",
+        responses=_errors(403, 404),
+    )
+    def attribution(page_id: str, course: str | None = COURSE, user: User = who) -> PageParse:
         course = instructor(courses, user, course)
         try:
-            doc = courses.atlas(course).index.document(page_id)
+            doc = courses.atlas(course).document(page_id)
         except (AtlasError, KeyError):
-            raise HTTPException(404, f"No page {page_id!r} in {course!r}.") from None
-        return page_parse(doc).to_json()
+            raise NotFoundError(f"No page {page_id!r} in {course!r}.") from None
+        return page_parse(doc)
 
-    @api.post("/reindex", summary="Read the course's corpus folder again and sync the index (instructors)")
-    def reindex(course: str | None = None, user: User = Depends(who)) -> dict[str, Any]:  # noqa: B008
+    @api.post(
+        "/reindex",
+        summary="Read the course's corpus folder again and sync the index (instructors)",
+        responses=_errors(400, 403, 404, 409, 503),
+    )
+    def reindex(course: str | None = COURSE, user: User = who) -> IngestReply:
         course = instructor(courses, user, course)
         if course != courses.settings.course:  # the corpus folder is this app's course's; never ingest it elsewhere
-            raise HTTPException(400, f"Re-index {course!r} with `atlas-qa ingest --course {course}` (its own folder).")
+            raise BadRequestError(f"Re-index {course!r} with `atlas-qa ingest --course {course}` (its own folder).")
         if not courses.ingest_lock.acquire(blocking=False):
-            raise HTTPException(409, "A re-index is already running; try again when it has finished.")
+            raise BusyError("A re-index is already running; try again when it has finished.")
         try:
-            return courses.atlas(course).ingest().to_json()  # type: ignore[no-any-return]
-        except AtlasError as exc:
-            raise _error(exc) from None
+            return IngestReply.model_validate(courses.atlas(course).ingest().to_json())
         finally:
             courses.ingest_lock.release()
 
-    @api.get("/me", summary="Who you are signed in as")
-    def me(user: User = Depends(who)) -> dict[str, Any]:  # noqa: B008
-        return {"name": user.name, "role": user.role, "courses": list(user.courses)}
+    @api.get("/me", summary="Who you are signed in as", responses=_errors())
+    def me(user: User = who) -> Me:
+        return Me(name=user.name, role=user.role, courses=list(user.courses))  # type: ignore[arg-type]
+
+    routes = list(api.routes)
+
+    @api.api_route("/{rest:path}", methods=ANY_METHOD, include_in_schema=False)
+    def elsewhere(request: Request, rest: str) -> None:
+        """Past the routes above (the Gradio app mounted at / would answer instead): 405 with the methods the path
+        takes, or 404, in the one error shape."""
+        allowed = sorted({m for r in routes if r.matches(request.scope)[0] is Match.PARTIAL for m in r.methods or ()})
+        if allowed:
+            raise StarletteHTTPException(
+                405,
+                f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        raise NotFoundError(f"There is no API route {request.url.path!r}; see /api/v1/docs.")
 
     return api
+
+
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]

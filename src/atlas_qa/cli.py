@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _settings(args)
         if args.command == "serve":
-            from .ui import serve
+            from .server import serve
 
             serve(settings, ingest=not args.no_ingest)
             return 0

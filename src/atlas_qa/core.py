@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from .loaders import load_corpus
 from .retrieve import Retrieval, Retriever
 from .snapshot import Snapshot
 from .store.index import Index
+from .store.records import FACETS
 from .types import Answer, Cite, Document
 
 log = logging.getLogger(__name__)
@@ -57,12 +59,16 @@ def check_text(value: object, what: str) -> str:
 
 
 def check_filters(filters: object) -> dict[str, str] | None:
-    """Filters as `ask` takes them ({field: value}, text only), or a clear error."""
+    """Filters as `ask` takes them: {field: value} with text only, fields among `FACETS`, empty values dropped (an
+    edge's "any"); None when none is left. A clear error otherwise. The one filter rule of every way in."""
     if filters is None:
         return None
     if not isinstance(filters, dict):
         raise QuestionError(f"The filters must be a mapping of field to value, not {_kind(filters)}.")
-    return {check_text(k, "A filter name"): check_text(v, f"The filter {k!r}") for k, v in filters.items()} or None
+    checked = {check_text(k, "A filter name"): check_text(v, f"The filter {k!r}") for k, v in filters.items()}
+    if set(checked) - set(FACETS):
+        raise QuestionError(f"Filters may only be {', '.join(FACETS)}.")
+    return {k: v for k, v in checked.items() if v} or None
 
 
 def standalone(question: str, history: History | None, title: Callable[[str], str] | None = None) -> str:
@@ -119,7 +125,35 @@ class Atlas:
         """Filter values the pages offer: {"course": [...], "topic": [...], "chapter": [...]}."""
         return self.index.facets()
 
+    # What the edges (the app, the API, the question log) read of the index: they never reach `self.index`.
+    def pages(self) -> list[dict[str, Any]]:
+        """Every indexed page: id, title, source, chunk count and when it was indexed."""
+        return self.index.pages()
+
+    def document(self, page_id: str) -> Document:
+        """The indexed page `page_id` (AtlasError when there is none)."""
+        return self.index.document(page_id)
+
+    def last_ingest(self) -> dict[str, Any] | None:
+        """The summary of the last ingest (counts, skipped files with reasons, `finished_at`), if any."""
+        return self.index.last_ingest()
+
     def ask(
+        self,
+        question: object,
+        k: int | None = None,
+        filters: object = None,
+        history: History | None = None,
+    ) -> Answer:
+        """Retrieve, compose a cited answer, verify it; refuse when the course does not cover the question.
+
+        The question and the filters are checked here (`check_question`, `check_filters`: QuestionError), once.
+        `history`: the conversation's previous turns, oldest first (`conversation.Turn`s or (question, Answer | None)
+        pairs); a follow-up that cannot stand alone is rewritten with it, and `Answer.searched` says what was searched.
+        """
+        return self._answer(check_question(question), k, check_filters(filters), history=history)
+
+    def _answer(
         self,
         question: str,
         k: int | None = None,
@@ -127,13 +161,8 @@ class Atlas:
         dense_hits: list[tuple[str, float]] | None = None,
         history: History | None = None,
     ) -> Answer:
-        """Retrieve, compose a cited answer, verify it; refuse when the course does not cover the question.
-
-        `history`: the conversation's previous turns, oldest first (`conversation.Turn`s or (question, Answer | None)
-        pairs); a follow-up that cannot stand alone is rewritten with it, and `Answer.searched` says what was searched.
-        `dense_hits`: the searched question's nearest chunks, when `ask_batch` fetched them with others'.
-        """
-        question = check_question(question)
+        """`ask` for a question and filters already checked; `dense_hits`: the searched question's nearest chunks,
+        when `ask_batch` fetched them with others'."""
         with self._store_errors():  # a Chroma server that stopped answering: one sentence, not a traceback
             self.index.check_version()
             view = self.index.snapshot()  # the one version of the index this question reads
@@ -237,13 +266,14 @@ class Atlas:
         if not questions:
             return {}
         try:
-            return dict(zip(questions, self.embedder.embed_batch(list(questions.values()))))
+            # through the cache: the question log stores the same vectors without encoding them again
+            return dict(zip(questions, self.sentence_vectors(list(questions.values()))))
         except Exception:  # noqa: BLE001 (which question broke the batch is found below)
             log.warning("encoding a batch of %d questions failed; encoding them one by one", len(questions))
         out: dict[int, np.ndarray | AtlasError] = {}
         for i, q in questions.items():
             try:
-                out[i] = self.embedder.embed_batch([q])[0]
+                out[i] = self.sentence_vectors([q])[0]
             except AtlasError as exc:
                 out[i] = exc
             except Exception:  # noqa: BLE001 (this question alone fails; the traceback goes to the log)
@@ -261,7 +291,7 @@ class Atlas:
         """`ask` for one question of a batch: its error, or an unexpected failure, is returned for it alone."""
         try:
             with self._store_errors():
-                return self.ask(question, filters=filters, dense_hits=hits, history=history)
+                return self._answer(question, filters=filters, dense_hits=hits, history=history)
         except AtlasError as exc:
             return exc
         except Exception:  # noqa: BLE001 (a bug must not fail the other questions; the traceback goes to the log)

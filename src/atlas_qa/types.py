@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import error_body
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -198,11 +200,10 @@ def answer_json(answer: Answer, corpus: str | Path | None = None) -> dict[str, A
 
 
 def error_json(question: object, error: Exception) -> dict[str, Any]:
-    """An API's answer to a question it refused or could not answer: the question as sent (when it is text), the
-    error's one sentence and its HTTP status (`AtlasError.status`: 400 for a bad question, 503 when the index is
-    unavailable, else 500)."""
+    """An API's answer to a question it refused or could not answer: the question as sent (when it is text) and the
+    one error shape (`errors.error_body`: its sentence, code and HTTP status, from `AtlasError.status`)."""
     echo = question.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(question, str) else None
-    return {"question": echo, "error": str(error) or type(error).__name__, "status": getattr(error, "status", 500)}
+    return {"question": echo, **error_body(error)}
 
 
 def answer_from_json(data: Mapping[str, Any]) -> Answer:

@@ -93,7 +93,7 @@ class AttributionViews:
 
     def page_choices(self) -> list[tuple[str, str]]:
         try:
-            return [(f"{p['title']} — {p['page_id']}", p["page_id"]) for p in self.atlas.index.pages()]
+            return [(f"{p['title']} — {p['page_id']}", p["page_id"]) for p in self.atlas.pages()]
         except (AtlasError, AttributeError):
             return []
 

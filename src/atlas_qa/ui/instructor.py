@@ -34,8 +34,8 @@ class InstructorViews:
 
     def corpus_summary(self) -> str:
         try:
-            pages = self.atlas.index.pages()
-            last = self.atlas.index.last_ingest() or {}
+            pages = self.atlas.pages()
+            last = self.atlas.last_ingest() or {}
         except (AtlasError, AttributeError):
             pages, last = [], {}
         skipped = last.get("skipped", [])
@@ -58,7 +58,7 @@ class InstructorViews:
 
     def corpus_rows(self) -> list[list[Any]]:
         try:
-            pages = self.atlas.index.pages()
+            pages = self.atlas.pages()
         except (AtlasError, AttributeError):
             return []
         return [
@@ -76,7 +76,7 @@ class InstructorViews:
     def chapter(self, page_id: str) -> str:
         """The page's chapter (from its metadata), or ""."""
         try:
-            return str(self.atlas.index.document(page_id).metadata.get("chapter", ""))
+            return str(self.atlas.document(page_id).metadata.get("chapter", ""))
         except (AtlasError, AttributeError, KeyError):
             return ""
 
@@ -101,7 +101,7 @@ class InstructorViews:
 
     def stats(self) -> str:
         try:
-            pages = self.atlas.index.pages()
+            pages = self.atlas.pages()
         except (AtlasError, AttributeError):
             return ""
         n, chunks = len(pages), sum(p["chunks"] for p in pages)
@@ -110,7 +110,7 @@ class InstructorViews:
     def examples(self) -> list[str]:
         """Example questions for the pages in the index (see `explain.example_questions`)."""
         try:
-            docs = [self.atlas.index.document(p["page_id"]) for p in self.atlas.index.pages()]
+            docs = [self.atlas.document(p["page_id"]) for p in self.atlas.pages()]
         except (AtlasError, AttributeError, KeyError):
             return []
         return example_questions(docs, EXAMPLES)
