@@ -9,7 +9,6 @@ in are its security schemes. Requests are strict: `"helpful": "yes"` is refused,
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from typing import Any, Literal
 
@@ -23,8 +22,7 @@ from starlette.routing import Match
 
 from .access import SESSION_COOKIE
 from .asking import Courses
-from .conversation import history_from_json
-from .core import MAX_QUESTION_CHARS
+from .core import MAX_QUESTION_CHARS, check_question
 from .errors import (
     AtlasError,
     BadRequestError,
@@ -33,12 +31,13 @@ from .errors import (
     InvalidInputError,
     NotFoundError,
     NotSignedInError,
+    QuestionError,
     error_body,
 )
 from .explain import PageParse, page_parse
 from .feedback import MAX_COMMENT_CHARS, Feedback
 from .insight import build_insights, insights_json
-from .types import AnswerSentence, Citation, answer_from_json, answer_json
+from .types import Answer, AnswerSentence, Citation, answer_from_json, answer_json
 from .users import User
 
 log = logging.getLogger(__name__)
@@ -46,6 +45,7 @@ log = logging.getLogger(__name__)
 MAX_FILTER_CHARS = 200
 MAX_HISTORY = 20
 MAX_COURSE_CHARS = 100
+MAX_ANSWER_CHARS = 20_000
 
 
 # -- the one error shape ----------------------------------------------------------------------------------------------
@@ -83,7 +83,7 @@ def _sentence(error: dict[str, Any]) -> str:
         return f"The field {where!r} is not one this route takes."
     if error.get("type") == "json_invalid":
         return "The body is not valid JSON."
-    if str(error.get("type", "")).startswith(("date_", "datetime_")):
+    if where in ("since", "until") and error.get("type") == "string_pattern_mismatch":
         return f"The {where} {error.get('input')!r} is not a date like 2026-01-31."
     return f"{where}: {message}." if where else f"The body: {message}."
 
@@ -98,11 +98,18 @@ def install_error_handlers(app: FastAPI) -> None:
     async def invalid(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
         errors = exc.errors()
-        sentence = _sentence(errors[0]) if errors else "The request is not valid."
-        return JSONResponse(error_body(InvalidInputError(sentence)), status_code=422)
+        error: AtlasError = InvalidInputError(_sentence(errors[0]) if errors else "The request is not valid.")
+        if errors and tuple(errors[0].get("loc", ())) == ("body", "question") and errors[0].get("type") != "missing":
+            try:  # a question that is not one: the sentence (and code) every way in gives (`core.check_question`)
+                check_question(errors[0].get("input"))
+            except QuestionError as bad:
+                error = bad
+        return JSONResponse(error_body(error), status_code=422)
 
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:  # FastAPI's "There was an error parsing the body": a body that is not JSON
+            return JSONResponse(error_body(InvalidInputError("The body is not valid JSON.")), status_code=422)
         sentence = exc.detail if isinstance(exc.detail, str) else "The request cannot be served."
         return JSONResponse(error_body(sentence, exc.status_code), exc.status_code, headers=exc.headers)
 
@@ -134,12 +141,63 @@ class Filters(Strict):
     chapter: str | None = Field(default=None, max_length=MAX_FILTER_CHARS)
 
 
-class Turn(BaseModel):
+class CiteIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+    label: str
+    reference: str = ""
+
+
+class CitationIn(BaseModel):
+    """A citation as `/ask` returned it; what is missing takes an empty value."""
+
+    model_config = ConfigDict(strict=True)
+    n: int | None = None
+    page_id: str = ""
+    title: str = ""
+    source: str = ""
+    section: str = ""
+    speaker: str = ""
+    pages: str = ""
+    cites: list[CiteIn] = []
+    text: str = ""
+    score: float = 0.0
+    start: int = 0
+    end: int = 0
+    speaker_reference: str = ""
+    chain: str = ""
+
+
+class SentenceIn(BaseModel):
+    model_config = ConfigDict(strict=True)
+    text: str
+    n: int
+    page_id: str = ""
+    start: int = -1
+    end: int = -1
+
+
+class AnswerIn(BaseModel):
+    """An answer as `/ask` returned it (its other fields are taken and ignored): at least its text."""
+
+    model_config = ConfigDict(strict=True)
+    answer: str = Field(max_length=MAX_ANSWER_CHARS)
+    refused: bool = False
+    generated: bool = False
+    dropped: int = 0
+    searched: str = Field(default="", max_length=MAX_QUESTION_CHARS)
+    closest_pages: list[str] = []
+    sentences: list[SentenceIn] = []
+    citations: list[CitationIn] = Field(default=[], max_length=100)
+
+    def answer_of(self, question: str) -> Answer:
+        return answer_from_json({"question": question, **self.model_dump()})
+
+
+class Turn(Strict):
     """An earlier question of the conversation and the answer it got."""
 
-    model_config = ConfigDict(strict=True, extra="forbid")
     question: str = Field(max_length=MAX_QUESTION_CHARS)
-    answer: dict[str, Any] | str | None = Field(
+    answer: AnswerIn | str | None = Field(
         default=None, description="the answer it got: the `/ask` answer object (best), its text, or nothing"
     )
 
@@ -155,7 +213,7 @@ class AskBody(Strict):
 
 class FeedbackBody(Strict):
     question: str = Field(max_length=MAX_QUESTION_CHARS, description="the question as asked")
-    answer: dict[str, Any] = Field(description="the answer as /ask returned it")
+    answer: AnswerIn = Field(description="the answer as /ask returned it")
     helpful: bool
     comment: str = Field(default="", max_length=MAX_COMMENT_CHARS)
     course: str | None = Field(default=None, max_length=MAX_COURSE_CHARS)
@@ -254,18 +312,16 @@ def instructor(courses: Courses, user: User, course: str | None) -> str:
     return course
 
 
-def history_of(turns: list[Turn]) -> list[Any]:
+def history_of(turns: list[Turn]) -> list[tuple[str, Answer | None]]:
     """The conversation as `Atlas.ask` takes it: an answer given as text becomes an answer without sources."""
-    items = [
-        {"question": t.question, "answer": {"answer": t.answer} if isinstance(t.answer, str) else t.answer}
-        for t in turns
-    ]
-    try:
-        return history_from_json(items)
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise InvalidInputError(f"A history answer is not in the shape /ask returns ({exc}).") from None
+    out: list[tuple[str, Answer | None]] = []
+    for t in turns:
+        answer = AnswerIn(answer=t.answer) if isinstance(t.answer, str) else t.answer
+        out.append((t.question, answer.answer_of(t.question) if answer else None))
+    return out
 
 
+DAY: dict[str, Any] = {"pattern": r"^\d{4}-\d{2}-\d{2}$", "json_schema_extra": {"format": "date"}}
 COURSE = Query(default=None, max_length=MAX_COURSE_CHARS, description="the course (default: the app's course)")
 
 
@@ -294,10 +350,7 @@ def router(courses: Courses) -> APIRouter:
                 raise NotFoundError(f"No answer {body.answer_id!r} of yours in {course!r}.")
             store.update(body.answer_id, body.helpful, body.comment)
             return Rated(id=body.answer_id, course=course)
-        try:
-            answer = answer_from_json({"question": body.question, **body.answer})
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise InvalidInputError(f"The answer is not in the shape /ask returns ({exc}).") from None
+        answer = body.answer.answer_of(body.question)
         return Rated(id=store.add(body.question, answer, body.helpful, body.comment, user=user.name), course=course)
 
     @api.get("/feedback", summary="Every rating of the course, newest first (instructors)", responses=_errors(403, 404))
@@ -311,17 +364,15 @@ def router(courses: Courses) -> APIRouter:
     )
     def insights(
         course: str | None = COURSE,
-        since: dt.date | None = Query(default=None, description="the first day (UTC) counted"),  # noqa: B008
-        until: dt.date | None = Query(default=None, description="the last day (UTC) counted"),  # noqa: B008
+        since: str | None = Query(default=None, description="the first day (UTC) counted", **DAY),  # noqa: B008
+        until: str | None = Query(default=None, description="the last day (UTC) counted", **DAY),  # noqa: B008
         user: User = who,
     ) -> InsightsReply:
         """Questions, refusals, students, pages (most asked first), gaps (largest first), confusions and cited works
         between `since` and `until` (days, both included); see docs/insight.md."""
         course = instructor(courses, user, course)
-        first, last = (d.isoformat() if d else None for d in (since, until))
-        return InsightsReply.model_validate(
-            insights_json(build_insights(courses.atlas(course), courses.log, course, first, last))
-        )
+        found = build_insights(courses.atlas(course), courses.log, course, since, until)
+        return InsightsReply.model_validate(insights_json(found))
 
     @api.get(
         "/attribution/{page_id:path}",
@@ -374,4 +425,4 @@ def router(courses: Courses) -> APIRouter:
     return api
 
 
-ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"]
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY"]
