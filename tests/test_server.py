@@ -64,7 +64,6 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         yield {"base": base, "headers": tokens, "config": config, "settings": settings, "store": store, "app": app}
 
 
-
 def _status(d: dict[str, Any], method: str, path: str, caller: str, body: Any = None) -> int:
     return call(d["base"] + path, method, body, d["headers"][caller]).status
 

@@ -130,7 +130,11 @@ class Strict(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid")
 
 
-QUESTION = {"maxLength": MAX_QUESTION_CHARS, "minLength": 1, "pattern": r"\w"}  # checked by `core.check_question`
+QUESTION: dict[str, Any] = {
+    "maxLength": MAX_QUESTION_CHARS,
+    "minLength": 1,
+    "pattern": r"\w",
+}  # checked by `core.check_question`
 
 
 class Filters(Strict):
@@ -413,7 +417,14 @@ def router(courses: Courses) -> APIRouter:
     def elsewhere(request: Request, rest: str) -> None:
         """Past the routes above (the Gradio app mounted at / would answer instead): 405 with the methods the path
         takes, or 404, in the one error shape."""
-        allowed = sorted({m for r in routes if r.matches(request.scope)[0] is Match.PARTIAL for m in r.methods or ()})
+        allowed = sorted(
+            {
+                m
+                for r in routes
+                if r.matches(request.scope)[0] is Match.PARTIAL
+                for m in getattr(r, "methods", None) or ()
+            }
+        )
         if allowed:
             raise StarletteHTTPException(
                 405,
