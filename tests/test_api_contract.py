@@ -25,6 +25,13 @@ from .live import call, running
 pytestmark = pytest.mark.slow
 ST = Path(sys.executable).with_name("st")
 ROLES = ("anonymous", "student", "instructor", "admin")
+# The one documented refusal of a schema-valid request: `until` before `since` (422 with a sentence); a document
+# cannot state that one field must follow another.
+CONFIG = """
+[[operations]]
+include-path = "/api/v1/insights"
+checks.positive_data_acceptance.enabled = false
+"""
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +58,10 @@ def test_every_operation_keeps_the_documented_contract(served, role, tmp_path):
     schema = tmp_path / "openapi.json"  # read as an admin: the document itself needs a signed-in reader
     schema.write_bytes(call(f"{served['base']}/api/v1/openapi.json", headers=served["admin"]).body)
     auth = ["-H", f"Authorization: Bearer {served['tokens'][role]}"] if role != "anonymous" else []
-    command = [str(ST), "--no-color", "run", str(schema), "--url", served["base"], "--checks", "all"]
+    config = tmp_path / "schemathesis.toml"
+    config.write_text(CONFIG, encoding="utf-8")
+    command = [str(ST), "--no-color", "--config-file", str(config), "run", str(schema), "--url", served["base"]]
+    command += ["--checks", "all"]
     command += ["--seed", "1", "--workers", "1", "--max-examples", "30", "--generation-database", "none", *auth]
     done = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path, timeout=600)
     summary = [line for line in done.stdout.splitlines() if "generated" in line]

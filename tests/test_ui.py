@@ -258,15 +258,39 @@ def test_open_page_shows_the_whole_page_with_the_span_marked(hash_atlas):
 
 def test_attribution_rows_trace_each_span_to_speaker_locator_and_reference(hash_atlas):
     views = Views(hash_atlas)
-    answer = _ask(views, BORINS_QUESTION)[0].answer
-    rows = views.attribution_rows(answer)
-    borins = [r for r in rows if r["cited work"] == "Borins, 2007, p. 16"]
-    assert borins and borins[0]["speaker"] == "Pal" and borins[0]["page locator"] == "pp. 213-214"
-    assert borins[0]["quotation chain"] == "Borins (2007, p. 16), quoted in Pal (2014, pp. 213-214)"
-    assert borins[0]["full reference"].startswith("Borins, S. (2007). Conceptual framework.")
-    assert "consolidates many common functions" in borins[0]["cited span"]
-    assert set(rows[0]) == set(ATTRIBUTION_COLUMNS)
-    assert views.attribution_rows(Answer("q", "no", True, ())) == []
+    turn = _ask(views, BORINS_QUESTION)[0]
+    rows = views.attribution_rows(turn)
+    borins = [r for r in rows if r.work == "Borins, 2007, p. 16"]
+    assert borins and borins[0].speaker == "Pal" and borins[0].locator == "pp. 213-214"
+    assert borins[0].chain == "Borins (2007, p. 16), quoted in Pal (2014, pp. 213-214)"
+    assert borins[0].reference.startswith("Borins, S. (2007). Conceptual framework.")
+    assert "consolidates many common functions" in borins[0].span
+    assert set(rows[0].columns()) == set(ATTRIBUTION_COLUMNS)
+    assert views.attribution_rows(Turn("q", answer=Answer("q", "no", True, ()))) == []
+
+
+def test_an_answers_attribution_is_computed_once_and_carried_to_the_log_and_the_view(hash_atlas, monkeypatch):
+    from atlas_qa import asking, explain
+    from atlas_qa.insight import record
+    from atlas_qa.ui import attribution
+
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return explain.attribution_rows(*args, **kwargs)
+
+    for module in (asking, record, attribution):
+        monkeypatch.setattr(module, "attribution_rows", counted)
+    views = Views(hash_atlas)
+    turns = _ask(views, BORINS_QUESTION)
+    views.feedback.log.flush()
+    assert "Borins, 2007, p. 16" in views.attribution_table(turns, 0) and turns[0].rows
+    entry = next(iter(views.feedback.log.entries(hash_atlas.settings.course)))
+    assert any(w[0] == "Borins, 2007, p. 16" for w in entry.works)  # the log's works are the same rows'
+    assert calls == [1]
+    sentences = views.feedback.log.details(hash_atlas.settings.course, [entry.id])[entry.id]["sentences"]
+    assert [s["n"] for s in sentences] == [s.n for s in turns[0].answer.sentences]  # stored as data, not "[n]" text
 
 
 def test_attribution_exports_csv_and_json(hash_atlas, tmp_path):

@@ -1,7 +1,8 @@
 """The one way to ask: the REST API (`/api/v1/ask`), the Gradio chat and the Gradio `ask` endpoint all ask through
 `Asker`, which answers with `Atlas.ask` (the question and its filters are checked there, once), logs the answer once
 in the course's question log (with the searched question's vector, which retrieval already encoded) and returns the
-answer with its log id. `Courses` holds one `Atlas` per served course and the one question log they share.
+answer with its log id and its attribution (computed once, here). `Courses` holds one `Atlas` per served course and
+the one question log they share.
 """
 
 from __future__ import annotations
@@ -15,17 +16,19 @@ from .config import Settings
 from .conversation import History
 from .core import Atlas
 from .errors import AtlasError
+from .explain import attribution_rows
 from .feedback import FeedbackStore
 from .insight import QuestionLog
-from .types import Answer
+from .types import Answer, AttributionRow
 
 
 @dataclass(frozen=True)
 class Asked:
-    """An answer and the id of its question-log record (a rating goes onto it; "" when the log has no model)."""
+    """An answer, the id of its question-log record (a rating goes onto it) and its attribution, computed once."""
 
     answer: Answer
     log_id: str
+    rows: tuple[AttributionRow, ...] = ()
 
 
 class Asker:
@@ -40,25 +43,20 @@ class Asker:
         """Answer `question` (with the conversation `history`, oldest first) for user `user` and log it; raises the
         AtlasError that stopped it (nothing is logged then)."""
         answer = self.atlas.ask(question, filters=filters, history=history or None)
-        return Asked(answer, self._record(user, answer, follow_up=bool(history)))
+        return self._record(user, answer, follow_up=bool(history))
 
     def ask_batch(
         self, users: Sequence[str], questions: Sequence[object], filters: Sequence[object] | None = None
     ) -> list[Asked | AtlasError]:
         """Several questions at once (encoded in one batch), each answered and logged or refused on its own."""
         results = self.atlas.ask_batch(questions, filters)
-        return [
-            r if isinstance(r, AtlasError) else Asked(r, self._record(user, r, follow_up=False))
-            for user, r in zip(users, results)
-        ]
+        return [r if isinstance(r, AtlasError) else self._record(u, r, follow_up=False) for u, r in zip(users, results)]
 
-    def _record(self, user: str, answer: Answer, follow_up: bool) -> str:
-        vector = self.atlas.question_vector(
-            answer.searched or answer.question
-        )  # cached by retrieval: not encoded again
-        return self.log.record(
-            self.course, user, answer, follow_up=follow_up, vector=vector, document=self.atlas.document
-        )
+    def _record(self, user: str, answer: Answer, follow_up: bool) -> Asked:
+        rows = tuple(attribution_rows(answer, self.atlas.document))  # once: the log and the views use these
+        vector = self.atlas.question_vector(answer.searched or answer.question)  # retrieval's, not encoded again
+        log_id = self.log.record(self.course, user, answer, follow_up=follow_up, vector=vector, rows=rows)
+        return Asked(answer, log_id, rows)
 
 
 class Courses:

@@ -15,19 +15,10 @@ from .answer import clean
 from .attribution import FOOTNOTE_REF, cites_in_span, find_citations, page_locator, resolve_reference, speaker_cites
 from .attribution import chain_for_span as attribution_chain
 from .evaluate.report import write_csv
-from .types import Answer, AnswerSentence, Citation, Cite, Document
+from .types import ATTRIBUTION_COLUMNS, Answer, AnswerSentence, AttributionRow, Citation, Cite, Document
 
-ATTRIBUTION_COLUMNS = [
-    "n",
-    "cited span",
-    "speaker",
-    "page locator",
-    "quotation chain",
-    "cited work",
-    "full reference",
-    "page",
-    "section",
-]
+__all__ = ["ATTRIBUTION_COLUMNS", "attribution_rows", "chunk_offset", "locate", "page_parse"]
+
 
 _NOISE = re.compile(r"\[\^[^\]\s]+\]|\*\*")  # what `answer.clean` drops from a page sentence
 
@@ -140,7 +131,19 @@ def dedupe(cites: Sequence[Cite]) -> list[Cite]:
     return out
 
 
-def attribution_rows(answer: Answer | None, document: Callable[[str], Document | None]) -> list[dict[str, str]]:
+def readable(document: Callable[[str], Document | None] | None) -> Callable[[str], Document | None]:
+    """`document(page_id)`, or None for a page that cannot be read (gone since the answer, a store error)."""
+
+    def page(page_id: str) -> Document | None:
+        try:
+            return document(page_id) if document else None
+        except Exception:  # noqa: BLE001 (a page gone since: its citation's own span and works are used)
+            return None
+
+    return page
+
+
+def attribution_rows(answer: Answer | None, document: Callable[[str], Document | None] | None) -> list[AttributionRow]:
     """Every cited span of an answer -> speaker -> page locator -> cited work -> full reference; one row per work.
 
     A span is an answer sentence found in its page (`document(page_id)`), attributed with the page's parse
@@ -148,13 +151,14 @@ def attribution_rows(answer: Answer | None, document: Callable[[str], Document |
     """
     if answer is None or answer.refused:
         return []
+    page = readable(document)
     by_n = {c.n: c for c in answer.citations}
     rows = []
     for s in answer.sentences:
         c = by_n.get(s.n)
         if c is None:
             continue
-        doc = document(c.page_id)
+        doc = page(c.page_id)
         where = sentence_span(doc, s) if doc is not None else None
         if doc is not None and where:
             a, b = where
@@ -163,31 +167,26 @@ def attribution_rows(answer: Answer | None, document: Callable[[str], Document |
             span = doc.text[a:b]
         else:
             speaker, pages, chain, works, span = c.speaker, c.pages, c.chain, list(c.cites), clean(s.text)
-        base = {
-            "n": str(s.n),
-            "cited span": " ".join(span.split()),
-            "speaker": speaker,
-            "page locator": page_locator(pages),
-            "quotation chain": chain,
-            "page": c.title + f" ({c.page_id})",
-            "section": c.section,
-        }
+        text, locator = " ".join(span.split()), page_locator(pages)
         for w in works or [Cite("", "")]:
-            rows.append({**base, "cited work": w.label, "full reference": w.reference})
+            rows.append(
+                AttributionRow(s.n, text, speaker, locator, chain, w.label, w.reference, c.page_id, c.title, c.section)
+            )
     return rows
 
 
-def write_attribution(path: Path, question: str, answer: Answer, rows: list[dict[str, str]], fmt: str) -> Path:
+def write_attribution(path: Path, question: str, answer: Answer, rows: Sequence[AttributionRow], fmt: str) -> Path:
     """The answer's attribution as a CSV (the rows) or JSON (question, answer, rows, citations) file at `path`."""
+    table = [r.columns() for r in rows]
     if fmt == "csv":
-        write_csv(path, ATTRIBUTION_COLUMNS, [[r[k] for k in ATTRIBUTION_COLUMNS] for r in rows])
+        write_csv(path, ATTRIBUTION_COLUMNS, [[r[k] for k in ATTRIBUTION_COLUMNS] for r in table])
     else:
         data = {
             "question": question,
             "asked": answer.question,
             "answer": answer.answer,
             "refused": answer.refused,
-            "rows": rows,
+            "rows": table,
             "citations": [asdict(c) for c in answer.citations],
         }
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")

@@ -180,6 +180,42 @@ def course_source(source: str, corpus: str | Path) -> str:
         return path.name
 
 
+ATTRIBUTION_COLUMNS = [
+    "n",
+    "cited span",
+    "speaker",
+    "page locator",
+    "quotation chain",
+    "cited work",
+    "full reference",
+    "page",
+    "section",
+]
+
+
+@dataclass(frozen=True)
+class AttributionRow:
+    """One row of an answer's attribution: a cited span -> its speaker -> page locator -> a cited work -> its full
+    reference (one row per work). Computed once per answer (`explain.attribution_rows`) and carried as data."""
+
+    n: int
+    span: str
+    speaker: str
+    locator: str
+    chain: str
+    work: str
+    reference: str
+    page_id: str
+    title: str
+    section: str
+
+    def columns(self) -> dict[str, str]:
+        """The row as the table and the exports show it (`ATTRIBUTION_COLUMNS`)."""
+        values = [str(self.n), self.span, self.speaker, self.locator, self.chain, self.work, self.reference]
+        values += [f"{self.title} ({self.page_id})", self.section]
+        return dict(zip(ATTRIBUTION_COLUMNS, values))
+
+
 def answer_json(answer: Answer, corpus: str | Path | None = None) -> dict[str, Any]:
     """The `ask --json` shape; with `corpus`, each citation's `source` is relative to it (`course_source`)."""
     citations = [asdict(c) for c in answer.citations]

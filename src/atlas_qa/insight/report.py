@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import InvalidInputError
 from . import stats
 from .entry import DAY, LogEntry, iso_day, parse_day
 from .log import QuestionLog
@@ -99,11 +100,13 @@ def build_insights(
     """The insight of `course` from `since` to `until` (ISO dates, both days included; None = open-ended).
 
     Every question logged before the call is counted (pending writes are stored first). Raises InvalidInputError for
-    a date that is not one; `until` before `since` is an empty period (no day in it), not an error.
+    a date that is not one, or `until` before `since`.
     """
     log.flush()
     start = parse_day(since, "since date") if since else None
     end = parse_day(until, "until date") + DAY if until else None
+    if start is not None and end is not None and end <= start:
+        raise InvalidInputError(f"The until date {until} is before the since date {since}.")
     scope = (course, start, end)
     missed = log.entries(course, start, end, missed_only=True)
     questions, refused, students = stats.totals(log, scope)

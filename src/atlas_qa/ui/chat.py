@@ -13,7 +13,7 @@ from ..feedback import FeedbackStore
 
 if TYPE_CHECKING:
     from ..asking import Asker
-from ..types import Answer
+from ..types import Answer, AttributionRow
 from .render import esc
 
 log = logging.getLogger(__name__)
@@ -31,6 +31,7 @@ class Turn:
     error: str = ""
     filters: dict[str, str] = field(default_factory=dict)
     log_id: str = ""  # its question-log record, which a rating goes onto
+    rows: tuple[AttributionRow, ...] = ()  # the answer's attribution, computed once when it was asked
 
 
 def history(turns: Sequence[Turn]) -> list[tuple[str, Answer | None]]:
@@ -124,7 +125,7 @@ class ChatViews:
         try:
             asked = self.asker.ask(user, question or "", filters, history(turns))
             a = asked.answer
-            return Turn(a.question, a.searched or a.question, a, filters=filters, log_id=asked.log_id)
+            return Turn(a.question, a.searched or a.question, a, filters=filters, log_id=asked.log_id, rows=asked.rows)
         except AtlasError as exc:
             return Turn(question or "", error=str(exc), filters=filters)
         except Exception:  # an unexpected failure still ends the turn with a message, and the log has the details
