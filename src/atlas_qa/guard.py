@@ -18,6 +18,7 @@ from typing import Any
 
 from .core import check_filters, check_question
 from .errors import AtlasError, InvalidInputError, NotFoundError, TooLargeError, send_error
+from .store.records import FACETS
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,7 +29,7 @@ API_NAME = "ask"
 NAMED = re.compile(rf"/gradio_api/(call|call/v2|run|api)/{API_NAME}/?")
 DIRECT = re.compile(rf"/gradio_api/(run|api)/{API_NAME}/?")  # Gradio runs a batch function unbatched there: a 500
 JOIN = "/gradio_api/queue/join"
-FIELDS = ("question", "course", "topic", "chapter")
+FIELDS = ("question", *FACETS)  # the endpoint's parameters: the question and the page filters
 MAX_BODY = 64 * 1024  # a question is at most 1,000 characters: a call body never needs more
 SHAPE = 'The body\'s data must be a list of 4 texts: [question, course, topic, chapter] (use "" for none).'
 

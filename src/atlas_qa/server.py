@@ -122,7 +122,7 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
     from .guard import AskGuard
     from .insight import build_insights
     from .ui.app import build_app
-    from .ui.serve import launch_options
+    from .ui.serve import mount_options
 
     access = access or Access.for_settings(settings)
     app = FastAPI(
@@ -181,7 +181,6 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
 
     blocks = build_app(courses.atlas(settings.course), feedback, None if access.local else user_of, insights)
     app.router.on_shutdown.append(courses.log.close)  # pending question-log writes are stored before exit
-    options = launch_options(settings)
     # CORS before mounting: Gradio then adds none of its own (its default allows any localhost origin).
     app.add_middleware(
         CORSMiddleware,
@@ -200,14 +199,8 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
         blocks,
         path="/",
         auth_dependency=gradio_user,
-        allowed_paths=[],
-        blocked_paths=options["blocked_paths"],
-        max_file_size=options["max_file_size"],
-        show_error=False,
-        ssr_mode=False,
-        mcp_server=False,
-        theme=options["theme"],
         footer_links=["api"],
+        **mount_options(settings),
     )
     app.state.blocks = blocks  # the mounted Gradio app, for who needs its internals (tests of its session state)
     app.add_middleware(AskGuard, blocks=blocks)  # a malformed call is refused (422) before it is batched with others'

@@ -16,6 +16,7 @@ from .ask_tab import build_ask_tab, wire_ask_tab
 from .insight_tab import InsightSource, build_insight_tab, wire_insight_tab
 from .instructor_tabs import after_answer, build_instructor_tabs, wire_instructor_tabs
 from .render import asset, esc
+from .sources import FACETS
 from .views import Views
 
 CONCURRENCY = 4  # questions answered at once; more wait in the queue
@@ -95,7 +96,7 @@ def build_app(
             others.
             """
             forget_call_sessions(app, request)
-            filters = [dict(zip(("course", "topic", "chapter"), f)) for f in zip(course, topic, chapter)]
+            filters = [dict(zip(FACETS, f)) for f in zip(course, topic, chapter)]
             users = [who(r) for r in (request if isinstance(request, list) else [request] * len(question))]
             try:  # answered and logged as the chat's answers are (asking.Asker)
                 results = views.asker.ask_batch(users, question, filters)

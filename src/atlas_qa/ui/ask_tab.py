@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..core import MAX_QUESTION_CHARS
+from ..feedback import MAX_COMMENT_CHARS
 from .chat import Turn
 from .render import asset
 from .sources import FACETS, WELCOME
@@ -81,7 +82,7 @@ def build_ask_tab(gr: Any, views: Views) -> SimpleNamespace:
                         comment = gr.Textbox(
                             show_label=False,
                             placeholder="What was useful, wrong or missing? (optional)",
-                            max_length=2000,
+                            max_length=MAX_COMMENT_CHARS,
                             scale=6,
                             elem_id="aq-comment",
                         )

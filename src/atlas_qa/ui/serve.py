@@ -1,5 +1,5 @@
-"""How the Gradio app is served: its theme, and `launch_options(settings)`, the safe options `server.create_app`
-mounts it with (`server.serve` runs the server)."""
+"""How the Gradio app is served: its theme, and `mount_options(settings)`, the safe options `server.create_app`
+mounts it with (`server.serve` runs the server); `launch_options` the same for `launch()`."""
 
 from __future__ import annotations
 
@@ -37,15 +37,12 @@ def theme() -> Any:
     )
 
 
-def launch_options(settings: Settings) -> dict[str, Any]:
-    """The Gradio options `serve` mounts the app with: local only, no share link, no MCP server, no server-side
-    rendering, and file routes that can serve no corpus, index or other file of the machine. (`build_app(atlas)
-    .launch(**launch_options(settings))` also works, for one person, without accounts or the REST API.)"""
+def mount_options(settings: Settings) -> dict[str, Any]:
+    """The Gradio options the app is mounted with (`server.create_app`) and launched with (`launch_options`): no MCP
+    server, no server-side rendering, no error details, and file routes that can serve no corpus, index or other file
+    of the machine."""
     blocked = {str(Path(settings.corpus).resolve()), str(Path(settings.index_dir).resolve())}
     return {
-        "server_name": settings.host,
-        "server_port": settings.port,
-        "share": False,
         "allowed_paths": [],
         "blocked_paths": sorted(blocked),
         "max_file_size": "1mb",  # the app takes no uploads; Gradio's upload route stays small
@@ -54,3 +51,9 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         "mcp_server": False,
         "theme": theme(),
     }
+
+
+def launch_options(settings: Settings) -> dict[str, Any]:
+    """`mount_options` for `launch()`: local only, no share link. (`build_app(atlas).launch(**launch_options(settings))`
+    also works, for one person, without accounts or the REST API.)"""
+    return {"server_name": settings.host, "server_port": settings.port, "share": False, **mount_options(settings)}
