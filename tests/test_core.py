@@ -86,3 +86,20 @@ def test_a_question_about_to_be_refused_is_searched_again_with_its_one_slip_put_
     slipped = atlas.ask("What are the de jure rlues?")
     assert slipped.searched == "What are the de jure rules?"
     assert atlas.ask("What are the de jure rules?").searched == "What are the de jure rules?"
+
+
+def test_a_batch_makes_each_follow_up_stand_alone_once(atlas: Atlas, monkeypatch: pytest.MonkeyPatch) -> None:
+    from atlas_qa import core
+
+    first = atlas.ask(GOOD[0])
+    calls: list[str] = []
+
+    real = core.rewrite
+
+    def counted(question, history, title=None):  # type: ignore[no-untyped-def]
+        calls.append(question)
+        return real(question, history, title)
+
+    monkeypatch.setattr(core, "rewrite", counted)
+    out = atlas.ask_batch(["Who enforces them?", "And who wrote them?"], histories=[[(GOOD[0], first)]] * 2)
+    assert all(isinstance(a, Answer) for a in out) and sorted(calls) == ["And who wrote them?", "Who enforces them?"]

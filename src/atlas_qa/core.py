@@ -160,13 +160,15 @@ class Atlas:
         filters: dict[str, str] | None = None,
         dense_hits: list[tuple[str, float]] | None = None,
         history: History | None = None,
+        searched: str | None = None,
     ) -> Answer:
-        """`ask` for a question and filters already checked; `dense_hits`: the searched question's nearest chunks,
-        when `ask_batch` fetched them with others'."""
+        """`ask` for a question and filters already checked; `dense_hits`: the searched question's nearest chunks and
+        `searched` the question made to stand alone, when `ask_batch` did that with others'."""
         with self._store_errors():  # a Chroma server that stopped answering: one sentence, not a traceback
             self.index.check_version()
             view = self.index.snapshot()  # the one version of the index this question reads
-            searched = standalone(question, history, lambda page_id: self._title(page_id, view))
+            if searched is None:
+                searched = standalone(question, history, lambda page_id: self._title(page_id, view))
             if not view.chunks:
                 raise IndexNotFoundError(
                     f"The index in {self.settings.index_dir} is empty: run `atlas-qa ingest` (or `make run`) first."
@@ -242,7 +244,7 @@ class Atlas:
                     out[i] = exc
                 continue
             for i, hits in zip(rows, found):
-                out[i] = self._ask_alone(*valid[i], hits, histories[i])
+                out[i] = self._ask_alone(*valid[i], hits, searched[i])
         return out
 
     @contextmanager
@@ -282,16 +284,13 @@ class Atlas:
         return out
 
     def _ask_alone(
-        self,
-        question: str,
-        filters: dict[str, str] | None,
-        hits: list[tuple[str, float]],
-        history: History | None = None,
+        self, question: str, filters: dict[str, str] | None, hits: list[tuple[str, float]], searched: str
     ) -> Answer | AtlasError:
-        """`ask` for one question of a batch: its error, or an unexpected failure, is returned for it alone."""
+        """`ask` for one question of a batch (made to stand alone once, by `ask_batch`): its error, or an unexpected
+        failure, is returned for it alone."""
         try:
             with self._store_errors():
-                return self._answer(question, filters=filters, dense_hits=hits, history=history)
+                return self._answer(question, filters=filters, dense_hits=hits, searched=searched)
         except AtlasError as exc:
             return exc
         except Exception:  # noqa: BLE001 (a bug must not fail the other questions; the traceback goes to the log)
