@@ -2,9 +2,9 @@
 re-indexing for the course's instructors. Every route checks the caller's role and course on the server
 (docs/api.md).
 
-The OpenAPI document is the contract: every request and response is a pydantic model (or a dataclass of `types.py`),
-every error a route can end with is listed with the one error shape (`errors.error_body`), and the two ways to sign
-in are its security schemes. Requests are strict: `"helpful": "yes"` is refused, not read as true.
+The OpenAPI document is the contract: every request and response is a pydantic model (`api_models.py`) or a
+dataclass, every error a route can end with is listed with the one error shape (`errors.error_body`), and the two
+ways to sign in are its security schemes. Requests are strict: `"helpful": "yes"` is refused, not read as true.
 """
 
 from __future__ import annotations
@@ -16,13 +16,25 @@ from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyCookie, HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Match
 
 from .access import SESSION_COOKIE
+from .api_models import (
+    MAX_COURSE_CHARS,
+    AnswerIn,
+    AskBody,
+    AskReply,
+    FeedbackBody,
+    IngestReply,
+    InsightsReply,
+    Me,
+    Rated,
+    Turn,
+    error_responses,
+)
 from .asking import Courses
-from .core import MAX_QUESTION_CHARS, check_question
+from .core import check_question
 from .errors import (
     AtlasError,
     BadRequestError,
@@ -35,42 +47,12 @@ from .errors import (
     error_body,
 )
 from .explain import PageParse, page_parse
-from .feedback import MAX_COMMENT_CHARS, Feedback
+from .feedback import Feedback
 from .insight import build_insights, insights_json
-from .types import Answer, AnswerSentence, Citation, answer_from_json, answer_json
-from .users import ROLES, User
+from .types import Answer, answer_json
+from .users import User
 
 log = logging.getLogger(__name__)
-
-MAX_FILTER_CHARS = 200
-MAX_HISTORY = 20
-MAX_COURSE_CHARS = 100
-MAX_ANSWER_CHARS = 20_000
-
-
-# -- the one error shape ----------------------------------------------------------------------------------------------
-class ErrorReply(BaseModel):
-    """Every 4xx and 5xx: one sentence, a stable code and the status (`errors.error_body`)."""
-
-    error: str = Field(description="what went wrong and what to do, in one sentence")
-    code: str = Field(description="a stable name: invalid_question, not_signed_in, forbidden, index_not_found, …")
-    status: int
-
-
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI `responses` of a route: these statuses, each with the one error shape."""
-    why = {
-        400: "a request this server cannot serve as sent",
-        401: "no credentials, or a wrong or expired one",
-        403: "not in the course, or a role that may not do this",
-        404: "no such course here, page or record",
-        409: "already running",
-        413: "the body is larger than the server takes",
-        422: "an invalid question, body or parameter",
-        500: "an internal error (logged)",
-        503: "the course has no index yet, or its store does not answer",
-    }
-    return {s: {"model": ErrorReply, "description": why[s]} for s in (401, 413, 422, 500, *statuses)}
 
 
 def _sentence(error: dict[str, Any]) -> str:
@@ -123,169 +105,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, internal)
 
 
-# -- requests ---------------------------------------------------------------------------------------------------------
-class Strict(BaseModel):
-    """A request body: types as documented (no "yes" for true, no 1 for a text), no field the route does not take."""
-
-    model_config = ConfigDict(strict=True, extra="forbid")
-
-
-QUESTION: dict[str, Any] = {
-    "maxLength": MAX_QUESTION_CHARS,
-    "minLength": 1,
-    "pattern": r"\w",
-}  # checked by `core.check_question`
-
-
-class Filters(Strict):
-    """Page filters (page metadata; "" or absent: any)."""
-
-    course: str | None = Field(default=None, max_length=MAX_FILTER_CHARS)
-    topic: str | None = Field(default=None, max_length=MAX_FILTER_CHARS)
-    chapter: str | None = Field(default=None, max_length=MAX_FILTER_CHARS)
-
-
-class CiteIn(BaseModel):
-    model_config = ConfigDict(strict=True)
-    label: str
-    reference: str = ""
-
-
-class CitationIn(BaseModel):
-    """A citation as `/ask` returned it; what is missing takes an empty value."""
-
-    model_config = ConfigDict(strict=True)
-    n: int | None = None
-    page_id: str = ""
-    title: str = ""
-    source: str = ""
-    section: str = ""
-    speaker: str = ""
-    pages: str = ""
-    cites: list[CiteIn] = []
-    text: str = ""
-    score: float = 0.0
-    start: int = 0
-    end: int = 0
-    speaker_reference: str = ""
-    chain: str = ""
-
-
-class SentenceIn(BaseModel):
-    model_config = ConfigDict(strict=True)
-    text: str
-    n: int
-    page_id: str = ""
-    start: int = -1
-    end: int = -1
-
-
-class AnswerIn(BaseModel):
-    """An answer as `/ask` returned it (its other fields are taken and ignored): at least its text."""
-
-    model_config = ConfigDict(strict=True)
-    answer: str = Field(max_length=MAX_ANSWER_CHARS)
-    refused: bool = False
-    generated: bool = False
-    dropped: int = 0
-    searched: str = Field(default="", max_length=MAX_QUESTION_CHARS)
-    closest_pages: list[str] = []
-    sentences: list[SentenceIn] = []
-    citations: list[CitationIn] = Field(default=[], max_length=100)
-
-    def answer_of(self, question: str) -> Answer:
-        return answer_from_json({"question": question, **self.model_dump()})
-
-
-class Turn(Strict):
-    """An earlier question of the conversation and the answer it got."""
-
-    question: str = Field(max_length=MAX_QUESTION_CHARS)
-    answer: AnswerIn | str | None = Field(
-        default=None, description="the answer it got: the `/ask` answer object (best), its text, or nothing"
-    )
-
-
-class AskBody(Strict):
-    question: str = Field(description="the question", json_schema_extra=QUESTION)
-    course: str | None = Field(
-        default=None, max_length=MAX_COURSE_CHARS, description="the course to ask in (default: the app's course)"
-    )
-    filters: Filters | None = Field(default=None, description="page filters: course, topic, chapter")
-    history: list[Turn] | None = Field(default=None, max_length=MAX_HISTORY, description="earlier turns, oldest first")
-
-
-class FeedbackBody(Strict):
-    question: str = Field(max_length=MAX_QUESTION_CHARS, description="the question as asked")
-    answer: AnswerIn = Field(description="the answer as /ask returned it")
-    helpful: bool
-    comment: str = Field(default="", max_length=MAX_COMMENT_CHARS)
-    course: str | None = Field(default=None, max_length=MAX_COURSE_CHARS)
-    answer_id: str | None = Field(
-        default=None, max_length=64, description="the `answer_id` /ask returned: the rating goes onto it"
-    )
-
-
-# -- responses --------------------------------------------------------------------------------------------------------
-class AskReply(BaseModel):
-    """The `ask --json` answer, with the id of its question-log record."""
-
-    question: str
-    searched: str = Field(description="what was searched: a follow-up made to stand alone")
-    answer: str = Field(description="the sentences as one text, each followed by its [n] marker")
-    refused: bool = Field(description="true when the course does not cover the question")
-    generated: bool
-    dropped: int
-    closest_pages: list[str]
-    sentences: list[AnswerSentence]
-    citations: list[Citation]
-    answer_id: str
-
-
-class Rated(BaseModel):
-    id: str
-    course: str
-
-
-class Day(BaseModel):
-    date: str
-    questions: int
-
-
-class InsightsReply(BaseModel):
-    """What the course's students ask and where the material falls short (docs/insight.md)."""
-
-    course: str
-    since: str | None
-    until: str | None
-    questions: int
-    refused: int
-    students: int
-    per_day: list[Day] = Field(description="within the days the question log keeps (`ATLAS_QA_LOG_DAYS`)")
-    pages: list[dict[str, Any]]
-    topics: list[dict[str, Any]]
-    gaps: list[dict[str, Any]]
-    confusions: list[dict[str, Any]]
-    cited: list[dict[str, Any]]
-
-
-class IngestReply(BaseModel):
-    added: int
-    updated: int
-    removed: int
-    unchanged: int
-    chunks: int
-    embedded: int
-    skipped: list[dict[str, Any]]
-    by_format: dict[str, Any]
-
-
-class Me(BaseModel):
-    name: str
-    role: str = Field(json_schema_extra={"enum": list(ROLES)})
-    courses: list[str]
-
-
 # -- who is asking ----------------------------------------------------------------------------------------------------
 bearer = HTTPBearer(auto_error=False, description="a token from `atlas-qa users token NAME`")
 session = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="the cookie `POST /login` sets")
@@ -335,7 +154,9 @@ def router(courses: Courses) -> APIRouter:
     who = Depends(current_user)
 
     @api.post(
-        "/ask", summary="Answer a question from the course material, with its sources", responses=_errors(403, 404, 503)
+        "/ask",
+        summary="Answer a question from the course material, with its sources",
+        responses=error_responses(403, 404, 503),
     )
     def ask(body: AskBody, user: User = who) -> AskReply:
         course = member(courses, user, body.course)
@@ -344,7 +165,7 @@ def router(courses: Courses) -> APIRouter:
         corpus = courses.atlas(course).settings.corpus
         return AskReply.model_validate({**answer_json(asked.answer, corpus), "answer_id": asked.log_id})
 
-    @api.post("/feedback", summary="Rate an answer (and comment on it)", responses=_errors(403, 404))
+    @api.post("/feedback", summary="Rate an answer (and comment on it)", responses=error_responses(403, 404))
     def add_feedback(body: FeedbackBody, user: User = who) -> Rated:
         course = member(courses, user, body.course)
         store = courses.feedback(course)
@@ -357,14 +178,18 @@ def router(courses: Courses) -> APIRouter:
         answer = body.answer.answer_of(body.question)
         return Rated(id=store.add(body.question, answer, body.helpful, body.comment, user=user.name), course=course)
 
-    @api.get("/feedback", summary="Every rating of the course, newest first (instructors)", responses=_errors(403, 404))
+    @api.get(
+        "/feedback",
+        summary="Every rating of the course, newest first (instructors)",
+        responses=error_responses(403, 404),
+    )
     def list_feedback(course: str | None = COURSE, user: User = who) -> list[Feedback]:
         return courses.feedback(instructor(courses, user, course)).list()
 
     @api.get(
         "/insights",
         summary="What the course's students ask and where the material falls short (instructors)",
-        responses=_errors(403, 404, 503),
+        responses=error_responses(403, 404, 503),
     )
     def insights(
         course: str | None = COURSE,
@@ -381,7 +206,7 @@ def router(courses: Courses) -> APIRouter:
     @api.get(
         "/attribution/{page_id:path}",
         summary="A page as parsed: quotations, citations, references",
-        responses=_errors(403, 404),
+        responses=error_responses(403, 404),
     )
     def attribution(page_id: str, course: str | None = COURSE, user: User = who) -> PageParse:
         course = instructor(courses, user, course)
@@ -394,7 +219,7 @@ def router(courses: Courses) -> APIRouter:
     @api.post(
         "/reindex",
         summary="Read the course's corpus folder again and sync the index (instructors)",
-        responses=_errors(400, 403, 404, 409, 503),
+        responses=error_responses(400, 403, 404, 409, 503),
     )
     def reindex(course: str | None = COURSE, user: User = who) -> IngestReply:
         course = instructor(courses, user, course)
@@ -407,7 +232,7 @@ def router(courses: Courses) -> APIRouter:
         finally:
             courses.ingest_lock.release()
 
-    @api.get("/me", summary="Who you are signed in as", responses=_errors())
+    @api.get("/me", summary="Who you are signed in as", responses=error_responses())
     def me(user: User = who) -> Me:
         return Me(name=user.name, role=user.role, courses=list(user.courses))
 
