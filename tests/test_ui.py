@@ -451,3 +451,14 @@ def test_a_click_in_the_sources_panel_opens_the_page_through_gradios_event_data(
     sources, side, _ = fn(turns, click(None, {"cite": "src-0-1"}))
     assert side.selected == "sources" and 'id="src-0-1"' in sources
     assert all(type(x).__name__ == "SkipValue" or x is not None for x in fn(turns, click(None, None)))
+
+
+def test_a_citation_carries_where_its_passage_starts_so_the_views_search_no_page(hash_atlas, monkeypatch):
+    from atlas_qa import explain
+
+    answer = hash_atlas.ask(BORINS_QUESTION)
+    for c in answer.citations:
+        assert c.offset >= 0 and hash_atlas.document(c.page_id).text[c.offset : c.offset + len(c.text)] == c.text
+    monkeypatch.setattr(explain, "chunk_offset", lambda *a: pytest.fail("searched the page for the passage"))
+    views = Views(hash_atlas)
+    assert "<mark>" in views.sources([Turn(answer.question, answer.question, answer)])

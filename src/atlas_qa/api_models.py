@@ -89,6 +89,7 @@ class CitationIn(BaseModel):
     end: int = 0
     speaker_reference: str = ""
     chain: str = ""
+    offset: int = -1
 
 
 class SentenceIn(BaseModel):

@@ -24,7 +24,7 @@ from .retrieve import Retrieval, Retriever
 from .snapshot import Snapshot
 from .store.index import Index
 from .store.records import FACETS
-from .types import Answer, Cite, Document
+from .types import Answer, Citation, Cite, Document
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +76,12 @@ def standalone(question: str, history: History | None, title: Callable[[str], st
     `title`: a page's title from its id."""
     searched = rewrite(question, history, title) if history else question
     return searched if len(searched) <= MAX_QUESTION_CHARS else question
+
+
+def _with_offsets(answer: Answer, retrieval: Retrieval) -> tuple[Citation, ...]:
+    """The answer's citations, each with where its passage starts in its page (the passage's chunk knows)."""
+    starts = {(p.chunk.page_id, p.chunk.text): p.chunk.start for p in retrieval.passages}
+    return tuple(replace(c, offset=starts.get((c.page_id, c.text), c.offset)) for c in answer.citations)
 
 
 def _kind(value: object) -> str:
@@ -196,7 +202,7 @@ class Atlas:
             s = self.settings
             config = LLMConfig(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_context_tokens)
             answer, _ = generate(searched, answer, config)
-        return replace(answer, question=question, searched=searched)
+        return replace(answer, question=question, searched=searched, citations=_with_offsets(answer, retrieval))
 
     def ask_batch(
         self,

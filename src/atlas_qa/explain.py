@@ -98,9 +98,12 @@ def merge_spans(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 def quoted_spans(doc: Document | None, answer: Answer, c: Citation) -> tuple[int | None, list[tuple[int, int]]]:
     """The passage's offset in its page (None when unknown) and the spans of the passage the answer quotes under [n]."""
     local: list[tuple[int, int]] = []
-    offset = None
+    offset: int | None = None
     if doc is not None:
-        offset = chunk_offset(doc.text, c.text, c.start, c.end)
+        if 0 <= c.offset and doc.text[c.offset : c.offset + len(c.text)] == c.text:
+            offset = c.offset  # carried by the citation (the passage's chunk start)
+        else:  # a citation from elsewhere (an API client's), or a page changed since: found by its text
+            offset = chunk_offset(doc.text, c.text, c.start, c.end)
         span = doc.text[c.start : c.end]
         if offset is not None and offset <= c.start and c.end <= offset + len(c.text):
             local.append((c.start - offset, c.end - offset))

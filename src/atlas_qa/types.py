@@ -125,6 +125,7 @@ class Citation:
     end: int
     speaker_reference: str = ""
     chain: str = ""
+    offset: int = -1  # where the passage (`text`) starts in its page; -1 unknown
 
 
 @dataclass(frozen=True)
@@ -258,6 +259,7 @@ def answer_from_json(data: Mapping[str, Any]) -> Answer:
                 end=int(c.get("end") or 0),
                 speaker_reference=str(c.get("speaker_reference") or ""),
                 chain=str(c.get("chain") or ""),
+                offset=int(c.get("offset", -1)),
                 **text,  # type: ignore[arg-type]
             )
         )
