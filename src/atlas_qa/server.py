@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 from .access import SESSION_COOKIE, Access, allowed_hosts, split
 from .config import Settings
-from .errors import ConfigError, ForbiddenError, NotSignedInError, TooLargeError, send_error
+from .errors import BadRequestError, ConfigError, ForbiddenError, NotSignedInError, TooLargeError, send_error
 from .users import ThrottledError, User
 
 Scope = MutableMapping[str, Any]
@@ -85,6 +85,38 @@ class Gate:
         return TooLargeError(f"The request body is larger than {self.limit:,} bytes.")
 
 
+class HostCheck:
+    """ASGI middleware: Starlette's Host check (no DNS rebinding), its refusal sent in the one error shape."""
+
+    def __init__(self, app: ASGI, allowed_hosts: list[str]) -> None:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        self.check = TrustedHostMiddleware(app, allowed_hosts=allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        app_started = False
+
+        async def reply(message: Any) -> None:
+            nonlocal app_started
+            if message["type"] == "http.response.start" and not app_started:
+                app_started = True
+                kind = dict(message.get("headers", [])).get(b"content-type", b"")
+                if message["status"] == 400 and kind.startswith(b"text/plain"):  # the check's own refusal
+                    host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
+                    await send_error(send, BadRequestError(f"This app does not answer to the host name {host!r}."))
+                    raise _Refused
+            await send(message)
+
+        try:
+            await self.check(scope, receive, reply)
+        except _Refused:
+            return
+
+
+class _Refused(Exception):
+    """The Host check's plain-text reply was replaced by the error shape: its body is not sent."""
+
+
 async def _redirect(send: Any, to: str) -> None:
     await send({"type": "http.response.start", "status": 303, "headers": [(b"location", to.encode())]})
     await send({"type": "http.response.body", "body": b""})
@@ -114,7 +146,6 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
     from fastapi.middleware.cors import CORSMiddleware
     from fastapi.responses import HTMLResponse, RedirectResponse
     from starlette.concurrency import run_in_threadpool
-    from starlette.middleware.trustedhost import TrustedHostMiddleware
 
     from .api import install_error_handlers, router
     from .apidocs import mount_docs
@@ -205,7 +236,7 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
     app.state.blocks = blocks  # the mounted Gradio app, for who needs its internals (tests of its session state)
     app.add_middleware(AskGuard, blocks=blocks)  # a malformed call is refused (422) before it is batched with others'
     app.add_middleware(Gate, access=access)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings))
+    app.add_middleware(HostCheck, allowed_hosts=allowed_hosts(settings))
     return app
 
 
