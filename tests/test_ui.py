@@ -378,7 +378,7 @@ def test_examples_come_from_the_indexed_pages(hash_atlas):
 
 
 def test_examples_use_key_terms_and_never_a_title_many_pages_share():
-    from atlas_qa.explain import example_questions
+    from atlas_qa.examples import example_questions
 
     intro = [Document(f"p{i}", "Introduction", "Text.", "s", "md") for i in range(16)]
     termed = Document("t", "Introduction", "Text.", "s", "md", key_terms=("public policy", "power"))

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AtlasError
-from ..explain import ATTRIBUTION_COLUMNS, attribution_rows, page_parse, write_attribution, write_parse
+from ..explain import ATTRIBUTION_COLUMNS, attribution_rows, write_attribution
+from ..parsed import page_parse, write_parse
 from ..types import AttributionRow, Document
 from .chat import Turn
 from .render import Layer, esc, flag, render_layers, shorten, table

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AtlasError
-from ..explain import example_questions
+from ..examples import example_questions
 from ..feedback import FeedbackStore, citation_label
 from .render import esc, tiles, when
 
@@ -108,7 +108,7 @@ class InstructorViews:
         return f"{n} page{'s' if n != 1 else ''} · {chunks} passages indexed"
 
     def examples(self) -> list[str]:
-        """Example questions for the pages in the index (see `explain.example_questions`)."""
+        """Example questions for the pages in the index (see `examples.example_questions`)."""
         try:
             docs = [self.atlas.document(p["page_id"]) for p in self.atlas.pages()]
         except (AtlasError, AttributeError, KeyError):
