@@ -106,7 +106,9 @@ def build_app(
                 results = [failed] * len(question)
             return (  # type: ignore[return-value]
                 [
-                    error_json(q, r) if isinstance(r, AtlasError) else answer_json(r.answer, views.corpus)
+                    error_json(q, r)
+                    if isinstance(r, AtlasError)
+                    else {**answer_json(r.answer, views.corpus), "answer_id": r.log_id}  # as POST /api/v1/ask
                     for q, r in zip(question, results)
                 ],
             )
