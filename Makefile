@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test check install ingest clean chromium screenshots axe
+.PHONY: run test check lint install ingest clean chromium screenshots axe
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,10 +26,18 @@ ingest: $(STAMP)
 run: $(STAMP)
 	$(BIN)/atlas-qa serve
 
-test: $(STAMP) chromium axe
+test: $(STAMP) chromium axe lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
-# The fast tests only (no real model, browser or kill loop: nothing marked e2e or slow), in under a minute.
+# Lint, format and types (part of `make test`): ruff over the Python code, mypy over src/ (settings in pyproject.toml).
+LINTED := src tests benchmarks $(wildcard *.py)
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
+
+# The fast tests only (no real model, browser or kill loop: nothing marked e2e or slow), in under a minute; the route x
+# role matrix and the API's contract tests run here with the tests' hash embedder.
 check: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e and not slow" $(PYTEST_ARGS)
 

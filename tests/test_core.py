@@ -36,7 +36,7 @@ def atlas(corpus: Path, hash_settings: Settings) -> Atlas:
 def test_questions_that_are_not_text_get_one_sentence(value: object, message: str) -> None:
     with pytest.raises(QuestionError, match=message) as caught:
         check_question(value)
-    assert caught.value.status == 400 and str(caught.value).count(". ") == 0
+    assert caught.value.status == 422 and str(caught.value).count(". ") == 0
 
 
 def test_bad_items_are_refused_alone_and_the_rest_answered(atlas: Atlas) -> None:
@@ -47,7 +47,7 @@ def test_bad_items_are_refused_alone_and_the_rest_answered(atlas: Atlas) -> None
     assert all(isinstance(r, QuestionError) for i, r in enumerate(out) if i not in (0, 4))
     assert "filter 'course' must be text" in str(out[5])
     shown = error_json(questions[2], out[2])
-    assert shown == {"question": "x \\ud800", "error": str(out[2]), "status": 400}
+    assert shown == {"question": "x \\ud800", "error": str(out[2]), "code": "invalid_question", "status": 422}
 
 
 def test_a_question_that_breaks_the_encoder_fails_alone(atlas: Atlas, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -86,3 +86,20 @@ def test_a_question_about_to_be_refused_is_searched_again_with_its_one_slip_put_
     slipped = atlas.ask("What are the de jure rlues?")
     assert slipped.searched == "What are the de jure rules?"
     assert atlas.ask("What are the de jure rules?").searched == "What are the de jure rules?"
+
+
+def test_a_batch_makes_each_follow_up_stand_alone_once(atlas: Atlas, monkeypatch: pytest.MonkeyPatch) -> None:
+    from atlas_qa import core
+
+    first = atlas.ask(GOOD[0])
+    calls: list[str] = []
+
+    real = core.rewrite
+
+    def counted(question, history, title=None):  # type: ignore[no-untyped-def]
+        calls.append(question)
+        return real(question, history, title)
+
+    monkeypatch.setattr(core, "rewrite", counted)
+    out = atlas.ask_batch(["Who enforces them?", "And who wrote them?"], histories=[[(GOOD[0], first)]] * 2)
+    assert all(isinstance(a, Answer) for a in out) and sorted(calls) == ["And who wrote them?", "Who enforces them?"]

@@ -253,7 +253,7 @@ def test_the_app_renders_markdown_cards_and_pages():
 
     text = "## Rules\n\nThe **de jure** rules are written.[^4] More.\n"
     atlas = FakeAtlas()
-    atlas.index.docs["p"] = md_doc(text, {"4": "Gable, 2021."})
+    atlas.docs["p"] = md_doc(text, {"4": "Gable, 2021."})
     start, end = text.index("The"), text.index(" More")
     c = Citation(1, "p", "P", "p.md", "Rules", "", "", (Cite("[^4]", "Gable, 2021."),), text, 0.9, start, end)
     answer = Answer.from_sentences("q", (AnswerSentence("The de jure rules are written.", 1),), (c,))

@@ -1,5 +1,6 @@
 """Roles and courses enforced on the server: every route and instructor event × every kind of caller, over real HTTP
-against the running app (real model, real Chroma: embedded, then a `chroma run` server)."""
+against the running app: with the tests' hash embedder in the fast suite (`make check`), and with the real model and
+real Chroma (embedded, then a `chroma run` server) in e2e."""
 
 from __future__ import annotations
 
@@ -15,18 +16,20 @@ from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
 from atlas_qa.server import create_app
 from atlas_qa.users import UserStore
+from tests.embedder import HASH
 
 from .conftest import DATA, SEED
 from .live import OPENER, call, gradio_event, running
-
-pytestmark = pytest.mark.e2e
 
 CALLERS = ("anonymous", "student_a", "student_b", "instructor_a", "admin")
 SEED_QUESTION = "How has digital technology changed public service delivery?"
 CANARY = "The zebrafish quartermaster protocol governs canary budgets."
 
 
-@pytest.fixture(scope="module", params=["embedded", "server"])
+@pytest.fixture(
+    scope="module",
+    params=["hash", pytest.param("embedded", marks=pytest.mark.e2e), pytest.param("server", marks=pytest.mark.e2e)],
+)
 def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     """Course A (the seed page) served by the app, course B (polisci and a canary page) beside it; four users."""
     root = tmp_path_factory.mktemp("deploy")
@@ -35,6 +38,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     shutil.copytree(DATA / "polisci", root / "b")
     (root / "b" / "canary.txt").write_text(f"Canary page\n\n{CANARY}\n")
     url = request.getfixturevalue("chroma_server") if request.param == "server" else ""
+    model = {"model": "hash-64", "embedder": HASH} if request.param == "hash" else {}
     settings = Settings(
         index_dir=root / "index",
         corpus=root / "a",
@@ -42,6 +46,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         courses="course-a,course-b",
         chroma_url=url,
         cache_dir=request.getfixturevalue("model_cache"),
+        **model,  # type: ignore[arg-type]
     )
     atlas = Atlas(settings)
     atlas.ingest()
@@ -56,7 +61,7 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     app = create_app(settings, atlas)
     with running(app) as base:
         config = call(f"{base}/config", headers=tokens["admin"]).json()
-        yield {"base": base, "headers": tokens, "config": config, "settings": settings, "store": store}
+        yield {"base": base, "headers": tokens, "config": config, "settings": settings, "store": store, "app": app}
 
 
 def _status(d: dict[str, Any], method: str, path: str, caller: str, body: Any = None) -> int:
@@ -140,7 +145,14 @@ def test_the_gradio_ask_api_serves_course_members_only(deployment):
     base, headers = deployment["base"], deployment["headers"]
     for caller, status in zip(CALLERS, (401, 200, 403, 200, 200)):
         body = {"data": [SEED_QUESTION, "", "", ""]}
-        assert call(f"{base}/gradio_api/call/ask", "POST", body, headers[caller]).status == status, caller
+        posted = call(f"{base}/gradio_api/call/ask", "POST", body, headers[caller])
+        assert posted.status == status, caller
+        if status == 200:  # waited for: an answer still being logged would change another test's counts
+            stream = urllib.request.Request(
+                f"{base}/gradio_api/call/ask/{posted.json()['event_id']}", headers=headers[caller]
+            )
+            with OPENER.open(stream, timeout=300) as response:
+                assert any(b"event: complete" in line for line in response), caller
 
 
 def test_a_student_never_reads_another_course_whatever_they_tamper_with(deployment):
@@ -230,7 +242,7 @@ def test_insights_count_the_questions_asked_and_rated_through_the_api(deployment
     same = call(f"{base}/api/v1/insights?course=course-a&since={today}&until={today}", headers=h["admin"]).json()
     assert same["questions"] == after["per_day"][-1]["questions"]
     bad = call(f"{base}/api/v1/insights?since=31/12/2026", headers=h["instructor_a"])
-    assert bad.status == 400 and "not a date" in bad.json()["detail"]
+    assert bad.status == 422 and "not a date" in bad.json()["error"]
 
 
 def test_questions_asked_through_the_gradio_api_are_in_the_insights_too(deployment):

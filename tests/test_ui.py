@@ -8,11 +8,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from atlas_qa.answer import clean
 from atlas_qa.config import Settings
-from atlas_qa.core import MAX_QUESTION_CHARS, Atlas, standalone
+from atlas_qa.core import MAX_QUESTION_CHARS, Atlas, check_filters, check_question, standalone
 from atlas_qa.errors import ConfigError, IndexNotFoundError
 from atlas_qa.feedback import FeedbackStore
 from atlas_qa.insight import QuestionLog
@@ -65,9 +66,26 @@ def _answer(text: str = "Rules matter a lot. [1]", *citations: Citation) -> Answ
     return Answer.from_sentences("What did Pal say about rules?", sentences, citations or (_citation(),))
 
 
-class FakeIndex:
-    def __init__(self, docs: dict[str, Document]):
-        self.docs = docs
+class FakeAtlas:
+    """What the edges use of `Atlas` (ask, pages, a document, facets, the last ingest, a question's vector): records
+    what the app asks; answers with a fixed Answer or raises."""
+
+    def __init__(self, answer: Answer | None = None, error: Exception | None = None, tmp: Path | None = None):
+        self.answer, self.error, self.asked = answer, error, []
+        self.settings = Settings(index_dir=(tmp or Path("/nonexistent")) / "index")
+        doc = Document("p", "Page <b>T</b>", PAGE, "src/p.txt", "concept", metadata={"course": "C<1>"})
+        self.docs = {"p": doc}
+
+    def ask(self, question, k=None, filters=None, history=None):
+        question, filters = check_question(question), check_filters(filters)  # checked as Atlas.ask checks them
+        searched = standalone(question, history)  # as Atlas.ask does: a follow-up is searched standalone
+        self.asked.append((searched, filters))
+        if self.error:
+            raise self.error
+        return replace(self.answer, question=question, searched=searched)
+
+    def question_vector(self, text):
+        return np.ones(4, dtype=np.float32) / 2
 
     def document(self, page_id: str) -> Document:
         from atlas_qa.errors import AtlasError
@@ -84,23 +102,6 @@ class FakeIndex:
 
     def last_ingest(self):
         return None
-
-
-class FakeAtlas:
-    """Records what the app asks; answers with a fixed Answer or raises."""
-
-    def __init__(self, answer: Answer | None = None, error: Exception | None = None, tmp: Path | None = None):
-        self.answer, self.error, self.asked = answer, error, []
-        self.settings = Settings(index_dir=(tmp or Path("/nonexistent")) / "index")
-        doc = Document("p", "Page <b>T</b>", PAGE, "src/p.txt", "concept", metadata={"course": "C<1>"})
-        self.index = FakeIndex({"p": doc})
-
-    def ask(self, question, k=None, filters=None, history=None):
-        searched = standalone(question, history)  # as Atlas.ask does: a follow-up is searched standalone
-        self.asked.append((searched, filters))
-        if self.error:
-            raise self.error
-        return replace(self.answer, question=question, searched=searched)
 
     def facets(self):
         return {"course": ["C<1>"]}
@@ -257,15 +258,39 @@ def test_open_page_shows_the_whole_page_with_the_span_marked(hash_atlas):
 
 def test_attribution_rows_trace_each_span_to_speaker_locator_and_reference(hash_atlas):
     views = Views(hash_atlas)
-    answer = _ask(views, BORINS_QUESTION)[0].answer
-    rows = views.attribution_rows(answer)
-    borins = [r for r in rows if r["cited work"] == "Borins, 2007, p. 16"]
-    assert borins and borins[0]["speaker"] == "Pal" and borins[0]["page locator"] == "pp. 213-214"
-    assert borins[0]["quotation chain"] == "Borins (2007, p. 16), quoted in Pal (2014, pp. 213-214)"
-    assert borins[0]["full reference"].startswith("Borins, S. (2007). Conceptual framework.")
-    assert "consolidates many common functions" in borins[0]["cited span"]
-    assert set(rows[0]) == set(ATTRIBUTION_COLUMNS)
-    assert views.attribution_rows(Answer("q", "no", True, ())) == []
+    turn = _ask(views, BORINS_QUESTION)[0]
+    rows = views.attribution_rows(turn)
+    borins = [r for r in rows if r.work == "Borins, 2007, p. 16"]
+    assert borins and borins[0].speaker == "Pal" and borins[0].locator == "pp. 213-214"
+    assert borins[0].chain == "Borins (2007, p. 16), quoted in Pal (2014, pp. 213-214)"
+    assert borins[0].reference.startswith("Borins, S. (2007). Conceptual framework.")
+    assert "consolidates many common functions" in borins[0].span
+    assert set(rows[0].columns()) == set(ATTRIBUTION_COLUMNS)
+    assert views.attribution_rows(Turn("q", answer=Answer("q", "no", True, ()))) == []
+
+
+def test_an_answers_attribution_is_computed_once_and_carried_to_the_log_and_the_view(hash_atlas, monkeypatch):
+    from atlas_qa import asking, explain
+    from atlas_qa.insight import record
+    from atlas_qa.ui import attribution
+
+    calls = []
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return explain.attribution_rows(*args, **kwargs)
+
+    for module in (asking, record, attribution):
+        monkeypatch.setattr(module, "attribution_rows", counted)
+    views = Views(hash_atlas)
+    turns = _ask(views, BORINS_QUESTION)
+    views.feedback.log.flush()
+    assert "Borins, 2007, p. 16" in views.attribution_table(turns, 0) and turns[0].rows
+    entry = next(iter(views.feedback.log.entries(hash_atlas.settings.course)))
+    assert any(w[0] == "Borins, 2007, p. 16" for w in entry.works)  # the log's works are the same rows'
+    assert calls == [1]
+    sentences = views.feedback.log.details(hash_atlas.settings.course, [entry.id])[entry.id]["sentences"]
+    assert [s["n"] for s in sentences] == [s.n for s in turns[0].answer.sentences]  # stored as data, not "[n]" text
 
 
 def test_attribution_exports_csv_and_json(hash_atlas, tmp_path):
@@ -295,7 +320,7 @@ def test_parse_view_shows_quotations_and_references_and_flags_what_did_not_resol
         ),
     )
     atlas = FakeAtlas(tmp=tmp_path)
-    atlas.index.docs["p"] = doc
+    atlas.docs["p"] = doc
     html = Views(atlas).parse_view("p")
     assert "Smith, J. (2020). Rules. &lt;Press&gt;." in html and "<Press>" not in html and "Parse &lt;test&gt;" in html
     assert "unresolved" in html and "never cited" in html and "❝ Smith, p. 4" in html
@@ -353,7 +378,7 @@ def test_examples_come_from_the_indexed_pages(hash_atlas):
 
 
 def test_examples_use_key_terms_and_never_a_title_many_pages_share():
-    from atlas_qa.explain import example_questions
+    from atlas_qa.examples import example_questions
 
     intro = [Document(f"p{i}", "Introduction", "Text.", "s", "md") for i in range(16)]
     termed = Document("t", "Introduction", "Text.", "s", "md", key_terms=("public policy", "power"))
@@ -384,23 +409,23 @@ def test_launch_options_listen_locally_and_keep_private_files_private(tmp_path):
 
 
 def test_the_shared_login_setting_is_refused_with_what_replaces_it(hash_settings):
-    from atlas_qa import ui
+    from atlas_qa import server
 
     with pytest.raises(ConfigError, match="atlas-qa users add"):
-        ui.serve(hash_settings, env={"ATLAS_QA_AUTH": "prof:pw"})
+        server.serve(hash_settings, env={"ATLAS_QA_AUTH": "prof:pw"})
 
 
 def test_without_users_the_app_serves_only_this_machine_and_says_so(monkeypatch, corpus, hash_settings, capsys):
     import uvicorn
 
-    from atlas_qa import ui
+    from atlas_qa import server
 
     with pytest.raises(ConfigError, match="127.0.0.1 only"):
-        ui.serve(hash_settings.with_(corpus=corpus, host="0.0.0.0"), env={})
+        server.serve(hash_settings.with_(corpus=corpus, host="0.0.0.0"), env={})
     served = {}
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: served.update(kw, app=app))
     settings = hash_settings.with_(corpus=corpus, port=7999)
-    ui.serve(settings, env={})
+    server.serve(settings, env={})
     assert served["port"] == 7999 and served["host"] == "127.0.0.1" and served["proxy_headers"] is False
     assert "No users configured: serving one person at http://127.0.0.1:7999" in capsys.readouterr().out
     assert Atlas(settings).index.count() > 0
@@ -409,3 +434,31 @@ def test_without_users_the_app_serves_only_this_machine_and_says_so(monkeypatch,
 def test_importing_the_ui_loads_no_gradio():
     code = "import sys, atlas_qa.ui; assert 'gradio' not in sys.modules and 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_click_in_the_sources_panel_opens_the_page_through_gradios_event_data(tmp_path):
+    """sources.js sends {"open": "t:n"} or {"cite": "src-t-n"}; the callback reads it as an EventData subclass
+    (as Gradio's SelectData), not through Gradio's private `_data`."""
+    app = build_app(FakeAtlas(_answer(), tmp=tmp_path))
+    ids = {block._id: getattr(block, "elem_id", None) for block in app.blocks.values()}
+    fn = next(
+        f.fn for f in app.fns.values() if any(ids.get(getattr(t, "_id", t)) == "aq-sources" for t, _ in f.targets)
+    )
+    click = fn.__annotations__["evt"]
+    turns = [Turn("q", "q", _answer())]
+    _, side, page = fn(turns, click(None, {"open": "0:1"}))
+    assert side.selected == "page" and "aq-pageview" in page and "Rules matter a lot." in page
+    sources, side, _ = fn(turns, click(None, {"cite": "src-0-1"}))
+    assert side.selected == "sources" and 'id="src-0-1"' in sources
+    assert all(type(x).__name__ == "SkipValue" or x is not None for x in fn(turns, click(None, None)))
+
+
+def test_a_citation_carries_where_its_passage_starts_so_the_views_search_no_page(hash_atlas, monkeypatch):
+    from atlas_qa import explain
+
+    answer = hash_atlas.ask(BORINS_QUESTION)
+    for c in answer.citations:
+        assert c.offset >= 0 and hash_atlas.document(c.page_id).text[c.offset : c.offset + len(c.text)] == c.text
+    monkeypatch.setattr(explain, "chunk_offset", lambda *a: pytest.fail("searched the page for the passage"))
+    views = Views(hash_atlas)
+    assert "<mark>" in views.sources([Turn(answer.question, answer.question, answer)])

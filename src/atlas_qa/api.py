@@ -1,85 +1,120 @@
-"""The versioned REST API (`/api/v1`): ask and rate for course members; feedback, page parses and re-indexing for
-the course's instructors. Every route checks the caller's role and course on the server (docs/api.md)."""
+"""The versioned REST API (`/api/v1`): ask and rate for course members; feedback, insight, page parses and
+re-indexing for the course's instructors. Every route checks the caller's role and course on the server
+(docs/api.md).
+
+The OpenAPI document is the contract: every request and response is a pydantic model (`api_models.py`) or a
+dataclass, every error a route can end with is listed with the one error shape (`errors.error_body`), and the two
+ways to sign in are its security schemes. Requests are strict: `"helpful": "yes"` is refused, not read as true.
+"""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
+import logging
 from typing import Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, Field
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyCookie, HTTPBearer
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
-from .config import Settings
-from .conversation import history_from_json
-from .core import MAX_QUESTION_CHARS, Atlas
-from .errors import AtlasError, IndexNotFoundError, QuestionError
-from .explain import page_parse
-from .feedback import FeedbackStore
-from .insight import QuestionLog, build_insights, insights_json
-from .store.records import FACETS
-from .types import Answer, answer_from_json, answer_json
+from .access import SESSION_COOKIE
+from .api_models import (
+    MAX_COURSE_CHARS,
+    AnswerIn,
+    AskBody,
+    AskReply,
+    FeedbackBody,
+    IngestReply,
+    InsightsReply,
+    Me,
+    Rated,
+    Turn,
+    error_responses,
+)
+from .asking import Courses
+from .core import check_question
+from .errors import (
+    AtlasError,
+    BadRequestError,
+    BusyError,
+    ForbiddenError,
+    InvalidInputError,
+    NotFoundError,
+    NotSignedInError,
+    QuestionError,
+    error_body,
+)
+from .feedback import Feedback
+from .insight import build_insights, insights_json
+from .parsed import PageParse, page_parse
+from .types import Answer, answer_json
 from .users import User
 
-
-class Turn(BaseModel):
-    """An earlier question of the conversation and the answer it got."""
-
-    question: str = Field(max_length=MAX_QUESTION_CHARS)
-    answer: dict[str, Any] | str | None = Field(
-        default=None, description="the answer it got: the `/ask` answer object (best), its text, or nothing"
-    )
+log = logging.getLogger(__name__)
 
 
-class AskBody(BaseModel):
-    question: str = Field(description="the question (at most 1,000 characters)")
-    course: str | None = Field(default=None, description="the course to ask in (default: the app's course)")
-    filters: dict[str, str] | None = Field(default=None, description="page filters: course, topic, chapter")
-    history: list[Turn] | None = Field(default=None, max_length=20, description="earlier turns, oldest first")
+def _sentence(error: dict[str, Any]) -> str:
+    """One sentence for a pydantic validation error: where, and what was wrong."""
+    where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("body", "query", "path"))
+    message = str(error.get("msg", "is not valid")).rstrip(".")
+    if error.get("type") == "missing":
+        return f"The field {where!r} is required." if where else "The request needs a JSON body."
+    if error.get("type") == "extra_forbidden":
+        return f"The field {where!r} is not one this route takes."
+    if error.get("type") == "json_invalid":
+        return "The body is not valid JSON."
+    if where in ("since", "until") and error.get("type") == "string_pattern_mismatch":
+        return f"The {where} {error.get('input')!r} is not a date like 2026-01-31."
+    return f"{where}: {message}." if where else f"The body: {message}."
 
 
-class FeedbackBody(BaseModel):
-    question: str = Field(max_length=MAX_QUESTION_CHARS, description="the question as asked")
-    answer: dict[str, Any] = Field(description="the answer as /ask returned it")
-    helpful: bool
-    comment: str = Field(default="", max_length=2000)
-    course: str | None = None
-    answer_id: str | None = Field(default=None, description="the `answer_id` /ask returned: the rating goes onto it")
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error of the app's own routes in the one shape, with `AtlasError.status` the only mapping."""
+
+    async def atlas_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, AtlasError)
+        return JSONResponse(error_body(exc), status_code=exc.status)
+
+    async def invalid(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = exc.errors()
+        error: AtlasError = InvalidInputError(_sentence(errors[0]) if errors else "The request is not valid.")
+        if errors and tuple(errors[0].get("loc", ())) == ("body", "question") and errors[0].get("type") != "missing":
+            try:  # a question that is not one: the sentence (and code) every way in gives (`core.check_question`)
+                check_question(errors[0].get("input"))
+            except QuestionError as bad:
+                error = bad
+        return JSONResponse(error_body(error), status_code=422)
+
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400:  # FastAPI's "There was an error parsing the body": a body that is not JSON
+            return JSONResponse(error_body(InvalidInputError("The body is not valid JSON.")), status_code=422)
+        sentence = exc.detail if isinstance(exc.detail, str) else "The request cannot be served."
+        return JSONResponse(error_body(sentence, exc.status_code), exc.status_code, headers=exc.headers)
+
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        log.exception("%s %s failed", request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body(exc, 500), status_code=500)
+
+    app.add_exception_handler(AtlasError, atlas_error)
+    app.add_exception_handler(RequestValidationError, invalid)
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(Exception, internal)
 
 
-class Courses:
-    """One Atlas per served course, sharing one model, and one question log (ratings included) for them all."""
-
-    def __init__(self, settings: Settings, first: Atlas | None = None) -> None:
-        self.settings = settings
-        self.names = settings.served_courses()
-        self._atlases: dict[str, Atlas] = {settings.course: first} if first else {}
-        self._lock = threading.Lock()
-        self.ingest_lock = threading.Lock()
-        self._log: QuestionLog | None = None
-
-    @property
-    def log(self) -> QuestionLog:
-        if self._log is None:
-            self._log = QuestionLog.open(self.settings, self.atlas(self.settings.course))
-        return self._log
-
-    def atlas(self, course: str) -> Atlas:
-        with self._lock:
-            if course not in self._atlases:
-                first = next(iter(self._atlases.values()), None)
-                embedder = first.embedder if first else None
-                self._atlases[course] = Atlas(self.settings.with_(course=course), embedder)
-            return self._atlases[course]
-
-    def feedback(self, course: str) -> FeedbackStore:
-        return FeedbackStore(self.log, course)
+# -- who is asking ----------------------------------------------------------------------------------------------------
+bearer = HTTPBearer(auto_error=False, description="a token from `atlas-qa users token NAME`")
+session = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, description="the cookie `POST /login` sets")
 
 
-def current_user(request: Request) -> User:
+def current_user(request: Request, _token: Any = Depends(bearer), _cookie: Any = Depends(session)) -> User:  # noqa: B008
+    """The caller the server's gate identified (the two schemes document how; the gate checks them)."""
     user = getattr(request.state, "user", None)
     if user is None:
-        raise HTTPException(401, "Sign in, or send Authorization: Bearer <token>.")
+        raise NotSignedInError("Sign in, or send Authorization: Bearer <token>.")
     return user  # type: ignore[no-any-return]
 
 
@@ -87,125 +122,143 @@ def member(courses: Courses, user: User, course: str | None) -> str:
     """The course asked for, if the user belongs to it (403 otherwise, whether or not it exists; 404 if not served)."""
     course = course or courses.settings.course
     if not user.in_course(course):
-        raise HTTPException(403, f"You are not in the course {course!r}.")
+        raise ForbiddenError(f"You are not in the course {course!r}.")
     if course not in courses.names:
-        raise HTTPException(404, f"This app does not serve the course {course!r}.")
+        raise NotFoundError(f"This app does not serve the course {course!r}.")
     return course
 
 
 def instructor(courses: Courses, user: User, course: str | None) -> str:
     course = member(courses, user, course)
     if not user.teaches(course):
-        raise HTTPException(403, f"Only the instructors of {course!r} may do this.")
+        raise ForbiddenError(f"Only the instructors of {course!r} may do this.")
     return course
 
 
-def _error(exc: AtlasError) -> HTTPException:
-    if isinstance(exc, QuestionError):
-        return HTTPException(422, str(exc))
-    if isinstance(exc, IndexNotFoundError):
-        return HTTPException(503, str(exc))
-    return HTTPException(400, str(exc))
-
-
-def answer_of(data: dict[str, Any], question: str) -> Answer:
-    """An Answer as /ask returned it (to store a rating of it)."""
-    try:
-        return answer_from_json({"question": question, **data})
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise HTTPException(422, f"The answer is not in the shape /ask returns ({exc}).") from None
-
-
-def history_of(turns: list[Turn]) -> list[Any]:
+def history_of(turns: list[Turn]) -> list[tuple[str, Answer | None]]:
     """The conversation as `Atlas.ask` takes it: an answer given as text becomes an answer without sources."""
-    items = [
-        {"question": t.question, "answer": {"answer": t.answer} if isinstance(t.answer, str) else t.answer}
-        for t in turns
-    ]
-    return history_from_json(items)
+    out: list[tuple[str, Answer | None]] = []
+    for t in turns:
+        answer = AnswerIn(answer=t.answer) if isinstance(t.answer, str) else t.answer
+        out.append((t.question, answer.answer_of(t.question) if answer else None))
+    return out
+
+
+DAY: dict[str, Any] = {"pattern": r"^\d{4}-\d{2}-\d{2}$", "json_schema_extra": {"format": "date"}}
+COURSE = Query(default=None, max_length=MAX_COURSE_CHARS, description="the course (default: the app's course)")
 
 
 def router(courses: Courses) -> APIRouter:
     """The /api/v1 routes over the served courses."""
     api = APIRouter(prefix="/api/v1", tags=["atlas-qa"])
-    who: Callable[..., User] = current_user
+    who = Depends(current_user)
 
-    @api.post("/ask", summary="Answer a question from the course material, with its sources")
-    def ask(body: AskBody, user: User = Depends(who)) -> dict[str, Any]:  # noqa: B008
+    @api.post(
+        "/ask",
+        summary="Answer a question from the course material, with its sources",
+        responses=error_responses(403, 404, 503),
+    )
+    def ask(body: AskBody, user: User = who) -> AskReply:
         course = member(courses, user, body.course)
-        filters = {k: v for k, v in (body.filters or {}).items() if v}
-        if set(filters) - set(FACETS):
-            raise HTTPException(422, f"Filters may only be {', '.join(FACETS)}.")
-        atlas = courses.atlas(course)
-        try:
-            answer = atlas.ask(body.question, filters=filters or None, history=history_of(body.history or []))
-        except AtlasError as exc:
-            raise _error(exc) from None
-        vector = atlas.question_vector(answer.searched or answer.question)  # cached by retrieval: not encoded again
-        answer_id = courses.log.record(
-            course, user.name, answer, follow_up=bool(body.history), vector=vector, document=atlas.index.document
-        )
-        return {**answer_json(answer, atlas.settings.corpus), "answer_id": answer_id}
+        filters = body.filters.model_dump(exclude_none=True) if body.filters else None
+        asked = courses.asker(course).ask(user.name, body.question, filters, history_of(body.history or []))
+        corpus = courses.atlas(course).settings.corpus
+        return AskReply.model_validate({**answer_json(asked.answer, corpus), "answer_id": asked.log_id})
 
-    @api.post("/feedback", summary="Rate an answer (and comment on it)")
-    def add_feedback(body: FeedbackBody, user: User = Depends(who)) -> dict[str, Any]:  # noqa: B008
+    @api.post("/feedback", summary="Rate an answer (and comment on it)", responses=error_responses(403, 404))
+    def add_feedback(body: FeedbackBody, user: User = who) -> Rated:
         course = member(courses, user, body.course)
         store = courses.feedback(course)
         if body.answer_id:
             courses.log.flush()
             if courses.log.student_of(course, body.answer_id) != courses.log.student(user.name):
-                raise HTTPException(404, f"No answer {body.answer_id!r} of yours in {course!r}.")
+                raise NotFoundError(f"No answer {body.answer_id!r} of yours in {course!r}.")
             store.update(body.answer_id, body.helpful, body.comment)
-            return {"id": body.answer_id, "course": course}
-        answer = answer_of(body.answer, body.question)
-        feedback_id = store.add(body.question, answer, body.helpful, body.comment, user=user.name)
-        return {"id": feedback_id, "course": course}
+            return Rated(id=body.answer_id, course=course)
+        answer = body.answer.answer_of(body.question)
+        return Rated(id=store.add(body.question, answer, body.helpful, body.comment, user=user.name), course=course)
 
-    @api.get("/feedback", summary="Every rating of the course, newest first (instructors)")
-    def list_feedback(course: str | None = None, user: User = Depends(who)) -> list[dict[str, Any]]:  # noqa: B008
-        course = instructor(courses, user, course)
-        return [f.to_json() for f in courses.feedback(course).list()]
+    @api.get(
+        "/feedback",
+        summary="Every rating of the course, newest first (instructors)",
+        responses=error_responses(403, 404),
+    )
+    def list_feedback(course: str | None = COURSE, user: User = who) -> list[Feedback]:
+        return courses.feedback(instructor(courses, user, course)).list()
 
-    @api.get("/insights", summary="What the course's students ask and where the material falls short (instructors)")
+    @api.get(
+        "/insights",
+        summary="What the course's students ask and where the material falls short (instructors)",
+        responses=error_responses(403, 404, 503),
+    )
     def insights(
-        course: str | None = None,
-        since: str | None = None,
-        until: str | None = None,
-        user: User = Depends(who),  # noqa: B008
-    ) -> dict[str, Any]:
+        course: str | None = COURSE,
+        since: str | None = Query(default=None, description="the first day (UTC) counted", **DAY),  # noqa: B008
+        until: str | None = Query(default=None, description="the last day (UTC) counted", **DAY),  # noqa: B008
+        user: User = who,
+    ) -> InsightsReply:
         """Questions, refusals, students, pages (most asked first), gaps (largest first), confusions and cited works
-        between `since` and `until` (ISO dates, both included); see docs/insight.md."""
+        between `since` and `until` (days, both included); see docs/insight.md."""
         course = instructor(courses, user, course)
-        try:
-            return insights_json(build_insights(courses.atlas(course), courses.log, course, since, until))
-        except AtlasError as exc:
-            raise _error(exc) from None
+        found = build_insights(courses.atlas(course), courses.log, course, since, until)
+        return InsightsReply.model_validate(insights_json(found))
 
-    @api.get("/attribution/{page_id:path}", summary="A page as parsed: quotations, citations, references")
-    def attribution(page_id: str, course: str | None = None, user: User = Depends(who)) -> dict[str, Any]:  # noqa: B008
+    @api.get(
+        "/attribution/{page_id:path}",
+        summary="A page as parsed: quotations, citations, references",
+        responses=error_responses(403, 404),
+    )
+    def attribution(page_id: str, course: str | None = COURSE, user: User = who) -> PageParse:
         course = instructor(courses, user, course)
         try:
-            doc = courses.atlas(course).index.document(page_id)
+            doc = courses.atlas(course).document(page_id)
         except (AtlasError, KeyError):
-            raise HTTPException(404, f"No page {page_id!r} in {course!r}.") from None
-        return page_parse(doc).to_json()
+            raise NotFoundError(f"No page {page_id!r} in {course!r}.") from None
+        return page_parse(doc)
 
-    @api.post("/reindex", summary="Read the course's corpus folder again and sync the index (instructors)")
-    def reindex(course: str | None = None, user: User = Depends(who)) -> dict[str, Any]:  # noqa: B008
+    @api.post(
+        "/reindex",
+        summary="Read the course's corpus folder again and sync the index (instructors)",
+        responses=error_responses(400, 403, 404, 409, 503),
+    )
+    def reindex(course: str | None = COURSE, user: User = who) -> IngestReply:
         course = instructor(courses, user, course)
         if course != courses.settings.course:  # the corpus folder is this app's course's; never ingest it elsewhere
-            raise HTTPException(400, f"Re-index {course!r} with `atlas-qa ingest --course {course}` (its own folder).")
+            raise BadRequestError(f"Re-index {course!r} with `atlas-qa ingest --course {course}` (its own folder).")
         if not courses.ingest_lock.acquire(blocking=False):
-            raise HTTPException(409, "A re-index is already running; try again when it has finished.")
+            raise BusyError("A re-index is already running; try again when it has finished.")
         try:
-            return courses.atlas(course).ingest().to_json()  # type: ignore[no-any-return]
-        except AtlasError as exc:
-            raise _error(exc) from None
+            return IngestReply.model_validate(courses.atlas(course).ingest().to_json())
         finally:
             courses.ingest_lock.release()
 
-    @api.get("/me", summary="Who you are signed in as")
-    def me(user: User = Depends(who)) -> dict[str, Any]:  # noqa: B008
-        return {"name": user.name, "role": user.role, "courses": list(user.courses)}
+    @api.get("/me", summary="Who you are signed in as", responses=error_responses())
+    def me(user: User = who) -> Me:
+        return Me(name=user.name, role=user.role, courses=list(user.courses))
+
+    routes = list(api.routes)
+
+    @api.api_route("/{rest:path}", methods=ANY_METHOD, include_in_schema=False)
+    def elsewhere(request: Request, rest: str) -> None:
+        """Past the routes above (the Gradio app mounted at / would answer instead): 405 with the methods the path
+        takes, or 404, in the one error shape."""
+        allowed = sorted(
+            {
+                m
+                for r in routes
+                if r.matches(request.scope)[0] is Match.PARTIAL
+                for m in getattr(r, "methods", None) or ()
+            }
+        )
+        if allowed:
+            raise StarletteHTTPException(
+                405,
+                f"{request.method} is not allowed here; use {', '.join(allowed)}.",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        raise NotFoundError(f"There is no API route {request.url.path!r}; see /api/v1/docs.")
 
     return api
+
+
+ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "QUERY"]

@@ -14,6 +14,7 @@ from typing import Any
 from .config import BACKENDS
 from .errors import AtlasError
 from .types import answer_json
+from .users import ROLES
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -116,7 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     users = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     u = users.add_parser("add", parents=[where], help="add a user (or change their role, courses and password)")
     u.add_argument("name")
-    u.add_argument("--role", required=True, choices=["student", "instructor", "admin"])
+    u.add_argument("--role", required=True, choices=ROLES)
     u.add_argument("--course", action="append", default=[], help="a course the user belongs to (repeatable)")
     u.add_argument("--password-stdin", action="store_true", required=True, help="read the password from stdin")
     u = users.add_parser("list", parents=[where], help="list the users")
@@ -299,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = _settings(args)
         if args.command == "serve":
-            from .ui import serve
+            from .server import serve
 
             serve(settings, ingest=not args.no_ingest)
             return 0

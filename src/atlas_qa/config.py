@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
@@ -94,12 +95,12 @@ class Settings:
             object.__setattr__(self, "log_db", Path(self.users_db).parent / "questions.sqlite3")  # type: ignore[arg-type]
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
         """Defaults, then `ATLAS_QA_*` environment variables, then explicit overrides (flags) that are not None."""
-        env = os.environ if env is None else env
+        source: Mapping[str, str] = os.environ if env is None else env
         values: dict[str, Any] = {}
         for f in fields(cls):
-            raw = env.get(f"ATLAS_QA_{f.name.upper()}")
+            raw = source.get(f"ATLAS_QA_{f.name.upper()}")
             if raw is not None and raw != "":
                 values[f.name] = _convert(f.name, f.type, raw)
         values.update({k: v for k, v in overrides.items() if v is not None})

@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,7 +23,8 @@ from .loaders import load_corpus
 from .retrieve import Retrieval, Retriever
 from .snapshot import Snapshot
 from .store.index import Index
-from .types import Answer, Cite, Document
+from .store.records import FACETS
+from .types import Answer, Citation, Cite, Document
 
 log = logging.getLogger(__name__)
 
@@ -57,12 +59,16 @@ def check_text(value: object, what: str) -> str:
 
 
 def check_filters(filters: object) -> dict[str, str] | None:
-    """Filters as `ask` takes them ({field: value}, text only), or a clear error."""
+    """Filters as `ask` takes them: {field: value} with text only, fields among `FACETS`, empty values dropped (an
+    edge's "any"); None when none is left. A clear error otherwise. The one filter rule of every way in."""
     if filters is None:
         return None
     if not isinstance(filters, dict):
         raise QuestionError(f"The filters must be a mapping of field to value, not {_kind(filters)}.")
-    return {check_text(k, "A filter name"): check_text(v, f"The filter {k!r}") for k, v in filters.items()} or None
+    checked = {check_text(k, "A filter name"): check_text(v, f"The filter {k!r}") for k, v in filters.items()}
+    if set(checked) - set(FACETS):
+        raise QuestionError(f"Filters may only be {', '.join(FACETS)}.")
+    return {k: v for k, v in checked.items() if v} or None
 
 
 def standalone(question: str, history: History | None, title: Callable[[str], str] | None = None) -> str:
@@ -70,6 +76,12 @@ def standalone(question: str, history: History | None, title: Callable[[str], st
     `title`: a page's title from its id."""
     searched = rewrite(question, history, title) if history else question
     return searched if len(searched) <= MAX_QUESTION_CHARS else question
+
+
+def _with_offsets(answer: Answer, retrieval: Retrieval) -> tuple[Citation, ...]:
+    """The answer's citations, each with where its passage starts in its page (the passage's chunk knows)."""
+    starts = {(p.chunk.page_id, p.chunk.text): p.chunk.start for p in retrieval.passages}
+    return tuple(replace(c, offset=starts.get((c.page_id, c.text), c.offset)) for c in answer.citations)
 
 
 def _kind(value: object) -> str:
@@ -119,25 +131,50 @@ class Atlas:
         """Filter values the pages offer: {"course": [...], "topic": [...], "chapter": [...]}."""
         return self.index.facets()
 
+    # What the edges (the app, the API, the question log) read of the index: they never reach `self.index`.
+    def pages(self) -> list[dict[str, Any]]:
+        """Every indexed page: id, title, source, chunk count and when it was indexed."""
+        return self.index.pages()
+
+    def document(self, page_id: str) -> Document:
+        """The indexed page `page_id` (AtlasError when there is none)."""
+        return self.index.document(page_id)
+
+    def last_ingest(self) -> dict[str, Any] | None:
+        """The summary of the last ingest (counts, skipped files with reasons, `finished_at`), if any."""
+        return self.index.last_ingest()
+
     def ask(
+        self,
+        question: object,
+        k: int | None = None,
+        filters: object = None,
+        history: History | None = None,
+    ) -> Answer:
+        """Retrieve, compose a cited answer, verify it; refuse when the course does not cover the question.
+
+        The question and the filters are checked here (`check_question`, `check_filters`: QuestionError), once.
+        `history`: the conversation's previous turns, oldest first (`conversation.Turn`s or (question, Answer | None)
+        pairs); a follow-up that cannot stand alone is rewritten with it, and `Answer.searched` says what was searched.
+        """
+        return self._answer(check_question(question), k, check_filters(filters), history=history)
+
+    def _answer(
         self,
         question: str,
         k: int | None = None,
         filters: dict[str, str] | None = None,
         dense_hits: list[tuple[str, float]] | None = None,
         history: History | None = None,
+        searched: str | None = None,
     ) -> Answer:
-        """Retrieve, compose a cited answer, verify it; refuse when the course does not cover the question.
-
-        `history`: the conversation's previous turns, oldest first (`conversation.Turn`s or (question, Answer | None)
-        pairs); a follow-up that cannot stand alone is rewritten with it, and `Answer.searched` says what was searched.
-        `dense_hits`: the searched question's nearest chunks, when `ask_batch` fetched them with others'.
-        """
-        question = check_question(question)
+        """`ask` for a question and filters already checked; `dense_hits`: the searched question's nearest chunks and
+        `searched` the question made to stand alone, when `ask_batch` did that with others'."""
         with self._store_errors():  # a Chroma server that stopped answering: one sentence, not a traceback
             self.index.check_version()
             view = self.index.snapshot()  # the one version of the index this question reads
-            searched = standalone(question, history, lambda page_id: self._title(page_id, view))
+            if searched is None:
+                searched = standalone(question, history, lambda page_id: self._title(page_id, view))
             if not view.chunks:
                 raise IndexNotFoundError(
                     f"The index in {self.settings.index_dir} is empty: run `atlas-qa ingest` (or `make run`) first."
@@ -165,7 +202,7 @@ class Atlas:
             s = self.settings
             config = LLMConfig(s.llm_base_url, s.llm_model, s.llm_api_key, s.llm_context_tokens)
             answer, _ = generate(searched, answer, config)
-        return replace(answer, question=question, searched=searched)
+        return replace(answer, question=question, searched=searched, citations=_with_offsets(answer, retrieval))
 
     def ask_batch(
         self,
@@ -213,7 +250,7 @@ class Atlas:
                     out[i] = exc
                 continue
             for i, hits in zip(rows, found):
-                out[i] = self._ask_alone(*valid[i], hits, histories[i])
+                out[i] = self._ask_alone(*valid[i], hits, searched[i])
         return out
 
     @contextmanager
@@ -237,13 +274,14 @@ class Atlas:
         if not questions:
             return {}
         try:
-            return dict(zip(questions, self.embedder.embed_batch(list(questions.values()))))
+            # through the cache: the question log stores the same vectors without encoding them again
+            return dict(zip(questions, self.sentence_vectors(list(questions.values()))))
         except Exception:  # noqa: BLE001 (which question broke the batch is found below)
             log.warning("encoding a batch of %d questions failed; encoding them one by one", len(questions))
         out: dict[int, np.ndarray | AtlasError] = {}
         for i, q in questions.items():
             try:
-                out[i] = self.embedder.embed_batch([q])[0]
+                out[i] = self.sentence_vectors([q])[0]
             except AtlasError as exc:
                 out[i] = exc
             except Exception:  # noqa: BLE001 (this question alone fails; the traceback goes to the log)
@@ -252,16 +290,13 @@ class Atlas:
         return out
 
     def _ask_alone(
-        self,
-        question: str,
-        filters: dict[str, str] | None,
-        hits: list[tuple[str, float]],
-        history: History | None = None,
+        self, question: str, filters: dict[str, str] | None, hits: list[tuple[str, float]], searched: str
     ) -> Answer | AtlasError:
-        """`ask` for one question of a batch: its error, or an unexpected failure, is returned for it alone."""
+        """`ask` for one question of a batch (made to stand alone once, by `ask_batch`): its error, or an unexpected
+        failure, is returned for it alone."""
         try:
             with self._store_errors():
-                return self.ask(question, filters=filters, dense_hits=hits, history=history)
+                return self._answer(question, filters=filters, dense_hits=hits, searched=searched)
         except AtlasError as exc:
             return exc
         except Exception:  # noqa: BLE001 (a bug must not fail the other questions; the traceback goes to the log)

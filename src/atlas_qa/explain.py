@@ -1,4 +1,6 @@
-"""What an answer rests on and how a page was parsed: the data behind the instructor views, the API and the exports.
+"""What an answer rests on: where its sentences and passages stand in their pages, and its attribution rows (the
+data behind the Sources and Attribution views, the question log's works and the exports). How a page was parsed is
+`parsed.py`; the example questions are `examples.py`.
 
 The UI and the HTTP API render what these functions return; none of them recomputes attribution itself.
 """
@@ -8,26 +10,17 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from .answer import clean
-from .attribution import FOOTNOTE_REF, cites_in_span, find_citations, page_locator, resolve_reference, speaker_cites
 from .attribution import chain_for_span as attribution_chain
+from .attribution import cites_in_span, page_locator, speaker_cites
 from .evaluate.report import write_csv
-from .types import Answer, AnswerSentence, Citation, Cite, Document
+from .types import ATTRIBUTION_COLUMNS, Answer, AnswerSentence, AttributionRow, Citation, Cite, Document
 
-ATTRIBUTION_COLUMNS = [
-    "n",
-    "cited span",
-    "speaker",
-    "page locator",
-    "quotation chain",
-    "cited work",
-    "full reference",
-    "page",
-    "section",
-]
+__all__ = ["ATTRIBUTION_COLUMNS", "attribution_rows", "chunk_offset", "locate"]
+
 
 _NOISE = re.compile(r"\[\^[^\]\s]+\]|\*\*")  # what `answer.clean` drops from a page sentence
 
@@ -107,9 +100,12 @@ def merge_spans(spans: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
 def quoted_spans(doc: Document | None, answer: Answer, c: Citation) -> tuple[int | None, list[tuple[int, int]]]:
     """The passage's offset in its page (None when unknown) and the spans of the passage the answer quotes under [n]."""
     local: list[tuple[int, int]] = []
-    offset = None
+    offset: int | None = None
     if doc is not None:
-        offset = chunk_offset(doc.text, c.text, c.start, c.end)
+        if 0 <= c.offset and doc.text[c.offset : c.offset + len(c.text)] == c.text:
+            offset = c.offset  # carried by the citation (the passage's chunk start)
+        else:  # a citation from elsewhere (an API client's), or a page changed since: found by its text
+            offset = chunk_offset(doc.text, c.text, c.start, c.end)
         span = doc.text[c.start : c.end]
         if offset is not None and offset <= c.start and c.end <= offset + len(c.text):
             local.append((c.start - offset, c.end - offset))
@@ -140,7 +136,19 @@ def dedupe(cites: Sequence[Cite]) -> list[Cite]:
     return out
 
 
-def attribution_rows(answer: Answer | None, document: Callable[[str], Document | None]) -> list[dict[str, str]]:
+def readable(document: Callable[[str], Document | None] | None) -> Callable[[str], Document | None]:
+    """`document(page_id)`, or None for a page that cannot be read (gone since the answer, a store error)."""
+
+    def page(page_id: str) -> Document | None:
+        try:
+            return document(page_id) if document else None
+        except Exception:  # noqa: BLE001 (a page gone since: its citation's own span and works are used)
+            return None
+
+    return page
+
+
+def attribution_rows(answer: Answer | None, document: Callable[[str], Document | None] | None) -> list[AttributionRow]:
     """Every cited span of an answer -> speaker -> page locator -> cited work -> full reference; one row per work.
 
     A span is an answer sentence found in its page (`document(page_id)`), attributed with the page's parse
@@ -148,13 +156,14 @@ def attribution_rows(answer: Answer | None, document: Callable[[str], Document |
     """
     if answer is None or answer.refused:
         return []
+    page = readable(document)
     by_n = {c.n: c for c in answer.citations}
     rows = []
     for s in answer.sentences:
         c = by_n.get(s.n)
         if c is None:
             continue
-        doc = document(c.page_id)
+        doc = page(c.page_id)
         where = sentence_span(doc, s) if doc is not None else None
         if doc is not None and where:
             a, b = where
@@ -163,172 +172,27 @@ def attribution_rows(answer: Answer | None, document: Callable[[str], Document |
             span = doc.text[a:b]
         else:
             speaker, pages, chain, works, span = c.speaker, c.pages, c.chain, list(c.cites), clean(s.text)
-        base = {
-            "n": str(s.n),
-            "cited span": " ".join(span.split()),
-            "speaker": speaker,
-            "page locator": page_locator(pages),
-            "quotation chain": chain,
-            "page": c.title + f" ({c.page_id})",
-            "section": c.section,
-        }
+        text, locator = " ".join(span.split()), page_locator(pages)
         for w in works or [Cite("", "")]:
-            rows.append({**base, "cited work": w.label, "full reference": w.reference})
+            rows.append(
+                AttributionRow(s.n, text, speaker, locator, chain, w.label, w.reference, c.page_id, c.title, c.section)
+            )
     return rows
 
 
-def write_attribution(path: Path, question: str, answer: Answer, rows: list[dict[str, str]], fmt: str) -> Path:
+def write_attribution(path: Path, question: str, answer: Answer, rows: Sequence[AttributionRow], fmt: str) -> Path:
     """The answer's attribution as a CSV (the rows) or JSON (question, answer, rows, citations) file at `path`."""
+    table = [r.columns() for r in rows]
     if fmt == "csv":
-        write_csv(path, ATTRIBUTION_COLUMNS, [[r[k] for k in ATTRIBUTION_COLUMNS] for r in rows])
+        write_csv(path, ATTRIBUTION_COLUMNS, [[r[k] for k in ATTRIBUTION_COLUMNS] for r in table])
     else:
         data = {
             "question": question,
             "asked": answer.question,
             "answer": answer.answer,
             "refused": answer.refused,
-            "rows": rows,
+            "rows": table,
             "citations": [asdict(c) for c in answer.citations],
         }
         path.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
     return path
-
-
-# -- the parse of a page ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ParsedQuotation:
-    """A quotation found in the page: who speaks, where in their work, and the reference that names them."""
-
-    speaker: str
-    locator: str
-    start: int
-    end: int
-    depth: int  # 0 for a quotation, 1 inside another one, ...
-    reference: str | None
-    excerpt: str
-
-
-@dataclass(frozen=True)
-class ParsedCitation:
-    """An in-text citation or footnote marker and what it resolved to (`problem` says why it did not)."""
-
-    label: str
-    start: int
-    end: int
-    reference: str | None
-    problem: str = ""
-
-
-@dataclass(frozen=True)
-class ParsedReference:
-    """An entry of the page's references, with what looks wrong with it."""
-
-    key: str
-    authors: tuple[str, ...]
-    year: str
-    text: str
-    problems: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class PageParse:
-    """A page as the system parsed it: its quotations, citations and references, what did not resolve flagged."""
-
-    page_id: str
-    title: str
-    format: str
-    sections: tuple[tuple[str, int, int], ...]  # (path, start, end)
-    quotations: tuple[ParsedQuotation, ...]
-    citations: tuple[ParsedCitation, ...]
-    references: tuple[ParsedReference, ...]
-    metadata: dict[str, str]
-
-    @property
-    def unresolved(self) -> int:
-        return sum(1 for c in self.citations if c.problem)
-
-    def to_json(self) -> dict[str, object]:
-        return asdict(self)
-
-
-def page_parse(doc: Document) -> PageParse:
-    """The parse of `doc`: quotations (nesting depth, speaker's reference), in-text citations and footnote markers
-    outside the references section (resolved or not), and references (never cited, authors or year not parsed)."""
-    refs_section = doc.reference_spans
-    quotations = []
-    for q in sorted(doc.quotations, key=lambda q: (q.start, -q.end)):
-        depth = sum(1 for o in doc.quotations if o is not q and o.start <= q.start and q.end <= o.end)
-        ref = resolve_reference(doc, q.speaker.split()[-1]) if q.speaker else None
-        excerpt = " ".join(doc.text[q.start : q.end].split())
-        quotations.append(
-            ParsedQuotation(q.speaker, page_locator(q.pages), q.start, q.end, depth, ref.text if ref else None, excerpt)
-        )
-    citations, cited_keys = [], set()
-    for c in find_citations(doc.text):
-        if any(a <= c.start < b for a, b in refs_section):
-            continue
-        ref = resolve_reference(doc, c.surname, c.year)
-        cited_keys.add(ref.key if ref else "")
-        citations.append(
-            ParsedCitation(c.label, c.start, c.end, ref.text if ref else None, "" if ref else "unresolved")
-        )
-    notes = {r.key: r for r in doc.references if r.key.startswith("^")}
-    for m in FOOTNOTE_REF.finditer(doc.text):
-        note = notes.get("^" + m.group(1))
-        if any(a <= m.start() < b for a, b in refs_section):
-            continue
-        cited_keys.add(note.key if note else "")
-        citations.append(
-            ParsedCitation(m.group(0), m.start(), m.end(), note.text if note else None, "" if note else "no such note")
-        )
-    speakers = {q.speaker.split()[-1] for q in doc.quotations if q.speaker}
-    references = []
-    for r in doc.references:
-        used = r.key in cited_keys or any(s in r.authors for s in speakers)
-        problems = [] if r.key.startswith("^") or (r.authors and r.year) else ["authors or year not parsed"]
-        if not used:
-            problems.append("never cited")
-        references.append(ParsedReference(r.key, tuple(r.authors), r.year, r.text, tuple(problems)))
-    return PageParse(
-        doc.page_id,
-        doc.title,
-        doc.format,
-        tuple((s.path, s.start, s.end) for s in doc.sections),
-        tuple(quotations),
-        tuple(citations),
-        tuple(references),
-        {k: str(v) for k, v in sorted(doc.metadata.items())},
-    )
-
-
-def write_parse(path: Path, doc: Document) -> Path:
-    """The page as parsed (the whole Document) as a JSON file at `path`."""
-    path.write_text(json.dumps(asdict(doc), ensure_ascii=False, indent=2), encoding="utf-8")
-    return path
-
-
-# -- example questions ------------------------------------------------------------------------------------------------
-
-GENERIC_TITLES = {"introduction", "summary", "conclusion", "overview", "key terms", "review questions", "references"}
-
-
-def example_questions(docs: Sequence[Document], curated: dict[str, list[str]] | None = None, n: int = 4) -> list[str]:
-    """Up to `n` questions a student could ask of these pages: curated ones first, then one per page from the first
-    term the page defines ("What is public policy?"), else from a title that names only that page and is not a
-    generic heading ("Introduction" titles 16 pages of a book: never "What does the course say about Introduction?")."""
-    curated = curated or {}
-    found = [q for d in docs for q in curated.get(d.page_id, [])]
-    titles = [d.title.strip().lower() for d in docs]
-    used: set[str] = set()
-    for d in docs:
-        if d.page_id in curated:
-            continue
-        term = next((t for t in d.key_terms if t.lower() not in used and len(t) > 2), "")
-        if term:
-            used.add(term.lower())
-            found.append(f"What is {term}?" if len(term.split()) < 4 else f"What does the course say about {term}?")
-        elif d.title and titles.count(d.title.strip().lower()) == 1 and d.title.strip().lower() not in GENERIC_TITLES:
-            found.append(f"What does the course say about {d.title.strip()}?")
-    return list(dict.fromkeys(found))[:n]

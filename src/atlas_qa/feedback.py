@@ -1,15 +1,15 @@
 """Feedback on answers (helpful or not, an optional comment): the rating of a question-log record.
 
-Each answer is one record of the course's question log (insight/log.py); a rating and its comment are set on that
-record, so feedback is shared by every replica that shares the store, and a course only ever sees its own. Ratings
-kept in the old `feedback.sqlite3` are imported into the log once, on its first use (insight/migrate.py).
+Each answer is one record of the course's question log (insight/log.py), written by `asking.Asker`; a rating and
+its comment are set on that record, so feedback is shared by every replica that shares the store, and a course only
+ever sees its own. Ratings kept in the old `feedback.sqlite3` are imported into the log once, on its first use
+(insight/migrate.py).
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -45,12 +45,6 @@ class FeedbackStore:
     def __init__(self, log: QuestionLog, course: str = "default") -> None:
         self.log = log
         self.course = course
-
-    def record(
-        self, question: str, answer: Answer, user: str, follow_up: bool, document: Callable[[str], Any] | None = None
-    ) -> str:
-        """Log an answered question (in the background); returns its record id, which a rating later goes onto."""
-        return self.log.record(self.course, user, answer, question, follow_up, document=document)
 
     def add(self, question: str, answer: Answer, helpful: bool, comment: str = "", user: str = "") -> str:
         """Rate an answer that has no log record yet (a new record, written now); returns its id."""

@@ -10,12 +10,14 @@ app's course: a user outside it gets 403 there.
 # No `from __future__ import annotations`: FastAPI reads the annotations of the routes defined in create_app.
 
 import html
+import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 from urllib.parse import parse_qs
 
 from .access import SESSION_COOKIE, Access, allowed_hosts, split
 from .config import Settings
+from .errors import BadRequestError, ConfigError, ForbiddenError, NotSignedInError, TooLargeError, send_error
 from .users import ThrottledError, User
 
 Scope = MutableMapping[str, Any]
@@ -37,7 +39,7 @@ class Gate:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if scope["type"] == "http" and int(headers.get("content-length") or 0) > self.limit:
-            await _reply(send, 413, f"The request body is larger than {self.limit:,} bytes.")
+            await send_error(send, self._too_large())
             return
         path = scope.get("path", "")
         if scope["type"] == "http" and scope["method"] == "OPTIONS":  # CORS preflight: no credentials; CORS answers
@@ -50,11 +52,11 @@ class Gate:
             if scope["type"] == "http" and scope["method"] == "GET" and "text/html" in headers.get("accept", ""):
                 await _redirect(send, "/login")
             else:
-                await _reply(send, 401, "Sign in, or send Authorization: Bearer <token>.")
+                await send_error(send, NotSignedInError("Sign in, or send Authorization: Bearer <token>."))
             return
         course = self.access.settings.course
         if user is not None and not path.startswith(("/api/", *PUBLIC)) and not user.in_course(course):
-            await _reply(send, 403, f"You are not in the course {course!r} that this app serves.")
+            await send_error(send, ForbiddenError(f"You are not in the course {course!r} that this app serves."))
             return
         received, started, refused = 0, False, False
 
@@ -66,7 +68,7 @@ class Gate:
                 if received > self.limit and not refused:
                     refused = True  # answer 413 now; the app sees the client gone and its reply is dropped
                     if not started:
-                        await _reply(send, 413, f"The request body is larger than {self.limit:,} bytes.")
+                        await send_error(send, self._too_large())
                     return {"type": "http.disconnect"}
             return message
 
@@ -79,19 +81,40 @@ class Gate:
 
         await self.app(scope, capped_receive if scope["type"] == "http" else receive, tracking_send)
 
+    def _too_large(self) -> TooLargeError:
+        return TooLargeError(f"The request body is larger than {self.limit:,} bytes.")
 
-async def _reply(send: Any, status: int, sentence: str) -> None:
-    import json
 
-    body = json.dumps({"detail": sentence}).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+class HostCheck:
+    """ASGI middleware: Starlette's Host check (no DNS rebinding), its refusal sent in the one error shape."""
+
+    def __init__(self, app: ASGI, allowed_hosts: list[str]) -> None:
+        from starlette.middleware.trustedhost import TrustedHostMiddleware
+
+        self.check = TrustedHostMiddleware(app, allowed_hosts=allowed_hosts)
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        app_started = False
+
+        async def reply(message: Any) -> None:
+            nonlocal app_started
+            if message["type"] == "http.response.start" and not app_started:
+                app_started = True
+                kind = dict(message.get("headers", [])).get(b"content-type", b"")
+                if message["status"] == 400 and kind.startswith(b"text/plain"):  # the check's own refusal
+                    host = dict(scope.get("headers", [])).get(b"host", b"").decode("latin-1")
+                    await send_error(send, BadRequestError(f"This app does not answer to the host name {host!r}."))
+                    raise _Refused
+            await send(message)
+
+        try:
+            await self.check(scope, receive, reply)
+        except _Refused:
+            return
+
+
+class _Refused(Exception):
+    """The Host check's plain-text reply was replaced by the error shape: its body is not sent."""
 
 
 async def _redirect(send: Any, to: str) -> None:
@@ -123,25 +146,28 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
     from fastapi.middleware.cors import CORSMiddleware
     from fastapi.responses import HTMLResponse, RedirectResponse
     from starlette.concurrency import run_in_threadpool
-    from starlette.middleware.trustedhost import TrustedHostMiddleware
 
-    from .api import Courses, router
+    from .api import install_error_handlers, router
+    from .apidocs import mount_docs
+    from .asking import Courses
     from .guard import AskGuard
     from .insight import build_insights
     from .ui.app import build_app
-    from .ui.serve import launch_options
+    from .ui.serve import mount_options
 
     access = access or Access.for_settings(settings)
     app = FastAPI(
         title="atlas-qa API",
         version="1",
         description="Answers quoted from the course material, with their sources. See docs/api.md.",
-        docs_url="/api/v1/docs",
+        docs_url=None,  # served from packaged assets (docs.py): the page works with no network
         redoc_url=None,
         openapi_url="/api/v1/openapi.json",
     )
     courses = Courses(settings, atlas)
+    mount_docs(app, "/api/v1/docs", app.openapi_url or "")  # before the API's catch-all 404/405
     app.include_router(router(courses))
+    install_error_handlers(app)
     seconds = settings.session_hours * 3600
 
     @app.get("/login", include_in_schema=False)
@@ -186,7 +212,6 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
 
     blocks = build_app(courses.atlas(settings.course), feedback, None if access.local else user_of, insights)
     app.router.on_shutdown.append(courses.log.close)  # pending question-log writes are stored before exit
-    options = launch_options(settings)
     # CORS before mounting: Gradio then adds none of its own (its default allows any localhost origin).
     app.add_middleware(
         CORSMiddleware,
@@ -205,17 +230,45 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
         blocks,
         path="/",
         auth_dependency=gradio_user,
-        allowed_paths=[],
-        blocked_paths=options["blocked_paths"],
-        max_file_size=options["max_file_size"],
-        show_error=False,
-        ssr_mode=False,
-        mcp_server=False,
-        theme=options["theme"],
         footer_links=["api"],
+        **mount_options(settings),
     )
     app.state.blocks = blocks  # the mounted Gradio app, for who needs its internals (tests of its session state)
-    app.add_middleware(AskGuard)  # a malformed `ask` call is refused (400) before it is batched with others'
+    app.add_middleware(AskGuard, blocks=blocks)  # a malformed call is refused (422) before it is batched with others'
     app.add_middleware(Gate, access=access)
-    app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings))
+    app.add_middleware(HostCheck, allowed_hosts=allowed_hosts(settings))
     return app
+
+
+def serve(settings: Settings, ingest: bool = True, env: dict[str, str] | None = None) -> None:
+    """Index the corpus if needed, then serve the app and its API on settings.host:settings.port with uvicorn.
+
+    With no users (and no proxy sign-on) configured, only 127.0.0.1 may be used, and the start message says so.
+    """
+    env = dict(os.environ if env is None else env)
+    if env.get("ATLAS_QA_AUTH"):
+        raise ConfigError("ATLAS_QA_AUTH (one shared login) is replaced by accounts: `atlas-qa users add NAME ...`.")
+    from .core import Atlas
+
+    access = Access.for_settings(settings)
+    access.check_local_host()  # wrong settings fail before the slow part
+    allowed_hosts(settings)
+    atlas = Atlas(settings)
+    if ingest:
+        report = atlas.ingest(progress=True)
+        print("\n".join(report.summary()))
+    run(settings, atlas, access)
+
+
+def run(settings: Settings, atlas: Any, access: Access) -> None:
+    """Serve the app over `atlas` until interrupted (uvicorn; the client address is the direct peer's)."""
+    import uvicorn
+
+    app = create_app(settings, atlas, access)
+    url = f"http://{settings.host}:{settings.port}"
+    if access.local:
+        print(f"No users configured: serving one person at {url} (this machine only). Add accounts with")
+        print("`atlas-qa users add NAME --role student|instructor|admin --course C --password-stdin` to serve a class.")
+    else:
+        print(f"Serving {settings.served_courses()} at {url}; sign in at {url}/login, API at {url}/api/v1/docs.")
+    uvicorn.run(app, host=settings.host, port=settings.port, proxy_headers=False, log_level="warning")

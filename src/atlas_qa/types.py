@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .errors import error_body
+
 
 @dataclass(frozen=True)
 class Reference:
@@ -123,6 +125,7 @@ class Citation:
     end: int
     speaker_reference: str = ""
     chain: str = ""
+    offset: int = -1  # where the passage (`text`) starts in its page; -1 unknown
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,42 @@ def course_source(source: str, corpus: str | Path) -> str:
         return path.name
 
 
+ATTRIBUTION_COLUMNS = [
+    "n",
+    "cited span",
+    "speaker",
+    "page locator",
+    "quotation chain",
+    "cited work",
+    "full reference",
+    "page",
+    "section",
+]
+
+
+@dataclass(frozen=True)
+class AttributionRow:
+    """One row of an answer's attribution: a cited span -> its speaker -> page locator -> a cited work -> its full
+    reference (one row per work). Computed once per answer (`explain.attribution_rows`) and carried as data."""
+
+    n: int
+    span: str
+    speaker: str
+    locator: str
+    chain: str
+    work: str
+    reference: str
+    page_id: str
+    title: str
+    section: str
+
+    def columns(self) -> dict[str, str]:
+        """The row as the table and the exports show it (`ATTRIBUTION_COLUMNS`)."""
+        values = [str(self.n), self.span, self.speaker, self.locator, self.chain, self.work, self.reference]
+        values += [f"{self.title} ({self.page_id})", self.section]
+        return dict(zip(ATTRIBUTION_COLUMNS, values))
+
+
 def answer_json(answer: Answer, corpus: str | Path | None = None) -> dict[str, Any]:
     """The `ask --json` shape; with `corpus`, each citation's `source` is relative to it (`course_source`)."""
     citations = [asdict(c) for c in answer.citations]
@@ -198,11 +237,10 @@ def answer_json(answer: Answer, corpus: str | Path | None = None) -> dict[str, A
 
 
 def error_json(question: object, error: Exception) -> dict[str, Any]:
-    """An API's answer to a question it refused or could not answer: the question as sent (when it is text), the
-    error's one sentence and its HTTP status (`AtlasError.status`: 400 for a bad question, 503 when the index is
-    unavailable, else 500)."""
+    """An API's answer to a question it refused or could not answer: the question as sent (when it is text) and the
+    one error shape (`errors.error_body`: its sentence, code and HTTP status, from `AtlasError.status`)."""
     echo = question.encode("utf-8", "backslashreplace").decode("utf-8") if isinstance(question, str) else None
-    return {"question": echo, "error": str(error) or type(error).__name__, "status": getattr(error, "status", 500)}
+    return {"question": echo, **error_body(error)}
 
 
 def answer_from_json(data: Mapping[str, Any]) -> Answer:
@@ -221,6 +259,7 @@ def answer_from_json(data: Mapping[str, Any]) -> Answer:
                 end=int(c.get("end") or 0),
                 speaker_reference=str(c.get("speaker_reference") or ""),
                 chain=str(c.get("chain") or ""),
+                offset=int(c.get("offset", -1)),
                 **text,  # type: ignore[arg-type]
             )
         )

@@ -116,7 +116,7 @@ def post_ask(base: str, data: Any) -> tuple[int, str]:
     try:
         return 200, str(json.loads(urllib.request.urlopen(req, timeout=120).read())["event_id"])
     except urllib.error.HTTPError as exc:
-        return exc.code, str(json.loads(exc.read())["detail"])
+        return exc.code, str(json.loads(exc.read())["error"])
 
 
 def ask_result(base: str, event_id: str) -> tuple[str, Any]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import urllib.error
 import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -51,15 +52,18 @@ def ask(base: str, data: list[Any]) -> dict[str, Any]:
     return dict(out[0])
 
 
-def join(base: str, fn_index: int, data: list[Any]) -> str:
-    """Queue a call the way Gradio's browser client does (`/queue/join`, past the call API's check); its session."""
+def join(base: str, fn_index: int, data: list[Any]) -> tuple[int, str]:
+    """Queue a call the way Gradio's browser client does (`/queue/join`): (status, its session)."""
     session = uuid.uuid4().hex
     body = json.dumps({"data": data, "fn_index": fn_index, "session_hash": session}).encode()
     req = urllib.request.Request(
         f"{base}/gradio_api/queue/join", data=body, headers={"Content-Type": "application/json"}
     )
-    urllib.request.urlopen(req, timeout=120).read()
-    return session
+    try:
+        urllib.request.urlopen(req, timeout=120).read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, session
+    return 200, session
 
 
 def joined(base: str, session: str) -> dict[str, Any]:
@@ -93,7 +97,7 @@ def served(served_app: tuple[str, Any]) -> str:
     return str(served_app[0])
 
 
-def test_poisoned_calls_are_refused_with_a_400_and_the_good_ones_mixed_in_all_answered(served: str) -> None:
+def test_poisoned_calls_are_refused_with_a_422_and_the_good_ones_mixed_in_all_answered(served: str) -> None:
     bodies = spread([[q, "", "", ""] for q in GOOD] * 4, (POISON + WRONG_SHAPE) * 2)
     with ThreadPoolExecutor(max_workers=16) as pool:
         posted = list(pool.map(lambda b: post_ask(served, b[0]), bodies))
@@ -104,36 +108,35 @@ def test_poisoned_calls_are_refused_with_a_400_and_the_good_ones_mixed_in_all_an
             if status != 200 or out is None or out[0] != "complete" or "answer" not in out[1][0]:
                 good_failures.append((data, status, said, out))
         else:
-            assert status == 400, (data, status, said, out)
+            assert status == 422, (data, status, said, out)
             assert said.endswith(".") and said.count(". ") == 0, said  # one sentence
     assert good_failures == []
 
 
-def test_poison_that_reaches_the_batch_fails_alone(served_app: tuple[str, Any]) -> None:
-    """Past the check (the browser client's route), bad questions are batched with good ones: each is refused
-    on its own (status 400 in its item), and 0 good ones fail."""
+def test_poison_joined_to_the_queue_is_refused_and_fails_no_good_call(served_app: tuple[str, Any]) -> None:
+    """The browser client's route (`/queue/join` with the endpoint's `fn_index`) is checked too (issue 25, item 13:
+    a wrong-arity call joined there failed 24-28 of 36 good ones): each bad call gets 422, and 0 good ones fail."""
     served, app = served_app
-    fn_index = next(i for i, fn in app.fns.items() if fn.api_name == "ask")
-    bodies = spread([[q, "", "", ""] for q in GOOD] * 6, POISON * 3)
+    fn_index = app.ask_fn_index
+    bodies = spread([[q, "", "", ""] for q in GOOD] * 6, (POISON + WRONG_SHAPE) * 3)
     with ThreadPoolExecutor(max_workers=16) as pool:
-        sessions = list(pool.map(lambda b: join(served, fn_index, b[0]), bodies))  # all queued: batched together
-        outs = list(pool.map(lambda s: joined(served, s), sessions))
+        joins = list(pool.map(lambda b: join(served, fn_index, b[0]), bodies))
+        outs = list(pool.map(lambda j: joined(served, j[1]) if j[0] == 200 else None, joins))
     good_failures = []
-    for (data, good), item in zip(bodies, outs):
-        if good and ("answer" not in item or item.get("error")):
-            good_failures.append((data, item))
+    for (data, good), (status, _), item in zip(bodies, joins, outs):
+        if good and (status != 200 or item is None or "answer" not in item or item.get("error")):
+            good_failures.append((data, status, item))
         if not good:
-            assert item["status"] == 400 and "answer" not in item, (data, item)
-            assert item["error"].endswith(".") and item["error"].count(". ") == 0, item
+            assert status == 422 and item is None, (data, status, item)
     assert good_failures == []
 
 
 def test_each_bad_field_gets_its_own_sentence(served: str) -> None:
-    assert post_ask(served, [12345, "", "", ""]) == (400, "The question must be text, not a number.")
-    assert post_ask(served, [["a", "b"], "", "", ""]) == (400, "The question must be text, not a list.")
+    assert post_ask(served, [12345, "", "", ""]) == (422, "The question must be text, not a number.")
+    assert post_ask(served, [["a", "b"], "", "", ""]) == (422, "The question must be text, not a list.")
     assert post_ask(served, ["x \ud800", "", "", ""])[1].endswith("is not valid Unicode text (a lone surrogate).")
-    assert post_ask(served, ["What are rules?", 5, "", ""]) == (400, "The filter 'course' must be text, not a number.")
-    assert post_ask(served, ["What are rules?"])[1].startswith("The body's data must be a list of 4 values")
+    assert post_ask(served, ["What are rules?", 5, "", ""]) == (422, "The filter 'course' must be text, not a number.")
+    assert post_ask(served, ["What are rules?"])[1].startswith("The body's data must be a list of 4 texts")
 
 
 def test_api_calls_leave_no_session_state_but_a_browser_conversation_stays(served_app: tuple[str, Any]) -> None:

@@ -84,7 +84,7 @@ class VectorCache:
     def __call__(self, texts: Sequence[str]) -> np.ndarray:
         with self._lock:
             missing = list(dict.fromkeys(t for t in texts if t not in self._vectors))
-        fresh = self.embedder.embed_batch(missing) if missing else []
+        fresh: np.ndarray | list[np.ndarray] = self.embedder.embed_batch(missing) if missing else []
         with self._lock:
             self._vectors.update(zip(missing, fresh))
             for t in texts:

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timezone
 from typing import Any, NamedTuple
 
-from ..errors import AtlasError
+from ..errors import InvalidInputError
 
 NO_RATING = -1  # the rating column of an unrated answer
 DAY = 86400.0
@@ -51,10 +51,13 @@ def parse_day(text: str, what: str = "date") -> float:
     try:
         when = datetime.fromisoformat(text.strip())
     except (ValueError, AttributeError):
-        raise AtlasError(f"The {what} {text!r} is not a date like 2026-01-31.") from None
+        raise InvalidInputError(f"The {what} {text!r} is not a date like 2026-01-31.") from None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return when.timestamp()
+    try:
+        return when.timestamp()
+    except (OverflowError, ValueError, OSError):  # 0001-01-01T00:00+01:00 is before year 1 in UTC
+        raise InvalidInputError(f"The {what} {text!r} is out of range; use a date like 2026-01-31.") from None
 
 
 @functools.lru_cache(maxsize=65536)

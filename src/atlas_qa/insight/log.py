@@ -137,16 +137,20 @@ class QuestionLog:
         vector: np.ndarray | None = None,
         document: Callable[[str], Any] | None = None,
         when: float | None = None,
+        rows: Sequence[Any] | None = None,
     ) -> str:
         """Log one answered question (an `Answer`) asked by user `user`; returns the record's id at once (the write
-        happens in the background). `document(page_id)`: the page, to attribute the cited works (explain.py)."""
+        happens in the background). `rows`: the answer's attribution (`explain.attribution_rows`), or else
+        `document(page_id)`, the page, to compute it."""
         if vector is None and self.embed is None:  # an atlas without a model (a test's fake): nothing to log
             log.warning("question not logged: no vector and no embedder")
             return ""
         rid = uuid.uuid4().hex
         t = time.time() if when is None else when
         self._submit(
-            lambda: self._write(course, rid, self.student(user), answer, question, follow_up, vector, document, t)
+            lambda: self._write(
+                course, rid, self.student(user), answer, question, follow_up, vector, document, t, rows=rows
+            )
         )
         return rid
 
@@ -199,10 +203,11 @@ class QuestionLog:
         t: float,
         helpful: bool | None = None,
         comment: str = "",
+        rows: Sequence[Any] | None = None,
     ) -> None:
         from .record import answer_document, answer_metadata
 
-        meta = answer_metadata(answer, question, student, follow_up, t, document)
+        meta = answer_metadata(answer, question, student, follow_up, t, document, rows)
         meta.update(helpful=NO_RATING if helpful is None else int(helpful), comment=comment)
         searched = meta["searched"]
         if vector is None:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
 from ..explain import attribution_rows, cited_numbers
-from ..types import Answer
+from ..types import Answer, AttributionRow
 
 
 def cited_pages(answer: Answer) -> list[str]:
@@ -20,21 +20,19 @@ def cited_pages(answer: Answer) -> list[str]:
     return list(dict.fromkeys(by_n[n].page_id for n in numbers if n in by_n))
 
 
-def cited_works(answer: Answer, document: Callable[[str], Any] | None) -> list[tuple[str, str, str]]:
-    """(cited work, full reference or "" when the page's references lack it, page id), one per attribution row."""
+def cited_works(
+    answer: Answer, document: Callable[[str], Any] | None, rows: Sequence[AttributionRow] | None = None
+) -> list[tuple[str, str, str]]:
+    """(cited work, full reference or "" when the page's references lack it, page id), one per attribution row.
+
+    `rows`: the answer's attribution as the asking computed it (`asking.Asker`); else computed here from `document`.
+    """
     if answer.refused:
         return []
-    by_n = {str(c.n): c for c in answer.citations}
-
-    def page(page_id: str) -> Any:
-        try:
-            return document(page_id) if document else None
-        except Exception:  # noqa: BLE001 (a page gone since: its citation's own works are used)
-            return None
-
-    if answer.sentences:
-        rows = attribution_rows(answer, page)
-        out = [(r["cited work"], r["full reference"], by_n[r["n"]].page_id) for r in rows if r["cited work"]]
+    if rows is None and answer.sentences:
+        rows = attribution_rows(answer, document)
+    if rows is not None:
+        out = [(r.work, r.reference, r.page_id) for r in rows if r.work]
     else:  # an answer given without its sentences (an API client's): the citations' own works
         out = [(w.label, w.reference, c.page_id) for c in answer.citations for w in c.cites if w.label]
     return list(dict.fromkeys((work_name(label, ref), ref, page_id) for label, ref, page_id in out))
@@ -55,6 +53,7 @@ def answer_metadata(
     follow_up: bool,
     t: float,
     document: Callable[[str], Any] | None = None,
+    rows: Sequence[AttributionRow] | None = None,
 ) -> dict[str, Any]:
     """The record's metadata (scalars only, lists as JSON): what the insight report reads."""
     question = question or answer.question
@@ -68,15 +67,17 @@ def answer_metadata(
         "follow_up": bool(follow_up),
         "pages": json.dumps(cited_pages(answer), ensure_ascii=False),
         "passages": json.dumps(passages, ensure_ascii=False),
-        "works": json.dumps(cited_works(answer, document), ensure_ascii=False),
+        "works": json.dumps(cited_works(answer, document, rows), ensure_ascii=False),
     }
 
 
 def answer_document(answer: Answer) -> str:
-    """The record's document: the answer text and its citations as JSON (read by the feedback list and exports)."""
+    """The record's document: the answer text, its sentences (each with its citation number) and its citations as
+    JSON (read by the feedback list and exports: no one parses "[n]" out of the text)."""
     return json.dumps(
         {
             "answer": answer.answer,
+            "sentences": [asdict(s) for s in answer.sentences],
             "citations": [asdict(c) for c in answer.citations],
             "closest_pages": list(answer.closest_pages),
         },

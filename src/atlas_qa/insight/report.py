@@ -10,6 +10,7 @@ questions against the other gaps') and points to the pages nearest its centroid 
 
 from __future__ import annotations
 
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -17,11 +18,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import AtlasError
+from ..errors import InvalidInputError
 from . import stats
 from .entry import DAY, LogEntry, iso_day, parse_day
 from .log import QuestionLog
 
+MAX_DAYS = 3660  # the per-day counts of a range list at most ten years of days (the last ones)
 GAP_DISTANCE = 0.5  # cosine distance (1 - similarity) under which two refused questions are one theme (average link)
 MAX_GAP_QUESTIONS = 2000  # the most recent refused/thumbs-down questions clustered (O(n^2) memory and time)
 MAX_GAPS = 50  # gaps reported (largest first)
@@ -97,14 +99,14 @@ def build_insights(
 ) -> Insights:
     """The insight of `course` from `since` to `until` (ISO dates, both days included; None = open-ended).
 
-    Every question logged before the call is counted (pending writes are stored first). Raises AtlasError for a date
-    that is not one, or `until` before `since`.
+    Every question logged before the call is counted (pending writes are stored first). Raises InvalidInputError for
+    a date that is not one, or `until` before `since`.
     """
     log.flush()
     start = parse_day(since, "since date") if since else None
     end = parse_day(until, "until date") + DAY if until else None
     if start is not None and end is not None and end <= start:
-        raise AtlasError(f"The until date {until} is before the since date {since}.")
+        raise InvalidInputError(f"The until date {until} is before the since date {since}.")
     scope = (course, start, end)
     missed = log.entries(course, start, end, missed_only=True)
     questions, refused, students = stats.totals(log, scope)
@@ -117,7 +119,7 @@ def build_insights(
         questions=questions,
         refused=refused,
         students=students,
-        per_day=per_day(stats.per_day(log, scope), start, end),
+        per_day=per_day(stats.per_day(log, scope), *shown_days(start, end)),
         pages=pages_asked(stats.per_page(log, scope), catalogue),
         topics=topics_asked(stats.page_sets(log, scope), catalogue),
         gaps=find_gaps(atlas, log, course, missed, title),
@@ -129,16 +131,28 @@ def build_insights(
 def _catalogue(atlas: Any) -> dict[str, tuple[str, str]]:
     """Page id -> (title, topic) of every indexed page."""
     out: dict[str, tuple[str, str]] = {}
-    for row in atlas.index.pages():
-        meta = atlas.index.document(row["page_id"]).metadata
+    for row in atlas.pages():
+        meta = atlas.document(row["page_id"]).metadata
         out[row["page_id"]] = (row["title"], meta.get("topic") or meta.get("chapter") or "")
     return out
+
+
+def shown_days(start: float | None, end: float | None, now: float | None = None) -> tuple[float | None, float | None]:
+    """`start` and `end` (None: open) as the per-day counts list them: no day after today, and at most MAX_DAYS days
+    (the last ones). A range such as 0001-01-01..9999-12-31 lists ten years of days, not 3.6 million (131 MB)."""
+    today_end = ((time.time() if now is None else now) // DAY + 1) * DAY
+    last = None if end is None else min(end, today_end)
+    first = start
+    if start is not None:
+        first = max(start, (last if last is not None else today_end) - MAX_DAYS * DAY)
+        last = None if last is None else max(first, last)
+    return first, last
 
 
 def per_day(counts: dict[str, int], start: float | None, end: float | None) -> tuple[tuple[str, int], ...]:
     """Questions per day from the first day (`start`'s, or the first question's) to the last (`end`'s, or the last
     question's), days without any at 0."""
-    if not counts and (start is None or end is None):
+    if (not counts and (start is None or end is None)) or (start is not None and start == end):
         return ()
     first = date.fromisoformat(iso_day(start) if start is not None else min(counts))
     last = date.fromisoformat(iso_day(end - DAY) if end is not None else max(counts))

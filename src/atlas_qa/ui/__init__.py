@@ -2,14 +2,15 @@
 
 - `render`: HTML building blocks (everything from the course material escaped);
 - `chat`, `sources`, `attribution`, `instructor`: what each part shows (`Views`), plain values in and out;
-- `ask_tab`, `instructor_tabs`, `app`: components and their wiring; `serve`: where and how the app listens.
+- `ask_tab`, `instructor_tabs`, `app`: components and their wiring; `serve`: its theme and mount options
+  (`server.serve` runs it).
 """
 
 from ..explain import ATTRIBUTION_COLUMNS, chunk_offset, locate
 from .app import build_app
 from .chat import Turn, render_messages, render_reply
 from .render import highlight
-from .serve import launch_options, serve
+from .serve import launch_options
 from .views import Views
 
 __all__ = [
@@ -23,5 +24,4 @@ __all__ = [
     "locate",
     "render_messages",
     "render_reply",
-    "serve",
 ]

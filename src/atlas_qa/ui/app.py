@@ -16,6 +16,7 @@ from .ask_tab import build_ask_tab, wire_ask_tab
 from .insight_tab import InsightSource, build_insight_tab, wire_insight_tab
 from .instructor_tabs import after_answer, build_instructor_tabs, wire_instructor_tabs
 from .render import asset, esc
+from .sources import FACETS
 from .views import Views
 
 CONCURRENCY = 4  # questions answered at once; more wait in the queue
@@ -91,32 +92,29 @@ def build_app(
 
             Gradio batches concurrent calls (batch=True), so each parameter arrives as a list with one item per call
             and a tuple of one list comes back; the annotations describe one call, as the API page shows it. Each call
-            is answered or refused on its own (`{"question", "error", "status"}`): a bad one never fails the others.
+            is answered or refused on its own (`{"question", "error", "code", "status"}`): a bad one never fails the
+            others.
             """
             forget_call_sessions(app, request)
-            questions, courses, topics, chapters = question, course, topic, chapter
-            filters = [
-                {k: v for k, v in (("course", c), ("topic", t), ("chapter", ch)) if v}
-                for c, t, ch in zip(courses, topics, chapters)
-            ]
-            try:
-                results = atlas.ask_batch(questions, filters)
+            filters = [dict(zip(FACETS, f)) for f in zip(course, topic, chapter)]
+            users = [who(r) for r in (request if isinstance(request, list) else [request] * len(question))]
+            try:  # answered and logged as the chat's answers are (asking.Asker)
+                results = views.asker.ask_batch(users, question, filters)
             except Exception as exc:  # noqa: BLE001 (unexpected: every call gets the sentence, not a bare error)
                 log.exception("the ask API failed")
                 failed = exc if isinstance(exc, AtlasError) else AtlasError("An internal error stopped the answers.")
-                results = [failed] * len(questions)
-            user = who(request)
-            for q, r in zip(questions, results):  # logged like the chat's answers, for the instructors' insight
-                if not isinstance(r, AtlasError):
-                    views.feedback.record(q, r, user, False, atlas.index.document)
+                results = [failed] * len(question)
             return (  # type: ignore[return-value]
                 [
-                    error_json(q, r) if isinstance(r, AtlasError) else answer_json(r, views.corpus)
-                    for q, r in zip(questions, results)
+                    error_json(q, r)
+                    if isinstance(r, AtlasError)
+                    else {**answer_json(r.answer, views.corpus), "answer_id": r.log_id}  # as POST /api/v1/ask
+                    for q, r in zip(question, results)
                 ],
             )
 
-        gr.api(ask_api, api_name="ask", batch=True, max_batch_size=16, concurrency_limit=2)
+        endpoint = gr.api(ask_api, api_name="ask", batch=True, max_batch_size=16, concurrency_limit=2)
+        app.ask_fn_index = endpoint["id"]  # for `guard.AskGuard`: a queue/join call naming it is checked first
 
         with gr.Tabs(elem_id="aq-main-tabs"):
             ask = build_ask_tab(gr, views)

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..core import MAX_QUESTION_CHARS
+from ..feedback import MAX_COMMENT_CHARS
 from .chat import Turn
 from .render import asset
 from .sources import FACETS, WELCOME
@@ -81,7 +82,7 @@ def build_ask_tab(gr: Any, views: Views) -> SimpleNamespace:
                         comment = gr.Textbox(
                             show_label=False,
                             placeholder="What was useful, wrong or missing? (optional)",
-                            max_length=2000,
+                            max_length=MAX_COMMENT_CHARS,
                             scale=6,
                             elem_id="aq-comment",
                         )
@@ -159,11 +160,19 @@ def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNames
     ui.clear.click(on_clear, None, clear_outputs, **hidden)
     ui.chat.clear(on_clear, None, clear_outputs, **hidden)
 
-    def on_sources_click(state: list[Turn], evt: gr.EventData) -> tuple[Any, ...]:
-        data = getattr(evt, "_data", None) or {}
-        if m := re.fullmatch(r"(\d+):(\d+)", str(data.get("open", ""))):
+    class SourceClick(gr.EventData):  # type: ignore[misc,name-defined]
+        """What sources.js sends with a click: the passage to open ("t:n") or the marker cited ("src-t-n"). Gradio
+        builds an annotated EventData subclass as its own (`SelectData`, `LikeData`) from (target, data)."""
+
+        def __init__(self, target: Any, data: Any) -> None:
+            super().__init__(target, data)
+            data = data if isinstance(data, dict) else {}
+            self.open, self.cite = str(data.get("open", "")), str(data.get("cite", ""))
+
+    def on_sources_click(state: list[Turn], evt: SourceClick) -> tuple[Any, ...]:
+        if m := re.fullmatch(r"(\d+):(\d+)", evt.open):
             return gr.skip(), gr.Tabs(selected="page"), views.page(state, int(m.group(1)), int(m.group(2)))
-        if m := re.fullmatch(r"src-(\d+)-(\d+)", str(data.get("cite", ""))):
+        if m := re.fullmatch(r"src-(\d+)-(\d+)", evt.cite):
             t, n = int(m.group(1)), int(m.group(2))
             return views.sources(state, t, focus=n), gr.Tabs(selected="sources"), gr.skip()
         return gr.skip(), gr.skip(), gr.skip()

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AtlasError
-from ..explain import ATTRIBUTION_COLUMNS, attribution_rows, page_parse, write_attribution, write_parse
-from ..types import Answer, Document
+from ..explain import ATTRIBUTION_COLUMNS, attribution_rows, write_attribution
+from ..parsed import page_parse, write_parse
+from ..types import AttributionRow, Document
 from .chat import Turn
 from .render import Layer, esc, flag, render_layers, shorten, table
 
@@ -29,9 +30,10 @@ class AttributionViews:
         """(label, turn index) of every answered turn, newest first."""
         return [(f"{t + 1}. {turn.question[:90]}", t) for t, turn in reversed(list(enumerate(turns))) if turn.answer]
 
-    def attribution_rows(self, answer: Answer | None) -> list[dict[str, str]]:
-        """The library's attribution rows of `answer` (see `explain.attribution_rows`)."""
-        return attribution_rows(answer, self.document)
+    def attribution_rows(self, turn: Turn) -> list[AttributionRow]:
+        """The turn's attribution rows: those computed when it was asked (`asking.Asker`), or for a turn that has
+        none (a rating of an answer kept elsewhere) the library's (`explain.attribution_rows`)."""
+        return list(turn.rows) or attribution_rows(turn.answer, self.document)
 
     def attribution_table(self, turns: Sequence[Turn], t: int | None) -> str:
         """The attribution table of turn `t` as HTML (spans, speakers and references escaped)."""
@@ -47,24 +49,24 @@ class AttributionViews:
                 f'<div class="aq-empty"><div class="aq-empty-title">Refused</div><p>“{esc(turns[t].question)}” '
                 "was not answered, so nothing is attributed.</p></div>"
             )
-        rows = self.attribution_rows(answer)
+        rows = self.attribution_rows(turns[t])
         body = []
         for i, r in enumerate(rows):
-            first = i == 0 or rows[i - 1]["cited span"] != r["cited span"] or rows[i - 1]["n"] != r["n"]
+            first = i == 0 or rows[i - 1].span != r.span or rows[i - 1].n != r.n
             ref = (
-                esc(r["full reference"])
-                if r["full reference"]
-                else ('<em class="aq-missing">no reference found</em>' if r["cited work"] else "")
+                esc(r.reference)
+                if r.reference
+                else ('<em class="aq-missing">no reference found</em>' if r.work else "")
             )
             body.append(
                 f'<tr class="{"aq-first" if first else "aq-cont"}">'
-                f'<td><span class="aq-n">{esc(r["n"])}</span></td>'
-                f'<td class="aq-span-cell">{esc(r["cited span"]) if first else ""}</td>'
-                f'<td><b>{esc(r["speaker"]) or "—"}</b><div class="aq-sub">{esc(r["quotation chain"])}</div></td>'
-                f"<td>{esc(r['page locator']) or '—'}</td>"
-                f'<td class="aq-work-cell">{esc(r["cited work"]) or "—"}</td>'
+                f'<td><span class="aq-n">{r.n}</span></td>'
+                f'<td class="aq-span-cell">{esc(r.span) if first else ""}</td>'
+                f'<td><b>{esc(r.speaker) or "—"}</b><div class="aq-sub">{esc(r.chain)}</div></td>'
+                f"<td>{esc(r.locator) or '—'}</td>"
+                f'<td class="aq-work-cell">{esc(r.work) or "—"}</td>'
                 f"<td>{ref}</td>"
-                f'<td>{esc(r["page"])}<div class="aq-sub">{esc(r["section"])}</div></td></tr>'
+                f'<td>{esc(r.title)} ({esc(r.page_id)})<div class="aq-sub">{esc(r.section)}</div></td></tr>'
             )
         return (
             f'<div class="aq-attr-q">Answer to “{esc(turns[t].question)}”'
@@ -87,13 +89,13 @@ class AttributionViews:
         answer = turns[t].answer
         assert answer is not None
         path = self.export_dir() / f"attribution-{t + 1}.{fmt}"
-        return write_attribution(path, turns[t].question, answer, self.attribution_rows(answer), fmt)
+        return write_attribution(path, turns[t].question, answer, self.attribution_rows(turns[t]), fmt)
 
     # -- the parse of a page ---------------------------------------------------------------------------------------
 
     def page_choices(self) -> list[tuple[str, str]]:
         try:
-            return [(f"{p['title']} — {p['page_id']}", p["page_id"]) for p in self.atlas.index.pages()]
+            return [(f"{p['title']} — {p['page_id']}", p["page_id"]) for p in self.atlas.pages()]
         except (AtlasError, AttributeError):
             return []
 

@@ -6,12 +6,14 @@ import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..core import check_question
 from ..errors import AtlasError
 from ..feedback import FeedbackStore
-from ..types import Answer
+
+if TYPE_CHECKING:
+    from ..asking import Asker
+from ..types import Answer, AttributionRow
 from .render import esc
 
 log = logging.getLogger(__name__)
@@ -29,6 +31,7 @@ class Turn:
     error: str = ""
     filters: dict[str, str] = field(default_factory=dict)
     log_id: str = ""  # its question-log record, which a rating goes onto
+    rows: tuple[AttributionRow, ...] = ()  # the answer's attribution, computed once when it was asked
 
 
 def history(turns: Sequence[Turn]) -> list[tuple[str, Answer | None]]:
@@ -107,6 +110,7 @@ class ChatViews:
     """Asking (streamed) and rating; mixed into `Views`, which provides `atlas`, `feedback`, `title` and `sources`."""
 
     atlas: Any
+    asker: Asker
     feedback: FeedbackStore
     title: Callable[[str], str]
     sources: Callable[..., str]
@@ -115,14 +119,13 @@ class ChatViews:
     def ask(
         self, question: str, turns: Sequence[Turn], filters: dict[str, str] | None = None, user: str = "local"
     ) -> Turn:
-        """Answer one question in the context of the conversation (logged as `user`'s); errors become the turn's
-        message."""
-        filters = {k: v for k, v in (filters or {}).items() if v}
+        """Answer one question in the context of the conversation (logged as `user`'s, `asking.Asker`); errors become
+        the turn's message."""
+        filters = {k: v for k, v in (filters or {}).items() if v}  # what the reply says it was filtered to
         try:
-            question = check_question(question or "")
-            answer = self.atlas.ask(question, filters=filters or None, history=history(turns))
-            log_id = self.feedback.record(question, answer, user, bool(turns), self.atlas.index.document)
-            return Turn(question, answer.searched or question, answer, filters=filters, log_id=log_id)
+            asked = self.asker.ask(user, question or "", filters, history(turns))
+            a = asked.answer
+            return Turn(a.question, a.searched or a.question, a, filters=filters, log_id=asked.log_id, rows=asked.rows)
         except AtlasError as exc:
             return Turn(question or "", error=str(exc), filters=filters)
         except Exception:  # an unexpected failure still ends the turn with a message, and the log has the details

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AtlasError
-from ..explain import example_questions
+from ..examples import example_questions
 from ..feedback import FeedbackStore, citation_label
 from .render import esc, tiles, when
 
@@ -34,8 +34,8 @@ class InstructorViews:
 
     def corpus_summary(self) -> str:
         try:
-            pages = self.atlas.index.pages()
-            last = self.atlas.index.last_ingest() or {}
+            pages = self.atlas.pages()
+            last = self.atlas.last_ingest() or {}
         except (AtlasError, AttributeError):
             pages, last = [], {}
         skipped = last.get("skipped", [])
@@ -58,7 +58,7 @@ class InstructorViews:
 
     def corpus_rows(self) -> list[list[Any]]:
         try:
-            pages = self.atlas.index.pages()
+            pages = self.atlas.pages()
         except (AtlasError, AttributeError):
             return []
         return [
@@ -76,7 +76,7 @@ class InstructorViews:
     def chapter(self, page_id: str) -> str:
         """The page's chapter (from its metadata), or ""."""
         try:
-            return str(self.atlas.index.document(page_id).metadata.get("chapter", ""))
+            return str(self.atlas.document(page_id).metadata.get("chapter", ""))
         except (AtlasError, AttributeError, KeyError):
             return ""
 
@@ -101,16 +101,16 @@ class InstructorViews:
 
     def stats(self) -> str:
         try:
-            pages = self.atlas.index.pages()
+            pages = self.atlas.pages()
         except (AtlasError, AttributeError):
             return ""
         n, chunks = len(pages), sum(p["chunks"] for p in pages)
         return f"{n} page{'s' if n != 1 else ''} · {chunks} passages indexed"
 
     def examples(self) -> list[str]:
-        """Example questions for the pages in the index (see `explain.example_questions`)."""
+        """Example questions for the pages in the index (see `examples.example_questions`)."""
         try:
-            docs = [self.atlas.index.document(p["page_id"]) for p in self.atlas.index.pages()]
+            docs = [self.atlas.document(p["page_id"]) for p in self.atlas.pages()]
         except (AtlasError, AttributeError, KeyError):
             return []
         return example_questions(docs, EXAMPLES)

@@ -1,13 +1,12 @@
-"""How the app is served: `launch_options(settings)` says how to serve it safely, `serve(settings)` does it."""
+"""How the Gradio app is served: its theme, and `mount_options(settings)`, the safe options `server.create_app`
+mounts it with (`server.serve` runs the server); `launch_options` the same for `launch()`."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
 from ..config import Settings
-from ..errors import ConfigError
 
 
 def theme() -> Any:
@@ -38,15 +37,12 @@ def theme() -> Any:
     )
 
 
-def launch_options(settings: Settings) -> dict[str, Any]:
-    """The Gradio options `serve` mounts the app with: local only, no share link, no MCP server, no server-side
-    rendering, and file routes that can serve no corpus, index or other file of the machine. (`build_app(atlas)
-    .launch(**launch_options(settings))` also works, for one person, without accounts or the REST API.)"""
+def mount_options(settings: Settings) -> dict[str, Any]:
+    """The Gradio options the app is mounted with (`server.create_app`) and launched with (`launch_options`): no MCP
+    server, no server-side rendering, no error details, and file routes that can serve no corpus, index or other file
+    of the machine."""
     blocked = {str(Path(settings.corpus).resolve()), str(Path(settings.index_dir).resolve())}
     return {
-        "server_name": settings.host,
-        "server_port": settings.port,
-        "share": False,
         "allowed_paths": [],
         "blocked_paths": sorted(blocked),
         "max_file_size": "1mb",  # the app takes no uploads; Gradio's upload route stays small
@@ -57,38 +53,7 @@ def launch_options(settings: Settings) -> dict[str, Any]:
     }
 
 
-def serve(settings: Settings, ingest: bool = True, env: dict[str, str] | None = None) -> None:
-    """Index the corpus if needed, then serve the app and its API on settings.host:settings.port with uvicorn.
-
-    With no users (and no proxy sign-on) configured, only 127.0.0.1 may be used, and the start message says so.
-    """
-    env = dict(os.environ if env is None else env)
-    if env.get("ATLAS_QA_AUTH"):
-        raise ConfigError("ATLAS_QA_AUTH (one shared login) is replaced by accounts: `atlas-qa users add NAME ...`.")
-    from ..access import Access, allowed_hosts
-    from ..core import Atlas
-
-    access = Access.for_settings(settings)
-    access.check_local_host()  # wrong settings fail before the slow part
-    allowed_hosts(settings)
-    atlas = Atlas(settings)
-    if ingest:
-        report = atlas.ingest(progress=True)
-        print("\n".join(report.summary()))
-    run(settings, atlas, access)
-
-
-def run(settings: Settings, atlas: Any, access: Any) -> None:
-    """Serve the app over `atlas` until interrupted (uvicorn; the client address is the direct peer's)."""
-    import uvicorn
-
-    from ..server import create_app
-
-    app = create_app(settings, atlas, access)
-    url = f"http://{settings.host}:{settings.port}"
-    if access.local:
-        print(f"No users configured: serving one person at {url} (this machine only). Add accounts with")
-        print("`atlas-qa users add NAME --role student|instructor|admin --course C --password-stdin` to serve a class.")
-    else:
-        print(f"Serving {settings.served_courses()} at {url}; sign in at {url}/login, API at {url}/api/v1/docs.")
-    uvicorn.run(app, host=settings.host, port=settings.port, proxy_headers=False, log_level="warning")
+def launch_options(settings: Settings) -> dict[str, Any]:
+    """`mount_options` for `launch()`: local only, no share link. (`build_app(atlas).launch(**launch_options(settings))`
+    also works, for one person, without accounts or the REST API.)"""
+    return {"server_name": settings.host, "server_port": settings.port, "share": False, **mount_options(settings)}

@@ -31,7 +31,7 @@ class SourceViews:
 
     def document(self, page_id: str) -> Document | None:
         try:
-            return self.atlas.index.document(page_id)  # type: ignore[no-any-return]
+            return self.atlas.document(page_id)  # type: ignore[no-any-return]
         except (AtlasError, AttributeError, KeyError):
             return None
 

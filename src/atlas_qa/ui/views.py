@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ..asking import Asker
 from ..config import Settings
 from ..feedback import FeedbackStore
 from ..insight import QuestionLog
@@ -34,6 +35,7 @@ class Views(SourceViews, ChatViews, AttributionViews, InstructorViews):
         self.atlas = atlas
         settings = getattr(atlas, "settings", None) or Settings()
         self.feedback = feedback or FeedbackStore(QuestionLog.open(settings, atlas), settings.course)
+        self.asker = Asker(atlas, self.feedback.log)  # the one way to ask (and log), as the REST API's
         self.who = who
         self.corpus = Path(getattr(settings, "corpus", "corpus")).resolve()
         self._export_dir = export_dir
