@@ -161,3 +161,39 @@ def test_the_sentence_that_introduces_the_answer_comes_with_it(tmp_path: Path):
     assert texts.index("A third outcome of bargaining is called logrolling.") + 1 == texts.index(
         "Each side trades its vote on what it values less for the other side's vote on what it values more."
     )
+
+
+def test_compose_picks_by_its_scorer():
+    """The scorer is a parameter: the same candidates answer differently when a scorer prefers another sentence."""
+    import numpy as np
+
+    from atlas_qa.answer import extract
+    from atlas_qa.retrieve import Retrieval
+    from atlas_qa.types import Chunk, Document, Passage
+
+    text = (
+        "Realism holds that states pursue power and security in an anarchic international system. "
+        "Liberalism holds that cooperation among states is possible through institutions and trade."
+    )
+    doc = Document(page_id="p", title="Theories", text=text, source="p.md", format="markdown")
+    chunk = Chunk(id="p-0", page_id="p", position=0, text=text, start=0, end=len(text), title="Theories")
+    retrieval = Retrieval(passages=(Passage(chunk, 1.0),), pages=(("p", 1.0),), top_similarity=1.0)
+    seen = []
+
+    def prefer(i: int):
+        def scorer(c: extract.Candidates) -> np.ndarray:
+            seen.append(c)
+            out = np.full(len(c.sentences), 0.01, dtype=np.float32)
+            out[i] = 1.0
+            return out
+
+        return scorer
+
+    first = extract.compose("What do theories hold?", retrieval, {"p": doc}, 0.0, scorer=prefer(0))
+    second = extract.compose("What do theories hold?", retrieval, {"p": doc}, 0.0, scorer=prefer(1))
+    assert first.answer.startswith("Realism") and "Liberalism" not in first.answer
+    assert second.answer.startswith("Liberalism") and "Realism" not in second.answer
+    c = seen[0]
+    assert [s.text[:7] for s in c.sentences] == ["Realism", "Liberal"]
+    assert c.signals.shape == (2, len(extract.SIGNALS)) and c.vectors is None  # no model given: words alone
+    assert c.signals[0, 2] == 1.0  # 1/(passage rank + 1)

@@ -56,7 +56,9 @@ def collect(book: str, corpora: Path, index_root: Path) -> dict:
         row["retrieval"] = atlas.retriever.search(row["question"], settings.k, view=view)
         if i % 200 == 0:
             print(f"{book}: {i}/{len(rows)} ({time.time() - t0:.0f} s)", file=sys.stderr)
-    docs = {page_id: view.document(page_id) for page_id in {p.chunk.page_id for r in rows for p in r["retrieval"].passages}}
+    docs = {
+        page_id: view.document(page_id) for page_id in {p.chunk.page_id for r in rows for p in r["retrieval"].passages}
+    }
     return {"book": book, "questions": rows, "docs": docs, "idf": {t: view.lexical.idf(t) for t in _terms(rows)}}
 
 

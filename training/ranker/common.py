@@ -53,7 +53,7 @@ class Item:
     book: str
     set: str
     row: dict
-    cands: "extract.Candidates"
+    cands: extract.Candidates
     labels: np.ndarray
 
 
@@ -97,10 +97,12 @@ def answer_metrics(data: dict, embed: Callable, scorer=None, refuse_below: float
         if sets and row["set"] not in sets:
             continue
         r = row["retrieval"]
-        q = ea.AnswerQuestion(row["id"], row["question"], row.get("kind", ""), row.get("expected", ""),
-                              tuple(row.get("evidence") or ()))
-        a = extract.compose(row["question"], r, data["docs"], refuse_below, lambda t: idf.get(t, 1.0), embed,
-                            scorer=scorer)
+        q = ea.AnswerQuestion(
+            row["id"], row["question"], row.get("kind", ""), row.get("expected", ""), tuple(row.get("evidence") or ())
+        )
+        a = extract.compose(
+            row["question"], r, data["docs"], refuse_below, lambda t: idf.get(t, 1.0), embed, scorer=scorer
+        )
         ours = ea._score(q, ea.Shown(a.answer, a.refused))
         base = ea._score(q, ea.Shown(r.passages[0].chunk.text if r.passages else "", not r.passages))
         by_set.setdefault(row["set"], []).append((ours, base))

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -25,7 +26,6 @@ from ..retrieve import Retrieval
 from ..spans import paragraph_spans, sentence_spans
 from ..types import Answer, AnswerSentence, Citation, Cite, Document, Passage
 from .kinds import Intent, intent
-from .ranker import Candidates
 from .sentences import MIN_SENTENCE_CHARS, Sentence, is_answer_sentence, is_prose_block, points_back
 from .terms import (
     attributed,
@@ -52,7 +52,22 @@ EARN = 0.6  # a further sentence needs this share of the best sentence's score
 ECHO_PENALTY = 0.4  # times the share of a sentence's words the question already has (it says nothing new)
 
 Embed = Callable[[Sequence[str]], np.ndarray]
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """What a scorer reads: the question, its kind, the candidate sentences, their cheap signals (`SIGNALS` columns)
+    and the model's vectors: the question's first, then each sentence's (None without a model)."""
+
+    question: str
+    want: Intent
+    sentences: list[Sentence]
+    signals: np.ndarray
+    vectors: np.ndarray | None
+
+
 Scorer = Callable[[Candidates], np.ndarray]  # a score per candidate sentence, higher is better
+
 _REASON_CUES = re.compile(
     r"\b(because|since|due to|owing to|reasons?|caus(e|es|ed)|so that|in order to|led to|leads to|"
     r"result(s|ed)? (in|from)|as a result|attributed|explain(s|ed)?|motivat\w+|why)\b",
@@ -101,7 +116,7 @@ def compose(
     is under `refuse_below`, unless the question names an author a retrieved page cites or a term it defines.
 
     `embed` turns texts into unit vectors (the model); without it sentences are scored by words alone.
-    `scorer` scores the candidate sentences (default: `hand_scores`; `ranker.LearnedRanker` is learned).
+    `scorer` scores the candidate sentences (default: `hand_scores`; `training/ranker/` tries learned ones).
     """
     passages = retrieval.passages
     closest = tuple(page for page, _ in retrieval.pages[:3])
@@ -181,7 +196,7 @@ def scored_candidates(
 
 
 def hand_scores(c: Candidates) -> np.ndarray:
-    """The hand-set scorer (the `ranker=none` setting): a weighted sum of the signals, spread to neighbours."""
+    """The scorer `compose` uses: a hand-set weighted sum of the signals, spread to neighbours."""
     sig = c.signals
     own = sig[:, 0] + LEXICAL_WEIGHT * sig[:, 1] + RANK_PRIOR * sig[:, 2] - ECHO_PENALTY * sig[:, 3]
     return spread(c.sentences, own + CUE_BONUS * sig[:, 4])
