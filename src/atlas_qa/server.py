@@ -4,7 +4,8 @@ Every request passes, outermost first: the Host check (400 for a name not config
 cap (413 beyond `max_body_bytes`), the gate, then CORS (only the configured origins, with credentials). The gate
 identifies the caller (trusted proxy header, `Authorization: Bearer`, or session cookie); anyone unidentified gets
 401 (a browser is sent to /login) on every route but the sign-in page and static assets. The Gradio UI serves the
-app's course: a user outside it gets 403 there.
+app's course: a user outside it gets 403 there. Gradio's file routes serve only exports, so only to the course's
+instructors; its upload routes are refused to everyone (no component takes a file).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the routes defined in create_app.
@@ -22,6 +23,8 @@ Scope = MutableMapping[str, Any]
 ASGI = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 PUBLIC = ("/login", "/logout", "/favicon.ico")
 PUBLIC_PREFIXES = ("/assets/", "/static/", "/gradio_api/static/", "/theme.css")
+UPLOADS = ("/gradio_api/upload", "/gradio_api/process_recording")  # no component of the app takes a file
+FILES = ("/gradio_api/file=", "/gradio_api/file/", "/gradio_api/proxy=", "/gradio_api/stream/")  # exports only
 
 
 class Gate:
@@ -55,6 +58,12 @@ class Gate:
         course = self.access.settings.course
         if user is not None and not path.startswith(("/api/", *PUBLIC)) and not user.in_course(course):
             await _reply(send, 403, f"You are not in the course {course!r} that this app serves.")
+            return
+        if path.startswith(UPLOADS):
+            await _reply(send, 403, "This app takes no uploads.")
+            return
+        if path.startswith(FILES) and not (user is not None and user.teaches(course)):
+            await _reply(send, 403, "Only the course's instructors can download its exports.")
             return
         received, started, refused = 0, False, False
 
