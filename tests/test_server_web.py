@@ -196,3 +196,27 @@ def test_exports_are_served_to_the_courses_instructors_only_and_nobody_uploads(a
             headers = {**sessions[who], "Content-Type": "multipart/form-data; boundary=x"}
             upload = call(f"{base}/gradio_api/upload", "POST", form, headers)
             assert upload.status == 403 and b"no uploads" in upload.body, (who, upload.body)
+
+
+def test_cookie_requests_that_change_state_come_from_the_apps_own_pages(app_with, tmp_path):
+    """A page of another site can make a browser POST with the user's cookie (CSRF): every non-GET request not sent
+    with a token is refused when its Origin is neither the app's nor a configured CORS origin; /login too."""
+    with app_with(cors_origins="https://lms.school.edu") as base:
+        prof = _sessions(base, tmp_path / "users.sqlite3")["prof"]
+        token = {"Authorization": f"Bearer {UserStore(tmp_path / 'users.sqlite3').new_token('prof')}"}
+        evil = {"Origin": "https://evil.example"}
+        for origin in ("https://evil.example", "null", base.replace("127.0.0.1", "localhost")):
+            refused = call(f"{base}/api/v1/reindex", "POST", b"", {**prof, "Origin": origin})
+            assert refused.status == 403 and b"another site" in refused.body, origin
+        cross = call(f"{base}/api/v1/reindex", "POST", b"", {**prof, "Sec-Fetch-Site": "cross-site"})
+        assert cross.status == 403  # no Origin, but the browser says where the request came from
+        for fn in _events(base, prof, "aq-insight-show"):
+            assert gradio_event(base, fn, ["default", "", ""], {**prof, **evil})[0] == 403
+        login = urlencode({"name": "ana", "password": "ana-password"}).encode()
+        assert call(f"{base}/login", "POST", login, {**FORM, **evil}).status == 403
+        assert call(f"{base}/logout", "POST", b"", {**prof, **evil}).status == 403
+        assert call(f"{base}/api/v1/me", headers={**prof, "Origin": "https://evil.example"}).status == 200  # a GET
+        for allowed in ({"Origin": base}, {"Origin": "https://lms.school.edu"}, {}, {"Sec-Fetch-Site": "same-origin"}):
+            assert call(f"{base}/api/v1/reindex", "POST", b"", {**prof, **allowed}).status == 200, allowed
+        assert call(f"{base}/api/v1/reindex", "POST", b"", {**token, **evil}).status == 200  # a token is no cookie
+        assert call(f"{base}/login", "POST", login, {**FORM, "Origin": base}).status == 303

@@ -2,10 +2,13 @@
 
 Every request passes, outermost first: the Host check (400 for a name not configured: no DNS rebinding), the body
 cap (413 beyond `max_body_bytes`), the gate, then CORS (only the configured origins, with credentials). The gate
-identifies the caller (trusted proxy header, `Authorization: Bearer`, or session cookie); anyone unidentified gets
-401 (a browser is sent to /login) on every route but the sign-in page and static assets. The Gradio UI serves the
-app's course: a user outside it gets 403 there. Gradio's file routes serve only exports, so only to the course's
-instructors; its upload routes are refused to everyone (no component takes a file).
+refuses (403) a request that changes state (any method but GET, HEAD and OPTIONS, and websockets) sent without a
+token from a page of another site than the app's own or a configured CORS origin: a sign-in cookie, a proxy's sign-
+on or the local mode can never be used by another site's page, /login included (no CSRF). Then it identifies the
+caller (trusted proxy header, `Authorization: Bearer`, or session cookie); anyone unidentified gets 401 (a browser
+is sent to /login) on every route but the sign-in page and static assets. The Gradio UI serves the app's course: a
+user outside it gets 403 there. Gradio's file routes serve only exports, so only to the course's instructors; its
+upload routes are refused to everyone (no component takes a file).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the routes defined in create_app.
@@ -13,7 +16,7 @@ instructors; its upload routes are refused to everyone (no component takes a fil
 import html
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from .access import SESSION_COOKIE, Access, allowed_hosts, split
 from .config import Settings
@@ -25,6 +28,19 @@ PUBLIC = ("/login", "/logout", "/favicon.ico")
 PUBLIC_PREFIXES = ("/assets/", "/static/", "/gradio_api/static/", "/theme.css")
 UPLOADS = ("/gradio_api/upload", "/gradio_api/process_recording")  # no component of the app takes a file
 FILES = ("/gradio_api/file=", "/gradio_api/file/", "/gradio_api/proxy=", "/gradio_api/stream/")  # exports only
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def from_another_site(headers: dict[str, str], origins: list[str]) -> bool:
+    """Whether a browser sent this request from a page of another site (cross-site request forgery): its `Origin`
+    is neither the app's own (the Host it was sent to) nor one of `origins`; without one, `Sec-Fetch-Site` says.
+    A client that is no browser sends neither, and is not refused."""
+    origin = headers.get("origin")
+    if origin is None:
+        return headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none")
+    if origin in origins:
+        return False
+    return origin == "null" or urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
 
 
 class Gate:
@@ -33,6 +49,7 @@ class Gate:
     def __init__(self, app: ASGI, access: Access) -> None:
         self.app, self.access = app, access
         self.limit = access.settings.max_body_bytes
+        self.origins = split(access.settings.cors_origins)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -45,6 +62,11 @@ class Gate:
         path = scope.get("path", "")
         if scope["type"] == "http" and scope["method"] == "OPTIONS":  # CORS preflight: no credentials; CORS answers
             await self.app(scope, receive, send)
+            return
+        changes = scope["type"] == "websocket" or scope["method"] not in SAFE_METHODS
+        token = headers.get("authorization", "")[:7].lower() == "bearer "  # a browser never adds one by itself
+        if changes and not token and from_another_site(headers, self.origins):
+            await _reply(send, 403, "This request comes from a page of another site: sign in on this app's own pages.")
             return
         peer = (scope.get("client") or ("", 0))[0]
         user = self.access.identify(headers, peer)
