@@ -3,12 +3,12 @@
 Every request passes, outermost first: the Host check (400 for a name not configured: no DNS rebinding), the body
 cap (413 beyond `max_body_bytes`), the gate, then CORS (only the configured origins, with credentials). The gate
 refuses (403) a request that changes state (any method but GET, HEAD and OPTIONS, and websockets) sent without a
-token from a page of another site than the app's own or a configured CORS origin: a sign-in cookie, a proxy's sign-
-on or the local mode can never be used by another site's page, /login included (no CSRF). Then it identifies the
-caller (trusted proxy header, `Authorization: Bearer`, or session cookie); anyone unidentified gets 401 (a browser
-is sent to /login) on every route but the sign-in page and static assets. The Gradio UI serves the app's course: a
-user outside it gets 403 there. Gradio's file routes serve only exports, so only to the course's instructors; its
-upload routes are refused to everyone (no component takes a file).
+token from a page of another site than the app's own or a configured CORS origin: a sign-in cookie, a proxy's
+sign-on or the local mode can never be used by another site's page, /login included (no CSRF). Then it identifies
+the caller (trusted proxy header, `Authorization: Bearer`, or session cookie); anyone unidentified gets 401 (a
+browser is sent to /login) on every route but the sign-in page and static assets. The Gradio UI serves the app's
+course: a user outside it gets 403 there. Gradio's file routes serve only exports, so only to the course's
+instructors; its upload routes are refused to everyone (no component takes a file).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the routes defined in create_app.
