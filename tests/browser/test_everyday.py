@@ -21,7 +21,6 @@ from .test_app import ask
 pytestmark = pytest.mark.e2e
 
 
-
 @pytest.fixture(scope="module")
 def school(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app for the course "default", served, with a student (sam), an instructor (prof) and a student of another
