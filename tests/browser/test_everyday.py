@@ -16,7 +16,8 @@ from tests.embedder import HASH
 
 from ..conftest import BORINS_QUESTION, DATA
 from .conftest import ROOT, serving
-from .test_app import ask
+from .test_accessibility import REPORT, violations
+from .test_app import ask, open_tab
 
 pytestmark = pytest.mark.e2e
 
@@ -61,3 +62,65 @@ def test_open_page_shows_the_pages_title(school, page):
     view = page.locator("#aq-page .aq-pageview")
     expect(view.locator(".aq-page-head .aq-title")).to_have_text(title)
     assert "esc(" not in view.inner_text()
+
+
+CONTROLS = "button:visible, a[href]:visible, [role=tab]:visible, textarea:visible, input:visible"
+
+
+def contrast(target) -> list[str]:
+    """axe-core's colour-contrast findings inside one element (a locator), once its transitions have ended."""
+    return target.evaluate(
+        "async (el) => { const moving = [el, el.parentElement].flatMap(e => e.getAnimations({subtree: true}));"
+        "await Promise.all(moving.filter(a => a.effect.getTiming().iterations !== Infinity).map(a => a.finished));"
+        f"return ({REPORT})(await axe.run(el, {{runOnly: {{type: 'rule', values: ['color-contrast']}}}})); }}"
+    )
+
+
+def under_pointer_and_focus(page, view: str) -> dict[str, list[str]]:
+    """The view's axe violations as it is, then each control's contrast under the pointer and with the focus
+    (the controls a user can reach: on screen once scrolled to, not covered by another element)."""
+    found = {view: violations(page)}
+    controls = page.locator(CONTROLS)
+    for i in range(controls.count()):
+        control = controls.nth(i)
+        control.scroll_into_view_if_needed()
+        reachable = control.evaluate(
+            """e => { const r = e.getBoundingClientRect(); if (!r.width || !r.height) return false;
+                const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+                return !!hit && (e === hit || e.contains(hit)); }"""
+        )
+        if not reachable:
+            continue
+        name = control.evaluate("e => e.id || e.getAttribute('aria-label') || e.textContent.trim().slice(0, 30)")
+        control.hover()
+        found[f"{view}: hover {name}"] = contrast(control)
+        page.mouse.move(0, 0)
+        control.focus()
+        found[f"{view}: focus {name}"] = contrast(control)
+    return {state: v for state, v in found.items() if v}
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_view_passes_axe_with_its_controls_under_the_pointer_and_the_focus(school, page, scheme):
+    page.emulate_media(color_scheme=scheme)
+    page.goto(school)
+    seen = {"sign-in": violations(page)}
+    sign_in(page, school, "prof")
+    expect(page.get_by_role("tab", name="Insight", exact=True)).to_be_visible()
+    seen |= under_pointer_and_focus(page, "ask (empty)")
+    ask(page, BORINS_QUESTION, 0)
+    seen |= under_pointer_and_focus(page, "ask (answered)")
+    page.locator("#aq-sources button.aq-open").first.click()
+    expect(page.locator("#aq-page .aq-pageview")).to_be_visible()
+    seen |= under_pointer_and_focus(page, "page view")
+    for tab, ready in (
+        ("Attribution", "#aq-attr-table .aq-n"),
+        ("Corpus", "#aq-corpus-table"),
+        ("Feedback", "#aq-feedback-table"),
+        ("Insight", "#aq-insight-numbers .aq-tile"),
+    ):
+        open_tab(page, tab)
+        expect(page.locator(ready).first).to_be_visible()
+        seen |= under_pointer_and_focus(page, tab)
+    bad = {view: found for view, found in seen.items() if found}
+    assert not bad, "\n".join(f"{view}: {found}" for view, found in bad.items())

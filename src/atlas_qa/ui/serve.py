@@ -13,7 +13,7 @@ from ..errors import ConfigError
 def theme() -> Any:
     """System fonts only: the app makes no request to a third party (nor needs the internet). Indigo, with the shades
     that carry text (500 and darker) two steps darker than Gradio's, so white on a primary button and primary text on
-    the light surfaces pass WCAG AA (4.5:1)."""
+    the light surfaces pass WCAG AA (4.5:1), under the pointer too."""
     import gradio as gr
 
     indigo = gr.themes.Color(
@@ -35,7 +35,7 @@ def theme() -> Any:
         neutral_hue="slate",
         font=["ui-sans-serif", "system-ui", "Segoe UI", "Helvetica Neue", "sans-serif"],
         font_mono=["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "monospace"],
-    )
+    ).set(button_primary_background_fill_hover="*primary_700")  # Soft's hover, primary_400, was 4.46:1 under white
 
 
 def launch_options(settings: Settings) -> dict[str, Any]:
