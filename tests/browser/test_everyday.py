@@ -124,3 +124,19 @@ def test_every_view_passes_axe_with_its_controls_under_the_pointer_and_the_focus
         seen |= under_pointer_and_focus(page, tab)
     bad = {view: found for view, found in seen.items() if found}
     assert not bad, "\n".join(f"{view}: {found}" for view, found in bad.items())
+
+
+def test_an_empty_question_is_said_beside_the_chat_not_as_a_message_to_rate(school, page):
+    sign_in(page, school, "sam")
+    page.locator("#aq-send").click()
+    notice = page.locator("#aq-sources [role=alert]")
+    expect(notice).to_have_text("Please type a question.")
+    ask(page, BORINS_QUESTION, 0)
+    expect(notice).to_have_count(0)
+    page.locator("#aq-box textarea").fill("  ?! ")
+    page.locator("#aq-send").click()
+    expect(notice).to_have_text("The question has no words in it.")
+    expect(page.locator("#aq-sources .aq-card").first).to_be_visible()  # the last answer's sources stay
+    expect(page.locator("#aq-chat [data-testid=user]")).to_have_count(1)
+    expect(page.locator("#aq-chat [data-testid=bot]")).to_have_count(1)
+    expect(page.locator("#aq-chat button[aria-label=Like]")).to_have_count(1)
