@@ -79,7 +79,10 @@ class Gate:
             return
         course = self.access.settings.course
         if user is not None and not path.startswith(("/api/", *PUBLIC)) and not user.in_course(course):
-            await _reply(send, 403, f"You are not in the course {course!r} that this app serves.")
+            if scope["type"] == "http" and scope["method"] == "GET" and "text/html" in headers.get("accept", ""):
+                await _reply_html(send, 403, elsewhere_page(user, course))  # a browser: a page with a way out
+            else:
+                await _reply(send, 403, f"You are not in the course {course!r} that this app serves.")
             return
         if path.startswith(UPLOADS):
             await _reply(send, 403, "This app takes no uploads.")
@@ -125,26 +128,55 @@ async def _reply(send: Any, status: int, sentence: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+async def _reply_html(send: Any, status: int, page: str) -> None:
+    body = page.encode()
+    headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def _redirect(send: Any, to: str) -> None:
     await send({"type": "http.response.start", "status": 303, "headers": [(b"location", to.encode())]})
     await send({"type": "http.response.body", "body": b""})
 
 
-def login_page(message: str = "", status: str = "") -> str:
-    note = f'<p class="msg" role="alert">{html.escape(message)}</p>' if message else ""
+SIGN_OUT = '<form method="post" action="/logout"><button type="submit">Sign out</button></form>'
+
+
+def _page(title: str, body: str) -> str:
+    """A page of the server's own (signing in, not your course): the app's colours, WCAG AA, phone-sized."""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign in · atlas-qa</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)} · atlas-qa</title>
 <style>body{{font-family:system-ui,sans-serif;background:#f8fafc;color:#0f172a;display:grid;place-items:center;
 min-height:100vh;margin:0}}main{{background:#fff;border:1px solid #cbd5e1;border-radius:12px;padding:2rem;width:20rem}}
 label{{display:block;margin:.8rem 0 .3rem;font-weight:600}}input{{width:100%;box-sizing:border-box;padding:.5rem;
 border:1px solid #475569;border-radius:6px;font-size:1rem}}button{{margin-top:1.2rem;width:100%;padding:.6rem;
-background:#3730a3;color:#fff;border:0;border-radius:6px;font-size:1rem}}.msg{{color:#991b1b}}
-:focus-visible{{outline:3px solid #1d4ed8;outline-offset:2px}}</style></head>
-<body><main><h1>atlas-qa</h1>{note}<form method="post" action="/login">
+background:#3730a3;color:#fff;border:0;border-radius:6px;font-size:1rem}}button:hover{{background:#312e81}}
+.msg{{color:#991b1b}}:focus-visible{{outline:3px solid #1d4ed8;outline-offset:2px}}</style></head>
+<body><main>{body}</main></body></html>"""
+
+
+def login_page(message: str = "", status: str = "") -> str:
+    note = f'<p class="msg" role="alert">{html.escape(message)}</p>' if message else ""
+    return _page(
+        "Sign in",
+        f"""<h1>atlas-qa</h1>{note}<form method="post" action="/login">
 <label for="name">User name</label><input id="name" name="name" autocomplete="username" required autofocus>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form>{status}</main></body></html>"""
+<button type="submit">Sign in</button></form>{status}""",
+    )
+
+
+def elsewhere_page(user: User, course: str) -> str:
+    """What a signed-in user of other courses sees instead of the app: which course it serves, theirs, sign-out."""
+    theirs = ", ".join(user.courses) or "none yet (ask your instructor to add you)"
+    return _page(
+        "Not your course",
+        f"""<h1>Not your course</h1><p>You are signed in as <b>{html.escape(user.name)}</b>. This app serves the
+course {html.escape(course)}, which you are not in.</p><p>Your courses: {html.escape(theirs)}. Use the address your
+instructor gave for each, or sign in with another account.</p>{SIGN_OUT}""",
+    )
 
 
 def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> Any:

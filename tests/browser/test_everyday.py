@@ -140,3 +140,23 @@ def test_an_empty_question_is_said_beside_the_chat_not_as_a_message_to_rate(scho
     expect(page.locator("#aq-chat [data-testid=user]")).to_have_count(1)
     expect(page.locator("#aq-chat [data-testid=bot]")).to_have_count(1)
     expect(page.locator("#aq-chat button[aria-label=Like]")).to_have_count(1)
+
+
+def test_the_page_says_who_is_signed_in_and_signs_out(school, page):
+    sign_in(page, school, "sam")
+    who = page.locator("#aq-user")
+    expect(who).to_contain_text("Signed in as sam")
+    who.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{school}login")
+    page.goto(school)
+    expect(page).to_have_url(f"{school}login")  # the session ended on the server
+
+
+def test_a_user_of_another_course_is_told_which_course_this_app_serves_and_can_sign_out(school, page):
+    sign_in(page, school, "olga")
+    expect(page.get_by_role("heading")).to_have_text("Not your course")
+    expect(page.locator("main")).to_contain_text("This app serves the course default")
+    expect(page.locator("main")).to_contain_text("Your courses: other")
+    assert violations(page) == []
+    page.get_by_role("button", name="Sign out").click()
+    expect(page).to_have_url(f"{school}login")

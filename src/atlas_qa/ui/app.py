@@ -49,6 +49,16 @@ def render_header(stats: str) -> str:
     )
 
 
+def render_user(user: User | None) -> str:
+    """Who is signed in, and a button to sign out (nothing for the local user, who never signs in)."""
+    if user is None:
+        return ""
+    return (
+        f'<div class="aq-user"><span>Signed in as <b>{esc(user.name)}</b> ({esc(user.role)})</span>'
+        '<form method="post" action="/logout"><button type="submit" class="aq-signout">Sign out</button></form></div>'
+    )
+
+
 def build_app(
     atlas: Any,
     feedback: FeedbackStore | None = None,
@@ -79,12 +89,15 @@ def build_app(
 
     with gr.Blocks(title="atlas-qa", analytics_enabled=False, fill_width=True) as app:
         states = SimpleNamespace(turns=gr.State([]), rated=gr.State({}), rated_turn=gr.State(None))
-        stats = gr.HTML(
-            render_header(views.stats()),
-            head=f"<style>{asset('app.css')}</style>",
-            js_on_load=None,
-            elem_id="aq-header",
-        )
+        with gr.Row(equal_height=True, elem_id="aq-top"):
+            stats = gr.HTML(
+                render_header(views.stats()),
+                head=f"<style>{asset('app.css')}</style>",
+                js_on_load=None,
+                elem_id="aq-header",
+                scale=1,
+            )
+            signed_in = gr.HTML("", js_on_load=None, elem_id="aq-user", scale=0, min_width=160)
 
         def ask_api(question: str, course: str, topic: str, chapter: str, request: gr.Request) -> dict[str, Any]:
             """The `ask --json` answer, within this app's course (course/topic/chapter: optional page filters).
@@ -137,9 +150,11 @@ def build_app(
                 choices = views.page_choices()
                 first = choices[0][1] if choices else None
                 pages, parse = gr.Dropdown(choices=choices, value=first), views.parse_view(first)
-            return (render_header(views.stats()), *(gr.Tab(visible=shown) for _ in tabs), pages, parse)
+            user = None if user_of is None else user_of(request)
+            header = (render_header(views.stats()), render_user(user))
+            return (*header, *(gr.Tab(visible=shown) for _ in tabs), pages, parse)
 
-        load_outputs = [stats, *tabs]
+        load_outputs = [stats, signed_in, *tabs]
         load_outputs += [instructor.page_pick, instructor.parse_view]
         app.load(on_load, None, load_outputs, show_progress="hidden", api_visibility="private")
 
