@@ -275,7 +275,7 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
         ssr_mode=False,
         mcp_server=False,
         theme=options["theme"],
-        footer_links=["api"],
+        footer_links=options["footer_links"],
     )
     app.state.blocks = blocks  # the mounted Gradio app, for who needs its internals (tests of its session state)
     app.add_middleware(AskGuard)  # a malformed `ask` call is refused (400) before it is batched with others'

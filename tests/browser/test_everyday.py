@@ -160,3 +160,17 @@ def test_a_user_of_another_course_is_told_which_course_this_app_serves_and_can_s
     assert violations(page) == []
     page.get_by_role("button", name="Sign out").click()
     expect(page).to_have_url(f"{school}login")
+
+
+def test_gradios_api_page_is_gone_and_the_header_points_to_the_rest_api(school, page):
+    sign_in(page, school, "sam")
+    expect(page.locator("#aq-chat")).to_be_visible()
+    expect(page.locator("footer")).not_to_contain_text("API")
+    page.goto(f"{school}?view=api")
+    expect(page.locator("#aq-chat")).to_be_visible()
+    expect(page.get_by_text("Client(")).to_have_count(0)
+    expect(page.get_by_text("API Recorder")).to_have_count(0)
+    docs = page.locator("#aq-header").get_by_role("link", name="API")
+    expect(docs).to_have_attribute("href", "/api/v1/docs")
+    docs.click()
+    expect(page).to_have_url(f"{school}api/v1/docs")

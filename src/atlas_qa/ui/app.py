@@ -45,7 +45,8 @@ def render_header(stats: str) -> str:
     return (
         '<div class="aq-header"><div class="aq-brand"><span class="aq-logo">◎</span>atlas-qa</div>'
         '<div class="aq-tagline">Answers quoted from the course material, every sentence traced to its passage, its '
-        f'speaker and the works it cites.</div><div class="aq-stats">{esc(stats)}</div></div>'
+        f'speaker and the works it cites.</div><div class="aq-stats">{esc(stats)} · '
+        '<a href="/api/v1/docs">API</a></div></div>'
     )
 
 

@@ -54,6 +54,9 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         "ssr_mode": False,
         "mcp_server": False,
         "theme": theme(),
+        # No "Use via API" page: its client snippet has no sign-in, and it shows everyone's request counts and
+        # latency; the header links to the REST API's documentation (/api/v1/docs) instead.
+        "footer_links": ["settings"],
     }
 
 
