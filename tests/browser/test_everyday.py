@@ -4,6 +4,7 @@ accounts, over the shipped corpus and the polisci excerpt (the hash embedder: th
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Iterator
 
@@ -15,7 +16,7 @@ from atlas_qa.users import UserStore
 from tests.embedder import HASH
 
 from ..conftest import BORINS_QUESTION, DATA
-from .conftest import ROOT, serving
+from .conftest import ROOT, one_click_download, serving
 from .test_accessibility import REPORT, violations
 from .test_app import ask, open_tab
 
@@ -174,3 +175,29 @@ def test_gradios_api_page_is_gone_and_the_header_points_to_the_rest_api(school, 
     expect(docs).to_have_attribute("href", "/api/v1/docs")
     docs.click()
     expect(page).to_have_url(f"{school}api/v1/docs")
+
+
+def test_every_export_downloads_at_one_click(school, page):
+    sign_in(page, school, "prof")
+    ask(page, BORINS_QUESTION, 0)
+    page.locator("#aq-chat [data-testid=bot]").first.hover()
+    page.locator("#aq-chat button[aria-label=Like]").first.click()
+    expect(page.locator("#aq-feedback-note")).to_contain_text("saved as helpful")
+    open_tab(page, "Attribution")
+    expect(page.locator("#aq-attr-table .aq-n").first).to_be_visible()
+    name, text = one_click_download(page, "#aq-attr-csv")
+    assert name == "attribution-1.csv" and text.startswith("n,cited span,speaker")
+    name, text = one_click_download(page, "#aq-attr-json")
+    assert name == "attribution-1.json" and json.loads(text)["question"] == BORINS_QUESTION
+    expect(page.locator("#aq-parse .aq-page-text")).to_be_visible()
+    name, text = one_click_download(page, "#aq-parse-json")
+    assert name.startswith("parse-") and name.endswith(".json") and '"page_id"' in text
+    open_tab(page, "Feedback")
+    expect(page.locator("#aq-feedback-summary")).not_to_be_empty()
+    for fmt in ("csv", "json"):
+        name, text = one_click_download(page, f"#aq-fb-{fmt}")
+        assert name == f"feedback.{fmt}" and BORINS_QUESTION[:40] in text
+    open_tab(page, "Insight")
+    expect(page.locator("#aq-insight-numbers .aq-tile").first).to_be_visible()
+    name, text = one_click_download(page, "#aq-insight-pages-csv")
+    assert name == "insight-pages.csv" and text.startswith("page_id,")
