@@ -201,3 +201,19 @@ def test_every_export_downloads_at_one_click(school, page):
     expect(page.locator("#aq-insight-numbers .aq-tile").first).to_be_visible()
     name, text = one_click_download(page, "#aq-insight-pages-csv")
     assert name == "insight-pages.csv" and text.startswith("page_id,")
+
+
+def test_on_a_phone_the_question_box_is_on_the_first_screen(school, browser, shoot):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+    phone = context.new_page()
+    try:
+        sign_in(phone, school, "sam")
+        box = phone.locator("#aq-box textarea")
+        expect(box).to_be_focused(timeout=30_000)
+        expect(phone.locator("#aq-user")).to_contain_text("Sign out")
+        assert phone.evaluate("window.scrollY") == 0
+        expect(box).to_be_in_viewport(ratio=1)
+        expect(phone.locator("#aq-header")).to_be_in_viewport()
+        shoot(phone, "phone-student")
+    finally:
+        context.close()

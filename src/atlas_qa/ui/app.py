@@ -55,7 +55,8 @@ def render_user(user: User | None) -> str:
     if user is None:
         return ""
     return (
-        f'<div class="aq-user"><span>Signed in as <b>{esc(user.name)}</b> ({esc(user.role)})</span>'
+        f'<div class="aq-user"><span>Signed in as <b>{esc(user.name)}</b>'
+        f'<span class="aq-role"> ({esc(user.role)})</span></span>'
         '<form method="post" action="/logout"><button type="submit" class="aq-signout">Sign out</button></form></div>'
     )
 
