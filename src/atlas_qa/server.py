@@ -71,15 +71,16 @@ class Gate:
         peer = (scope.get("client") or ("", 0))[0]
         user = self.access.identify(headers, peer)
         scope.setdefault("state", {})["user"] = user
+        browsing = scope["type"] == "http" and scope["method"] == "GET" and "text/html" in headers.get("accept", "")
         if user is None and not (path in PUBLIC or path.startswith(PUBLIC_PREFIXES)):
-            if scope["type"] == "http" and scope["method"] == "GET" and "text/html" in headers.get("accept", ""):
+            if browsing:
                 await _redirect(send, "/login")
             else:
                 await _reply(send, 401, "Sign in, or send Authorization: Bearer <token>.")
             return
         course = self.access.settings.course
         if user is not None and not path.startswith(("/api/", *PUBLIC)) and not user.in_course(course):
-            if scope["type"] == "http" and scope["method"] == "GET" and "text/html" in headers.get("accept", ""):
+            if browsing:
                 await _reply_html(send, 403, elsewhere_page(user, course))  # a browser: a page with a way out
             else:
                 await _reply(send, 403, f"You are not in the course {course!r} that this app serves.")

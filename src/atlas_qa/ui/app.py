@@ -91,15 +91,14 @@ def build_app(
 
     with gr.Blocks(title="atlas-qa", analytics_enabled=False, fill_width=True) as app:
         states = SimpleNamespace(turns=gr.State([]), rated=gr.State({}), rated_turn=gr.State(None))
-        with gr.Row(equal_height=True, elem_id="aq-top"):
+        with gr.Row(equal_height=True, elem_id="aq-top"):  # the header, and who is signed in (widths: app.css)
             stats = gr.HTML(
                 render_header(views.stats()),
                 head=f"<style>{asset('app.css')}</style>",
                 js_on_load=None,
                 elem_id="aq-header",
-                scale=1,
             )
-            signed_in = gr.HTML("", js_on_load=None, elem_id="aq-user", scale=0, min_width=160)
+            signed_in = gr.HTML("", js_on_load=None, elem_id="aq-user")
 
         def ask_api(question: str, course: str, topic: str, chapter: str, request: gr.Request) -> dict[str, Any]:
             """The `ask --json` answer, within this app's course (course/topic/chapter: optional page filters).
