@@ -15,15 +15,15 @@ from .views import Views
 
 def download_button(gr: Any, label: str, path: Path | None, elem_id: str) -> Any:
     """An export: a button holding its file, ready before the click, so one click downloads it (a button that
-    made the file on click needed a second click on a Download box). Disabled while there is nothing to export."""
+    made the file on click needed a second click on a Download box). Hidden while there is nothing to export."""
     return gr.DownloadButton(
-        label, str(path) if path else None, size="sm", scale=0, min_width=120, elem_id=elem_id, interactive=bool(path)
+        label, str(path) if path else None, size="sm", scale=0, min_width=120, elem_id=elem_id, visible=bool(path)
     )
 
 
 def ready(gr: Any, path: Path | None) -> Any:
-    """The update that puts a new file in an export button (or disables it: nothing to export)."""
-    return gr.DownloadButton(value=str(path) if path else None, interactive=bool(path))
+    """The update that puts a new file in an export button (or hides it: nothing to export)."""
+    return gr.DownloadButton(value=str(path) if path else None, visible=bool(path))
 
 
 def build_instructor_tabs(gr: Any, views: Views, shown: bool = True) -> SimpleNamespace:
