@@ -158,3 +158,25 @@ def test_a_footnote_is_named_in_the_audit_by_its_reference_not_its_marker():
     long = "A" * 150
     assert work_name("[^1]", long) == "A" * 99 + "…"
     assert work_name("[^2]", "") == "[^2]"  # nothing better to show
+
+
+def test_students_are_counted_without_the_courses_instructors_and_admins(atlas, qlog):
+    """Instructors and admins try the app too: their questions are counted, but they are not students."""
+    from atlas_qa.users import UserStore
+
+    store = UserStore(atlas.settings.users_db, rounds=4)
+    store.add("alice", "student", ["default"], "alice-password")
+    store.add("prof", "instructor", ["default"], "prof-password")
+    store.add("bea", "student", ["default"], "bea-password")
+    store.add("root", "admin", [], "root-password")
+    answered = atlas.ask("What is politics?")
+    for user in ("alice", "prof", "bea", "root", "alice"):
+        qlog.record("default", user, answered, "What is politics?", document=atlas.index.document)
+        qlog.record("default", user, _refused("What is the best pizza in town?"), "What is the best pizza in town?")
+    qlog.flush()
+
+    ins = build_insights(atlas, qlog, "default")
+
+    assert (ins.questions, ins.students) == (10, 2)
+    assert {p.students for p in ins.pages if p.questions} == {2}
+    assert [g.students for g in ins.gaps] == [2]

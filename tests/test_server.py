@@ -105,18 +105,13 @@ def _fn_index(config: dict[str, Any], elem_id: str, event: str) -> int:
     raise AssertionError(f"no {event} event on #{elem_id}")
 
 
-EVENTS = [  # every event that reads or changes instructor data: (elem_id, event, inputs)
+EVENTS = [  # every event that reads or changes instructor data (and makes its exports): (elem_id, event, inputs)
     ("aq-tab-feedback", "select", []),
     ("aq-fb-refresh", "click", []),
-    ("aq-fb-csv", "click", []),
-    ("aq-fb-json", "click", []),
     ("aq-tab-corpus", "select", []),
     ("aq-reindex", "click", []),
     ("aq-page-pick", "change", [SEED.name]),
-    ("aq-parse-json", "click", [SEED.name]),
     ("aq-answer-pick", "change", [[], None]),
-    ("aq-attr-csv", "click", [[], None]),
-    ("aq-attr-json", "click", [[], None]),
     ("aq-tab-insight", "select", [None, "", ""]),
     ("aq-insight-show", "click", ["course-a", "", ""]),
     ("aq-insight-course", "input", ["course-a", "2026-01-01", ""]),

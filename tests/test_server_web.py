@@ -146,23 +146,81 @@ def test_request_bodies_are_capped(app_with, tmp_path):
         assert call(f"{base}/api/v1/ask", "POST", small, {"Authorization": f"Bearer {token}"}).status == 200
 
 
+def _sessions(base: str, users_db: Path) -> dict[str, dict[str, str]]:
+    """Sign in the student "ana" and an instructor "prof" (added here): their session cookies as request headers."""
+    UserStore(users_db, rounds=4).add("prof", "instructor", ["default"], "prof-password")
+    return {
+        n: {"Cookie": _login(base, n, f"{n}-password").headers["Set-Cookie"].split(";")[0]} for n in ("ana", "prof")
+    }
+
+
+def _events(base: str, session: dict[str, str], *elem_ids: str) -> list[int]:
+    """The fn indexes of the page's events triggered by the components with these elem ids."""
+    config = call(f"{base}/config", headers=session).json()
+    ids = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
+    return [d["id"] for d in config["dependencies"] if any(ids.get(t) in elem_ids for t, _ in d["targets"])]
+
+
 def test_a_students_session_gets_no_insight(app_with, tmp_path):
     """The Insight tab's events behind a student's sign-in cookie: refused on the server, whatever the page shows."""
     with app_with() as base:
-        UserStore(tmp_path / "users.sqlite3", rounds=4).add("prof", "instructor", ["default"], "prof-password")
-        sessions = {
-            n: {"Cookie": _login(base, n, f"{n}-password").headers["Set-Cookie"].split(";")[0]} for n in ("ana", "prof")
-        }
-        config = call(f"{base}/config", headers=sessions["ana"]).json()
-        ids = {c["id"]: c.get("props", {}).get("elem_id") for c in config["components"]}
-        events = [
-            d["id"]
-            for d in config["dependencies"]
-            if any(ids.get(t) in ("aq-tab-insight", "aq-insight-show") for t, _ in d["targets"])
-        ]
+        sessions = _sessions(base, tmp_path / "users.sqlite3")
+        events = _events(base, sessions["ana"], "aq-tab-insight", "aq-insight-show")
         assert len(events) == 2
         for fn in events:
             status, message = gradio_event(base, fn, ["default", "", ""], sessions["ana"])
             assert status == 200 and not message["success"] and "instructors" in str(message["output"]["error"])
             status, message = gradio_event(base, fn, ["default", "", ""], sessions["prof"])
             assert status == 200 and message["success"], message
+
+
+def _urls(value: Any) -> list[str]:
+    """Every file URL in a Gradio event's output (nested updates and file data)."""
+    if isinstance(value, dict):
+        return [u for v in value.values() for u in _urls(v)]
+    if isinstance(value, list):
+        return [u for v in value for u in _urls(v)]
+    return [value] if isinstance(value, str) and "/gradio_api/file=" in value else []
+
+
+def test_exports_are_served_to_the_courses_instructors_only_and_nobody_uploads(app_with, tmp_path):
+    """An instructor's export URL is refused to a student who holds it; Gradio's upload route takes nothing."""
+    with app_with() as base:
+        sessions = _sessions(base, tmp_path / "users.sqlite3")
+        (show,) = _events(base, sessions["prof"], "aq-insight-show")
+        status, message = gradio_event(base, show, ["default", "", ""], sessions["prof"])
+        urls = _urls(message["output"]["data"])
+        assert status == 200 and len(urls) == 12, message
+        path = urls[0][urls[0].index("/gradio_api/file=") :]
+        assert call(base + path, headers=sessions["prof"]).status == 200
+        refused = call(base + path, headers=sessions["ana"])
+        assert refused.status == 403 and b"instructors" in refused.body
+        for who in ("ana", "prof"):
+            form = b'--x\r\nContent-Disposition: form-data; name="files"; filename="a.txt"\r\n\r\nhello\r\n--x--\r\n'
+            headers = {**sessions[who], "Content-Type": "multipart/form-data; boundary=x"}
+            upload = call(f"{base}/gradio_api/upload", "POST", form, headers)
+            assert upload.status == 403 and b"no uploads" in upload.body, (who, upload.body)
+
+
+def test_cookie_requests_that_change_state_come_from_the_apps_own_pages(app_with, tmp_path):
+    """A page of another site can make a browser POST with the user's cookie (CSRF): every non-GET request not sent
+    with a token is refused when its Origin is neither the app's nor a configured CORS origin; /login too."""
+    with app_with(cors_origins="https://lms.school.edu") as base:
+        prof = _sessions(base, tmp_path / "users.sqlite3")["prof"]
+        token = {"Authorization": f"Bearer {UserStore(tmp_path / 'users.sqlite3').new_token('prof')}"}
+        evil = {"Origin": "https://evil.example"}
+        for origin in ("https://evil.example", "null", base.replace("127.0.0.1", "localhost")):
+            refused = call(f"{base}/api/v1/reindex", "POST", b"", {**prof, "Origin": origin})
+            assert refused.status == 403 and b"another site" in refused.body, origin
+        cross = call(f"{base}/api/v1/reindex", "POST", b"", {**prof, "Sec-Fetch-Site": "cross-site"})
+        assert cross.status == 403  # no Origin, but the browser says where the request came from
+        for fn in _events(base, prof, "aq-insight-show"):
+            assert gradio_event(base, fn, ["default", "", ""], {**prof, **evil})[0] == 403
+        login = urlencode({"name": "ana", "password": "ana-password"}).encode()
+        assert call(f"{base}/login", "POST", login, {**FORM, **evil}).status == 403
+        assert call(f"{base}/logout", "POST", b"", {**prof, **evil}).status == 403
+        assert call(f"{base}/api/v1/me", headers={**prof, "Origin": "https://evil.example"}).status == 200  # a GET
+        for allowed in ({"Origin": base}, {"Origin": "https://lms.school.edu"}, {}, {"Sec-Fetch-Site": "same-origin"}):
+            assert call(f"{base}/api/v1/reindex", "POST", b"", {**prof, **allowed}).status == 200, allowed
+        assert call(f"{base}/api/v1/reindex", "POST", b"", {**token, **evil}).status == 200  # a token is no cookie
+        assert call(f"{base}/login", "POST", login, {**FORM, "Origin": base}).status == 303

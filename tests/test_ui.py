@@ -182,10 +182,12 @@ def test_errors_are_shown_as_text_in_the_conversation():
     assert 'class="aq-error"' in render_messages(turns)[1]["content"]
 
 
-def test_question_length_is_capped():
+def test_a_question_that_cannot_be_asked_is_said_above_the_sources_and_adds_no_turn():
     views = Views(FakeAtlas(_answer()))
-    turns = _ask(views, "x" * (MAX_QUESTION_CHARS + 1))
-    assert "limit is 1,000" in turns[0].error and views.atlas.asked == []
+    for question, said in (("x" * (MAX_QUESTION_CHARS + 1), "limit is 1,000"), ("", "Please type"), ("?!", "no words")):
+        [(messages, html_, turns)] = list(views.stream(question, [], delay=0))
+        assert messages == [] and turns == [] and said in html_ and 'role="alert"' in html_
+    assert views.atlas.asked == []
 
 
 def test_unexpected_failures_end_the_turn_with_a_message(caplog):

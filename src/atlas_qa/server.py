@@ -2,9 +2,13 @@
 
 Every request passes, outermost first: the Host check (400 for a name not configured: no DNS rebinding), the body
 cap (413 beyond `max_body_bytes`), the gate, then CORS (only the configured origins, with credentials). The gate
-identifies the caller (trusted proxy header, `Authorization: Bearer`, or session cookie); anyone unidentified gets
-401 (a browser is sent to /login) on every route but the sign-in page and static assets. The Gradio UI serves the
-app's course: a user outside it gets 403 there.
+refuses (403) a request that changes state (any method but GET, HEAD and OPTIONS, and websockets) sent without a
+token from a page of another site than the app's own or a configured CORS origin: a sign-in cookie, a proxy's
+sign-on or the local mode can never be used by another site's page, /login included (no CSRF). Then it identifies
+the caller (trusted proxy header, `Authorization: Bearer`, or session cookie); anyone unidentified gets 401 (a
+browser is sent to /login) on every route but the sign-in page and static assets. The Gradio UI serves the app's
+course: a user outside it gets 403 there. Gradio's file routes serve only exports, so only to the course's
+instructors; its upload routes are refused to everyone (no component takes a file).
 """
 
 # No `from __future__ import annotations`: FastAPI reads the annotations of the routes defined in create_app.
@@ -13,7 +17,7 @@ import html
 import os
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from .access import SESSION_COOKIE, Access, allowed_hosts, split
 from .config import Settings
@@ -24,6 +28,21 @@ Scope = MutableMapping[str, Any]
 ASGI = Callable[[Scope, Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]]
 PUBLIC = ("/login", "/logout", "/favicon.ico")
 PUBLIC_PREFIXES = ("/assets/", "/static/", "/gradio_api/static/", "/theme.css")
+UPLOADS = ("/gradio_api/upload", "/gradio_api/process_recording")  # no component of the app takes a file
+FILES = ("/gradio_api/file=", "/gradio_api/file/", "/gradio_api/proxy=", "/gradio_api/stream/")  # exports only
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+def from_another_site(headers: dict[str, str], origins: list[str]) -> bool:
+    """Whether a browser sent this request from a page of another site (cross-site request forgery): its `Origin`
+    is neither the app's own (the Host it was sent to) nor one of `origins`; without one, `Sec-Fetch-Site` says.
+    A client that is no browser sends neither, and is not refused."""
+    origin = headers.get("origin")
+    if origin is None:
+        return headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none")
+    if origin in origins:
+        return False
+    return origin == "null" or urlsplit(origin).netloc.lower() != headers.get("host", "").lower()
 
 
 class Gate:
@@ -32,6 +51,7 @@ class Gate:
     def __init__(self, app: ASGI, access: Access) -> None:
         self.app, self.access = app, access
         self.limit = access.settings.max_body_bytes
+        self.origins = split(access.settings.cors_origins)
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -45,18 +65,35 @@ class Gate:
         if scope["type"] == "http" and scope["method"] == "OPTIONS":  # CORS preflight: no credentials; CORS answers
             await self.app(scope, receive, send)
             return
+        changes = scope["type"] == "websocket" or scope["method"] not in SAFE_METHODS
+        token = headers.get("authorization", "")[:7].lower() == "bearer "  # a browser never adds one by itself
+        if changes and not token and from_another_site(headers, self.origins):
+            await send_error(
+                send, ForbiddenError("This request comes from a page of another site: sign in on this app's own pages.")
+            )
+            return
         peer = (scope.get("client") or ("", 0))[0]
         user = self.access.identify(headers, peer)
         scope.setdefault("state", {})["user"] = user
+        browsing = scope["type"] == "http" and scope["method"] == "GET" and "text/html" in headers.get("accept", "")
         if user is None and not (path in PUBLIC or path.startswith(PUBLIC_PREFIXES)):
-            if scope["type"] == "http" and scope["method"] == "GET" and "text/html" in headers.get("accept", ""):
+            if browsing:
                 await _redirect(send, "/login")
             else:
                 await send_error(send, NotSignedInError("Sign in, or send Authorization: Bearer <token>."))
             return
         course = self.access.settings.course
         if user is not None and not path.startswith(("/api/", *PUBLIC)) and not user.in_course(course):
-            await send_error(send, ForbiddenError(f"You are not in the course {course!r} that this app serves."))
+            if browsing:
+                await _reply_html(send, 403, elsewhere_page(user, course))  # a browser: a page with a way out
+            else:
+                await send_error(send, ForbiddenError(f"You are not in the course {course!r} that this app serves."))
+            return
+        if path.startswith(UPLOADS):
+            await send_error(send, ForbiddenError("This app takes no uploads."))
+            return
+        if path.startswith(FILES) and not (user is not None and user.teaches(course)):
+            await send_error(send, ForbiddenError("Only the course's instructors can download its exports."))
             return
         received, started, refused = 0, False, False
 
@@ -117,26 +154,55 @@ class _Refused(Exception):
     """The Host check's plain-text reply was replaced by the error shape: its body is not sent."""
 
 
+async def _reply_html(send: Any, status: int, page: str) -> None:
+    body = page.encode()
+    headers = [(b"content-type", b"text/html; charset=utf-8"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
 async def _redirect(send: Any, to: str) -> None:
     await send({"type": "http.response.start", "status": 303, "headers": [(b"location", to.encode())]})
     await send({"type": "http.response.body", "body": b""})
 
 
-def login_page(message: str = "", status: str = "") -> str:
-    note = f'<p class="msg" role="alert">{html.escape(message)}</p>' if message else ""
+SIGN_OUT = '<form method="post" action="/logout"><button type="submit">Sign out</button></form>'
+
+
+def _page(title: str, body: str) -> str:
+    """A page of the server's own (signing in, not your course): the app's colours, WCAG AA, phone-sized."""
     return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1"><title>Sign in · atlas-qa</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{html.escape(title)} · atlas-qa</title>
 <style>body{{font-family:system-ui,sans-serif;background:#f8fafc;color:#0f172a;display:grid;place-items:center;
 min-height:100vh;margin:0}}main{{background:#fff;border:1px solid #cbd5e1;border-radius:12px;padding:2rem;width:20rem}}
 label{{display:block;margin:.8rem 0 .3rem;font-weight:600}}input{{width:100%;box-sizing:border-box;padding:.5rem;
 border:1px solid #475569;border-radius:6px;font-size:1rem}}button{{margin-top:1.2rem;width:100%;padding:.6rem;
-background:#3730a3;color:#fff;border:0;border-radius:6px;font-size:1rem}}.msg{{color:#991b1b}}
-:focus-visible{{outline:3px solid #1d4ed8;outline-offset:2px}}</style></head>
-<body><main><h1>atlas-qa</h1>{note}<form method="post" action="/login">
+background:#3730a3;color:#fff;border:0;border-radius:6px;font-size:1rem}}button:hover{{background:#312e81}}
+.msg{{color:#991b1b}}:focus-visible{{outline:3px solid #1d4ed8;outline-offset:2px}}</style></head>
+<body><main>{body}</main></body></html>"""
+
+
+def login_page(message: str = "", status: str = "") -> str:
+    note = f'<p class="msg" role="alert">{html.escape(message)}</p>' if message else ""
+    return _page(
+        "Sign in",
+        f"""<h1>atlas-qa</h1>{note}<form method="post" action="/login">
 <label for="name">User name</label><input id="name" name="name" autocomplete="username" required autofocus>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit">Sign in</button></form>{status}</main></body></html>"""
+<button type="submit">Sign in</button></form>{status}""",
+    )
+
+
+def elsewhere_page(user: User, course: str) -> str:
+    """What a signed-in user of other courses sees instead of the app: which course it serves, theirs, sign-out."""
+    theirs = ", ".join(user.courses) or "none yet (ask your instructor to add you)"
+    return _page(
+        "Not your course",
+        f"""<h1>Not your course</h1><p>You are signed in as <b>{html.escape(user.name)}</b>. This app serves the
+course {html.escape(course)}, which you are not in.</p><p>Your courses: {html.escape(theirs)}. Use the address your
+instructor gave for each, or sign in with another account.</p>{SIGN_OUT}""",
+    )
 
 
 def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> Any:
@@ -230,7 +296,6 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
         blocks,
         path="/",
         auth_dependency=gradio_user,
-        footer_links=["api"],
         **mount_options(settings),
     )
     app.state.blocks = blocks  # the mounted Gradio app, for who needs its internals (tests of its session state)

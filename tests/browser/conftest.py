@@ -130,3 +130,11 @@ def ask_result(base: str, event_id: str) -> tuple[str, Any]:
             elif line.startswith("data:") and event in ("complete", "error"):
                 return event, json.loads(line[5:])
     raise AssertionError("the event stream ended without a result")
+
+
+def one_click_download(page, control: str) -> tuple[str, str]:
+    """Click `control` (a selector) once; the file that downloads: (its name, its text)."""
+    with page.expect_download(timeout=10_000) as download:
+        page.locator(control).click()
+    path = download.value.path()
+    return download.value.suggested_filename, Path(path).read_text(encoding="utf-8")

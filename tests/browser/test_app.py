@@ -8,6 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ..conftest import BORINS_QUESTION
+from .conftest import one_click_download
 
 pytestmark = pytest.mark.e2e
 
@@ -93,9 +94,8 @@ def test_ask_click_a_marker_follow_up_and_rate(shipped_app, page, shoot):
     expect(table).to_contain_text("Clear, and the Borins reference is right there.")
     expect(table).to_contain_text("✓ helpful")
     expect(page.locator("#aq-feedback-summary")).to_contain_text("100%")
-    page.locator("#aq-fb-csv").click()
-    link = page.locator("#aq-fb-file a").first
-    expect(link).to_have_attribute("href", re.compile(r"feedback\.csv"))
+    name, text = one_click_download(page, "#aq-fb-csv")
+    assert name == "feedback.csv" and FOLLOW_UP in text
     shoot(page, "feedback")
     assert page.dialogs == []
 
@@ -117,17 +117,12 @@ def test_attribution_view_traces_spans_and_exports(shipped_app, page, shoot):
     shoot(page, "attribution")
     shoot(parse, "parse")
 
-    page.locator("#aq-attr-csv").click()
-    link = page.locator("#aq-attr-file a").first
-    expect(link).to_have_attribute("href", re.compile(r"attribution-1\.csv"))
-    response = page.request.get(link.get_attribute("href"))
-    assert response.ok and response.text().startswith("n,cited span,speaker,page locator")
-    assert "Borins, 2007, p. 16" in response.text()
+    name, text = one_click_download(page, "#aq-attr-csv")
+    assert name == "attribution-1.csv" and text.startswith("n,cited span,speaker,page locator")
+    assert "Borins, 2007, p. 16" in text
 
-    page.locator("#aq-parse-json").click()
-    link = page.locator("#aq-parse-file a").first
-    expect(link).to_have_attribute("href", re.compile(r"parse-.*\.json"))
-    assert '"speaker": "Borins"' in page.request.get(link.get_attribute("href")).text()
+    name, text = one_click_download(page, "#aq-parse-json")
+    assert re.fullmatch(r"parse-.*\.json", name) and '"speaker": "Borins"' in text
 
 
 def test_corpus_view_and_reindex(shipped_app, page, shoot):

@@ -109,7 +109,8 @@ def build_insights(
         raise InvalidInputError(f"The until date {until} is before the since date {since}.")
     scope = (course, start, end)
     missed = log.entries(course, start, end, missed_only=True)
-    questions, refused, students = stats.totals(log, scope)
+    staff = staff_pseudonyms(atlas, log)
+    questions, refused, students = stats.totals(log, scope, staff)
     catalogue = _catalogue(atlas)
     title = {pid: t for pid, (t, _) in catalogue.items()}
     return Insights(
@@ -120,12 +121,22 @@ def build_insights(
         refused=refused,
         students=students,
         per_day=per_day(stats.per_day(log, scope), *shown_days(start, end)),
-        pages=pages_asked(stats.per_page(log, scope), catalogue),
+        pages=pages_asked(stats.per_page(log, scope, staff), catalogue),
         topics=topics_asked(stats.page_sets(log, scope), catalogue),
-        gaps=find_gaps(atlas, log, course, missed, title),
+        gaps=find_gaps(atlas, log, course, missed, title, staff),
         confusions=confusions(stats.confusing(log, scope), title),
         cited=cited_works(stats.works(log, scope), title),
     )
+
+
+def staff_pseudonyms(atlas: Any, log: QuestionLog) -> frozenset[str]:
+    """The pseudonyms of the deployment's instructors and admins (its accounts file): they try the app too, and
+    their questions count, but they are not students. (Staff signed in by a proxy, with no account, cannot be told.)"""
+    from ..users import UserStore
+
+    path = getattr(getattr(atlas, "settings", None), "users_db", None)
+    users = UserStore(path).list() if path else []
+    return frozenset(log.student(u.name) for u in users if u.role != "student")
 
 
 def _catalogue(atlas: Any) -> dict[str, tuple[str, str]]:
@@ -182,9 +193,15 @@ def topics_asked(
 
 
 def find_gaps(
-    atlas: Any, log: QuestionLog, course: str, entries: list[LogEntry], title: dict[str, str]
+    atlas: Any,
+    log: QuestionLog,
+    course: str,
+    entries: list[LogEntry],
+    title: dict[str, str],
+    staff: frozenset[str] = frozenset(),
 ) -> tuple[Gap, ...]:
-    """Refused and thumbs-down questions clustered into themes; largest first (by questions, then students)."""
+    """Refused and thumbs-down questions clustered into themes; largest first (by questions, then students: askers
+    not in `staff`)."""
     missed = [e for e in entries if e.refused or e.helpful is False][-MAX_GAP_QUESTIONS:]
     if not missed:
         return ()
@@ -194,7 +211,8 @@ def find_gaps(
     for i, label in enumerate(labels):
         groups[int(label)].append(i)
     ranked = sorted(
-        groups.values(), key=lambda rows: (-len(rows), -len({missed[i].student for i in rows}), missed[rows[0]].t)
+        groups.values(),
+        key=lambda rows: (-len(rows), -len({missed[i].student for i in rows} - staff), missed[rows[0]].t),
     )[:MAX_GAPS]
     names = theme_labels([[missed[i].searched for i in rows] for rows in ranked])
     centroids = [_unit(vectors[rows].mean(axis=0)) for rows in ranked]
@@ -203,7 +221,7 @@ def find_gaps(
         Gap(
             label=name,
             questions=tuple(q for q, _ in Counter(missed[i].question for i in rows).most_common(GAP_EXAMPLES)),
-            students=len({missed[i].student for i in rows if missed[i].student}),
+            students=len({missed[i].student for i in rows if missed[i].student} - staff),
             closest_pages=pages,
         )
         for rows, name, pages in zip(ranked, names, closest)

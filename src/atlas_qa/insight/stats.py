@@ -4,6 +4,7 @@ only for the few it clusters (refused, thumbs-down)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from .entry import DAY, iso_day, parse_json_list, parse_works
@@ -23,19 +24,26 @@ def _where(scope: Scope) -> tuple[str, list[Any]]:
     return " AND ".join(clauses), values
 
 
-def _rows(log: QuestionLog, scope: Scope, sql: str) -> list[tuple[Any, ...]]:
+def _rows(log: QuestionLog, scope: Scope, sql: str, first: Collection[str] = ()) -> list[tuple[Any, ...]]:
+    """The rows of `sql` with `{where}` the scope's clause; `first`: the values of its placeholders before it."""
     log.ready(scope[0])
     where, values = _where(scope)
     with log.db() as db:
-        return db.execute(sql.format(where=where), values).fetchall()
+        return db.execute(sql.format(where=where), [*first, *values]).fetchall()
 
 
-def totals(log: QuestionLog, scope: Scope) -> tuple[int, int, int]:
-    """(questions, refused, distinct known students)."""
+def _students(staff: Collection[str]) -> str:
+    """SQL counting the distinct known askers that are not `staff` (pseudonyms, given as its first placeholders)."""
+    return f"count(DISTINCT CASE WHEN student NOT IN ({', '.join('?' * len(staff))}) THEN nullif(student, '') END)"
+
+
+def totals(log: QuestionLog, scope: Scope, staff: Collection[str] = ()) -> tuple[int, int, int]:
+    """(questions, refused, distinct known students): askers in `staff` (pseudonyms) are not counted as students."""
     [(n, refused, students)] = _rows(
         log,
         scope,
-        "SELECT count(*), coalesce(sum(refused), 0), count(DISTINCT nullif(student, '')) FROM questions WHERE {where}",
+        f"SELECT count(*), coalesce(sum(refused), 0), {_students(staff)} FROM questions WHERE {{where}}",
+        sorted(staff),
     )
     return int(n), int(refused), int(students)
 
@@ -46,13 +54,14 @@ def per_day(log: QuestionLog, scope: Scope) -> dict[str, int]:
     return {iso_day(day * DAY): int(n) for day, n in rows}
 
 
-def per_page(log: QuestionLog, scope: Scope) -> dict[str, tuple[int, int]]:
-    """Page id -> (questions whose answer cites it, distinct known students who asked them)."""
+def per_page(log: QuestionLog, scope: Scope, staff: Collection[str] = ()) -> dict[str, tuple[int, int]]:
+    """Page id -> (questions whose answer cites it, distinct known students who asked them, `staff` left out)."""
     rows = _rows(
         log,
         scope,
-        "SELECT j.value, count(DISTINCT questions.id), count(DISTINCT nullif(student, ''))"
+        f"SELECT j.value, count(DISTINCT questions.id), {_students(staff)}"
         " FROM questions, json_each(questions.pages) AS j WHERE {where} GROUP BY j.value",
+        sorted(staff),
     )
     return {str(page): (int(n), int(students)) for page, n, students in rows}
 

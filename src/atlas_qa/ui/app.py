@@ -46,7 +46,19 @@ def render_header(stats: str) -> str:
     return (
         '<div class="aq-header"><div class="aq-brand"><span class="aq-logo">◎</span>atlas-qa</div>'
         '<div class="aq-tagline">Answers quoted from the course material, every sentence traced to its passage, its '
-        f'speaker and the works it cites.</div><div class="aq-stats">{esc(stats)}</div></div>'
+        f'speaker and the works it cites.</div><div class="aq-stats">{esc(stats)} · '
+        '<a href="/api/v1/docs">API</a></div></div>'
+    )
+
+
+def render_user(user: User | None) -> str:
+    """Who is signed in, and a button to sign out (nothing for the local user, who never signs in)."""
+    if user is None:
+        return ""
+    return (
+        f'<div class="aq-user"><span>Signed in as <b>{esc(user.name)}</b>'
+        f'<span class="aq-role"> ({esc(user.role)})</span></span>'
+        '<form method="post" action="/logout"><button type="submit" class="aq-signout">Sign out</button></form></div>'
     )
 
 
@@ -80,12 +92,14 @@ def build_app(
 
     with gr.Blocks(title="atlas-qa", analytics_enabled=False, fill_width=True) as app:
         states = SimpleNamespace(turns=gr.State([]), rated=gr.State({}), rated_turn=gr.State(None))
-        stats = gr.HTML(
-            render_header(views.stats()),
-            head=f"<style>{asset('app.css')}</style>",
-            js_on_load=None,
-            elem_id="aq-header",
-        )
+        with gr.Row(equal_height=True, elem_id="aq-top"):  # the header, and who is signed in (widths: app.css)
+            stats = gr.HTML(
+                render_header(views.stats()),
+                head=f"<style>{asset('app.css')}</style>",
+                js_on_load=None,
+                elem_id="aq-header",
+            )
+            signed_in = gr.HTML("", js_on_load=None, elem_id="aq-user")
 
         def ask_api(question: str, course: str, topic: str, chapter: str, request: gr.Request) -> dict[str, Any]:
             """The `ask --json` answer, within this app's course (course/topic/chapter: optional page filters).
@@ -135,9 +149,11 @@ def build_app(
                 choices = views.page_choices()
                 first = choices[0][1] if choices else None
                 pages, parse = gr.Dropdown(choices=choices, value=first), views.parse_view(first)
-            return (render_header(views.stats()), *(gr.Tab(visible=shown) for _ in tabs), pages, parse)
+            user = None if user_of is None else user_of(request)
+            header = (render_header(views.stats()), render_user(user))
+            return (*header, *(gr.Tab(visible=shown) for _ in tabs), pages, parse)
 
-        load_outputs = [stats, *tabs]
+        load_outputs = [stats, signed_in, *tabs]
         load_outputs += [instructor.page_pick, instructor.parse_view]
         app.load(on_load, None, load_outputs, show_progress="hidden", api_visibility="private")
 

@@ -144,8 +144,15 @@ class ChatViews:
         delay: float = STREAM_DELAY,
         user: str = "local",
     ) -> Iterator[tuple[list[dict[str, str]], str | None, list[Turn]]]:
-        """The chat as it fills in: (messages, sources HTML or None when unchanged, turns)."""
+        """The chat as it fills in: (messages, sources HTML or None when unchanged, turns). A question that cannot be
+        asked (empty, no words) adds no turn: the sentence is shown above the sources, with nothing to rate."""
         turns = list(turns or [])
+        try:
+            check_question(question or "")
+        except AtlasError as exc:
+            notice = f'<p class="aq-error" role="alert">{esc(exc)}</p>'
+            yield render_messages(turns, self.title), notice + self.sources(turns), turns
+            return
         pending = Turn((question or "").strip())
         yield render_messages([*turns, pending], self.title), self.sources_loading(), turns
         turn = self.ask(question, turns, filters, user)

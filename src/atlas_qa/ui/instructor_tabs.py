@@ -13,6 +13,19 @@ from .sources import FACETS
 from .views import Views
 
 
+def download_button(gr: Any, label: str, path: Path | None, elem_id: str) -> Any:
+    """An export: a button holding its file, ready before the click, so one click downloads it (a button that
+    made the file on click needed a second click on a Download box). Hidden while there is nothing to export."""
+    return gr.DownloadButton(
+        label, str(path) if path else None, size="sm", scale=0, min_width=120, elem_id=elem_id, visible=bool(path)
+    )
+
+
+def ready(gr: Any, path: Path | None) -> Any:
+    """The update that puts a new file in an export button (or hides it: nothing to export)."""
+    return gr.DownloadButton(value=str(path) if path else None, visible=bool(path))
+
+
 def build_instructor_tabs(gr: Any, views: Views, shown: bool = True) -> SimpleNamespace:
     """The Attribution, Corpus and Feedback tabs, inside the caller's `gr.Tabs`; returns their components by name.
 
@@ -28,9 +41,8 @@ def build_instructor_tabs(gr: Any, views: Views, shown: bool = True) -> SimpleNa
         )
         with gr.Row():
             answer_pick = gr.Dropdown([], label="Answer", scale=4, elem_id="aq-answer-pick")
-            attr_csv = gr.Button("Export CSV", size="sm", scale=0, min_width=120, elem_id="aq-attr-csv")
-            attr_json = gr.Button("Export JSON", size="sm", scale=0, min_width=120, elem_id="aq-attr-json")
-        attr_file = gr.File(label="Download", visible=False, interactive=False, elem_id="aq-attr-file")
+            attr_csv = download_button(gr, "Export CSV", None, "aq-attr-csv")
+            attr_json = download_button(gr, "Export JSON", None, "aq-attr-json")
         attr_table = gr.HTML(views.attribution_table([], None), elem_id="aq-attr-table", js_on_load=None)
         gr.HTML('<h3 class="aq-h">Page parse</h3>', js_on_load=None)
         with gr.Row():
@@ -43,8 +55,10 @@ def build_instructor_tabs(gr: Any, views: Views, shown: bool = True) -> SimpleNa
                 elem_id="aq-page-pick",
                 allow_custom_value=True,  # choices arrive per session (on load); an unknown page shows a hint
             )
-            parse_json = gr.Button("Export JSON", size="sm", scale=0, min_width=120, elem_id="aq-parse-json")
-        parse_file = gr.File(label="Download", visible=False, interactive=False, elem_id="aq-parse-file")
+            first = choices[0][1] if choices else None
+            parse_json = download_button(
+                gr, "Export JSON", views.export_parse(first) if first else None, "aq-parse-json"
+            )
         parse_view = gr.HTML(views.parse_view(choices[0][1] if choices else None), elem_id="aq-parse", js_on_load=None)
 
     with gr.Tab("Corpus", id="corpus", elem_id="aq-tab-corpus", visible=shown) as corpus_tab:
@@ -82,9 +96,8 @@ def build_instructor_tabs(gr: Any, views: Views, shown: bool = True) -> SimpleNa
         )
         with gr.Row():
             fb_refresh = gr.Button("Refresh", size="sm", scale=0, min_width=110, elem_id="aq-fb-refresh")
-            fb_csv = gr.Button("Export CSV", size="sm", scale=0, min_width=120, elem_id="aq-fb-csv")
-            fb_json = gr.Button("Export JSON", size="sm", scale=0, min_width=120, elem_id="aq-fb-json")
-        fb_file = gr.File(label="Download", visible=False, interactive=False, elem_id="aq-fb-file")
+            fb_csv = download_button(gr, "Export CSV", views.export_feedback("csv") if shown else None, "aq-fb-csv")
+            fb_json = download_button(gr, "Export JSON", views.export_feedback("json") if shown else None, "aq-fb-json")
         feedback_table = gr.Dataframe(
             value=views.feedback_rows() if shown else [],
             headers=["When", "Rating", "Question", "Answer", "Citations", "Comment"],
@@ -96,7 +109,14 @@ def build_instructor_tabs(gr: Any, views: Views, shown: bool = True) -> SimpleNa
             label="Feedback",
             column_widths=["12%", "9%", "19%", "32%", "16%", "12%"],
         )
-    return SimpleNamespace(**{k: v for k, v in locals().items() if k not in ("gr", "views", "choices", "shown")})
+    skip = ("gr", "views", "choices", "shown", "first")
+    return SimpleNamespace(**{k: v for k, v in locals().items() if k not in skip})
+
+
+def attribution_view(gr: Any, views: Views, state: list[Turn], t: int | None) -> tuple[Any, ...]:
+    """The attribution table of answer `t` and its two exports (CSV, JSON) ready to download."""
+    files = [views.export_attribution(state, t, fmt) for fmt in ("csv", "json")]
+    return (views.attribution_table(state, t), *(ready(gr, path) for path in files))
 
 
 def after_answer(gr: Any, views: Views, ui: SimpleNamespace, teaches: Callable[[Any], bool]) -> SimpleNamespace:
@@ -104,15 +124,15 @@ def after_answer(gr: Any, views: Views, ui: SimpleNamespace, teaches: Callable[[
 
     def fn(state: list[Turn], request: gr.Request) -> tuple[Any, ...]:
         if not teaches(request):
-            return gr.skip(), gr.skip()
+            return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         picks = views.answer_choices(state)
         t = picks[0][1] if picks else None
-        return gr.Dropdown(choices=picks, value=t), views.attribution_table(state, t)
+        return gr.Dropdown(choices=picks, value=t), *attribution_view(gr, views, state, t)
 
     def clear_values() -> tuple[Any, ...]:
-        return gr.Dropdown(choices=[], value=None), views.attribution_table([], None)
+        return gr.Dropdown(choices=[], value=None), *attribution_view(gr, views, [], None)
 
-    outputs = [ui.answer_pick, ui.attr_table]
+    outputs = [ui.answer_pick, ui.attr_table, ui.attr_csv, ui.attr_json]
     return SimpleNamespace(fn=fn, outputs=outputs, clear_values=clear_values, clear_outputs=outputs)
 
 
@@ -129,36 +149,17 @@ def wire_instructor_tabs(
 
     hidden: dict[str, Any] = {"show_progress": "hidden", "api_visibility": "private"}
 
-    def on_answer_pick(state: list[Turn], t: int | None, request: gr.Request) -> str:
+    def on_answer_pick(state: list[Turn], t: int | None, request: gr.Request) -> tuple[Any, ...]:
         require(request)
-        return views.attribution_table(state, t)
+        return attribution_view(gr, views, state, t)
 
-    ui.answer_pick.change(on_answer_pick, [turns, ui.answer_pick], ui.attr_table, **hidden)
-
-    def file_update(path: Path | None) -> Any:
-        return gr.File(value=str(path) if path else None, visible=path is not None)
-
-    def export_attribution_csv(state: list[Turn], t: int | None, request: gr.Request) -> Any:
-        require(request)
-        return file_update(views.export_attribution(state, t, "csv"))
-
-    def export_attribution_json(state: list[Turn], t: int | None, request: gr.Request) -> Any:
-        require(request)
-        return file_update(views.export_attribution(state, t, "json"))
-
-    ui.attr_csv.click(export_attribution_csv, [turns, ui.answer_pick], ui.attr_file, api_visibility="private")
-    ui.attr_json.click(export_attribution_json, [turns, ui.answer_pick], ui.attr_file, api_visibility="private")
+    ui.answer_pick.change(on_answer_pick, [turns, ui.answer_pick], [ui.attr_table, ui.attr_csv, ui.attr_json], **hidden)
 
     def on_page_pick(page_id: str | None, request: gr.Request) -> tuple[Any, ...]:
         require(request)
-        return views.parse_view(page_id), gr.File(visible=False)
+        return views.parse_view(page_id), ready(gr, views.export_parse(page_id))
 
-    def export_parse(page_id: str | None, request: gr.Request) -> Any:
-        require(request)
-        return file_update(views.export_parse(page_id))
-
-    ui.page_pick.change(on_page_pick, ui.page_pick, [ui.parse_view, ui.parse_file], **hidden)
-    ui.parse_json.click(export_parse, ui.page_pick, ui.parse_file, api_visibility="private")
+    ui.page_pick.change(on_page_pick, ui.page_pick, [ui.parse_view, ui.parse_json], **hidden)
 
     def corpus_view() -> tuple[Any, ...]:
         values = views.facets()
@@ -200,19 +201,9 @@ def wire_instructor_tabs(
 
     def refresh_feedback(request: gr.Request) -> tuple[Any, ...]:
         require(request)
-        return views.feedback_summary(), views.feedback_rows()
+        exports = (ready(gr, views.export_feedback(fmt)) for fmt in ("csv", "json"))
+        return views.feedback_summary(), views.feedback_rows(), *exports
 
-    feedback_outputs = [ui.feedback_summary, ui.feedback_table]
+    feedback_outputs = [ui.feedback_summary, ui.feedback_table, ui.fb_csv, ui.fb_json]
     ui.feedback_tab.select(refresh_feedback, None, feedback_outputs, **hidden)
     ui.fb_refresh.click(refresh_feedback, None, feedback_outputs, **hidden)
-
-    def export_feedback_csv(request: gr.Request) -> Any:
-        require(request)
-        return file_update(views.export_feedback("csv"))
-
-    def export_feedback_json(request: gr.Request) -> Any:
-        require(request)
-        return file_update(views.export_feedback("json"))
-
-    ui.fb_csv.click(export_feedback_csv, None, ui.fb_file, api_visibility="private")
-    ui.fb_json.click(export_feedback_json, None, ui.fb_file, api_visibility="private")

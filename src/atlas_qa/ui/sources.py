@@ -153,7 +153,7 @@ class SourceViews:
         )
         return (
             f'<div class="aq-pageview" tabindex="0" role="region" aria-label="Page: {esc(doc.title)}">'
-            '<div class="aq-page-head"><div class="aq-title">{esc(doc.title)}</div>'
+            f'<div class="aq-page-head"><div class="aq-title">{esc(doc.title)}</div>'
             f'<div class="aq-pid">{esc(self.where(doc))}</div>'
             f'<div class="aq-chips">{chips}<span class="aq-chip aq-chip-hit">quoted in answer [{n}]</span>'
             f'<span class="aq-chip aq-chip-passage">passage [{n}]</span></div></div>'
