@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..core import check_question
 from ..errors import AtlasError
 from ..feedback import FeedbackStore
 
