@@ -162,3 +162,34 @@ def test_a_students_session_gets_no_insight(app_with, tmp_path):
             assert status == 200 and not message["success"] and "instructors" in str(message["output"]["error"])
             status, message = gradio_event(base, fn, ["default", "", ""], sessions["prof"])
             assert status == 200 and message["success"], message
+
+
+def _login_from(base: str, name: str, password: str, address: str) -> int:
+    body = urlencode({"name": name, "password": password}).encode()
+    return call(f"{base}/login", "POST", body, {**FORM, "X-Forwarded-For": address}).status
+
+
+def test_sign_in_throttling_is_counted_atomically_per_account_and_address(app_with, tmp_path):
+    """Concurrent guesses reach the password check no more often than the limits; the attacked account still signs
+    in from another address, and users who signed in from the attacker's address before (one school NAT) still do."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from atlas_qa.cli import main
+    from atlas_qa.users import MAX_FAILURES_PER_ADDRESS
+
+    attacker, home = "10.6.6.6", "10.1.1.1"
+    with app_with(trusted_proxies="127.0.0.1/32") as base:
+        UserStore(tmp_path / "users.sqlite3", rounds=4).add("bob", "student", ["default"], "bob-password")
+        assert _login_from(base, "bob", "bob-password", attacker) == 303  # bob signs in at school (the NAT)
+        with ThreadPoolExecutor(40) as pool:
+            got = list(pool.map(lambda _: _login_from(base, "ana", "guess-guess", attacker), range(40)))
+        assert got.count(401) == MAX_FAILURES_PER_USER and got.count(429) == 40 - MAX_FAILURES_PER_USER, got
+        assert _login_from(base, "ana", "ana-password", attacker) == 429
+        assert _login_from(base, "ana", "ana-password", home) == 303  # the real ana, elsewhere
+        with ThreadPoolExecutor(40) as pool:  # spraying many names from one address
+            sprayed = list(pool.map(lambda i: _login_from(base, f"name{i}", "guess-guess", attacker), range(80)))
+        assert sprayed.count(401) == MAX_FAILURES_PER_ADDRESS - MAX_FAILURES_PER_USER, sprayed
+        assert _login_from(base, "bob", "bob-password", attacker) == 303  # a known user behind the same NAT
+        assert main(["users", "unlock", "ana", "--address", attacker, "--index-dir", str(tmp_path)]) == 0
+        assert _login_from(base, "ana", "ana-password", attacker) == 303  # an administrator lifted both locks
+        assert main(["users", "unlock", "ghost", "--index-dir", str(tmp_path)]) == 2
