@@ -193,3 +193,20 @@ def test_sign_in_throttling_is_counted_atomically_per_account_and_address(app_wi
         assert main(["users", "unlock", "ana", "--address", attacker, "--index-dir", str(tmp_path)]) == 0
         assert _login_from(base, "ana", "ana-password", attacker) == 303  # an administrator lifted both locks
         assert main(["users", "unlock", "ghost", "--index-dir", str(tmp_path)]) == 2
+
+
+def test_a_password_change_ends_the_old_sessions_and_tokens(app_with, tmp_path, monkeypatch):
+    import io
+
+    from atlas_qa.cli import main
+
+    with app_with() as base:
+        session = {"Cookie": _login(base, "ana", "ana-password").headers["Set-Cookie"].split(";")[0]}
+        token = {"Authorization": f"Bearer {UserStore(tmp_path / 'users.sqlite3').new_token('ana')}"}
+        assert call(f"{base}/api/v1/me", headers=session).status == 200
+        assert call(f"{base}/api/v1/me", headers=token).status == 200
+        monkeypatch.setattr("sys.stdin", io.StringIO("a-new-password\n"))
+        assert main(["users", "add", "ana", "--role", "student", "--password-stdin", "--index-dir", str(tmp_path)]) == 0
+        assert call(f"{base}/api/v1/me", headers=session).status == 401
+        assert call(f"{base}/api/v1/me", headers=token).status == 401
+        assert _login(base, "ana", "a-new-password").status == 303

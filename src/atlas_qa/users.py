@@ -101,7 +101,8 @@ class UserStore:
     # -- users -------------------------------------------------------------------------------------------------------
 
     def add(self, name: str, role: str, courses: Sequence[str], password: str) -> User:
-        """Add a user (or replace their role, courses and password)."""
+        """Add a user (or replace their role, courses and password, which ends their sessions and API token: whoever
+        held them under the old password is out)."""
         import bcrypt
 
         if not _NAME.fullmatch(name):
@@ -118,6 +119,8 @@ class UserStore:
                 "INSERT OR REPLACE INTO users (name, role, courses, password, created_at) VALUES (?, ?, ?, ?, ?)",
                 (name, role, json.dumps(list(courses)), hashed, time.time()),
             )
+            db.execute("DELETE FROM tokens WHERE name = ?", (name,))
+            db.execute("DELETE FROM sessions WHERE name = ?", (name,))
         return User(name, role, courses)
 
     def remove(self, name: str) -> None:
