@@ -52,6 +52,22 @@ def test_students_are_keyed_hashes_and_names_are_never_stored(settings, tmp_path
     assert _log(settings.with_(log_key="k")).student("alice") != e.student  # the key decides
 
 
+def test_the_log_and_its_key_are_readable_by_their_owner_only(settings):
+    import os
+
+    old = os.umask(0o022)  # the usual umask, under which a new file is world-readable
+    try:
+        log = _log(settings)
+        log.record("default", "alice", _answer())
+        log.flush()
+        files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in settings.log_db.parent.iterdir()}
+        log.close()
+    finally:
+        os.umask(old)
+    assert {"questions.sqlite3", "questions.sqlite3-wal", "log.key"} <= set(files)
+    assert files == dict.fromkeys(files, 0o600)
+
+
 def test_writes_are_in_order_and_a_rating_lands_on_its_record(settings):
     log = _log(settings)
     rid = log.record("default", "bob", _answer(refused=True), "Where is the cafeteria?")

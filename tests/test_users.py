@@ -126,3 +126,19 @@ def test_users_commands(tmp_path, monkeypatch, capsys):
     assert main(["users", "add", "x", "--role", "student", "--password-stdin", *index]) == 2
     assert main(["users", "remove", "prof", *index]) == 0
     assert UserStore(tmp_path / "idx" / "users.sqlite3").list() == []
+
+
+def test_the_accounts_file_is_readable_by_its_owner_only(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)  # the usual umask, under which a new file is world-readable
+    try:
+        store = UserStore(tmp_path / "deep" / "users.sqlite3", rounds=4)
+        store.add("ana", "student", ["a"], "correct horse")
+        store.new_session("ana", 60)
+    finally:
+        os.umask(old)
+    made = sorted(p.name for p in store.path.parent.iterdir())
+    assert "users.sqlite3" in made
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in store.path.parent.iterdir()} == dict.fromkeys(made, 0o600)

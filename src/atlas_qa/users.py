@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AtlasError
+from .private import ensure_private
 
 ROLES = ("student", "instructor", "admin")
 MAX_FAILURES_PER_USER = 5  # failed logins per user name per window; the next attempts are refused until it passes
@@ -79,7 +80,7 @@ class UserStore:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private(self.path)
         db = sqlite3.connect(self.path, timeout=30)
         try:
             db.execute("PRAGMA journal_mode=WAL")

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import AtlasError
+from ..private import ensure_private
 from .entry import DAY, NO_RATING, LogEntry, entry_from_row
 from .pseudonyms import log_key, pseudonym
 
@@ -102,7 +103,7 @@ class QuestionLog:
         closing the last one checkpoints the WAL to disk, ~11 ms a write when each write opened its own."""
         db = getattr(self._local, "db", None)
         if db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_private(self.path)
             db = sqlite3.connect(self.path, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL: a power loss may lose the last commits, never the file
