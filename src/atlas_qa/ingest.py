@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ import numpy as np
 
 from .chunking import CHUNKER_VERSION, chunk_document
 from .loaders import LoadResult, Skipped
+from .planted import Planted, flag_planted, planted_in
 from .store.client import READ_BATCH, Slot
 from .store.index import Index
 from .store.locks import FileLock, Lease
@@ -47,6 +48,7 @@ class IngestReport:
     embedded: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     by_format: dict[str, dict[str, int]] = field(default_factory=dict)
+    planted: list[Planted] = field(default_factory=list)  # instructions found in the loaded pages, kept out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +60,7 @@ class IngestReport:
             "embedded": self.embedded,
             "skipped": [asdict(s) for s in self.skipped],
             "by_format": self.by_format,
+            "planted": [asdict(p) for p in self.planted],
         }
 
     def summary(self) -> list[str]:
@@ -72,7 +75,10 @@ class IngestReport:
         if len(self.by_format) > 1 or self.skipped:
             formats = ", ".join(f"{k} {v['loaded']} loaded, {v['skipped']} skipped" for k, v in self.by_format.items())
             lines.append(f"By format: {formats}")
-        return lines + [f"skipped {s.path}: {s.reason}" for s in self.skipped]
+        lines += [f"skipped {s.path}: {s.reason}" for s in self.skipped]
+        return lines + [
+            f"planted instruction kept out of {p.page_id}, line {p.line}: {_shorten(p.text)}" for p in self.planted
+        ]
 
 
 @dataclass
@@ -193,7 +199,9 @@ def sync(
     is complete; a page that could not be read is rebuilt from its last good version.
     `progress`: True for a progress bar on stderr, or a callback(done, total) over the chunks to embed.
     """
+    loaded = replace(loaded, documents=[flag_planted(d) for d in loaded.documents])  # blanked before hashing
     report = IngestReport(skipped=list(loaded.skipped), by_format=dict(loaded.by_format))
+    report.planted = [p for d in loaded.documents for p in planted_in(d)]
     with index.write_lock() as held:
         if rebuild:
             with index.replacing(held) as slot:
@@ -284,6 +292,10 @@ def _embed_and_write(
         if writing is not None:
             writing.result()
     bar.close()
+
+
+def _shorten(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _is_under(path: Path, root: Path) -> bool:
