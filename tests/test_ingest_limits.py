@@ -178,3 +178,35 @@ def test_a_docx_whose_text_parts_unpack_too_far_is_skipped_before_parsing(tmp_pa
     assert bomb.stat().st_size < MAX_XML // 100  # small on disk, huge once unpacked
     result = load_corpus([bomb])
     assert [s.reason for s in result.skipped] == [f"its text parts unpack to more than {MAX_XML >> 20} MB"]
+
+
+def test_two_files_never_share_a_page_id(corpus: Path, hash_settings: Settings, tmp_path: Path, capsys):
+    """A name that is not UTF-8 (`caf\\xe9.md`, byte E9) and a file literally named `caf\\xe9.md` are two pages; a
+    file from another folder whose page id is taken by a page whose file is still there is refused, naming both."""
+    from atlas_qa.cli import main
+
+    folder = corpus / "polisci"
+    (folder / os.fsdecode(b"caf\xe9.md")).write_text("# Espresso\n\nEspresso is brewed under pressure.\n")
+    (folder / "caf\\xe9.md").write_text("# Tea\n\nTea leaves are steeped in hot water.\n")
+    args = ["--index-dir", str(hash_settings.index_dir), "--model", "hash-64", "--json"]
+    assert main(["ingest", str(corpus), *args]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["added"] == 6 and report["skipped"] == []
+    atlas = Atlas(hash_settings)
+    titles = {p["page_id"]: p["title"] for p in atlas.index.pages() if "caf" in p["page_id"]}
+    assert titles == {"polisci/caf\\xe9.md": "Espresso", "polisci/caf\\\\xe9.md": "Tea"}
+
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    original = folder / "m00003.md"
+    (other / "copy.md").write_text(original.read_text(encoding="utf-8").replace("Public Policy", "Hijacked Policy"))
+    assert main(["ingest", str(other), "--strict", *args]) == 3
+    report = json.loads(capsys.readouterr().out)
+    assert report["updated"] == 0 and report["added"] == 0
+    [skipped] = report["skipped"]
+    assert skipped["path"] == str(other / "copy.md")
+    assert "page id 'm00003'" in skipped["reason"] and str(original.resolve()) in skipped["reason"]
+    assert Atlas(hash_settings).index.document("m00003").title.startswith("Public Policy")  # the first one stays
+    original.unlink()  # the page's file is gone (moved): the other file may take its id
+    assert main(["ingest", str(other), *args]) == 0
+    assert json.loads(capsys.readouterr().out)["updated"] == 1

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from .chunking import CHUNKER_VERSION, chunk_document
-from .loaders import LoadResult, Skipped
+from .loaders import LoadResult, Skipped, file_of
 from .planted import Planted, flag_planted, planted_in
 from .store.client import READ_BATCH, Slot
 from .store.index import Index
@@ -200,7 +200,8 @@ def sync(
     `progress`: True for a progress bar on stderr, or a callback(done, total) over the chunks to embed.
     """
     loaded = replace(loaded, documents=[flag_planted(d) for d in loaded.documents])  # blanked before hashing
-    report = IngestReport(skipped=list(loaded.skipped), by_format=dict(loaded.by_format))
+    by_format = {kind: dict(tally) for kind, tally in loaded.by_format.items()}
+    report = IngestReport(skipped=list(loaded.skipped), by_format=by_format)
     report.planted = [p for d in loaded.documents for p in planted_in(d)]
     with index.write_lock() as held:
         if rebuild:
@@ -213,6 +214,7 @@ def sync(
             return report
         index.repair()
         known = index.page_records()
+        loaded = _refuse_taken_ids(loaded, known, report)
         todo = []
         for doc in loaded.documents:
             h = page_hash(index, doc)
@@ -240,6 +242,25 @@ def sync(
         held.check()
         index.set_meta(**changes)
     return report
+
+
+def _refuse_taken_ids(loaded: LoadResult, known: dict[str, dict[str, Any]], report: IngestReport) -> LoadResult:
+    """The loaded pages without those whose page id is an indexed page of another file that is still there (two
+    files never share a page: the second is skipped with both named); a page whose file is gone may be replaced."""
+    kept = []
+    for doc in loaded.documents:
+        other = str(known.get(doc.page_id, {}).get("source", ""))
+        if other and other != str(Path(doc.source).resolve()) and file_of(other).exists():
+            reason = (
+                f"page id {doc.page_id!r} is already the page of {other}, which is still there: rename one of them, "
+                "or run `atlas-qa ingest --rebuild` on the folder to index only its files"
+            )
+            report.skipped.append(Skipped(doc.source, reason))
+            tally = report.by_format.setdefault(doc.format, {"loaded": 0, "skipped": 0})
+            tally["loaded"], tally["skipped"] = tally["loaded"] - 1, tally["skipped"] + 1
+        else:
+            kept.append(doc)
+    return replace(loaded, documents=kept)
 
 
 def _unreadable_pages(index: Index, loaded: LoadResult) -> list[Document]:

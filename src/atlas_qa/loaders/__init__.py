@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,8 +79,23 @@ def check_text_size(chars: int) -> None:
 
 def display_path(path: Path | str) -> str:
     """A path as text that can be stored and printed: bytes that are not UTF-8 shown as \\xNN (`bad\\xff.md`),
-    the rest as it is."""
-    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+    a backslash in a POSIX name doubled (so a file literally named `bad\\xff.md` is `bad\\\\xff.md`, another page),
+    the rest as it is. `file_of` turns it back into the path."""
+    raw = os.fsencode(path)
+    if os.sep == "/":
+        raw = raw.replace(b"\\", b"\\\\")
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
+def file_of(shown: str) -> Path:
+    """The path that `display_path` showed as `shown`."""
+    if os.sep != "/":
+        return Path(shown)
+    parts = re.split(r"(\\\\|\\x[0-9a-f]{2})", shown)
+    raw = b"".join(
+        b"\\" if p == "\\\\" else bytes([int(p[2:], 16)]) if p.startswith("\\x") else p.encode() for p in parts
+    )
+    return Path(os.fsdecode(raw))
 
 
 def _reason(exc: Exception) -> str:
