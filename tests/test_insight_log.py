@@ -68,6 +68,28 @@ def test_the_log_and_its_key_are_readable_by_their_owner_only(settings):
     assert files == dict.fromkeys(files, 0o600)
 
 
+def test_a_log_deleted_while_serving_is_noticed_and_records_go_to_a_new_file(settings):
+    import threading
+
+    log = _log(settings)
+    log.record("default", "alice", _answer())
+    log.flush()
+    assert log.count("default") == 1 and log.health() == ""
+    for path in settings.log_db.parent.glob("questions.sqlite3*"):
+        path.unlink()  # an administrator's rm while the app serves
+    for _ in range(3):
+        log.record("default", "bob", _answer())
+    log.flush()
+    assert settings.log_db.exists()
+    counts = []
+    reader = threading.Thread(target=lambda: counts.append(_log(settings).count("default")))
+    reader.start()
+    reader.join()
+    assert counts == [3] and log.count("default") == 3  # stored in the new file (before: into the deleted one)
+    assert "was deleted or replaced while serving" in log.health()
+    log.close()
+
+
 def test_writes_are_in_order_and_a_rating_lands_on_its_record(settings):
     log = _log(settings)
     rid = log.record("default", "bob", _answer(refused=True), "Where is the cafeteria?")

@@ -4,6 +4,7 @@ addresses, Host names, CORS origins and the request-body cap (the hash embedder:
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -210,3 +211,58 @@ def test_a_password_change_ends_the_old_sessions_and_tokens(app_with, tmp_path, 
         assert call(f"{base}/api/v1/me", headers=session).status == 401
         assert call(f"{base}/api/v1/me", headers=token).status == 401
         assert _login(base, "ana", "a-new-password").status == 303
+
+
+def _immutable(path: Path, on: bool) -> bool:
+    """`chattr +i` / `-i` on `path` (what a read-only log looks like even to root); False where it is not possible."""
+    import shutil
+    import subprocess
+
+    chattr = shutil.which("chattr")
+    return (
+        bool(chattr) and subprocess.run([chattr, "+i" if on else "-i", str(path)], capture_output=True).returncode == 0
+    )
+
+
+def test_a_question_log_that_cannot_be_written_is_said_and_loses_nothing(app_with, tmp_path, monkeypatch):
+    """The log made read-only (`chattr +i`) before the app opens it: asks and ratings are answered, the records kept
+    in memory, the Insight numbers say why; once it can be written, every record is stored."""
+    import gc
+
+    from atlas_qa.insight import QuestionLog
+    from atlas_qa.insight import log as question_log
+    from atlas_qa.types import Answer
+    from tests.embedder import HashEmbedder
+
+    monkeypatch.setattr(question_log, "RETRY_SECONDS", 0.2)
+    settings = Settings(index_dir=tmp_path / "i", log_db=tmp_path / "questions.sqlite3")
+    earlier = QuestionLog(settings.with_(log_key="k"), HashEmbedder().embed_batch)
+    earlier.add_rated("default", "old", Answer("q", "a", True, ()), "q", True)
+    earlier.close()
+    del earlier  # its connection closed: SQLite would let the app's connections share its open file
+    gc.collect()
+    if not _immutable(settings.log_db, True):
+        pytest.skip("chattr +i is not possible here")
+    try:
+        store = UserStore(tmp_path / "users.sqlite3", rounds=4)
+        with app_with(log_db=settings.log_db, log_key="k") as base:
+            store.add("prof", "instructor", ["default"], "prof-password")
+            student = {"Authorization": f"Bearer {store.new_token('ana')}"}
+            prof = {"Authorization": f"Bearer {store.new_token('prof')}"}
+            for q in ("What are de jure rules?", "What is politics?", "What is power?"):
+                assert call(f"{base}/api/v1/ask", "POST", {"question": q}, student).status == 200
+            rated = {
+                "question": "q",
+                "answer": {"question": "q", "answer": "A. [1]", "refused": False, "citations": []},
+            }
+            assert call(f"{base}/api/v1/feedback", "POST", {**rated, "helpful": True}, student).status == 200
+            ins = call(f"{base}/api/v1/insights", headers=prof).json()
+            assert "cannot be written" in ins["log_health"] and "4 records" in ins["log_health"], ins["log_health"]
+            assert _immutable(settings.log_db, False)
+            deadline = time.monotonic() + 30
+            while (ins := call(f"{base}/api/v1/insights", headers=prof).json())["log_health"]:
+                assert time.monotonic() < deadline, ins["log_health"]
+                time.sleep(0.1)
+            assert ins["questions"] == 5  # the earlier one, three asks and a rating: nothing lost
+    finally:
+        _immutable(settings.log_db, False)
