@@ -210,3 +210,62 @@ def test_two_files_never_share_a_page_id(corpus: Path, hash_settings: Settings, 
     original.unlink()  # the page's file is gone (moved): the other file may take its id
     assert main(["ingest", str(other), *args]) == 0
     assert json.loads(capsys.readouterr().out)["updated"] == 1
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`atlas-qa ARGS --model hash-64` in a child process (a fresh Chroma client each time)."""
+    src = str(Path(chunking.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ["PYTHONPATH"]]), "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "atlas_qa.cli", *args, "--model", "hash-64"]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A 24 MB tmpfs at tmp_path/disk (root only); unmounted at the end."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_full_disk_stops_an_ingest_with_one_sentence_and_nothing_half_written(small_disk: Path, tmp_path: Path):
+    """A corpus that needs more room than the disk has: the ingest stops before a write would fill it (exit 2, one
+    sentence), every page written is whole; with the disk then filled to the last byte, `index check` and `ask` say
+    so in one sentence; once space is freed, the index is clean."""
+    import random
+
+    rng = random.Random(1)
+    words = "state government policy citizens democracy rules power public law court vote party election".split()
+    corpus = tmp_path / "many"
+    corpus.mkdir()
+    for i in range(600):  # ~3,600 chunks, ~40 MB in Chroma: more than the disk holds
+        paragraphs = (" ".join(rng.choice(words) for _ in range(60)).capitalize() + "." for _ in range(12))
+        (corpus / f"p{i:03}.md").write_text(f"# Page {i}\n\n" + "\n\n".join(paragraphs) + "\n")
+    index = ["--index-dir", str(small_disk / "index")]
+    run = _cli("ingest", str(corpus), *index, "--json")
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.startswith("atlas-qa: The disk holding the index folder") and "MB free" in run.stderr
+    check = _cli("index", "check", *index)
+    report = json.loads(check.stdout)
+    assert check.returncode == 0 and report["clean"] and 0 < report["pages"] < 600, report  # whole pages only
+    with open(small_disk / "filler", "wb") as filler:  # another program fills the disk to the last byte
+        try:
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        except OSError:
+            pass
+    for args in (("index", "check", *index), ("ask", "What is the state?", *index)):
+        done = _cli(*args)
+        assert "Traceback" not in done.stderr and done.returncode in (0, 2), done.stderr
+        assert done.returncode == 0 or ("is full" in done.stderr and done.stderr.count("\n") == 1), done.stderr
+    (small_disk / "filler").unlink()
+    check = _cli("index", "check", *index)
+    assert check.returncode == 0 and json.loads(check.stdout) == report, check.stderr
+    assert _cli("ask", "What is the state?", *index).returncode == 0

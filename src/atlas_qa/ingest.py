@@ -13,6 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,10 @@ from typing import Any
 import numpy as np
 
 from .chunking import CHUNKER_VERSION, chunk_document
+from .errors import AtlasError, StoreUnavailableError
 from .loaders import LoadResult, Skipped, file_of
 from .planted import Planted, flag_planted, planted_in
-from .store.client import READ_BATCH, Slot
+from .store.client import LOW_SPACE, READ_BATCH, Slot, disk_full, disk_full_message, free_space
 from .store.index import Index
 from .store.locks import FileLock, Lease
 from .store.records import (
@@ -203,7 +205,7 @@ def sync(
     by_format = {kind: dict(tally) for kind, tally in loaded.by_format.items()}
     report = IngestReport(skipped=list(loaded.skipped), by_format=by_format)
     report.planted = [p for d in loaded.documents for p in planted_in(d)]
-    with index.write_lock() as held:
+    with index.write_lock() as held, _stopped_by_a_full_disk(index):
         if rebuild:
             with index.replacing(held) as slot:
                 docs = [*loaded.documents, *_unreadable_pages(index, loaded)]
@@ -242,6 +244,43 @@ def sync(
         held.check()
         index.set_meta(**changes)
     return report
+
+
+@contextmanager
+def _stopped_by_a_full_disk(index: Index) -> Iterator[None]:
+    """A disk that fills up anyway (another program wrote to it) ends the ingest with one sentence, not Chroma's
+    traceback; what it left unfinished is removed now if the store can, else by the next ingest."""
+    try:
+        yield
+    except AtlasError:
+        raise
+    except Exception as exc:
+        if not disk_full(exc, index.settings.index_dir):
+            raise
+        try:
+            index.repair()
+        except Exception as again:  # noqa: BLE001 (still full: the next ingest repairs it)
+            if not disk_full(again, index.settings.index_dir):
+                raise
+        raise StoreUnavailableError(
+            f"{disk_full_message(index.settings.index_dir)} If `atlas-qa index check` then reports missing chunks, "
+            "that ingest redoes their pages."
+        ) from None
+
+
+def _check_space(index: Index, texts: Sequence[str], vectors: np.ndarray) -> None:
+    """Stop before a write the embedded index's disk has no room for (keeping LOW_SPACE free), so that every page
+    already written stays whole: Chroma, when its disk fills mid-write, can lose writes it had acknowledged. A chunk
+    takes ~12 KB in Chroma (text ~1.4 KB, stored with its full-text index and log) plus 3 copies of its vector."""
+    if index.settings.chroma_url:
+        return  # the server's disk: its own errors say so
+    need = LOW_SPACE + sum(6 * len(t.encode("utf-8", "surrogatepass")) + 4096 for t in texts) + 12 * vectors.size
+    free = free_space(index.settings.index_dir)
+    if free < need:
+        raise StoreUnavailableError(
+            disk_full_message(index.settings.index_dir, free) + " The pages indexed so far are whole; the rest are "
+            "as before this ingest."
+        )
 
 
 def _refuse_taken_ids(loaded: LoadResult, known: dict[str, dict[str, Any]], report: IngestReport) -> LoadResult:
@@ -299,6 +338,7 @@ def _embed_and_write(
             vectors = embedder.embed_batch(texts) if texts else np.zeros((0, 1), np.float32)
             if writing is not None:
                 writing.result()  # one group in flight; a failed write stops the ingest here
+            _check_space(index, texts, vectors)
             held.check()
             items, at = [], 0
             for doc, h, _, chunks in group:
