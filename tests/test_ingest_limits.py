@@ -269,3 +269,25 @@ def test_a_full_disk_stops_an_ingest_with_one_sentence_and_nothing_half_written(
     check = _cli("index", "check", *index)
     assert check.returncode == 0 and json.loads(check.stdout) == report, check.stderr
     assert _cli("ask", "What is the state?", *index).returncode == 0
+
+
+def test_a_page_over_the_page_limit_is_skipped_with_a_one_line_reason(
+    corpus: Path, tmp_path: Path, monkeypatch, capsys
+):
+    """`ATLAS_QA_MAX_PAGE_CHARS` (default 4,000,000 characters) bounds the work one page makes; a bigger page is
+    skipped with the reason, the rest indexed."""
+    from atlas_qa.cli import main
+
+    assert Settings().max_page_chars == 4_000_000
+    big = corpus / "polisci" / "big.md"
+    big.write_text("# Big\n\n" + "words " * 40_000, encoding="utf-8")
+    args = ["ingest", str(corpus), "--index-dir", str(tmp_path / "index"), "--model", "hash-64", "--json"]
+    monkeypatch.setenv("ATLAS_QA_MAX_PAGE_CHARS", "100000")
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["added"] == 4 and report["skipped"] == [
+        {"path": str(big), "reason": "its text is over the page limit of 100,000 characters (ATLAS_QA_MAX_PAGE_CHARS)"}
+    ]
+    monkeypatch.delenv("ATLAS_QA_MAX_PAGE_CHARS")
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["added"] == 1  # under the default limit: indexed
