@@ -177,7 +177,7 @@ def test_a_docx_whose_text_parts_unpack_too_far_is_skipped_before_parsing(tmp_pa
             dst.writestr(item, data)
     assert bomb.stat().st_size < MAX_XML // 100  # small on disk, huge once unpacked
     result = load_corpus([bomb])
-    assert [s.reason for s in result.skipped] == [f"its text parts unpack to more than {MAX_XML >> 20} MB"]
+    assert [s.reason for s in result.skipped] == [f"its XML parts unpack to more than {MAX_XML >> 20} MB"]
 
 
 def test_two_files_never_share_a_page_id(corpus: Path, hash_settings: Settings, tmp_path: Path, capsys):
@@ -291,3 +291,67 @@ def test_a_page_over_the_page_limit_is_skipped_with_a_one_line_reason(
     monkeypatch.delenv("ATLAS_QA_MAX_PAGE_CHARS")
     assert main(args) == 0
     assert json.loads(capsys.readouterr().out)["added"] == 1  # under the default limit: indexed
+
+
+_BOMB_CHILD = """
+import json, re, sys
+from pathlib import Path
+from atlas_qa.loaders import load_corpus
+reasons = [s.reason for s in load_corpus([Path(sys.argv[1])]).skipped]
+peak = int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024  # this process's
+print(json.dumps({"reasons": reasons, "peak_mb": peak}))
+"""
+
+
+def _docx_with(tmp_path: Path, name: str, part: str, size: int, stated: int | None = None) -> Path:
+    """A small .docx whose `part` holds `size` bytes (spaces after its XML), its zip headers stating `stated` bytes
+    (default: the truth). Written in pieces: the file stays small, the part unpacks to `size`."""
+    import struct
+
+    import docx
+
+    small = tmp_path / f"{name}-small.docx"
+    docx.Document().save(str(small))
+    bomb = tmp_path / f"{name}.docx"
+    with zipfile.ZipFile(small) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename != part:
+                dst.writestr(item, data)
+                continue
+            info = zipfile.ZipInfo(part)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with dst.open(info, "w") as out:
+                out.write(data)
+                for _ in range((size - len(data)) // 1_048_576):
+                    out.write(b" " * 1_048_576)
+    if stated is not None:  # under-state the part's size in its local and central headers
+        raw = bytearray(bomb.read_bytes())
+        name_bytes = part.encode()
+        for signature, at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+            start = raw.find(signature)
+            while start >= 0:
+                name_at = start + (30 if signature == b"PK\x03\x04" else 46)
+                if raw[name_at : name_at + len(name_bytes)] == name_bytes:
+                    raw[start + at : start + at + 4] = struct.pack("<I", stated)
+                start = raw.find(signature, start + 4)
+        bomb.write_bytes(bytes(raw))
+    return bomb
+
+
+@pytest.mark.parametrize(
+    "part,size,stated",
+    [("docProps/core.xml", 120 * 1_048_576, None), ("word/document.xml", 600 * 1_048_576, 4096)],
+    ids=["core-properties-bomb", "understated-header"],
+)
+def test_docx_parts_are_capped_by_the_bytes_they_unpack_to(tmp_path: Path, part: str, size: int, stated: int | None):
+    """A part that unpacks far (core properties of 120 MB), or whose headers under-state it (600 MB said to be
+    4 KB): skipped with the reason, read in small pieces so memory stays bounded."""
+    bomb = _docx_with(tmp_path, "bomb", part, size, stated)
+    assert bomb.stat().st_size < 2_000_000
+    src = str(Path(chunking.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ["PYTHONPATH"]])}
+    run = subprocess.run([sys.executable, "-c", _BOMB_CHILD, str(bomb)], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout)
+    assert got["reasons"] == ["its XML parts unpack to more than 48 MB"] and got["peak_mb"] < 100, got
