@@ -317,3 +317,11 @@ def test_ask_batch_takes_a_history_per_question(atlas):
     assert isinstance(batch[2], QuestionError)
     single = atlas.ask("Who enforces them?", history=history)
     assert (batch[0].answer, batch[0].citations) == (single.answer, single.citations)  # type: ignore[union-attr]
+
+
+def test_when_was_it_published_answers_with_the_pages_last_modified_line(atlas):
+    """Issue 25: after a question, "when was it published?" is about the page the answer quoted: its own line."""
+    first = atlas.ask("What is Web 2.0 governance?")
+    answer = atlas.ask("when was it published?", history=[Turn("What is Web 2.0 governance?", first)])
+    assert answer.searched == f"when was the page “{first.citations[0].title}” published?"
+    assert answer.answer == "Page created by: Ian Clark, last modified 12 April 2017. [1]"
