@@ -138,6 +138,34 @@ def test_export_and_purge_from_the_command_line(settings, capsys):
     assert [e.question for e in _log(settings).entries("polisci")] == ["bob early"]
 
 
+def test_a_user_name_of_sixteen_hex_digits_is_a_name_in_data_requests(settings, capsys):
+    """Issue 25: `--student 0123456789abcdef` finds the records of the user of that name (not an unknown pseudonym);
+    where it is both a name and another student's pseudonym, the request says which to write."""
+    hex_name = "0123456789abcdef"
+    log = _log(settings)
+    log.record("polisci", hex_name, _answer(), "asked by the hex-named user")
+    log.record("polisci", "carol", _answer(), "asked by carol")
+    log.close()
+    assert main(["log", "export", "--course", "polisci", "--student", hex_name]) == 0
+    assert [r["question"] for r in json.loads(capsys.readouterr().out)] == ["asked by the hex-named user"]
+    carol = pseudonym(log_key(settings), "carol")
+    assert main(["log", "export", "--course", "polisci", "--student", carol]) == 0  # a pseudonym still works
+    assert [r["question"] for r in json.loads(capsys.readouterr().out)] == ["asked by carol"]
+    log = _log(settings)
+    log.record("polisci", "dave", _answer(), "asked by dave")
+    log.close()
+    dave = pseudonym(log_key(settings), "dave")
+    log = _log(settings)
+    log.record("polisci", dave, _answer(), "asked by a user named like dave's pseudonym")
+    log.close()
+    assert main(["log", "export", "--course", "polisci", "--student", dave]) == 2
+    assert f"name:{dave}" in capsys.readouterr().err
+    assert main(["log", "export", "--course", "polisci", "--student", f"pseudonym:{dave}"]) == 0
+    assert [r["question"] for r in json.loads(capsys.readouterr().out)] == ["asked by dave"]
+    assert main(["log", "purge", "--course", "polisci", "--student", f"name:{dave}"]) == 0
+    assert "deleted 1 question" in capsys.readouterr().out
+
+
 def test_an_admin_can_show_names_in_the_export(settings, capsys, monkeypatch):
     from atlas_qa.users import UserStore
 

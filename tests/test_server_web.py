@@ -266,3 +266,17 @@ def test_a_question_log_that_cannot_be_written_is_said_and_loses_nothing(app_wit
             assert ins["questions"] == 5  # the earlier one, three asks and a rating: nothing lost
     finally:
         _immutable(settings.log_db, False)
+
+
+def test_config_root_ignores_forwarded_hosts_from_untrusted_peers(app_with, tmp_path):
+    """Issue 25: `/config`'s `root` (where the page loads everything from) never takes X-Forwarded-Host from a
+    client; from the configured proxy, only a host name the app answers to."""
+    with app_with() as base:
+        token = {"Authorization": f"Bearer {UserStore(tmp_path / 'users.sqlite3').new_token('ana')}"}
+        forged = {**token, "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+        root = call(f"{base}/config", headers=forged).json()["root"]
+        assert "evil.example" not in root and "://127.0.0.1:" in root, root
+    with app_with(trusted_proxies="127.0.0.1/32", allowed_hosts="127.0.0.1,atlas.school.edu") as base:
+        assert "evil.example" not in call(f"{base}/config", headers=forged).json()["root"]
+        proxied = {**token, "X-Forwarded-Host": "atlas.school.edu", "X-Forwarded-Proto": "https"}
+        assert call(f"{base}/config", headers=proxied).json()["root"] == "https://atlas.school.edu"

@@ -85,7 +85,9 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("log", parents=[common], help="the question log: export or purge records (data requests)")
     p.add_argument("action", choices=["export", "purge"])
     p.add_argument("--before", help="only records before this date (YYYY-MM-DD)")
-    p.add_argument("--student", help="only this student's records: their pseudonym or user name")
+    p.add_argument(
+        "--student", help="only this student's records: their user name or pseudonym (or name:NAME, pseudonym:ID)"
+    )
 
     where = argparse.ArgumentParser(
         add_help=False

@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import queue
+import re
 import sqlite3
 import threading
 import time
@@ -441,9 +442,34 @@ class QuestionLog:
             db.executescript(SCHEMA)
             return [c for (c,) in db.execute("SELECT DISTINCT course FROM questions ORDER BY course")]
 
-    def resolve_student(self, who: str) -> str:
-        """A pseudonym given as itself (16 hex digits) or as the user's name."""
-        return who if len(who) == 16 and all(ch in "0123456789abcdef" for ch in who) else self.student(who)
+    def resolve_student(self, who: str, course: str) -> str:
+        """The pseudonym a data request names: `name:NAME`, `pseudonym:ID`, or either bare. A bare 16 hex digits is
+        the user of that name when the course's log holds their records and none under it as a pseudonym (a user
+        name may be 16 hex digits too); both at once is a question back (AtlasError)."""
+        kind, _, value = who.partition(":")
+        if kind == "name" and value:
+            return self.student(value)
+        if kind == "pseudonym" and value:
+            return value
+        named = self.student(who)
+        if not re.fullmatch(r"[0-9a-f]{16}", who):
+            return named
+        as_name, as_pseudonym = self._asked(course, named), self._asked(course, who)
+        if as_name and as_pseudonym:
+            raise AtlasError(
+                f"{who!r} is the user name of one student and the pseudonym of another in {course}: write "
+                f"--student name:{who} or --student pseudonym:{who}."
+            )
+        return named if as_name else who
+
+    def _asked(self, course: str, student: str) -> bool:
+        """Whether the course's log holds a record of `student` (a pseudonym)."""
+        self.ready(course)
+        with self.db() as db:
+            found = db.execute(
+                "SELECT 1 FROM questions WHERE course = ? AND student = ? LIMIT 1", (course, student)
+            ).fetchone()
+        return found is not None
 
 
 def _file_id(path: Path) -> tuple[int, int] | None:
