@@ -58,6 +58,8 @@ def test_the_rule_knows_planted_instructions_from_course_prose():
         "The system of government divides powers between the federal and provincial levels.",
         "Students should forget the myth that politics is only about elections and parties.",
         "Rule-bound bureaucracies are likely to simply shift their rules to be embedded in software.",
+        "In 1968 she was hired as an assistant professor at Brown University, the only woman on the faculty.",
+        "If you are an assistant coach, the league's rules apply to you as well.",
     ):
         assert not is_planted_instruction(prose), prose
 
