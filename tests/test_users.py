@@ -142,3 +142,7 @@ def test_the_accounts_file_is_readable_by_its_owner_only(tmp_path):
     made = sorted(p.name for p in store.path.parent.iterdir())
     assert "users.sqlite3" in made
     assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in store.path.parent.iterdir()} == dict.fromkeys(made, 0o600)
+    older = tmp_path / "older.sqlite3"  # made world-readable by an older atlas-qa
+    UserStore(older, rounds=4).add("ana", "student", ["a"], "correct horse")
+    older.chmod(0o644)
+    assert UserStore(older).get("ana") is not None and stat.S_IMODE(older.stat().st_mode) == 0o600

@@ -20,7 +20,14 @@ def create_private(path: Path) -> int | None:
 
 
 def ensure_private(path: Path) -> None:
-    """Make `path` an empty file with mode 0600 if it does not exist yet (an empty file is an empty SQLite db)."""
+    """Make `path` an empty file with mode 0600 if it does not exist yet (an empty file is an empty SQLite db); one
+    that others may read (made by an older atlas-qa) is made 0600 when it is ours."""
     fd = create_private(path)
     if fd is not None:
         os.close(fd)
+        return
+    try:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+    except OSError:  # not ours to change: left as it is
+        pass
