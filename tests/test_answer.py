@@ -94,3 +94,16 @@ def test_ask_batch_matches_single_asks_and_keeps_errors_apart(atlas: Atlas):
     assert batch[0] == atlas.ask(questions[0])
     assert batch[2] == atlas.ask(questions[2], filters=filters[2])
     assert all(c.page_id.startswith("atlas107/") for c in batch[2].citations)
+
+
+def test_when_a_cited_work_was_published_is_its_reference_entry(corpus: Path, hash_settings):
+    """Issue 25: "When was Wikinomics published?" answered with the page's reference for it (2006), not a heading
+    ("Atlas topic, subject, and course", with the real model); a work the page does not cite: the usual answer."""
+    atlas = Atlas(hash_settings)
+    atlas.ingest([corpus / "atlas107"])  # the page that cites it, alone: the hash embedder ranks it first
+    answer = atlas.ask("When was Wikinomics published?")
+    assert answer.answer == (
+        "Tapscott, D., & Williams, A. D. (2006). Wikinomics: How mass collaboration changes everything. "
+        "New York, NY: Portfolio. [1]"
+    )
+    assert "Atlas topic" not in atlas.ask("When was Leviathan published?").answer

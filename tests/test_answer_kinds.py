@@ -23,6 +23,11 @@ from atlas_qa.answer.sentences import is_answer_sentence, points_back
         ("who pushed the US government to act on AIDS?", "who", ""),
         ("Who wrote this page?", "page", "author"),
         ("when was it last modified", "page", "date"),
+        # Issue 25: "published" asks for the page's date too (after a follow-up rewrite it names the page).
+        ("when was it published?", "page", "date"),
+        ("when was the page “Digital technology and service delivery” published?", "page", "date"),
+        ("When was this article posted?", "page", "date"),
+        ("When was Wikinomics published?", "page", "published:Wikinomics"),  # a cited work: its reference entry
         ("What topic is this page in?", "page", "topic"),
         ("how many members does the senate have", "general", ""),
         ("when was the constitution written", "general", ""),

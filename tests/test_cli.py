@@ -27,7 +27,17 @@ def test_ingest_json_shape_and_noop(corpus: Path, tmp_path: Path, capsys):
     args = ["ingest", str(corpus), "--index-dir", str(tmp_path / "i"), "--model", "hash-64", "--json"]
     assert main(args) == 0
     first = json.loads(capsys.readouterr().out)
-    assert set(first) == {"added", "updated", "removed", "unchanged", "chunks", "embedded", "skipped", "by_format"}
+    assert set(first) == {
+        "added",
+        "updated",
+        "removed",
+        "unchanged",
+        "chunks",
+        "embedded",
+        "skipped",
+        "by_format",
+        "planted",
+    }
     assert first["by_format"] == {"txt": {"loaded": 1, "skipped": 0}, "md": {"loaded": 3, "skipped": 0}}
     assert first["added"] == 4 and first["chunks"] > 0
     assert main(args) == 0

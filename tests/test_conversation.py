@@ -129,6 +129,14 @@ def test_a_question_that_cannot_stand_alone_is_rewritten(history, question, expe
         (LOCKE, "What are de jure rules?"),  # no pronoun at all
         (FEDERALISM, "What did he say?"),  # nobody to refer to: left as typed
         (LOCKE, "What did Marx say about capitalism?"),  # a new person, no pronoun
+        # Issue 25: the acronym IT, and "it" inside a compound, are not pronouns.
+        (PAL, "What does Borins say IT-enabled government changes?"),
+        (BORINS, "What does Borins say IT-enabled government changes?"),
+        ([*NPM, ("when was it last modified", None)], "What does Borins say IT-enabled government changes?"),
+        (LOCKE, "How has IT changed government?"),
+        (LOCKE, "Is HE funding part of THIS course?"),
+        (LOCKE, "What does Borins say it-enabled government changes?"),
+        (LOCKE, "Is a he-said-she-said dispute political?"),
     ],
 )
 def test_a_question_that_stands_alone_is_kept(history, question):
@@ -148,6 +156,23 @@ def test_only_a_referring_word_changes_a_question(question):
     referring = {"he", "she", "him", "his", "himself", "her", "hers", "herself", "they", "them", "their", "theirs"}
     if not words & (referring | {"themselves", "it", "its", "itself", "this", "that"}):
         assert searched == question
+
+
+_NOT_PRONOUNS = ["IT", "HE", "THEY", "THIS", "ITS", "it-enabled", "IT-enabled", "self-it", "he-man", "this-worldly"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from([*_NOT_PRONOUNS, "What", "did", "Borins", "say", "about", "government", "changes", "the", "?"]),
+        max_size=12,
+    )
+)
+def test_a_word_that_is_not_a_pronoun_is_never_rewritten(words):
+    """An acronym (IT, HE) or a word inside a compound ("it-enabled") is never taken for a pronoun (issue 25)."""
+    question = " ".join(["What", "did", *words])  # a question typed in capitals ("WHAT IS IT?") has pronouns
+    for history in (BORINS, [*NPM, ("when was it last modified", None)], FEDERALISM):
+        assert rewrite(question, history) == question
 
 
 def test_only_the_last_turns_count():
@@ -292,3 +317,11 @@ def test_ask_batch_takes_a_history_per_question(atlas):
     assert isinstance(batch[2], QuestionError)
     single = atlas.ask("Who enforces them?", history=history)
     assert (batch[0].answer, batch[0].citations) == (single.answer, single.citations)  # type: ignore[union-attr]
+
+
+def test_when_was_it_published_answers_with_the_pages_last_modified_line(atlas):
+    """Issue 25: after a question, "when was it published?" is about the page the answer quoted: its own line."""
+    first = atlas.ask("What is Web 2.0 governance?")
+    answer = atlas.ask("when was it published?", history=[Turn("What is Web 2.0 governance?", first)])
+    assert answer.searched == f"when was the page “{first.citations[0].title}” published?"
+    assert answer.answer == "Page created by: Ian Clark, last modified 12 April 2017. [1]"

@@ -177,4 +177,181 @@ def test_a_docx_whose_text_parts_unpack_too_far_is_skipped_before_parsing(tmp_pa
             dst.writestr(item, data)
     assert bomb.stat().st_size < MAX_XML // 100  # small on disk, huge once unpacked
     result = load_corpus([bomb])
-    assert [s.reason for s in result.skipped] == [f"its text parts unpack to more than {MAX_XML >> 20} MB"]
+    assert [s.reason for s in result.skipped] == [f"its XML parts unpack to more than {MAX_XML >> 20} MB"]
+
+
+def test_two_files_never_share_a_page_id(corpus: Path, hash_settings: Settings, tmp_path: Path, capsys):
+    """A name that is not UTF-8 (`caf\\xe9.md`, byte E9) and a file literally named `caf\\xe9.md` are two pages; a
+    file from another folder whose page id is taken by a page whose file is still there is refused, naming both."""
+    from atlas_qa.cli import main
+
+    folder = corpus / "polisci"
+    (folder / os.fsdecode(b"caf\xe9.md")).write_text("# Espresso\n\nEspresso is brewed under pressure.\n")
+    (folder / "caf\\xe9.md").write_text("# Tea\n\nTea leaves are steeped in hot water.\n")
+    args = ["--index-dir", str(hash_settings.index_dir), "--model", "hash-64", "--json"]
+    assert main(["ingest", str(corpus), *args]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["added"] == 6 and report["skipped"] == []
+    atlas = Atlas(hash_settings)
+    titles = {p["page_id"]: p["title"] for p in atlas.index.pages() if "caf" in p["page_id"]}
+    assert titles == {"polisci/caf\\xe9.md": "Espresso", "polisci/caf\\\\xe9.md": "Tea"}
+
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    original = folder / "m00003.md"
+    (other / "copy.md").write_text(original.read_text(encoding="utf-8").replace("Public Policy", "Hijacked Policy"))
+    assert main(["ingest", str(other), "--strict", *args]) == 3
+    report = json.loads(capsys.readouterr().out)
+    assert report["updated"] == 0 and report["added"] == 0
+    [skipped] = report["skipped"]
+    assert skipped["path"] == str(other / "copy.md")
+    assert "page id 'm00003'" in skipped["reason"] and str(original.resolve()) in skipped["reason"]
+    assert Atlas(hash_settings).index.document("m00003").title.startswith("Public Policy")  # the first one stays
+    original.unlink()  # the page's file is gone (moved): the other file may take its id
+    assert main(["ingest", str(other), *args]) == 0
+    assert json.loads(capsys.readouterr().out)["updated"] == 1
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """`atlas-qa ARGS --model hash-64` in a child process (a fresh Chroma client each time)."""
+    src = str(Path(chunking.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ["PYTHONPATH"]]), "HF_HUB_OFFLINE": "1"}
+    cmd = [sys.executable, "-m", "atlas_qa.cli", *args, "--model", "hash-64"]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A 24 MB tmpfs at tmp_path/disk (root only); unmounted at the end."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=24m", "tmpfs", str(disk)], capture_output=True).returncode:
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], capture_output=True)
+
+
+def test_a_full_disk_stops_an_ingest_with_one_sentence_and_nothing_half_written(small_disk: Path, tmp_path: Path):
+    """A corpus that needs more room than the disk has: the ingest stops before a write would fill it (exit 2, one
+    sentence), every page written is whole; with the disk then filled to the last byte, `index check` and `ask` say
+    so in one sentence; once space is freed, the index is clean."""
+    import random
+
+    rng = random.Random(1)
+    words = "state government policy citizens democracy rules power public law court vote party election".split()
+    corpus = tmp_path / "many"
+    corpus.mkdir()
+    for i in range(600):  # ~3,600 chunks, ~40 MB in Chroma: more than the disk holds
+        paragraphs = (" ".join(rng.choice(words) for _ in range(60)).capitalize() + "." for _ in range(12))
+        (corpus / f"p{i:03}.md").write_text(f"# Page {i}\n\n" + "\n\n".join(paragraphs) + "\n")
+    index = ["--index-dir", str(small_disk / "index")]
+    run = _cli("ingest", str(corpus), *index, "--json")
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.count("\n") == 1 and "Traceback" not in run.stderr, run.stderr
+    assert run.stderr.startswith("atlas-qa: The disk holding the index folder") and "MB free" in run.stderr
+    check = _cli("index", "check", *index)
+    report = json.loads(check.stdout)
+    assert check.returncode == 0 and report["clean"] and 0 < report["pages"] < 600, report  # whole pages only
+    with open(small_disk / "filler", "wb") as filler:  # another program fills the disk to the last byte
+        try:
+            while True:
+                filler.write(b"\0" * 65536)
+                filler.flush()
+        except OSError:
+            pass
+    for args in (("index", "check", *index), ("ask", "What is the state?", *index)):
+        done = _cli(*args)
+        assert "Traceback" not in done.stderr and done.returncode in (0, 2), done.stderr
+        assert done.returncode == 0 or ("is full" in done.stderr and done.stderr.count("\n") == 1), done.stderr
+    (small_disk / "filler").unlink()
+    check = _cli("index", "check", *index)
+    assert check.returncode == 0 and json.loads(check.stdout) == report, check.stderr
+    assert _cli("ask", "What is the state?", *index).returncode == 0
+
+
+def test_a_page_over_the_page_limit_is_skipped_with_a_one_line_reason(
+    corpus: Path, tmp_path: Path, monkeypatch, capsys
+):
+    """`ATLAS_QA_MAX_PAGE_CHARS` (default 4,000,000 characters) bounds the work one page makes; a bigger page is
+    skipped with the reason, the rest indexed."""
+    from atlas_qa.cli import main
+
+    assert Settings().max_page_chars == 4_000_000
+    big = corpus / "polisci" / "big.md"
+    big.write_text("# Big\n\n" + "words " * 40_000, encoding="utf-8")
+    args = ["ingest", str(corpus), "--index-dir", str(tmp_path / "index"), "--model", "hash-64", "--json"]
+    monkeypatch.setenv("ATLAS_QA_MAX_PAGE_CHARS", "100000")
+    assert main(args) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["added"] == 4 and report["skipped"] == [
+        {"path": str(big), "reason": "its text is over the page limit of 100,000 characters (ATLAS_QA_MAX_PAGE_CHARS)"}
+    ]
+    monkeypatch.delenv("ATLAS_QA_MAX_PAGE_CHARS")
+    assert main(args) == 0
+    assert json.loads(capsys.readouterr().out)["added"] == 1  # under the default limit: indexed
+
+
+_BOMB_CHILD = """
+import json, re, sys
+from pathlib import Path
+from atlas_qa.loaders import load_corpus
+reasons = [s.reason for s in load_corpus([Path(sys.argv[1])]).skipped]
+peak = int(re.search(r"VmHWM:\\s+(\\d+)", Path("/proc/self/status").read_text()).group(1)) / 1024  # this process's
+print(json.dumps({"reasons": reasons, "peak_mb": peak}))
+"""
+
+
+def _docx_with(tmp_path: Path, name: str, part: str, size: int, stated: int | None = None) -> Path:
+    """A small .docx whose `part` holds `size` bytes (spaces after its XML), its zip headers stating `stated` bytes
+    (default: the truth). Written in pieces: the file stays small, the part unpacks to `size`."""
+    import struct
+
+    import docx
+
+    small = tmp_path / f"{name}-small.docx"
+    docx.Document().save(str(small))
+    bomb = tmp_path / f"{name}.docx"
+    with zipfile.ZipFile(small) as src, zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            data = src.read(item)
+            if item.filename != part:
+                dst.writestr(item, data)
+                continue
+            info = zipfile.ZipInfo(part)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            with dst.open(info, "w") as out:
+                out.write(data)
+                for _ in range((size - len(data)) // 1_048_576):
+                    out.write(b" " * 1_048_576)
+    if stated is not None:  # under-state the part's size in its local and central headers
+        raw = bytearray(bomb.read_bytes())
+        name_bytes = part.encode()
+        for signature, at in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):
+            start = raw.find(signature)
+            while start >= 0:
+                name_at = start + (30 if signature == b"PK\x03\x04" else 46)
+                if raw[name_at : name_at + len(name_bytes)] == name_bytes:
+                    raw[start + at : start + at + 4] = struct.pack("<I", stated)
+                start = raw.find(signature, start + 4)
+        bomb.write_bytes(bytes(raw))
+    return bomb
+
+
+@pytest.mark.parametrize(
+    "part,size,stated",
+    [("docProps/core.xml", 120 * 1_048_576, None), ("word/document.xml", 600 * 1_048_576, 4096)],
+    ids=["core-properties-bomb", "understated-header"],
+)
+def test_docx_parts_are_capped_by_the_bytes_they_unpack_to(tmp_path: Path, part: str, size: int, stated: int | None):
+    """A part that unpacks far (core properties of 120 MB), or whose headers under-state it (600 MB said to be
+    4 KB): skipped with the reason, read in small pieces so memory stays bounded."""
+    bomb = _docx_with(tmp_path, "bomb", part, size, stated)
+    assert bomb.stat().st_size < 2_000_000
+    src = str(Path(chunking.__file__).resolve().parents[1])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([src, os.environ["PYTHONPATH"]])}
+    run = subprocess.run([sys.executable, "-c", _BOMB_CHILD, str(bomb)], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    got = json.loads(run.stdout)
+    assert got["reasons"] == ["its XML parts unpack to more than 48 MB"] and got["peak_mb"] < 100, got

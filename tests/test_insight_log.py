@@ -52,6 +52,44 @@ def test_students_are_keyed_hashes_and_names_are_never_stored(settings, tmp_path
     assert _log(settings.with_(log_key="k")).student("alice") != e.student  # the key decides
 
 
+def test_the_log_and_its_key_are_readable_by_their_owner_only(settings):
+    import os
+
+    old = os.umask(0o022)  # the usual umask, under which a new file is world-readable
+    try:
+        log = _log(settings)
+        log.record("default", "alice", _answer())
+        log.flush()
+        files = {p.name: stat.S_IMODE(p.stat().st_mode) for p in settings.log_db.parent.iterdir()}
+        log.close()
+    finally:
+        os.umask(old)
+    assert {"questions.sqlite3", "questions.sqlite3-wal", "log.key"} <= set(files)
+    assert files == dict.fromkeys(files, 0o600)
+
+
+def test_a_log_deleted_while_serving_is_noticed_and_records_go_to_a_new_file(settings):
+    import threading
+
+    log = _log(settings)
+    log.record("default", "alice", _answer())
+    log.flush()
+    assert log.count("default") == 1 and log.health() == ""
+    for path in settings.log_db.parent.glob("questions.sqlite3*"):
+        path.unlink()  # an administrator's rm while the app serves
+    for _ in range(3):
+        log.record("default", "bob", _answer())
+    log.flush()
+    assert settings.log_db.exists()
+    counts = []
+    reader = threading.Thread(target=lambda: counts.append(_log(settings).count("default")))
+    reader.start()
+    reader.join()
+    assert counts == [3] and log.count("default") == 3  # stored in the new file (before: into the deleted one)
+    assert "was deleted or replaced while serving" in log.health()
+    log.close()
+
+
 def test_writes_are_in_order_and_a_rating_lands_on_its_record(settings):
     log = _log(settings)
     rid = log.record("default", "bob", _answer(refused=True), "Where is the cafeteria?")
@@ -98,6 +136,34 @@ def test_export_and_purge_from_the_command_line(settings, capsys):
     assert main(["log", "purge", "--course", "polisci", "--student", pseudonym(log_key(settings), "alice")]) == 0
     assert "deleted 2 questions" in capsys.readouterr().out
     assert [e.question for e in _log(settings).entries("polisci")] == ["bob early"]
+
+
+def test_a_user_name_of_sixteen_hex_digits_is_a_name_in_data_requests(settings, capsys):
+    """Issue 25: `--student 0123456789abcdef` finds the records of the user of that name (not an unknown pseudonym);
+    where it is both a name and another student's pseudonym, the request says which to write."""
+    hex_name = "0123456789abcdef"
+    log = _log(settings)
+    log.record("polisci", hex_name, _answer(), "asked by the hex-named user")
+    log.record("polisci", "carol", _answer(), "asked by carol")
+    log.close()
+    assert main(["log", "export", "--course", "polisci", "--student", hex_name]) == 0
+    assert [r["question"] for r in json.loads(capsys.readouterr().out)] == ["asked by the hex-named user"]
+    carol = pseudonym(log_key(settings), "carol")
+    assert main(["log", "export", "--course", "polisci", "--student", carol]) == 0  # a pseudonym still works
+    assert [r["question"] for r in json.loads(capsys.readouterr().out)] == ["asked by carol"]
+    log = _log(settings)
+    log.record("polisci", "dave", _answer(), "asked by dave")
+    log.close()
+    dave = pseudonym(log_key(settings), "dave")
+    log = _log(settings)
+    log.record("polisci", dave, _answer(), "asked by a user named like dave's pseudonym")
+    log.close()
+    assert main(["log", "export", "--course", "polisci", "--student", dave]) == 2
+    assert f"name:{dave}" in capsys.readouterr().err
+    assert main(["log", "export", "--course", "polisci", "--student", f"pseudonym:{dave}"]) == 0
+    assert [r["question"] for r in json.loads(capsys.readouterr().out)] == ["asked by dave"]
+    assert main(["log", "purge", "--course", "polisci", "--student", f"name:{dave}"]) == 0
+    assert "deleted 1 question" in capsys.readouterr().out
 
 
 def test_an_admin_can_show_names_in_the_export(settings, capsys, monkeypatch):

@@ -67,6 +67,11 @@ def test_headline_and_plot_data_show_the_insights_numbers():
     frame = per_day_frame(ins)
     assert list(frame.columns) == ["Day", "Questions"]
     assert frame.values.tolist() == [["2026-09-01", 5], ["2026-09-02", 0], ["2026-09-03", 7]]
+    assert 'role="status"' not in html
+    broken = headline(
+        SimpleNamespace(**vars(ins), log_health="The question log <x> cannot be written (disk full): 2 …")
+    )
+    assert '<p class="aq-error" role="status">The question log &lt;x&gt; cannot be written' in broken
 
 
 @pytest.fixture

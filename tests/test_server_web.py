@@ -4,6 +4,7 @@ addresses, Host names, CORS origins and the request-body cap (the hash embedder:
 from __future__ import annotations
 
 import socket
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -224,3 +225,120 @@ def test_cookie_requests_that_change_state_come_from_the_apps_own_pages(app_with
             assert call(f"{base}/api/v1/reindex", "POST", b"", {**prof, **allowed}).status == 200, allowed
         assert call(f"{base}/api/v1/reindex", "POST", b"", {**token, **evil}).status == 200  # a token is no cookie
         assert call(f"{base}/login", "POST", login, {**FORM, "Origin": base}).status == 303
+
+
+def _login_from(base: str, name: str, password: str, address: str) -> int:
+    body = urlencode({"name": name, "password": password}).encode()
+    return call(f"{base}/login", "POST", body, {**FORM, "X-Forwarded-For": address}).status
+
+
+def test_sign_in_throttling_is_counted_atomically_per_account_and_address(app_with, tmp_path):
+    """Concurrent guesses reach the password check no more often than the limits; the attacked account still signs
+    in from another address, and users who signed in from the attacker's address before (one school NAT) still do."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from atlas_qa.cli import main
+    from atlas_qa.users import MAX_FAILURES_PER_ADDRESS
+
+    attacker, home = "10.6.6.6", "10.1.1.1"
+    with app_with(trusted_proxies="127.0.0.1/32") as base:
+        UserStore(tmp_path / "users.sqlite3", rounds=4).add("bob", "student", ["default"], "bob-password")
+        assert _login_from(base, "bob", "bob-password", attacker) == 303  # bob signs in at school (the NAT)
+        with ThreadPoolExecutor(40) as pool:
+            got = list(pool.map(lambda _: _login_from(base, "ana", "guess-guess", attacker), range(40)))
+        assert got.count(401) == MAX_FAILURES_PER_USER and got.count(429) == 40 - MAX_FAILURES_PER_USER, got
+        assert _login_from(base, "ana", "ana-password", attacker) == 429
+        assert _login_from(base, "ana", "ana-password", home) == 303  # the real ana, elsewhere
+        with ThreadPoolExecutor(40) as pool:  # spraying many names from one address
+            sprayed = list(pool.map(lambda i: _login_from(base, f"name{i}", "guess-guess", attacker), range(80)))
+        assert sprayed.count(401) == MAX_FAILURES_PER_ADDRESS - MAX_FAILURES_PER_USER, sprayed
+        assert _login_from(base, "bob", "bob-password", attacker) == 303  # a known user behind the same NAT
+        assert main(["users", "unlock", "ana", "--address", attacker, "--index-dir", str(tmp_path)]) == 0
+        assert _login_from(base, "ana", "ana-password", attacker) == 303  # an administrator lifted both locks
+        assert main(["users", "unlock", "ghost", "--index-dir", str(tmp_path)]) == 2
+
+
+def test_a_password_change_ends_the_old_sessions_and_tokens(app_with, tmp_path, monkeypatch):
+    import io
+
+    from atlas_qa.cli import main
+
+    with app_with() as base:
+        session = {"Cookie": _login(base, "ana", "ana-password").headers["Set-Cookie"].split(";")[0]}
+        token = {"Authorization": f"Bearer {UserStore(tmp_path / 'users.sqlite3').new_token('ana')}"}
+        assert call(f"{base}/api/v1/me", headers=session).status == 200
+        assert call(f"{base}/api/v1/me", headers=token).status == 200
+        monkeypatch.setattr("sys.stdin", io.StringIO("a-new-password\n"))
+        assert main(["users", "add", "ana", "--role", "student", "--password-stdin", "--index-dir", str(tmp_path)]) == 0
+        assert call(f"{base}/api/v1/me", headers=session).status == 401
+        assert call(f"{base}/api/v1/me", headers=token).status == 401
+        assert _login(base, "ana", "a-new-password").status == 303
+
+
+def _immutable(path: Path, on: bool) -> bool:
+    """`chattr +i` / `-i` on `path` (what a read-only log looks like even to root); False where it is not possible."""
+    import shutil
+    import subprocess
+
+    chattr = shutil.which("chattr")
+    return (
+        bool(chattr) and subprocess.run([chattr, "+i" if on else "-i", str(path)], capture_output=True).returncode == 0
+    )
+
+
+def test_a_question_log_that_cannot_be_written_is_said_and_loses_nothing(app_with, tmp_path, monkeypatch):
+    """The log made read-only (`chattr +i`) before the app opens it: asks and ratings are answered, the records kept
+    in memory, the Insight numbers say why; once it can be written, every record is stored."""
+    import gc
+
+    from atlas_qa.insight import QuestionLog
+    from atlas_qa.insight import log as question_log
+    from atlas_qa.types import Answer
+    from tests.embedder import HashEmbedder
+
+    monkeypatch.setattr(question_log, "RETRY_SECONDS", 0.2)
+    settings = Settings(index_dir=tmp_path / "i", log_db=tmp_path / "questions.sqlite3")
+    earlier = QuestionLog(settings.with_(log_key="k"), HashEmbedder().embed_batch)
+    earlier.add_rated("default", "old", Answer("q", "a", True, ()), "q", True)
+    earlier.close()
+    del earlier  # its connection closed: SQLite would let the app's connections share its open file
+    gc.collect()
+    if not _immutable(settings.log_db, True):
+        pytest.skip("chattr +i is not possible here")
+    try:
+        store = UserStore(tmp_path / "users.sqlite3", rounds=4)
+        with app_with(log_db=settings.log_db, log_key="k") as base:
+            store.add("prof", "instructor", ["default"], "prof-password")
+            student = {"Authorization": f"Bearer {store.new_token('ana')}"}
+            prof = {"Authorization": f"Bearer {store.new_token('prof')}"}
+            for q in ("What are de jure rules?", "What is politics?", "What is power?"):
+                assert call(f"{base}/api/v1/ask", "POST", {"question": q}, student).status == 200
+            rated = {
+                "question": "q",
+                "answer": {"question": "q", "answer": "A. [1]", "refused": False, "citations": []},
+            }
+            assert call(f"{base}/api/v1/feedback", "POST", {**rated, "helpful": True}, student).status == 200
+            ins = call(f"{base}/api/v1/insights", headers=prof).json()
+            assert "cannot be written" in ins["log_health"] and "4 records" in ins["log_health"], ins["log_health"]
+            assert _immutable(settings.log_db, False)
+            deadline = time.monotonic() + 30
+            while (ins := call(f"{base}/api/v1/insights", headers=prof).json())["log_health"]:
+                assert time.monotonic() < deadline, ins["log_health"]
+                time.sleep(0.1)
+            assert ins["questions"] == 5  # the earlier one, three asks and a rating: nothing lost
+    finally:
+        _immutable(settings.log_db, False)
+
+
+def test_config_root_ignores_forwarded_hosts_from_untrusted_peers(app_with, tmp_path):
+    """Issue 25: `/config`'s `root` (where the page loads everything from) never takes X-Forwarded-Host from a
+    client; from the configured proxy, only a host name the app answers to."""
+    with app_with() as base:
+        token = {"Authorization": f"Bearer {UserStore(tmp_path / 'users.sqlite3').new_token('ana')}"}
+        forged = {**token, "X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+        root = call(f"{base}/config", headers=forged).json()["root"]
+        assert "evil.example" not in root and "://127.0.0.1:" in root, root
+    with app_with(trusted_proxies="127.0.0.1/32", allowed_hosts="127.0.0.1,atlas.school.edu") as base:
+        assert "evil.example" not in call(f"{base}/config", headers=forged).json()["root"]
+        proxied = {**token, "X-Forwarded-Host": "atlas.school.edu", "X-Forwarded-Proto": "https"}
+        assert call(f"{base}/config", headers=proxied).json()["root"] == "https://atlas.school.edu"

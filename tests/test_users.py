@@ -7,7 +7,15 @@ import sqlite3
 import pytest
 
 from atlas_qa.cli import main
-from atlas_qa.users import MAX_FAILURES_PER_ADDRESS, MAX_FAILURES_PER_USER, ThrottledError, User, UserError, UserStore
+from atlas_qa.users import (
+    MAX_FAILURES_PER_ACCOUNT,
+    MAX_FAILURES_PER_ADDRESS,
+    MAX_FAILURES_PER_USER,
+    ThrottledError,
+    User,
+    UserError,
+    UserStore,
+)
 
 
 @pytest.fixture
@@ -45,18 +53,26 @@ def test_roles_and_courses_decide_what_a_user_may_do():
     assert admin.teaches("anything") and admin.in_course("anything")
 
 
-def test_logins_are_throttled_per_user_and_per_address(store):
+def test_logins_are_throttled_per_account_and_address(store):
     store.add("ana", "student", ["a"], "correct horse")
     for _ in range(MAX_FAILURES_PER_USER):
         assert store.login("ana", "nope nope", "10.0.0.1", now=1000.0) is None
     with pytest.raises(ThrottledError, match="wait 15 minutes"):
-        store.login("ana", "correct horse", "10.0.0.2", now=1001.0)  # even the right password, from elsewhere
-    assert store.login("ana", "correct horse", "10.0.0.2", now=1000.0 + 15 * 60 + 1) is not None  # window passed
+        store.login("ana", "correct horse", "10.0.0.1", now=1001.0)  # even the right password, from there
+    assert store.login("ana", "correct horse", "10.0.0.2", now=1001.0) is not None  # the real ana, elsewhere
+    assert store.login("ana", "correct horse", "10.0.0.1", now=1000.0 + 15 * 60 + 1) is not None  # window passed
     for i in range(MAX_FAILURES_PER_ADDRESS):
         store.login(f"guess{i}", "nope nope", "10.9.9.9", now=5000.0)
     with pytest.raises(ThrottledError):
-        store.login("ana", "correct horse", "10.9.9.9", now=5001.0)
+        store.login("ana", "correct horse", "10.9.9.9", now=5001.0)  # an address spraying names: new names wait
     assert store.login("ana", "correct horse", "10.0.0.3", now=5001.0) is not None
+    for i in range(MAX_FAILURES_PER_ACCOUNT):  # one account guessed from many addresses
+        store.login("ana", "nope nope", f"10.7.{i // 200}.{i % 200}", now=9000.0)
+    with pytest.raises(ThrottledError):
+        store.login("ana", "correct horse", "10.0.0.4", now=9001.0)  # a new address waits
+    assert store.login("ana", "correct horse", "10.0.0.3", now=9001.0) is not None  # where she signed in before
+    assert store.unlock("ana") == MAX_FAILURES_PER_ACCOUNT * 2
+    assert store.login("ana", "correct horse", "10.0.0.4", now=9002.0) is not None
 
 
 def test_tokens_and_sessions_are_stored_as_hashes_and_end(store):
@@ -110,3 +126,23 @@ def test_users_commands(tmp_path, monkeypatch, capsys):
     assert main(["users", "add", "x", "--role", "student", "--password-stdin", *index]) == 2
     assert main(["users", "remove", "prof", *index]) == 0
     assert UserStore(tmp_path / "idx" / "users.sqlite3").list() == []
+
+
+def test_the_accounts_file_is_readable_by_its_owner_only(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)  # the usual umask, under which a new file is world-readable
+    try:
+        store = UserStore(tmp_path / "deep" / "users.sqlite3", rounds=4)
+        store.add("ana", "student", ["a"], "correct horse")
+        store.new_session("ana", 60)
+    finally:
+        os.umask(old)
+    made = sorted(p.name for p in store.path.parent.iterdir())
+    assert "users.sqlite3" in made
+    assert {p.name: stat.S_IMODE(p.stat().st_mode) for p in store.path.parent.iterdir()} == dict.fromkeys(made, 0o600)
+    older = tmp_path / "older.sqlite3"  # made world-readable by an older atlas-qa
+    UserStore(older, rounds=4).add("ana", "student", ["a"], "correct horse")
+    older.chmod(0o644)
+    assert UserStore(older).get("ana") is not None and stat.S_IMODE(older.stat().st_mode) == 0o600

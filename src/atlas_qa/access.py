@@ -82,6 +82,17 @@ class Access:
             return forwarded.split(",")[-1].strip()
         return peer or ""
 
+    def untrusted_forwarding(self, headers: Mapping[str, str], peer: str | None) -> set[str]:
+        """The forwarded-host headers of a request not to believe (the server drops them before the app sees them):
+        any from a peer that is not a configured proxy, and from one, a host the app does not answer to. The app
+        would otherwise take the page's public address (Gradio's `root`) from them."""
+        present = {h for h in ("x-forwarded-host", "forwarded") if h in headers}
+        if not present or not self.trusted_peer(peer):
+            return present
+        host = headers.get("x-forwarded-host", "").split(",")[0].strip()
+        name = host[: host.index("]") + 1] if host.startswith("[") and "]" in host else host.rsplit(":", 1)[0]
+        return {"x-forwarded-host"} if host and name not in allowed_hosts(self.settings) else set()
+
     def identify(self, headers: Mapping[str, str], peer: str | None) -> User | None:
         """The caller, or None. `headers` with lower-case names; `peer` the connection's client address."""
         if self.local:

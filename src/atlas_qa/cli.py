@@ -107,13 +107,15 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("log", parents=[common], help="the question log: export or purge records (data requests)")
     p.add_argument("action", choices=["export", "purge"])
     p.add_argument("--before", help="only records before this date (YYYY-MM-DD)")
-    p.add_argument("--student", help="only this student's records: their pseudonym or user name")
+    p.add_argument(
+        "--student", help="only this student's records: their user name or pseudonym (or name:NAME, pseudonym:ID)"
+    )
 
     where = argparse.ArgumentParser(
         add_help=False
     )  # the accounts file: $ATLAS_QA_USERS_DB or <index dir>/users.sqlite3
     where.add_argument("--index-dir", type=Path, help="index folder (default: $ATLAS_QA_INDEX_DIR or embeddings/)")
-    p = sub.add_parser("users", help="manage accounts: add, list, remove, token")
+    p = sub.add_parser("users", help="manage accounts: add, list, remove, token, unlock")
     users = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     u = users.add_parser("add", parents=[where], help="add a user (or change their role, courses and password)")
     u.add_argument("name")
@@ -124,6 +126,9 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("--json", action="store_true", help="print them as JSON")
     users.add_parser("remove", parents=[where], help="remove a user, their tokens and sessions").add_argument("name")
     users.add_parser("token", parents=[where], help="print a new API token (replaces the old one)").add_argument("name")
+    u = users.add_parser("unlock", parents=[where], help="forget a user's failed sign-ins (lifts their lock)")
+    u.add_argument("name")
+    u.add_argument("--address", default="", help="also forget the failed sign-ins from this client address")
     return parser
 
 
@@ -210,7 +215,7 @@ def _index(args: argparse.Namespace, atlas: Any) -> int:
 
 
 def _users(args: argparse.Namespace, settings: Any) -> int:
-    from .users import UserStore
+    from .users import UserError, UserStore
 
     store = UserStore(settings.users_db)
     if args.action == "add":
@@ -228,6 +233,11 @@ def _users(args: argparse.Namespace, settings: Any) -> int:
         print(f"removed {args.name}")
     elif args.action == "token":
         print(store.new_token(args.name))
+    elif args.action == "unlock":
+        if store.get(args.name) is None:
+            raise UserError(f"No user named {args.name!r}.")
+        n = store.unlock(args.name, args.address)
+        print(f"unlocked {args.name}: {n} failed sign-in{'s' * (n != 1)} forgotten")
     return 0
 
 

@@ -31,6 +31,8 @@ class Settings:
         cache_dir: where the ONNX backends keep the model exported from its local weights (default: `index_dir`/models).
         batch_size: encoding batch size.
         chunk_tokens: target chunk size in cl100k tokens (always capped by the model's window).
+        max_page_chars: the longest page text indexed (characters); a longer page is skipped with the reason (the
+            work of one page stays bounded: ~10 MB of text is ~9,000 chunks to embed). At most 16,000,000 apply.
         k: passages returned by `ask`.
         fetch_k: candidates each retriever fetches before fusion.
         refuse_below: retrieval relevance (see `Retrieval.relevance`) under which `ask` refuses.
@@ -63,6 +65,7 @@ class Settings:
     cache_dir: Path | None = None
     batch_size: int = 32
     chunk_tokens: int = 200
+    max_page_chars: int = 4_000_000
     k: int = 5
     fetch_k: int = 100
     refuse_below: float = 0.52  # chosen on six books, docs/answers.md "Refusal across books"
@@ -127,6 +130,8 @@ class Settings:
             raise ConfigError("max_body_bytes must be at least 1024 and session_hours above 0.")
         if self.log_days < 1:
             raise ConfigError(f"log_days must be at least 1 (got {self.log_days}).")
+        if self.max_page_chars < 1000:
+            raise ConfigError(f"max_page_chars must be at least 1000 (got {self.max_page_chars}).")
         if self.batch_size < 1:
             raise ConfigError(f"batch_size must be at least 1 (got {self.batch_size}).")
 

@@ -115,7 +115,7 @@ class Atlas:
         `progress`: True for a progress bar on stderr, or a callback(done, total) over the chunks to embed.
         `rebuild`: build the index anew beside the old one and switch to it when complete (`ingest.sync`).
         """
-        loaded = load_corpus(list(paths) if paths else [self.settings.corpus])
+        loaded = load_corpus(list(paths) if paths else [self.settings.corpus], self.settings.max_page_chars)
         return sync(self.index, loaded, progress=progress, rebuild=rebuild)
 
     def drop(self) -> None:

@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from .answer import REFUSAL, clean
 from .chunking import count_tokens
 from .errors import AtlasError
+from .planted import without_planted
 from .types import Answer, AnswerSentence
 
 SYSTEM = (
@@ -44,7 +45,8 @@ def build_messages(question: str, answer: Answer, budget: int) -> list[dict[str,
     used = count_tokens(SYSTEM) + count_tokens(question) + 50
     blocks = []
     for c in answer.citations:
-        block = f'<passage n="{c.n}" source="{c.title}">\n{clean(c.text)}\n</passage>'
+        text = without_planted(clean(c.text))  # a page indexed before planted.py blanked its instructions
+        block = f'<passage n="{c.n}" source="{c.title}">\n{text}\n</passage>'
         cost = count_tokens(block)
         if used + cost > budget:
             break

@@ -13,15 +13,18 @@ import json
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from .chunking import CHUNKER_VERSION, chunk_document
-from .loaders import LoadResult, Skipped
-from .store.client import READ_BATCH, Slot
+from .errors import AtlasError, StoreUnavailableError
+from .loaders import LoadResult, Skipped, file_of
+from .planted import Planted, flag_planted, planted_in
+from .store.client import LOW_SPACE, READ_BATCH, Slot, disk_full, disk_full_message, free_space
 from .store.index import Index
 from .store.locks import FileLock, Lease
 from .store.records import (
@@ -47,6 +50,7 @@ class IngestReport:
     embedded: int = 0
     skipped: list[Skipped] = field(default_factory=list)
     by_format: dict[str, dict[str, int]] = field(default_factory=dict)
+    planted: list[Planted] = field(default_factory=list)  # instructions found in the loaded pages, kept out
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -58,6 +62,7 @@ class IngestReport:
             "embedded": self.embedded,
             "skipped": [asdict(s) for s in self.skipped],
             "by_format": self.by_format,
+            "planted": [asdict(p) for p in self.planted],
         }
 
     def summary(self) -> list[str]:
@@ -72,7 +77,10 @@ class IngestReport:
         if len(self.by_format) > 1 or self.skipped:
             formats = ", ".join(f"{k} {v['loaded']} loaded, {v['skipped']} skipped" for k, v in self.by_format.items())
             lines.append(f"By format: {formats}")
-        return lines + [f"skipped {s.path}: {s.reason}" for s in self.skipped]
+        lines += [f"skipped {s.path}: {s.reason}" for s in self.skipped]
+        return lines + [
+            f"planted instruction kept out of {p.page_id}, line {p.line}: {_shorten(p.text)}" for p in self.planted
+        ]
 
 
 @dataclass
@@ -193,8 +201,11 @@ def sync(
     is complete; a page that could not be read is rebuilt from its last good version.
     `progress`: True for a progress bar on stderr, or a callback(done, total) over the chunks to embed.
     """
-    report = IngestReport(skipped=list(loaded.skipped), by_format=dict(loaded.by_format))
-    with index.write_lock() as held:
+    loaded = replace(loaded, documents=[flag_planted(d) for d in loaded.documents])  # blanked before hashing
+    by_format = {kind: dict(tally) for kind, tally in loaded.by_format.items()}
+    report = IngestReport(skipped=list(loaded.skipped), by_format=by_format)
+    report.planted = [p for d in loaded.documents for p in planted_in(d)]
+    with index.write_lock() as held, _stopped_by_a_full_disk(index):
         if rebuild:
             with index.replacing(held) as slot:
                 docs = [*loaded.documents, *_unreadable_pages(index, loaded)]
@@ -205,6 +216,7 @@ def sync(
             return report
         index.repair()
         known = index.page_records()
+        loaded = _refuse_taken_ids(loaded, known, report)
         todo = []
         for doc in loaded.documents:
             h = page_hash(index, doc)
@@ -232,6 +244,62 @@ def sync(
         held.check()
         index.set_meta(**changes)
     return report
+
+
+@contextmanager
+def _stopped_by_a_full_disk(index: Index) -> Iterator[None]:
+    """A disk that fills up anyway (another program wrote to it) ends the ingest with one sentence, not Chroma's
+    traceback; what it left unfinished is removed now if the store can, else by the next ingest."""
+    try:
+        yield
+    except AtlasError:
+        raise
+    except Exception as exc:
+        if not disk_full(exc, index.settings.index_dir):
+            raise
+        try:
+            index.repair()
+        except Exception as again:  # noqa: BLE001 (still full: the next ingest repairs it)
+            if not disk_full(again, index.settings.index_dir):
+                raise
+        raise StoreUnavailableError(
+            f"{disk_full_message(index.settings.index_dir)} If `atlas-qa index check` then reports missing chunks, "
+            "that ingest redoes their pages."
+        ) from None
+
+
+def _check_space(index: Index, texts: Sequence[str], vectors: np.ndarray) -> None:
+    """Stop before a write the embedded index's disk has no room for (keeping LOW_SPACE free), so that every page
+    already written stays whole: Chroma, when its disk fills mid-write, can lose writes it had acknowledged. A chunk
+    takes ~12 KB in Chroma (text ~1.4 KB, stored with its full-text index and log) plus 3 copies of its vector."""
+    if index.settings.chroma_url:
+        return  # the server's disk: its own errors say so
+    need = LOW_SPACE + sum(6 * len(t.encode("utf-8", "surrogatepass")) + 4096 for t in texts) + 12 * vectors.size
+    free = free_space(index.settings.index_dir)
+    if free < need:
+        raise StoreUnavailableError(
+            disk_full_message(index.settings.index_dir, free) + " The pages indexed so far are whole; the rest are "
+            "as before this ingest."
+        )
+
+
+def _refuse_taken_ids(loaded: LoadResult, known: dict[str, dict[str, Any]], report: IngestReport) -> LoadResult:
+    """The loaded pages without those whose page id is an indexed page of another file that is still there (two
+    files never share a page: the second is skipped with both named); a page whose file is gone may be replaced."""
+    kept = []
+    for doc in loaded.documents:
+        other = str(known.get(doc.page_id, {}).get("source", ""))
+        if other and other != str(Path(doc.source).resolve()) and file_of(other).exists():
+            reason = (
+                f"page id {doc.page_id!r} is already the page of {other}, which is still there: rename one of them, "
+                "or run `atlas-qa ingest --rebuild` on the folder to index only its files"
+            )
+            report.skipped.append(Skipped(doc.source, reason))
+            tally = report.by_format.setdefault(doc.format, {"loaded": 0, "skipped": 0})
+            tally["loaded"], tally["skipped"] = tally["loaded"] - 1, tally["skipped"] + 1
+        else:
+            kept.append(doc)
+    return replace(loaded, documents=kept)
 
 
 def _unreadable_pages(index: Index, loaded: LoadResult) -> list[Document]:
@@ -270,6 +338,7 @@ def _embed_and_write(
             vectors = embedder.embed_batch(texts) if texts else np.zeros((0, 1), np.float32)
             if writing is not None:
                 writing.result()  # one group in flight; a failed write stops the ingest here
+            _check_space(index, texts, vectors)
             held.check()
             items, at = [], 0
             for doc, h, _, chunks in group:
@@ -284,6 +353,10 @@ def _embed_and_write(
         if writing is not None:
             writing.result()
     bar.close()
+
+
+def _shorten(text: str, limit: int = 100) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _is_under(path: Path, root: Path) -> bool:

@@ -73,6 +73,8 @@ class Gate:
             )
             return
         peer = (scope.get("client") or ("", 0))[0]
+        if drop := self.access.untrusted_forwarding(headers, peer):  # no client sets the page's public address
+            scope["headers"] = [(k, v) for k, v in scope["headers"] if k.decode("latin-1").lower() not in drop]
         user = self.access.identify(headers, peer)
         scope.setdefault("state", {})["user"] = user
         browsing = scope["type"] == "http" and scope["method"] == "GET" and "text/html" in headers.get("accept", "")

@@ -20,11 +20,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import AtlasError
+from .private import ensure_private
 
 ROLES = ("student", "instructor", "admin")
 MAX_FAILURES_PER_USER = 5  # failed logins per user name per window; the next attempts are refused until it passes
 MAX_FAILURES_PER_ADDRESS = 20  # failed logins per client address per window
+MAX_FAILURES_PER_ACCOUNT = 50  # failed logins per user name from all addresses per window
 THROTTLE_WINDOW = 15 * 60  # seconds
+KNOWN_FOR = 90 * 24 * 3600  # an address a user signed in from stays theirs this long (seconds)
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 
@@ -58,6 +61,11 @@ def check_role(role: str) -> str:
     return role
 
 
+def _failure_keys(name: str, address: str) -> tuple[str, str, str]:
+    """The failure-count keys of one attempt: this account from this address, this account, this address."""
+    return f"pair:{name}\n{address}", f"user:{name}", f"addr:{address}"
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -72,7 +80,7 @@ class UserStore:
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        ensure_private(self.path)
         db = sqlite3.connect(self.path, timeout=30)
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -83,6 +91,8 @@ class UserStore:
                 "CREATE TABLE IF NOT EXISTS sessions (hash TEXT PRIMARY KEY, name TEXT NOT NULL, expires_at REAL);"
                 "CREATE TABLE IF NOT EXISTS failures (key TEXT NOT NULL, at REAL NOT NULL);"
                 "CREATE INDEX IF NOT EXISTS failures_key ON failures (key, at);"
+                "CREATE TABLE IF NOT EXISTS known (name TEXT NOT NULL, address TEXT NOT NULL, at REAL NOT NULL,"
+                " PRIMARY KEY (name, address));"
             )
             with db:
                 yield db
@@ -92,7 +102,8 @@ class UserStore:
     # -- users -------------------------------------------------------------------------------------------------------
 
     def add(self, name: str, role: str, courses: Sequence[str], password: str) -> User:
-        """Add a user (or replace their role, courses and password)."""
+        """Add a user (or replace their role, courses and password, which ends their sessions and API token: whoever
+        held them under the old password is out)."""
         import bcrypt
 
         if not _NAME.fullmatch(name):
@@ -109,6 +120,8 @@ class UserStore:
                 "INSERT OR REPLACE INTO users (name, role, courses, password, created_at) VALUES (?, ?, ?, ?, ?)",
                 (name, role, json.dumps(list(courses)), hashed, time.time()),
             )
+            db.execute("DELETE FROM tokens WHERE name = ?", (name,))
+            db.execute("DELETE FROM sessions WHERE name = ?", (name,))
         return User(name, role, courses)
 
     def remove(self, name: str) -> None:
@@ -138,27 +151,66 @@ class UserStore:
         return bool(self.list())
 
     # -- passwords, with throttling ---------------------------------------------------------------------------------
+    #
+    # Each attempt takes its place in the failure counts *before* bcrypt runs, in one write transaction (BEGIN
+    # IMMEDIATE: replicas sharing the file queue on it), and gives it back if the password was right: however many
+    # attempts arrive at once, no more than the limits reach the password check. Three counts, per window:
+    #   - this account from this address (MAX_FAILURES_PER_USER): guessing one account from one place;
+    #   - this address, any account (MAX_FAILURES_PER_ADDRESS): spraying names from one place;
+    #   - this account, any address (MAX_FAILURES_PER_ACCOUNT): guessing one account from many places.
+    # The last two do not apply to an account on an address it signed in from before (within KNOWN_FOR): one attacker
+    # behind a school's NAT, or far away, does not lock out the real users, who sign in from where they always do.
 
     def login(self, name: str, password: str, address: str, now: float | None = None) -> User | None:
         """The user if the password is theirs; None if not. Raises ThrottledError after too many failures."""
         import bcrypt
 
         now = time.time() if now is None else now
-        keys = (f"user:{name}", f"addr:{address}")
+        pair, account, place = _failure_keys(name, address)
         with self._db() as db:
+            db.execute("BEGIN IMMEDIATE")
             db.execute("DELETE FROM failures WHERE at < ?", (now - THROTTLE_WINDOW,))
-            counts = [db.execute("SELECT COUNT(*) FROM failures WHERE key = ?", (k,)).fetchone()[0] for k in keys]
+            count = {
+                k: db.execute("SELECT COUNT(*) FROM failures WHERE key = ?", (k,)).fetchone()[0]
+                for k in (pair, account, place)
+            }
+            known = db.execute(
+                "SELECT 1 FROM known WHERE name = ? AND address = ? AND at > ?", (name, address, now - KNOWN_FOR)
+            ).fetchone()
+            if count[pair] >= MAX_FAILURES_PER_USER or (
+                not known and (count[place] >= MAX_FAILURES_PER_ADDRESS or count[account] >= MAX_FAILURES_PER_ACCOUNT)
+            ):
+                raise ThrottledError(
+                    "Too many failed sign-ins: wait 15 minutes and try again (or ask an administrator to unlock the "
+                    "account)."
+                )
+            reserved = [
+                db.execute("INSERT INTO failures (key, at) VALUES (?, ?)", (k, now)).lastrowid
+                for k in (pair, account, place)
+            ]
             row = db.execute("SELECT password FROM users WHERE name = ?", (name,)).fetchone()
-        if counts[0] >= MAX_FAILURES_PER_USER or counts[1] >= MAX_FAILURES_PER_ADDRESS:
-            raise ThrottledError("Too many failed sign-ins: wait 15 minutes and try again.")
         if self._dummy is None:
             self._dummy = bcrypt.hashpw(b"-", bcrypt.gensalt(self.rounds))
         stored = row[0].encode() if row else self._dummy  # an unknown name costs the same check
-        if bcrypt.checkpw(password.encode()[:72], stored) and row:
-            return self.get(name)
+        if not (bcrypt.checkpw(password.encode()[:72], stored) and row):
+            return None  # the reserved failures stay counted
         with self._db() as db:
-            db.executemany("INSERT INTO failures (key, at) VALUES (?, ?)", [(k, now) for k in keys])
-        return None
+            db.executemany("DELETE FROM failures WHERE rowid = ?", [(r,) for r in reserved])
+            db.execute("DELETE FROM failures WHERE key = ?", (pair,))
+            db.execute("INSERT OR REPLACE INTO known (name, address, at) VALUES (?, ?, ?)", (name, address, now))
+        return self.get(name)
+
+    def unlock(self, name: str, address: str = "") -> int:
+        """Forget the failed sign-ins of `name` (and of `address`, if given); returns how many were forgotten."""
+        _, account, place = _failure_keys(name, address)
+        with self._db() as db:
+            prefix = f"pair:{name}\n"
+            n = db.execute(
+                "DELETE FROM failures WHERE key = ? OR substr(key, 1, ?) = ?", (account, len(prefix), prefix)
+            ).rowcount
+            if address:
+                n += db.execute("DELETE FROM failures WHERE key = ?", (place,)).rowcount
+        return n
 
     # -- API tokens and sessions -------------------------------------------------------------------------------------
 

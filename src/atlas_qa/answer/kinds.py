@@ -44,16 +44,25 @@ _PAGE_META = {
         re.I,
     ),
     "date": re.compile(  # about the page ("when was it last modified"), not "when was the constitution written"
-        r"\bwhen\b.*\b(?:page|this|it|article)\b.*\b(?:modified|updated|changed|edited|written|created|revised)\b",
+        r"\bwhen\b.*\b(?:page|this|it|article)\b.*\b(?:modified|updated|changed|edited|written|created|revised|"
+        r"published|posted)\b",
         re.I,
     ),
     "topic": re.compile(r"\bwhat\s+(?:topic|topics|course|courses|subject)\b.*\b(?:this|page|it|in|under)\b", re.I),
 }
+# "When was Wikinomics published?": the date of a work the page cites, which its reference-list entry states.
+_WORK_DATE = re.compile(
+    _Q + r"when\s+(?:was|were|did)\s+(?P<work>.+?)\s+(?:first\s+)?(?:published|come out|appear)\s*[?.!]*\s*$", re.I
+)
+
+
+WORK_DATE = "published:"  # the field of a question about when a cited work was published, before the work's title
 
 
 @dataclass(frozen=True)
 class Intent:
-    """The question's kind and its parts: `term` (definition), `sides` (compare), `field` (page metadata)."""
+    """The question's kind and its parts: `term` (definition, a cited work), `sides` (compare), `field` (page
+    metadata: author, date, topic, or `WORK_DATE` + the title of a work the page cites)."""
 
     kind: str = "general"  # definition|compare|example|who|reason|mechanism|page|general (author: found later)
     term: str = ""
@@ -72,6 +81,8 @@ def intent(question: str) -> Intent:
     for field, pattern in _PAGE_META.items():
         if pattern.search(question):
             return Intent("page", field=field)
+    if (m := _WORK_DATE.search(question)) and (work := _strip_term(m.group("work"))):
+        return Intent("page", term=work, field=f"{WORK_DATE}{work}")  # the field names the work (terms.py reads it)
     for pattern in _COMPARE:
         m = pattern.search(question)
         if m:

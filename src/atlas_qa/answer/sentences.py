@@ -24,12 +24,39 @@ _META = re.compile(
     r"website|site|online|in person)|this video|you can (?:watch|visit|see|find|read))\b",
     re.I,
 )
-# Text addressed to a language model or an assistant: never quoted as an answer (planted instructions).
-_INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget)\b.{0,30}\b(?:instructions?|prompts?|rules)\b|\bsystem prompt\b|"
-    r"\byou are (?:now )?(?:an? )?(?:ai|assistant|chatbot|language model|llm)\b|\b(?:as an ai|assistant:)",
+# Text addressed to a language model or an assistant, not to students: instructions planted in a page. Never quoted
+# as an answer; flagged at ingest and kept out of the index (planted.py). Phrased so that course prose about rules,
+# systems or forgetting does not match: an order to drop *earlier* text or *your* instructions, a role marker, a
+# request for secrets, or a sentence that names its reader as a model.
+_OBJECT = (
+    r"(?:instructions?|prompts?|rules|guidelines|directives|directions|material|passages?|context|text|content|"
+    r"messages?)"
+)
+_PLANTED = re.compile(
+    r"\b(?:ignore|disregard|forget|override|bypass)\s+(?:(?:all|any|every|of|the|your|these|those|my)\s+)*"
+    rf"(?:(?:previous|prior|above|earlier|preceding|foregoing|original|system|safety|course)\s+)+{_OBJECT}\b|"
+    rf"\b(?:ignore|disregard|forget)\s+(?:(?:all|any|the|your|these)\s+)*{_OBJECT}\s+"
+    r"(?:above|before|so far|provided|you (?:were|have been) given)\b|"
+    r"\b(?:ignore|disregard|forget|override)\s+(?:(?:all|any)\s+)?your\s+(?:instructions?|prompts?|rules|guidelines|"
+    r"programming|training)\b|"
+    r"\bsystem prompt\b|\byou are now\b[^.;!?]{0,40}\bmode\b|\b(?:jailbreak|DAN) mode\b|"
+    r"\b(?:you are|if you are) (?:now )?(?:an? |the )?(?:ai|assistant|chatbot|(?:large )?language model|llm)\b"
+    r"(?!\s+(?:professor|coach|manager|director|editor|principal|teacher|secretary|to|of)\b)|\bas an ai\b|"
+    r"\bassistant:|\bnote to (?:the )?(?:ai|assistant|chatbot|(?:large )?language model|llm)\b|"
+    r"\b(?:language models?|llms?|ai (?:models?|assistants?|systems?)|chatbots?)\b[^.;!?]{0,30}\b(?:reading|processing|"
+    r"summari[sz]ing) this\b|"
+    r"\b(?:reveal|print|output|disclose|repeat|leak|tell)\b[^.;!?]{0,40}\b(?:system prompt|(?:admin(?:istrator)?|root)"
+    r" password|passwords|api keys?|secret keys?|your (?:instructions|prompt))\b",
     re.I,
 )
+_ROLE = re.compile(r"(?:^|[\s\"“(\[])(?:SYSTEM|ASSISTANT|DEVELOPER)(?: PROMPT)?\s*:|\[/?INST\]|<\|im_(?:start|end)\|>")
+
+
+def is_planted_instruction(text: str) -> bool:
+    """Whether a sentence speaks to a language model or an assistant (an instruction planted in a course page)."""
+    return bool(_PLANTED.search(text) or _ROLE.search(text))
+
+
 # First words that point back to the sentence before ("These drawbacks ...", "However, this ...").
 _POINTS_BACK = re.compile(
     r"^[\"“]?(?:this|these|those|that|such|it|they|them|their|its|he|she|his|her|thus|hence|therefore|however|"
@@ -50,7 +77,7 @@ def is_answer_sentence(text: str) -> bool:
         return False
     if _TABLE_ROW.search(t) or _QUESTION.search(t) or t.endswith(":"):
         return False
-    return not (_META.search(t) or _INSTRUCTION.search(t))
+    return not (_META.search(t) or is_planted_instruction(t))
 
 
 def is_prose_block(block: str) -> bool:

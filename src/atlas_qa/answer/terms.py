@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from ..attribution import find_citations
 from ..lexical import tokenize
 from ..types import Answer, Document
+from .kinds import WORK_DATE
 from .sentences import Sentence
 from .verify import clean
 
@@ -30,6 +31,13 @@ def named_author(question: str, docs: Iterable[Document]) -> str:
             if name in names_asked or name.capitalize() in names_asked:
                 return name
     return ""
+
+
+def work_title(reference: str) -> str:
+    """The main title of a reference-list entry: after its year, up to a subtitle or the end of the title
+    ("Tapscott, D., & Williams, A. D. (2006). Wikinomics: How ..." -> "Wikinomics"), else ""."""
+    m = re.search(r"\(\d{4}[a-z]?\)[.,]?\s+(?P<title>[^.:?!–—(]{3,80}?)\s*(?:[.:?!–—(]|$)", reference)
+    return m.group("title").strip() if m else ""
 
 
 def defined_here(question: str, docs: Iterable[Document]) -> bool:
@@ -102,7 +110,10 @@ def related_concept(question: str, term: str, pages: Sequence[str], closest: tup
 
 
 def metadata_sentence(field: str, doc: Document) -> Sentence | None:
-    """The page's own line that states its author, date or topic, as an answer sentence."""
+    """The page's own line that states its author, date or topic, or, for `WORK_DATE` + a title, the entry of its
+    reference list for that work (which says when it was published), as an answer sentence."""
+    if field.startswith(WORK_DATE):
+        return _reference_entry(field[len(WORK_DATE) :], doc)
     value = {
         "author": doc.metadata.get("author"),
         "date": doc.metadata.get("date"),
@@ -110,6 +121,22 @@ def metadata_sentence(field: str, doc: Document) -> Sentence | None:
     }.get(field)
     if not value:
         return None
+    return _line_with(value, doc)
+
+
+def _reference_entry(title: str, doc: Document) -> Sentence | None:
+    """The page's reference-list entry for the work titled `title` (its main title, any case), if it has one."""
+    wanted = " ".join(title.lower().split())
+    for ref in doc.references:
+        if ref.key.startswith("^") or not ref.year:
+            continue
+        if " ".join(work_title(ref.text).lower().split()) == wanted:
+            return _line_with(ref.text, doc)
+    return None
+
+
+def _line_with(value: str, doc: Document) -> Sentence | None:
+    """The line of the page that holds `value` (whitespace as the page has it), as a sentence."""
     found = re.search(r"\s+".join(map(re.escape, value.split())), doc.text)  # the page may space with NBSPs
     if found is None:
         return None

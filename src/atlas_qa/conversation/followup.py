@@ -87,6 +87,7 @@ _REFERRING = re.compile(
     r"(?=(\W*)([A-Za-z'’\-]*))",
     re.I,
 )
+_JOINERS = ("-", "‐", "‑", "_")  # a word joined to another by one of these is part of a compound (not "")
 _MALE_FEMALE = {"he", "she", "him", "his", "himself", "her", "hers", "herself"}
 _PLURAL = {"they", "them", "their", "theirs", "themselves"}
 
@@ -209,6 +210,15 @@ def _thing(w: _Word, ctx: Context, page_question: bool, persons: Sequence[str]) 
     return ctx.topic, 0, "topic" if ctx.topic else ""
 
 
+def _typed_as_pronoun(question: str, m: re.Match[str]) -> bool:
+    """Whether a referring word is typed as a pronoun: not an acronym ("IT", "HE" in a question not typed in
+    capitals) and not part of a compound ("IT-enabled", "he-said"). Only such a word is ever rewritten."""
+    word = m.group(1)
+    if len(word) > 1 and word.isupper() and not question.isupper():
+        return False
+    return question[m.start() - 1 : m.start()] not in _JOINERS and question[m.end() : m.end() + 1] not in _JOINERS
+
+
 def resolve(question: str, ctx: Context) -> tuple[str, frozenset[str]]:
     """The question made standalone with `ctx`, and which referents it used ("person", "they", "topic", "page")."""
     page_question = bool(_PAGE_QUESTION.search(question)) and bool(ctx.page or ctx.page_id)
@@ -220,7 +230,7 @@ def resolve(question: str, ctx: Context) -> tuple[str, frozenset[str]]:
     used: set[str] = set()
     pos = 0
     for m in _REFERRING.finditer(question):
-        if m.start() < pos:
+        if m.start() < pos or not _typed_as_pronoun(question, m):
             continue
         low, start = m.group(1).lower(), m.start()
         before = WORD.findall("".join(out) + question[pos:start])

@@ -11,6 +11,12 @@ Writes go through one background thread per log (an ask returns before its row i
 `flush()` waits for them and `close()` is called on shutdown. A process killed hard loses the rows of its last few
 milliseconds, never the file: each row is one committed transaction.
 
+A log that cannot be written (read-only, `chattr +i`, a full disk) loses nothing while the app runs: the writes are
+kept in memory, in order, and tried again every `RETRY_SECONDS` and with each new write, and `health()` says so in
+one sentence (the Insight view and `GET /api/v1/insights` show it; the server's log has a line when it starts and
+when it ends). A log file deleted while serving is noticed before the next read or write (its inode changed):
+records go into a new file instead of the deleted one, and `health()` says what happened.
+
 Students are pseudonymous: `student` is HMAC-SHA256(key, user name), hex, 16 digits; the key is `Settings.log_key`
 or the file `log.key` beside the users db, created on first use (replicas share it as they share the users db).
 """
@@ -19,11 +25,14 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
+import re
 import sqlite3
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,12 +42,15 @@ import numpy as np
 
 from ..config import Settings
 from ..errors import AtlasError
+from ..private import ensure_private
 from .entry import DAY, NO_RATING, LogEntry, entry_from_row
 from .pseudonyms import log_key, pseudonym
 
 log = logging.getLogger(__name__)
 
 READ_BATCH = 900  # ids per SQL statement (under SQLite's 999 variables)
+RETRY_SECONDS = 5.0  # how often writes kept in memory are tried again while the log cannot be written
+MAX_KEPT = 100_000  # writes kept in memory at most while the log cannot be written (then the oldest are dropped)
 COLUMNS = "id, t, student, question, searched, refused, follow_up, pages, passages, works, helpful, comment"
 _STOP = object()
 
@@ -77,6 +89,11 @@ class QuestionLog:
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
         self._local = threading.local()
+        self._kept: deque[Callable[[], None]] = deque()  # writes not stored yet, oldest first (the writer's own)
+        self._problem = ""  # why the log cannot be written now ("" when it can)
+        self._notice = ""  # what happened to the log file while serving (deleted)
+        self._dropped = 0  # writes dropped past MAX_KEPT
+        self._epoch = 0  # raised when the log becomes writable again: connections opened before are opened anew
 
     @classmethod
     def open(cls, settings: Settings, atlas: Any = None) -> QuestionLog:
@@ -100,19 +117,62 @@ class QuestionLog:
     def db(self) -> Iterator[sqlite3.Connection]:
         """This thread's connection, in one transaction (committed at the end of the block). Connections stay open:
         closing the last one checkpoints the WAL to disk, ~11 ms a write when each write opened its own."""
+        self._check_file()
         db = getattr(self._local, "db", None)
         if db is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            ensure_private(self.path)
             db = sqlite3.connect(self.path, timeout=30)
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")  # WAL: a power loss may lose the last commits, never the file
-            self._local.db = db
+            self._local.db, self._local.file, self._local.epoch = db, _file_id(self.path), self._epoch
         with db:
             yield db
+
+    def _check_file(self) -> None:
+        """Notice that the log file this thread has open was deleted or replaced: open the file now there. A
+        connection opened while the log could not be written is opened anew once it can (SQLite opened it read-only,
+        and a read-only reader of a WAL file may not see what is written later)."""
+        db = getattr(self._local, "db", None)
+        if db is None:
+            return
+        if self._local.epoch != self._epoch:
+            self._reconnect()
+            return
+        if _file_id(self.path) == self._local.file:
+            return
+        self._reconnect()
+        with self._lock:
+            self._ready.clear()  # a new file: its tables are made on first use
+            self._notice = (
+                f"The question log {self.path} was deleted or replaced while serving (noticed at "
+                f"{time.strftime('%Y-%m-%d %H:%M', time.localtime())}); records since then are in the new file, "
+                "the earlier ones are not."
+            )
+        log.warning("%s", self._notice)
+
+    def _reconnect(self) -> None:
+        """Close this thread's connection (the next use opens the file again: a read-only one may be writable now)."""
+        db = getattr(self._local, "db", None)
+        self._local.db = None
+        if db is not None:
+            db.close()
+
+    def health(self) -> str:
+        """One sentence when the log cannot be written (its records are kept in memory meanwhile) or its file was
+        deleted while serving; "" when all is well."""
+        with self._lock:
+            kept, dropped = len(self._kept), self._dropped
+            problem = self._problem and (
+                f"{self._problem}: {kept} record{'s' * (kept != 1)} kept in memory until it can be"
+                + (f" ({dropped} older ones dropped)" if dropped else "")
+                + "."
+            )
+            return " ".join(p for p in (problem, self._notice) if p)
 
     def ready(self, course: str) -> None:
         """On the course's first use in this process: tables made, old feedback imported, expired rows deleted."""
         with self._lock:
+            self._check_file()
             if course in self._ready:
                 return
             from ..store.client import collection_name
@@ -124,7 +184,10 @@ class QuestionLog:
             from .migrate import import_feedback
 
             import_feedback(self, course)
-            self._delete(course, _where(None, time.time() - self.days * DAY, None, False))
+            try:
+                self._delete(course, _where(None, time.time() - self.days * DAY, None, False))
+            except sqlite3.OperationalError:  # a log that cannot be written can still be read; expired rows wait
+                log.warning("expired question-log records not deleted: %s cannot be written", self.path)
 
     # -- writing ----------------------------------------------------------------------------------------------------
     def record(
@@ -180,15 +243,51 @@ class QuestionLog:
 
     def _run(self) -> None:
         while True:
-            job = self._queue.get()
+            try:
+                job = self._queue.get(timeout=RETRY_SECONDS if self._kept else None)
+            except queue.Empty:
+                self._write_kept()
+                continue
             try:
                 if job is _STOP:
+                    self._write_kept()
+                    if self._kept:
+                        log.error("%s: these records are lost as the app stops.", self.health())
                     return
-                job()
-            except Exception:  # noqa: BLE001 (a failed write must not stop the log; the traceback goes to the log)
-                log.exception("writing to the question log failed")
+                self._keep(job)
+                self._write_kept()
             finally:
                 self._queue.task_done()
+
+    def _keep(self, job: Callable[[], None]) -> None:
+        with self._lock:
+            self._kept.append(job)
+            if len(self._kept) > MAX_KEPT:
+                self._kept.popleft()
+                self._dropped += 1
+
+    def _write_kept(self) -> None:
+        """Store the kept writes, oldest first, until one fails because the log cannot be written."""
+        while self._kept:
+            try:
+                self._kept[0]()
+            except (sqlite3.OperationalError, OSError) as exc:
+                self._reconnect()
+                first = not self._problem
+                with self._lock:
+                    self._problem = f"The question log {self.path} cannot be written ({exc})"
+                if first:
+                    log.warning("%s", self.health())
+                return
+            except Exception:  # noqa: BLE001 (a bug in one record must not stop the others; the traceback is logged)
+                log.exception("writing to the question log failed")
+            with self._lock:
+                self._kept.popleft()
+        if self._problem:
+            with self._lock:
+                self._problem, self._dropped = "", 0
+                self._epoch += 1
+            log.warning("The question log %s can be written again: every kept record is stored.", self.path)
 
     def _write(
         self,
@@ -252,7 +351,18 @@ class QuestionLog:
         rid = rid or uuid.uuid4().hex
         when = time.time() if t is None else t
         student = self.student(user) if user else ""
-        self._write(course, rid, student, answer, question, False, vector, None, when, helpful, comment)
+
+        def write() -> None:
+            self._write(course, rid, student, answer, question, False, vector, None, when, helpful, comment)
+
+        if self._kept:  # earlier writes wait: this one goes after them
+            self._submit(write)
+            return rid
+        try:
+            write()
+        except (sqlite3.OperationalError, OSError):
+            self._reconnect()
+            self._submit(write)  # kept in memory by the writer, which says why
         return rid
 
     # -- reading ----------------------------------------------------------------------------------------------------
@@ -337,9 +447,43 @@ class QuestionLog:
             db.executescript(SCHEMA)
             return [c for (c,) in db.execute("SELECT DISTINCT course FROM questions ORDER BY course")]
 
-    def resolve_student(self, who: str) -> str:
-        """A pseudonym given as itself (16 hex digits) or as the user's name."""
-        return who if len(who) == 16 and all(ch in "0123456789abcdef" for ch in who) else self.student(who)
+    def resolve_student(self, who: str, course: str) -> str:
+        """The pseudonym a data request names: `name:NAME`, `pseudonym:ID`, or either bare. A bare 16 hex digits is
+        the user of that name when the course's log holds their records and none under it as a pseudonym (a user
+        name may be 16 hex digits too); both at once is a question back (AtlasError)."""
+        kind, _, value = who.partition(":")
+        if kind == "name" and value:
+            return self.student(value)
+        if kind == "pseudonym" and value:
+            return value
+        named = self.student(who)
+        if not re.fullmatch(r"[0-9a-f]{16}", who):
+            return named
+        as_name, as_pseudonym = self._asked(course, named), self._asked(course, who)
+        if as_name and as_pseudonym:
+            raise AtlasError(
+                f"{who!r} is the user name of one student and the pseudonym of another in {course}: write "
+                f"--student name:{who} or --student pseudonym:{who}."
+            )
+        return named if as_name else who
+
+    def _asked(self, course: str, student: str) -> bool:
+        """Whether the course's log holds a record of `student` (a pseudonym)."""
+        self.ready(course)
+        with self.db() as db:
+            found = db.execute(
+                "SELECT 1 FROM questions WHERE course = ? AND student = ? LIMIT 1", (course, student)
+            ).fetchone()
+        return found is not None
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
+    """What tells one file from another at `path` (device, inode); None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _where(since: float | None, until: float | None, student: str | None, rated: bool) -> tuple[str, list[Any]]:

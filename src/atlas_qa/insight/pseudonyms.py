@@ -11,6 +11,7 @@ from pathlib import Path
 
 from ..config import Settings
 from ..errors import AtlasError
+from ..private import create_private
 
 KEY_FILE = "log.key"
 
@@ -30,10 +31,8 @@ def log_key(settings: Settings) -> bytes:
     if settings.log_key:
         return settings.log_key.encode("utf-8")
     path = Path(settings.users_db or settings.index_dir).parent / KEY_FILE  # type: ignore[arg-type]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    fd = create_private(path)
+    if fd is None:
         for _ in range(50):  # another process may be writing it this very moment
             text = path.read_text(encoding="ascii").strip()
             if text:

@@ -92,6 +92,7 @@ class Insights:
     gaps: tuple[Gap, ...]  # largest first
     confusions: tuple[Confusion, ...]
     cited: tuple[CitedWork, ...]  # most cited first
+    log_health: str = ""  # why the numbers may lack records: the log cannot be written, or was deleted ("" if well)
 
 
 def build_insights(
@@ -126,6 +127,7 @@ def build_insights(
         gaps=find_gaps(atlas, log, course, missed, title, staff),
         confusions=confusions(stats.confusing(log, scope), title),
         cited=cited_works(stats.works(log, scope), title),
+        log_health=log.health(),
     )
 
 
@@ -344,6 +346,7 @@ def insights_json(ins: Insights) -> dict[str, Any]:
         ],
         "confusions": [{**vars(c), "questions": list(c.questions)} for c in ins.confusions],
         "cited": [vars(c) for c in ins.cited],
+        "log_health": ins.log_health,
     }
 
 

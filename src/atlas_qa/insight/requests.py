@@ -22,7 +22,7 @@ def export(
     """The course's records (all fields, the answer and its citations included), oldest first; with the user's name
     beside the pseudonym when `log_show_names` is on."""
     until = parse_day(before, "--before date") if before else None
-    entries = log.entries(course, until=until, student=log.resolve_student(student) if student else None)
+    entries = log.entries(course, until=until, student=log.resolve_student(student, course) if student else None)
     details = log.details(course, [e.id for e in entries])
     names = user_names(log, log.settings) if log.settings.log_show_names else {}
     out = []
@@ -37,4 +37,4 @@ def export(
 def purge(log: QuestionLog, course: str, before: str | None = None, student: str | None = None) -> int:
     """Delete the course's records before a date and/or of a student (pseudonym or user name); returns how many."""
     until = parse_day(before, "--before date") if before else None
-    return log.purge(course, before=until, student=log.resolve_student(student) if student else None)
+    return log.purge(course, before=until, student=log.resolve_student(student, course) if student else None)

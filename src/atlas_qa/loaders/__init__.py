@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -71,15 +72,38 @@ def read_text(path: Path) -> str:
 
 
 def check_text_size(chars: int) -> None:
-    """Refuse a file whose text is longer than `MAX_TEXT_CHARS` (work and memory stay bounded by it)."""
+    """Refuse a file whose text is longer than `MAX_TEXT_CHARS` (memory stays bounded by it while it is read)."""
     if chars > MAX_TEXT_CHARS:
         raise LoadError(f"its text is longer than {MAX_TEXT_CHARS:,} characters")
 
 
+def check_page_size(chars: int, limit: int) -> None:
+    """Refuse a page whose text is longer than `limit` (`Settings.max_page_chars`: the work of one page stays
+    bounded by it)."""
+    check_text_size(chars)
+    if chars > limit:
+        raise LoadError(f"its text is over the page limit of {limit:,} characters (ATLAS_QA_MAX_PAGE_CHARS)")
+
+
 def display_path(path: Path | str) -> str:
     """A path as text that can be stored and printed: bytes that are not UTF-8 shown as \\xNN (`bad\\xff.md`),
-    the rest as it is."""
-    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+    a backslash in a POSIX name doubled (so a file literally named `bad\\xff.md` is `bad\\\\xff.md`, another page),
+    the rest as it is. `file_of` turns it back into the path."""
+    raw = os.fsencode(path)
+    if os.sep == "/":
+        raw = raw.replace(b"\\", b"\\\\")
+    return raw.decode("utf-8", errors="backslashreplace")
+
+
+def file_of(shown: str) -> Path:
+    """The path that `display_path` showed as `shown`."""
+    if os.sep != "/":
+        return Path(shown)
+    parts = re.split(r"(\\\\|\\x[0-9a-f]{2})", shown)
+    raw = b"".join(
+        b"\\" if p == "\\\\" else bytes([int(p[2:], 16)]) if p.startswith("\\x") else p.encode() for p in parts
+    )
+    return Path(os.fsdecode(raw))
 
 
 def _reason(exc: Exception) -> str:
@@ -112,8 +136,9 @@ def _check_size(path: Path) -> None:
         raise LoadError(f"larger than {MAX_BYTES // (1024 * 1024)} MB")
 
 
-def load_file(path: Path, root: Path) -> Document:
-    """Load one file; its page id is its path relative to `root` unless the file names its own."""
+def load_file(path: Path, root: Path, max_chars: int = MAX_TEXT_CHARS) -> Document:
+    """Load one file; its page id is its path relative to `root` unless the file names its own. A text longer than
+    `max_chars` is refused (before it is parsed, for a text format)."""
     kind = SUFFIXES.get(path.suffix.lower())
     if kind is None:
         raise LoadError(f"unsupported file type {path.suffix or '(none)'!r}")
@@ -131,9 +156,10 @@ def load_file(path: Path, root: Path) -> Document:
         doc = docx.parse_file(path, page_id=rel, source=source)
     else:
         text = read_text(path)
+        check_page_size(len(text), max_chars)
         parse = {"md": markdown.parse, "html": html.parse}.get(kind, concept.parse)
         doc = parse(text, page_id=rel, source=source)
-    check_text_size(len(doc.text))
+    check_page_size(len(doc.text), max_chars)
     return doc
 
 
@@ -153,9 +179,10 @@ def iter_files(root: Path, unreadable: list[Skipped]) -> Iterator[Path]:
             yield Path(dirpath) / name
 
 
-def load_corpus(paths: Iterable[Path]) -> LoadResult:
+def load_corpus(paths: Iterable[Path], max_chars: int = MAX_TEXT_CHARS) -> LoadResult:
     """Load every supported file under `paths`; files that fail, and folders that cannot be read, are listed in
-    `skipped` with the reason (a page under a skipped path keeps its indexed version)."""
+    `skipped` with the reason (a page under a skipped path keeps its indexed version); `max_chars`: the longest page
+    text loaded."""
     result = LoadResult()
     seen: dict[str, str] = {}
     for given in paths:
@@ -171,7 +198,7 @@ def load_corpus(paths: Iterable[Path]) -> LoadResult:
                     raise LoadError("hidden file")
                 if path.is_symlink() and not path.exists():
                     raise LoadError("broken or looping symbolic link")
-                doc = load_file(path, base)
+                doc = load_file(path, base, max_chars)
             except (LoadError, OSError, ValueError) as exc:
                 result.skipped.append(Skipped(display_path(path), _reason(exc)))
                 result.count(kind, "skipped")

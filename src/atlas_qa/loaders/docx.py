@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+import struct
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, BinaryIO
 
 from ..errors import LoadError
 from ..types import Document, Reference
@@ -13,28 +15,64 @@ from . import check_text_size
 from .sections import heading_sections
 
 MAX_UNZIPPED = 200 * 1024 * 1024  # a larger total is a zip bomb, not a course page
-MAX_XML = 48 * 1024 * 1024  # the text parts (document, footnotes) are parsed whole: bound them before parsing
+MAX_XML = 48 * 1024 * 1024  # python-docx parses every XML part whole: bound them all before parsing
+READ_PIECE = 1 << 16  # bytes inflated at a time while the parts are measured
 W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 FOOTNOTES_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/footnotes"
 HEADING_STYLE = re.compile(r"^heading\s*(?P<level>[1-9])$", re.I)
 
 
 def _check_zip(path: Path) -> None:
+    """Refuse a .docx whose parts unpack too far, counting the bytes each part really inflates to (its headers
+    can lie, and python-docx reads every part whole, inflating a part in one call) before python-docx opens it."""
     try:
-        with zipfile.ZipFile(path) as z:
-            names = set(z.namelist())
-            total = sum(i.file_size for i in z.infolist())
-            xml = sum(
-                i.file_size for i in z.infolist() if i.filename.startswith("word/") and i.filename.endswith(".xml")
-            )
-    except zipfile.BadZipFile:
+        with zipfile.ZipFile(path) as z, path.open("rb") as raw:
+            infos = z.infolist()
+            if "word/document.xml" not in {i.filename for i in infos}:
+                raise LoadError("not a Word document (no word/document.xml)")
+            total = xml = 0
+            for info in infos:
+                is_xml = info.filename.endswith((".xml", ".rels"))
+                cap = min(MAX_UNZIPPED - total, MAX_XML - xml if is_xml else MAX_UNZIPPED)
+                size = _inflated_size(raw, info, cap)
+                if size > cap:
+                    if is_xml and xml + size > MAX_XML:
+                        raise LoadError(f"its XML parts unpack to more than {MAX_XML >> 20} MB")
+                    raise LoadError(f"unpacks to more than {MAX_UNZIPPED >> 20} MB")
+                if size != info.file_size:
+                    raise zipfile.BadZipFile(f"{info.filename}: {size} bytes, its header says {info.file_size}")
+                total += size
+                xml += size if is_xml else 0
+    except (zipfile.BadZipFile, zlib.error, struct.error, EOFError):
         raise LoadError("not a valid .docx (damaged zip)") from None
-    if "word/document.xml" not in names:
-        raise LoadError("not a Word document (no word/document.xml)")
-    if total > MAX_UNZIPPED:
-        raise LoadError(f"unpacks to more than {MAX_UNZIPPED >> 20} MB")
-    if xml > MAX_XML:
-        raise LoadError(f"its text parts unpack to more than {MAX_XML >> 20} MB")
+
+
+def _inflated_size(raw: BinaryIO, info: zipfile.ZipInfo, cap: int) -> int:
+    """How many bytes a zip entry really inflates to, read from its local header on, READ_PIECE at a time; stops
+    past `cap` (then returns cap + 1)."""
+    raw.seek(info.header_offset)
+    local = raw.read(30)
+    if local[:4] != b"PK\x03\x04":
+        raise zipfile.BadZipFile(f"{info.filename}: no local header")
+    name_len, extra_len = struct.unpack("<HH", local[26:30])
+    raw.seek(info.header_offset + 30 + name_len + extra_len)
+    if info.compress_type == zipfile.ZIP_STORED:
+        return min(info.compress_size, cap + 1)
+    if info.compress_type != zipfile.ZIP_DEFLATED:
+        raise zipfile.BadZipFile(f"{info.filename}: compression {info.compress_type} is not Word's")
+    inflate, left, size = zlib.decompressobj(-zlib.MAX_WBITS), info.compress_size, 0
+    pending = b""
+    while size <= cap and not inflate.eof:
+        if not pending:
+            if left <= 0:
+                break
+            pending = raw.read(min(READ_PIECE, left))
+            if not pending:
+                raise EOFError(info.filename)
+            left -= len(pending)
+        size += len(inflate.decompress(pending, READ_PIECE))
+        pending = inflate.unconsumed_tail
+    return min(size, cap + 1)
 
 
 def _run_text(p: Any, notes: dict[str, int]) -> str:

@@ -3,7 +3,9 @@ index cannot be used."""
 
 from __future__ import annotations
 
+import errno
 import re
+import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,9 @@ from ..config import Settings
 from ..errors import AtlasError, ConfigError, StoreUnavailableError
 
 READ_BATCH = 5000
+# Free bytes an embedded index's writes leave on its disk: an ingest stops before going below (Chroma, when the disk
+# fills mid-write, can lose writes it acknowledged), and a store error with less than this free is a full disk.
+LOW_SPACE = 16 * 1024 * 1024
 
 
 def make_client(settings: Settings) -> Any:
@@ -42,9 +47,44 @@ def make_client(settings: Settings) -> Any:
         path.mkdir(parents=True, exist_ok=True)
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
     except Exception as exc:  # OSError, or chromadb's InternalError "attempt to write a readonly database"
+        if disk_full(exc, path):
+            raise StoreUnavailableError(disk_full_message(settings.index_dir)) from None
         if isinstance(exc, OSError) or "readonly" in str(exc).replace("-", "").lower():
             raise StoreUnavailableError(read_only_message(settings.index_dir, exc)) from None
         raise
+
+
+def disk_full(exc: BaseException, folder: Path | str | None = None) -> bool:
+    """Whether an error says the disk is full (SQLite's "database or disk is full" through Chroma, ENOSPC), or, for
+    an error Chroma words otherwise ("Error in compaction: ..."), whether `folder`'s disk has next to no space left."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(exc).lower()
+    if "disk is full" in text or "no space left" in text:
+        return True
+    if folder is None:
+        return False
+    try:
+        return free_space(folder) < LOW_SPACE
+    except OSError:
+        return False
+
+
+def disk_full_message(folder: Path | str, free: int | None = None) -> str:
+    """Why the index cannot be used or written when its disk is full, and what to do."""
+    left = f" ({free / 1e6:.1f} MB free; atlas-qa keeps {LOW_SPACE // 2**20} MB)" if free is not None else ""
+    return (
+        f"The disk holding the index folder {folder} is full{left}: free some space (or choose another folder with "
+        "--index-dir), then run the command again."
+    )
+
+
+def free_space(folder: Path | str) -> int:
+    """Free bytes on the disk of `folder` (or of its nearest existing parent)."""
+    where = Path(folder)
+    while not where.exists() and where != where.parent:
+        where = where.parent
+    return shutil.disk_usage(where).free
 
 
 def read_only_message(folder: Path | str, exc: BaseException) -> str:

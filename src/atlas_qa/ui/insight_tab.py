@@ -51,10 +51,15 @@ class InsightSource:
 
 
 def headline(ins: Any) -> str:
-    """The numbers at the top: questions, refused (red when not 0), students, and the period they cover."""
+    """The numbers at the top: questions, refused (red when not 0), students, and the period they cover; first, why
+    they may lack records when the question log cannot be written."""
     period = f"{ins.since or 'the first question'} to {ins.until or 'today'}"
-    return tiles([("Questions", ins.questions), ("Students", ins.students)], bad=[("Refused", ins.refused)]) + (
-        f'<div class="aq-sub">Course <b>{esc(ins.course)}</b>, from {esc(period)}.</div>'
+    health = getattr(ins, "log_health", "")
+    warning = f'<p class="aq-error" role="status">{esc(health)}</p>' if health else ""
+    return (
+        warning
+        + tiles([("Questions", ins.questions), ("Students", ins.students)], bad=[("Refused", ins.refused)])
+        + (f'<div class="aq-sub">Course <b>{esc(ins.course)}</b>, from {esc(period)}.</div>')
     )
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from ..errors import AtlasError
 from ..examples import example_questions
 from ..feedback import FeedbackStore, citation_label
+from ..planted import planted_in
 from .render import esc, tiles, when
 
 EXAMPLES = {
@@ -54,7 +55,24 @@ class InstructorViews:
             failed = f'<div class="aq-skipped"><h4>Pages that failed to load</h4><ul>{items}</ul></div>'
         else:
             failed = '<div class="aq-ok">Every file of the last ingest loaded.</div>'
-        return f"{summary}{last_run}{failed}"
+        return f"{summary}{last_run}{failed}{self.planted_list(pages)}"
+
+    def planted_list(self, pages: list[dict[str, Any]]) -> str:
+        """The instructions found planted in pages (kept out of the index), with page and line: "" when none."""
+        try:
+            found = [p for page in pages for p in planted_in(self.atlas.index.document(page["page_id"]))]
+        except (AtlasError, AttributeError, KeyError):
+            return ""
+        if not found:
+            return ""
+        items = "".join(
+            f"<li><code>{esc(p.page_id)}</code> line {p.line}<span>{esc(p.text)}</span></li>" for p in found
+        )
+        return (
+            '<div class="aq-skipped aq-planted"><h4>Instructions planted in pages</h4><p class="aq-sub">Text addressed '
+            "to a language model, not to students: kept out of the index, so it is never searched, quoted or sent "
+            f"to a model. Remove it from the page.</p><ul>{items}</ul></div>"
+        )
 
     def corpus_rows(self) -> list[list[Any]]:
         try:
