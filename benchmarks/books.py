@@ -12,7 +12,7 @@ tests/data/out_of_scope.jsonl, records once: the top 10 pages of every retriever
 - refusal: the threshold chosen leave-one-book-out, each book's in-scope and out-of-scope refusal under it, the
   shipped value chosen on all six, and the curve.
 
-    .venv/bin/python -m benchmarks.books measure --idx /work/idx --corpora ../shared/corpora   # ~10 min per book
+    .venv/bin/python -m benchmarks.books measure --idx IDX --corpora ../shared/corpora   # ~10 min per book
     .venv/bin/python -m benchmarks.books report                                                   # seconds
 """
 
@@ -303,13 +303,15 @@ SIGNALS = ("dense", "bm25", "agree", "fields", "defines")  # the order of the sa
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("step", choices=["measure", "report"])
-    parser.add_argument("--idx", type=Path, default=Path("/work/idx"), help="a folder with one index per book")
+    parser.add_argument("--idx", type=Path, help="measure: a folder with one index per book (IDX/BOOK)")
     parser.add_argument("--corpora", type=Path, default=ROOT.parent / "shared" / "corpora")
     parser.add_argument("--books", nargs="+", default=list(BOOKS), choices=BOOKS)
     parser.add_argument("--out", type=Path, default=CACHE, help="where `measure` writes and `report` reads")
     parser.add_argument("--limit", type=int, help="measure: only the first N questions of each set (a smoke run)")
     args = parser.parse_args()
     if args.step == "measure":
+        if args.idx is None:
+            parser.error("measure needs --idx DIR (one index per book: DIR/BOOK)")
         measure(args.idx, args.corpora, args.books, args.out, args.limit)
     else:
         report(args.out, args.books)

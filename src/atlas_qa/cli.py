@@ -91,7 +91,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--compare",
         metavar="KEY=VALUE",
-        help="also run with this setting changed (e.g. ranker=none) and print the paired differences",
+        help="also run with this setting changed (e.g. refuse_below=0.45) and print the paired differences",
     )
     p.add_argument("--json", action="store_true", help="print the metrics as JSON")
     p.add_argument("--misses", type=int, default=0, metavar="N", help="list the first N answers that miss")

@@ -60,7 +60,7 @@ class InstructorViews:
     def planted_list(self, pages: list[dict[str, Any]]) -> str:
         """The instructions found planted in pages (kept out of the index), with page and line: "" when none."""
         try:
-            found = [p for page in pages for p in planted_in(self.atlas.index.document(page["page_id"]))]
+            found = [p for page in pages for p in planted_in(self.atlas.document(page["page_id"]))]
         except (AtlasError, AttributeError, KeyError):
             return ""
         if not found:
