@@ -188,6 +188,9 @@ class InsightsReply(BaseModel):
     gaps: list[dict[str, Any]]
     confusions: list[dict[str, Any]]
     cited: list[dict[str, Any]]
+    log_health: str = Field(
+        "", description="one sentence when the question log cannot be written (its records kept meanwhile) or was deleted"
+    )
 
 
 class IngestReply(BaseModel):
@@ -199,6 +202,9 @@ class IngestReply(BaseModel):
     embedded: int
     skipped: list[dict[str, Any]]
     by_format: dict[str, Any]
+    planted: list[dict[str, Any]] = Field(
+        default_factory=list, description="instructions planted in pages, kept out of the index: page_id, line, text"
+    )
 
 
 class Me(BaseModel):

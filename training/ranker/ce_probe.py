@@ -97,7 +97,8 @@ for it in its:
         top1[name] += it.labels[order[0]] == 1
         top3[name] += (it.labels[order[:3]] == 1).any()
 print(
-    f"{held} student, n={n}: top1 hand {top1['hand'] / n:.3f} ce {top1['ce'] / n:.3f}; top3 hand {top3['hand'] / n:.3f} ce {top3['ce'] / n:.3f} ({time.time() - t0:.0f} s)",
+    f"{held} student, n={n}: top1 hand {top1['hand'] / n:.3f} ce {top1['ce'] / n:.3f}; "
+    f"top3 hand {top3['hand'] / n:.3f} ce {top3['ce'] / n:.3f} ({time.time() - t0:.0f} s)",
     flush=True,
 )
 for name, f in (("hand", None), ("ce", ce_scorer)):
