@@ -189,7 +189,7 @@ class InsightsReply(BaseModel):
     confusions: list[dict[str, Any]]
     cited: list[dict[str, Any]]
     log_health: str = Field(
-        "", description="one sentence when the question log cannot be written (its records kept meanwhile) or was deleted"
+        "", description="a sentence when the question log cannot be written (records kept meanwhile) or was deleted"
     )
 
 
