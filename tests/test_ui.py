@@ -464,3 +464,16 @@ def test_a_citation_carries_where_its_passage_starts_so_the_views_search_no_page
     monkeypatch.setattr(explain, "chunk_offset", lambda *a: pytest.fail("searched the page for the passage"))
     views = Views(hash_atlas)
     assert "<mark>" in views.sources([Turn(answer.question, answer.question, answer)])
+
+
+def test_the_export_folder_goes_with_the_views():
+    """Downloads are written to a private temp folder, removed when the app's views are (they piled up in /tmp)."""
+    import gc
+
+    views = Views(FakeAtlas())
+    folder = views.export_dir()
+    (folder / "feedback.csv").write_text("x", encoding="utf-8")
+    assert folder.is_dir() and folder.stat().st_mode & 0o077 == 0  # private (mkdtemp makes it 0700)
+    del views
+    gc.collect()
+    assert not folder.exists()

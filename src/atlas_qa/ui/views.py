@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -44,5 +46,6 @@ class Views(SourceViews, ChatViews, AttributionViews, InstructorViews):
         """A private temp folder for downloads (Gradio copies a returned file into its own cache to serve it)."""
         if self._export_dir is None:
             self._export_dir = Path(tempfile.mkdtemp(prefix="atlas-qa-export-"))
+            weakref.finalize(self, shutil.rmtree, self._export_dir, True)  # gone with the app (or at exit)
         self._export_dir.mkdir(parents=True, exist_ok=True)
         return self._export_dir
