@@ -8,46 +8,17 @@ The UI and the HTTP API render what these functions return; none of them recompu
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from pathlib import Path
 
-from .answer import clean
 from .attribution import chain_for_span as attribution_chain
 from .attribution import cites_in_span, page_locator, speaker_cites
 from .evaluate.report import write_csv
+from .spans import clean, folded
 from .types import ATTRIBUTION_COLUMNS, Answer, AnswerSentence, AttributionRow, Citation, Cite, Document
 
 __all__ = ["ATTRIBUTION_COLUMNS", "attribution_rows", "chunk_offset", "locate"]
-
-
-_NOISE = re.compile(r"\[\^[^\]\s]+\]|\*\*")  # what `answer.clean` drops from a page sentence
-
-
-def _folded(text: str) -> tuple[str, list[int]]:
-    """`text` as `answer.clean` shows it, with the offset in `text` of each character kept."""
-    out: list[str] = []
-    where: list[int] = []
-    i = 0
-    while i < len(text):
-        m = _NOISE.match(text, i)
-        if m:
-            i = m.end()
-            continue
-        ch = text[i]
-        if ch.isspace():
-            if out and out[-1] != " ":
-                out.append(" ")
-                where.append(i)
-        else:
-            out.append(ch)
-            where.append(i)
-        i += 1
-    if out and out[-1] == " ":
-        out.pop()
-        where.pop()
-    return "".join(out), where
 
 
 def locate(text: str, sentence: str) -> tuple[int, int] | None:
@@ -55,8 +26,8 @@ def locate(text: str, sentence: str) -> tuple[int, int] | None:
     target = clean(sentence)
     if not target:
         return None
-    folded, where = _folded(text)
-    i = folded.find(target)
+    shown, where = folded(text)
+    i = shown.find(target)
     if i < 0:
         return None
     return where[i], where[i + len(target) - 1] + 1

@@ -1,9 +1,11 @@
-"""Paragraph and sentence spans of a text, as (start, end) offsets into it."""
+"""Paragraph and sentence spans of a text, as (start, end) offsets into it, and a page sentence's display form (the
+one rule of what is dropped from a page's text when a sentence is shown)."""
 
 from __future__ import annotations
 
 import re
 
+DISPLAY_NOISE = re.compile(r"\[\^[^\]\s]+\]|\*\*")  # footnote markers and Markdown bold: not shown in an answer
 _PARA = re.compile(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", re.S)
 # A sentence ends at . ! ? (optionally followed by closing quotes, brackets or a footnote marker) before
 # whitespace and a capital, digit or opening quote, bold or not (a sentence may open with a **key term**);
@@ -36,3 +38,33 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
         if s < p_end:
             spans.append((s, p_end))
     return spans
+
+
+def clean(sentence: str) -> str:
+    """Display form of a page sentence: footnote markers and Markdown emphasis dropped, white space folded."""
+    return " ".join(DISPLAY_NOISE.sub("", sentence).split())
+
+
+def folded(text: str) -> tuple[str, list[int]]:
+    """`text` in display form (`clean`), with the offset in `text` of each character kept."""
+    out: list[str] = []
+    where: list[int] = []
+    i = 0
+    while i < len(text):
+        m = DISPLAY_NOISE.match(text, i)
+        if m:
+            i = m.end()
+            continue
+        ch = text[i]
+        if ch.isspace():
+            if out and out[-1] != " ":
+                out.append(" ")
+                where.append(i)
+        else:
+            out.append(ch)
+            where.append(i)
+        i += 1
+    if out and out[-1] == " ":
+        out.pop()
+        where.pop()
+    return "".join(out), where

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
+from ..spans import clean
 from ..types import Answer, Cite, Document
 
 REFUSAL = "The course material doesn't cover this."
-
-
-def clean(sentence: str) -> str:
-    """Display form of a page sentence: footnote markers and Markdown emphasis dropped, white space folded."""
-    sentence = re.sub(r"\[\^[^\]\s]+\]", "", sentence)
-    sentence = sentence.replace("**", "")
-    return re.sub(r"\s+", " ", sentence).strip()
 
 
 def verify(answer: Answer, docs: dict[str, Document]) -> Answer:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 
 from ..errors import AtlasError
 from ..lexical import tokenize
+from ..spans import clean
 from .datasets import read_jsonl, text_field
 from .metrics import BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, Difference, paired_bootstrap, percentile
 from .report import aligned
@@ -30,7 +31,6 @@ HIT_SHARE = 0.6
 SIDES = {"answer": "answer", "top_passage": "best passage"}
 METRICS = ("hit", "recall", "evidence_hit", "refused", "words_median")  # each book's table columns, in order
 _MARKER = re.compile(r"\s*\[\d+\]")
-_FOOTNOTE = re.compile(r"\[\^[^\]\s]+\]")
 
 
 @dataclass(frozen=True)
@@ -83,8 +83,7 @@ def load_answer_questions(path: Path) -> list[AnswerQuestion]:
 
 def display_form(text: str) -> str:
     """Text as compared: emphasis, footnote and [n] markers dropped, white space folded, case ignored."""
-    text = _MARKER.sub("", _FOOTNOTE.sub("", text)).replace("**", "")
-    return " ".join(text.split()).casefold()
+    return clean(_MARKER.sub("", text)).casefold()
 
 
 def expected_recall(expected: str, text: str) -> float:
