@@ -247,7 +247,7 @@ def test_any_spans_give_well_nested_html_and_plain_text_marks_like_highlight(spa
 
 def test_the_app_renders_markdown_cards_and_pages():
     from atlas_qa.types import Answer, Citation, Cite
-    from atlas_qa.ui import Turn, Views
+    from atlas_qa.ui import ChatTurn, Views
 
     from .test_ui import FakeAtlas
 
@@ -262,7 +262,7 @@ def test_the_app_renders_markdown_cards_and_pages():
     assert '<p class="aq-md-h"><strong>Rules</strong></p>' in card and "<strong><mark>de jure</mark></strong>" in card
     assert '<span class="aq-work"><sup class="aq-fn">4</sup></span>' in card
     assert "**" not in card and "[^" not in card and "##" not in card
-    page = views.page([Turn("q", "q", answer)], 0, 1)
+    page = views.page([ChatTurn("q", "q", answer)], 0, 1)
     assert '<h3 class="aq-md-h"><span class="passage"' in page and '<li id="fn-4" value="4">Gable, 2021.' in page
     assert '<strong><mark class="passage hit" title="Passage [1] · Quoted in the answer [1]">de jure</mark>' in page
     assert "**" not in page and "[^" not in page

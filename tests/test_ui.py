@@ -20,7 +20,7 @@ from atlas_qa.insight import QuestionLog
 from atlas_qa.types import Answer, AnswerSentence, Citation, Cite, Document, Quotation, Reference
 from atlas_qa.ui import (
     ATTRIBUTION_COLUMNS,
-    Turn,
+    ChatTurn,
     Views,
     build_app,
     chunk_offset,
@@ -114,7 +114,7 @@ def hash_atlas(corpus: Path, hash_settings: Settings) -> Atlas:
     return atlas
 
 
-def _ask(views: Views, question: str, turns=()) -> list[Turn]:
+def _ask(views: Views, question: str, turns=()) -> list[ChatTurn]:
     *_, (_, _, turns) = views.stream(question, list(turns), delay=0)
     return turns
 
@@ -160,18 +160,18 @@ def test_the_span_is_found_in_the_chunk_when_the_page_is_gone():
 
 def test_answer_markers_link_to_their_sources_and_text_is_escaped():
     answer = _answer(f"{EVIL} Rules matter a lot. [1]")
-    html = render_reply(2, Turn("q", "q", answer))
+    html = render_reply(2, ChatTurn("q", "q", answer))
     assert '<a class="aq-cite" href="#src-2-1"' in html and ">[1]</a>" in html
     assert "<script>" not in html and "<img" not in html and "&lt;img src=x onerror=alert(2)&gt;" in html
 
 
 def test_refusals_look_different_and_name_the_closest_pages():
     refused = Answer("q", "The course material doesn't cover this.", True, (), ("m00002",))
-    html = render_reply(0, Turn("q", "q", refused, filters={"course": "X"}), lambda p: f"Title of {p}")
+    html = render_reply(0, ChatTurn("q", "q", refused, filters={"course": "X"}), lambda p: f"Title of {p}")
     assert 'class="aq-refusal"' in html and "Not covered by the course material" in html
     assert "Title of m00002" in html and "within course = X" in html and "aq-cite" not in html
     views = Views(FakeAtlas())
-    panel = views.sources([Turn("q", "q", refused)])
+    panel = views.sources([ChatTurn("q", "q", refused)])
     assert "aq-refusal-panel" in panel and "m00002" in panel
 
 
@@ -268,7 +268,7 @@ def test_attribution_rows_trace_each_span_to_speaker_locator_and_reference(hash_
     assert borins[0].reference.startswith("Borins, S. (2007). Conceptual framework.")
     assert "consolidates many common functions" in borins[0].span
     assert set(rows[0].columns()) == set(ATTRIBUTION_COLUMNS)
-    assert views.attribution_rows(Turn("q", answer=Answer("q", "no", True, ()))) == []
+    assert views.attribution_rows(ChatTurn("q", answer=Answer("q", "no", True, ()))) == []
 
 
 def test_an_answers_attribution_is_computed_once_and_carried_to_the_log_and_the_view(hash_atlas, monkeypatch):
@@ -447,7 +447,7 @@ def test_a_click_in_the_sources_panel_opens_the_page_through_gradios_event_data(
         f.fn for f in app.fns.values() if any(ids.get(getattr(t, "_id", t)) == "aq-sources" for t, _ in f.targets)
     )
     click = fn.__annotations__["evt"]
-    turns = [Turn("q", "q", _answer())]
+    turns = [ChatTurn("q", "q", _answer())]
     _, side, page = fn(turns, click(None, {"open": "0:1"}))
     assert side.selected == "page" and "aq-pageview" in page and "Rules matter a lot." in page
     sources, side, _ = fn(turns, click(None, {"cite": "src-0-1"}))
@@ -463,7 +463,7 @@ def test_a_citation_carries_where_its_passage_starts_so_the_views_search_no_page
         assert c.offset >= 0 and hash_atlas.document(c.page_id).text[c.offset : c.offset + len(c.text)] == c.text
     monkeypatch.setattr(explain, "chunk_offset", lambda *a: pytest.fail("searched the page for the passage"))
     views = Views(hash_atlas)
-    assert "<mark>" in views.sources([Turn(answer.question, answer.question, answer)])
+    assert "<mark>" in views.sources([ChatTurn(answer.question, answer.question, answer)])
 
 
 def test_the_export_folder_goes_with_the_views():

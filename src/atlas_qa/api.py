@@ -30,7 +30,7 @@ from .api_models import (
     InsightsReply,
     Me,
     Rated,
-    Turn,
+    TurnIn,
     error_responses,
 )
 from .asking import Courses
@@ -135,7 +135,7 @@ def instructor(courses: Courses, user: User, course: str | None) -> str:
     return course
 
 
-def history_of(turns: list[Turn]) -> list[tuple[str, Answer | None]]:
+def history_of(turns: list[TurnIn]) -> list[tuple[str, Answer | None]]:
     """The conversation as `Atlas.ask` takes it: an answer given as text becomes an answer without sources."""
     out: list[tuple[str, Answer | None]] = []
     for t in turns:

@@ -118,7 +118,7 @@ class AnswerIn(BaseModel):
         return answer_from_json({"question": question, **self.model_dump()})
 
 
-class Turn(Strict):
+class TurnIn(Strict):
     """An earlier question of the conversation and the answer it got."""
 
     question: str = Field(max_length=MAX_QUESTION_CHARS)
@@ -133,7 +133,9 @@ class AskBody(Strict):
         default=None, max_length=MAX_COURSE_CHARS, description="the course to ask in (default: the app's course)"
     )
     filters: Filters | None = Field(default=None, description="page filters: course, topic, chapter")
-    history: list[Turn] | None = Field(default=None, max_length=MAX_HISTORY, description="earlier turns, oldest first")
+    history: list[TurnIn] | None = Field(
+        default=None, max_length=MAX_HISTORY, description="earlier turns, oldest first"
+    )
 
 
 class FeedbackBody(Strict):

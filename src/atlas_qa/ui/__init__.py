@@ -8,14 +8,14 @@
 
 from ..explain import ATTRIBUTION_COLUMNS, chunk_offset, locate
 from .app import build_app
-from .chat import Turn, render_messages, render_reply
+from .chat import ChatTurn, render_messages, render_reply
 from .render import highlight
 from .serve import launch_options
 from .views import Views
 
 __all__ = [
     "ATTRIBUTION_COLUMNS",
-    "Turn",
+    "ChatTurn",
     "Views",
     "build_app",
     "chunk_offset",

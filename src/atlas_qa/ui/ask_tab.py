@@ -10,7 +10,7 @@ from typing import Any
 
 from ..core import MAX_QUESTION_CHARS
 from ..feedback import MAX_COMMENT_CHARS
-from .chat import Turn
+from .chat import ChatTurn
 from .render import asset
 from .sources import FACETS, WELCOME
 from .views import Views
@@ -103,7 +103,7 @@ def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNames
     hidden: dict[str, Any] = {"show_progress": "hidden", "api_visibility": "private"}
 
     def on_ask(
-        question: str, state: list[Turn], course: str, topic: str, chapter: str, request: gr.Request
+        question: str, state: list[ChatTurn], course: str, topic: str, chapter: str, request: gr.Request
     ) -> Iterator[tuple[Any, ...]]:
         chosen = dict(zip(FACETS, (course, topic, chapter)))
         for messages, html_, new_state in views.stream(question, state, chosen, user=views.who(request)):
@@ -169,7 +169,7 @@ def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNames
             data = data if isinstance(data, dict) else {}
             self.open, self.cite = str(data.get("open", "")), str(data.get("cite", ""))
 
-    def on_sources_click(state: list[Turn], evt: SourceClick) -> tuple[Any, ...]:
+    def on_sources_click(state: list[ChatTurn], evt: SourceClick) -> tuple[Any, ...]:
         if m := re.fullmatch(r"(\d+):(\d+)", evt.open):
             return gr.skip(), gr.Tabs(selected="page"), views.page(state, int(m.group(1)), int(m.group(2)))
         if m := re.fullmatch(r"src-(\d+)-(\d+)", evt.cite):
@@ -179,7 +179,7 @@ def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNames
 
     ui.sources.click(on_sources_click, [turns], [ui.sources, ui.side, ui.page], **hidden)
 
-    def on_like(state: list[Turn], ratings: dict[int, str], evt: gr.LikeData) -> tuple[Any, ...]:
+    def on_like(state: list[ChatTurn], ratings: dict[int, str], evt: gr.LikeData) -> tuple[Any, ...]:
         index = evt.index[0] if isinstance(evt.index, (list, tuple)) else evt.index
         note, t = views.rate(state, int(index), evt.liked is True, ratings)
         return gr.Group(visible=True), note, ratings, t, ""

@@ -11,7 +11,7 @@ from ..errors import AtlasError
 from ..explain import ATTRIBUTION_COLUMNS, attribution_rows, write_attribution
 from ..parsed import page_parse, write_parse
 from ..types import AttributionRow, Document
-from .chat import Turn
+from .chat import ChatTurn
 from .render import Layer, esc, flag, render_layers, shorten, table
 
 __all__ = ["ATTRIBUTION_COLUMNS", "AttributionViews"]
@@ -26,16 +26,16 @@ class AttributionViews:
     export_dir: Callable[[], Path]
 
     @staticmethod
-    def answer_choices(turns: Sequence[Turn]) -> list[tuple[str, int]]:
+    def answer_choices(turns: Sequence[ChatTurn]) -> list[tuple[str, int]]:
         """(label, turn index) of every answered turn, newest first."""
         return [(f"{t + 1}. {turn.question[:90]}", t) for t, turn in reversed(list(enumerate(turns))) if turn.answer]
 
-    def attribution_rows(self, turn: Turn) -> list[AttributionRow]:
+    def attribution_rows(self, turn: ChatTurn) -> list[AttributionRow]:
         """The turn's attribution rows: those computed when it was asked (`asking.Asker`), or for a turn that has
         none (a rating of an answer kept elsewhere) the library's (`explain.attribution_rows`)."""
         return list(turn.rows) or attribution_rows(turn.answer, self.document)
 
-    def attribution_table(self, turns: Sequence[Turn], t: int | None) -> str:
+    def attribution_table(self, turns: Sequence[ChatTurn], t: int | None) -> str:
         """The attribution table of turn `t` as HTML (spans, speakers and references escaped)."""
         if t is None or not 0 <= t < len(turns) or turns[t].answer is None:
             return (
@@ -82,7 +82,7 @@ class AttributionViews:
             f"</tr></thead><tbody>{''.join(body)}</tbody></table></div>"
         )
 
-    def export_attribution(self, turns: Sequence[Turn], t: int | None, fmt: str) -> Path | None:
+    def export_attribution(self, turns: Sequence[ChatTurn], t: int | None, fmt: str) -> Path | None:
         """The answer's attribution as a CSV (the table's rows) or JSON (question, answer, rows, citations) file."""
         if t is None or not 0 <= t < len(turns) or turns[t].answer is None:
             return None

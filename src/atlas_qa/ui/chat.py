@@ -23,7 +23,7 @@ STREAM_STEPS, STREAM_DELAY = 14, 0.025  # an answer appears in about this many s
 
 
 @dataclass(frozen=True)
-class Turn:
+class ChatTurn:
     """One question of the conversation: as typed, as retrieved with, and its answer (or the error it met)."""
 
     question: str
@@ -35,7 +35,7 @@ class Turn:
     rows: tuple[AttributionRow, ...] = ()  # the answer's attribution, computed once when it was asked
 
 
-def history(turns: Sequence[Turn]) -> list[tuple[str, Answer | None]]:
+def history(turns: Sequence[ChatTurn]) -> list[tuple[str, Answer | None]]:
     """The conversation as `Atlas.ask(question, history=...)` takes it."""
     return [(t.question, t.answer) for t in turns]
 
@@ -61,7 +61,7 @@ def _filters_note(filters: dict[str, str]) -> str:
     return ", ".join(f"{k} = {v}" for k, v in filters.items())
 
 
-def render_reply(t: int, turn: Turn, titles: Callable[[str], str] = lambda p: p, partial: int | None = None) -> str:
+def render_reply(t: int, turn: ChatTurn, titles: Callable[[str], str] = lambda p: p, partial: int | None = None) -> str:
     """The assistant's message for turn `t`: the answer with linked markers, a refusal, an error, or a placeholder.
 
     `partial`: show only the first `partial` fragments of the answer (streaming).
@@ -98,7 +98,7 @@ def render_question(question: str) -> str:
     return f'<div class="aq-question">{esc(question)}</div>'
 
 
-def render_messages(turns: Sequence[Turn], titles: Callable[[str], str] = lambda p: p) -> list[dict[str, str]]:
+def render_messages(turns: Sequence[ChatTurn], titles: Callable[[str], str] = lambda p: p) -> list[dict[str, str]]:
     """The Chatbot's value: two messages a turn (so message i belongs to turn i // 2)."""
     messages = []
     for t, turn in enumerate(turns):
@@ -118,20 +118,22 @@ class ChatViews:
     sources_loading: Callable[[], str]
 
     def ask(
-        self, question: str, turns: Sequence[Turn], filters: dict[str, str] | None = None, user: str = "local"
-    ) -> Turn:
+        self, question: str, turns: Sequence[ChatTurn], filters: dict[str, str] | None = None, user: str = "local"
+    ) -> ChatTurn:
         """Answer one question in the context of the conversation (logged as `user`'s, `asking.Asker`); errors become
         the turn's message."""
         filters = {k: v for k, v in (filters or {}).items() if v}  # what the reply says it was filtered to
         try:
             asked = self.asker.ask(user, question or "", filters, history(turns))
             a = asked.answer
-            return Turn(a.question, a.searched or a.question, a, filters=filters, log_id=asked.log_id, rows=asked.rows)
+            return ChatTurn(
+                a.question, a.searched or a.question, a, filters=filters, log_id=asked.log_id, rows=asked.rows
+            )
         except AtlasError as exc:
-            return Turn(question or "", error=str(exc), filters=filters)
+            return ChatTurn(question or "", error=str(exc), filters=filters)
         except Exception:  # an unexpected failure still ends the turn with a message, and the log has the details
             log.exception("answering %r failed", question)
-            return Turn(
+            return ChatTurn(
                 question or "",
                 error="Something went wrong answering this; the details are in the server log.",
                 filters=filters,
@@ -140,11 +142,11 @@ class ChatViews:
     def stream(
         self,
         question: str,
-        turns: Sequence[Turn],
+        turns: Sequence[ChatTurn],
         filters: dict[str, str] | None = None,
         delay: float = STREAM_DELAY,
         user: str = "local",
-    ) -> Iterator[tuple[list[dict[str, str]], str | None, list[Turn]]]:
+    ) -> Iterator[tuple[list[dict[str, str]], str | None, list[ChatTurn]]]:
         """The chat as it fills in: (messages, sources HTML or None when unchanged, turns). A question that cannot be
         asked (empty, no words) adds no turn: the sentence is shown above the sources, with nothing to rate."""
         turns = list(turns or [])
@@ -154,7 +156,7 @@ class ChatViews:
             notice = f'<p class="aq-error" role="alert">{esc(exc)}</p>'
             yield render_messages(turns, self.title), notice + self.sources(turns), turns
             return
-        pending = Turn((question or "").strip())
+        pending = ChatTurn((question or "").strip())
         yield render_messages([*turns, pending], self.title), self.sources_loading(), turns
         turn = self.ask(question, turns, filters, user)
         done = [*turns, turn]
@@ -169,7 +171,9 @@ class ChatViews:
             messages = render_messages(done, self.title)
         yield messages, self.sources(done, len(done) - 1), done
 
-    def rate(self, turns: Sequence[Turn], message: int, helpful: bool, rated: dict[int, str]) -> tuple[str, int | None]:
+    def rate(
+        self, turns: Sequence[ChatTurn], message: int, helpful: bool, rated: dict[int, str]
+    ) -> tuple[str, int | None]:
         """Store (or change) the rating of the answer shown as chat message `message`; returns (note, turn rated)."""
         t = message // 2
         if message % 2 == 0 or not 0 <= t < len(turns) or turns[t].answer is None:

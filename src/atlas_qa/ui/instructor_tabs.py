@@ -8,7 +8,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from .ask_tab import facet_choices
-from .chat import Turn
+from .chat import ChatTurn
 from .sources import FACETS
 from .views import Views
 
@@ -113,7 +113,7 @@ def build_instructor_tabs(gr: Any, views: Views, shown: bool = True) -> SimpleNa
     return SimpleNamespace(**{k: v for k, v in locals().items() if k not in skip})
 
 
-def attribution_view(gr: Any, views: Views, state: list[Turn], t: int | None) -> tuple[Any, ...]:
+def attribution_view(gr: Any, views: Views, state: list[ChatTurn], t: int | None) -> tuple[Any, ...]:
     """The attribution table of answer `t` and its two exports (CSV, JSON) ready to download."""
     files = [views.export_attribution(state, t, fmt) for fmt in ("csv", "json")]
     return (views.attribution_table(state, t), *(ready(gr, path) for path in files))
@@ -122,7 +122,7 @@ def attribution_view(gr: Any, views: Views, state: list[Turn], t: int | None) ->
 def after_answer(gr: Any, views: Views, ui: SimpleNamespace, teaches: Callable[[Any], bool]) -> SimpleNamespace:
     """What the Ask tab refreshes in these tabs once an answer is in (for instructors), and on clearing."""
 
-    def fn(state: list[Turn], request: gr.Request) -> tuple[Any, ...]:
+    def fn(state: list[ChatTurn], request: gr.Request) -> tuple[Any, ...]:
         if not teaches(request):
             return gr.skip(), gr.skip(), gr.skip(), gr.skip()
         picks = views.answer_choices(state)
@@ -149,7 +149,7 @@ def wire_instructor_tabs(
 
     hidden: dict[str, Any] = {"show_progress": "hidden", "api_visibility": "private"}
 
-    def on_answer_pick(state: list[Turn], t: int | None, request: gr.Request) -> tuple[Any, ...]:
+    def on_answer_pick(state: list[ChatTurn], t: int | None, request: gr.Request) -> tuple[Any, ...]:
         require(request)
         return attribution_view(gr, views, state, t)
 

@@ -11,7 +11,7 @@ from ..errors import AtlasError
 from ..explain import cited_numbers, quoted_spans
 from ..store.records import FACETS
 from ..types import Answer, Citation, Document, course_source
-from .chat import Turn
+from .chat import ChatTurn
 from .markdown import render_document, render_inline, render_passage
 from .render import Layer, esc, highlight
 
@@ -49,7 +49,7 @@ class SourceViews:
     def sources_loading() -> str:
         return '<div class="aq-empty aq-loading"><div class="aq-empty-title">Finding the passages…</div></div>'
 
-    def sources(self, turns: Sequence[Turn], t: int | None = None, focus: int | None = None) -> str:
+    def sources(self, turns: Sequence[ChatTurn], t: int | None = None, focus: int | None = None) -> str:
         """The sources panel for turn `t` (default: the latest): cited passages first, then the others retrieved."""
         if not turns:
             return WELCOME
@@ -127,7 +127,7 @@ class SourceViews:
             "</article>"
         )
 
-    def page(self, turns: Sequence[Turn], t: int, n: int) -> str:
+    def page(self, turns: Sequence[ChatTurn], t: int, n: int) -> str:
         """The whole page of citation [n] of turn `t`, its passage shaded and the quoted span marked."""
         if not 0 <= t < len(turns) or turns[t].answer is None:
             return self.page_empty()
