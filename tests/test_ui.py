@@ -15,8 +15,8 @@ from atlas_qa.answer import clean
 from atlas_qa.config import Settings
 from atlas_qa.core import MAX_QUESTION_CHARS, Atlas, check_filters, check_question, standalone
 from atlas_qa.errors import ConfigError, IndexNotFoundError
-from atlas_qa.feedback import FeedbackStore
 from atlas_qa.insight import QuestionLog
+from atlas_qa.ratings import FeedbackStore
 from atlas_qa.types import Answer, AnswerSentence, Citation, Cite, Document, Quotation, Reference
 from atlas_qa.ui import (
     ATTRIBUTION_COLUMNS,

@@ -46,9 +46,9 @@ from .errors import (
     QuestionError,
     error_body,
 )
-from .feedback import Feedback
 from .insight import build_insights, insights_json
 from .parsed import PageParse, page_parse
+from .ratings import Feedback
 from .types import Answer, answer_json
 from .users import User
 

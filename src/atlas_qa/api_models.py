@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .core import MAX_QUESTION_CHARS
-from .feedback import MAX_COMMENT_CHARS
+from .ratings import MAX_COMMENT_CHARS
 from .types import Answer, AnswerSentence, Citation, answer_from_json
 from .users import ROLES
 

@@ -17,8 +17,8 @@ from .conversation import History
 from .core import Atlas
 from .errors import AtlasError
 from .explain import attribution_rows
-from .feedback import FeedbackStore
 from .insight import QuestionLog
+from .ratings import FeedbackStore
 from .types import Answer, AttributionRow
 
 

@@ -218,7 +218,7 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
     from .api import install_error_handlers, router
     from .apidocs import mount_docs
     from .asking import Courses
-    from .guard import AskGuard
+    from .gradio_guard import AskGuard
     from .insight import build_insights
     from .ui.app import build_app
     from .ui.serve import mount_options

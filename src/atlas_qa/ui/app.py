@@ -9,7 +9,7 @@ from typing import Any
 
 from ..access import LOCAL_USER
 from ..errors import AtlasError
-from ..feedback import FeedbackStore
+from ..ratings import FeedbackStore
 from ..types import answer_json, error_json
 from ..users import User
 from .ask_tab import build_ask_tab, wire_ask_tab

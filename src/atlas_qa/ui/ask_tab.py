@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ..core import MAX_QUESTION_CHARS
-from ..feedback import MAX_COMMENT_CHARS
+from ..ratings import MAX_COMMENT_CHARS
 from .chat import ChatTurn
 from .render import asset
 from .sources import FACETS, WELCOME

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..core import check_question
 from ..errors import AtlasError
-from ..feedback import FeedbackStore
+from ..ratings import FeedbackStore
 
 if TYPE_CHECKING:
     from ..asking import Asker

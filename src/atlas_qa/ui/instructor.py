@@ -8,8 +8,8 @@ from typing import Any
 
 from ..errors import AtlasError
 from ..examples import example_questions
-from ..feedback import FeedbackStore, citation_label
 from ..planted import planted_in
+from ..ratings import FeedbackStore, citation_label
 from .render import esc, tiles, when
 
 EXAMPLES = {

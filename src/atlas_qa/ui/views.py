@@ -11,8 +11,8 @@ from typing import Any
 
 from ..asking import Asker
 from ..config import Settings
-from ..feedback import FeedbackStore
 from ..insight import QuestionLog
+from ..ratings import FeedbackStore
 from .attribution import AttributionViews
 from .chat import ChatViews
 from .instructor import InstructorViews

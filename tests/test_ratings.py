@@ -7,8 +7,8 @@ import pytest
 
 from atlas_qa.config import Settings
 from atlas_qa.evaluate.report import safe_cell
-from atlas_qa.feedback import MAX_COMMENT_CHARS, FeedbackStore
 from atlas_qa.insight import QuestionLog
+from atlas_qa.ratings import MAX_COMMENT_CHARS, FeedbackStore
 from atlas_qa.types import Answer, Citation, Cite
 from tests.embedder import HASH, HashEmbedder
 
