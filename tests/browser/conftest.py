@@ -70,6 +70,10 @@ def page(browser: Any) -> Iterator[Any]:
 
     tab.on("dialog", on_dialog)
     tab.set_default_timeout(20_000)
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=20_000)  # assertions wait as long as actions do: a loaded machine is slow, not wrong
+    tab.bring_to_front()  # the active tab: focus checks fail ("inactive") in a tab the browser does not focus
     yield tab
     context.close()
 

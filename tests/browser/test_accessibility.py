@@ -97,6 +97,7 @@ def test_a_dropdown_closes_when_the_focus_leaves_it(shipped_app, page):
         except PlaywrightTimeout:
             continue
     expect(options.first).to_be_visible()
+    page.bring_to_front()
     page.keyboard.press("Tab")
     expect(page.locator("#aq-filter-topic input")).to_be_focused()
     expect(page.locator("#aq-filter-course [role=option]")).to_have_count(0)
