@@ -36,8 +36,8 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
 
-# The fast tests only (no real model, browser or kill loop: nothing marked e2e or slow) (about 110 s on 2 cores); the route x
-# role matrix and the API's contract tests run here with the tests' hash embedder.
+# The fast tests only (no real model, browser or kill loop: nothing marked e2e or slow; about 110 s on 2 cores): the route x
+# role matrix and the docs' API examples run here with the tests' hash embedder (schemathesis is `slow`: make test).
 check: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e and not slow" $(PYTEST_ARGS)
 
