@@ -8,8 +8,8 @@ import math
 
 import numpy as np
 
-from atlas_qa.answer.extract import Candidates
-from atlas_qa.answer.sentences import Sentence, points_back
+from atlas_qa.answer.extract import Candidates, adjacent
+from atlas_qa.answer.sentences import points_back
 from atlas_qa.answer.terms import defines
 from atlas_qa.answer.verify import clean
 
@@ -41,9 +41,9 @@ def features(c: Candidates) -> np.ndarray:
     out[:, :5] = c.signals[:, :5]
     for i in range(n):
         s = c.sentences[i]
-        if i > 0 and _adjacent(c.sentences[i - 1], s):
+        if i > 0 and adjacent(c.sentences[i - 1], s):
             out[i, 5], out[i, 7] = c.signals[i - 1, 0], c.signals[i - 1, 1]
-        if i + 1 < n and _adjacent(s, c.sentences[i + 1]):
+        if i + 1 < n and adjacent(s, c.sentences[i + 1]):
             out[i, 6], out[i, 8] = c.signals[i + 1, 0], c.signals[i + 1, 1]
         out[i, 9] = "**" in s.text
         out[i, 10] = bool(c.want.term) and defines(s.text, c.want.term)
@@ -58,7 +58,3 @@ def confidence(logits: np.ndarray) -> np.ndarray:
     one sentence, so `compose`'s rule "a further sentence needs a share of the best's score" picks fewer."""
     z = np.exp(logits - logits.max())
     return (z / z.sum()).astype(np.float32)
-
-
-def _adjacent(a: Sentence, b: Sentence) -> bool:
-    return a.passage_rank == b.passage_rank and a.page_id == b.page_id and a.end <= b.start

@@ -26,12 +26,9 @@ from common import DATA, CachedEmbed, Item, answer_metrics, items, load_book
 from torch import nn
 
 from atlas_qa.answer.extract import (
-    CUE_BONUS,
-    ECHO_PENALTY,
-    LEXICAL_WEIGHT,
-    RANK_PRIOR,
     Candidates,
     hand_scores,
+    own_scores,
     spread,
 )
 
@@ -133,9 +130,7 @@ def blended(net: Net, beta: float):
             return np.zeros(0, np.float32)
         z = logits_of(net, c)
         z = (z - z.mean()) / (z.std() + 1e-6)
-        sig = c.signals
-        own = sig[:, 0] + LEXICAL_WEIGHT * sig[:, 1] + RANK_PRIOR * sig[:, 2] - ECHO_PENALTY * sig[:, 3]
-        return spread(c.sentences, own + CUE_BONUS * sig[:, 4] + beta * z)
+        return spread(c.sentences, own_scores(c.signals) + beta * z)
 
     return score
 

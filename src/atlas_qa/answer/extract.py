@@ -197,9 +197,18 @@ def scored_candidates(
 
 def hand_scores(c: Candidates) -> np.ndarray:
     """The scorer `compose` uses: a hand-set weighted sum of the signals, spread to neighbours."""
-    sig = c.signals
-    own = sig[:, 0] + LEXICAL_WEIGHT * sig[:, 1] + RANK_PRIOR * sig[:, 2] - ECHO_PENALTY * sig[:, 3]
-    return spread(c.sentences, own + CUE_BONUS * sig[:, 4])
+    return spread(c.sentences, own_scores(c.signals))
+
+
+def own_scores(sig: np.ndarray) -> np.ndarray:
+    """Each sentence's own hand-set score: the weighted sum of its `SIGNALS`."""
+    return (
+        sig[:, 0]
+        + LEXICAL_WEIGHT * sig[:, 1]
+        + RANK_PRIOR * sig[:, 2]
+        - ECHO_PENALTY * sig[:, 3]
+        + CUE_BONUS * sig[:, 4]
+    )
 
 
 def spread(cands: list[Sentence], own: np.ndarray) -> np.ndarray:
@@ -207,7 +216,7 @@ def spread(cands: list[Sentence], own: np.ndarray) -> np.ndarray:
     the sentence that names the subject) and `LEAD_IN` of the next one's."""
     scores = own.copy()
     for i in range(1, len(cands)):
-        if _adjacent(cands[i - 1], cands[i]):
+        if adjacent(cands[i - 1], cands[i]):
             scores[i] = max(scores[i], CONTEXT * own[i - 1])
             scores[i - 1] = max(scores[i - 1], LEAD_IN * own[i])
     return scores
@@ -219,7 +228,7 @@ def _echo(q_stems: set[str], text: str) -> float:
     return sum(t in q_stems for t in stems) / len(stems) if stems else 1.0
 
 
-def _adjacent(a: Sentence, b: Sentence) -> bool:
+def adjacent(a: Sentence, b: Sentence) -> bool:
     return a.passage_rank == b.passage_rank and a.page_id == b.page_id and a.end <= b.start
 
 
@@ -276,7 +285,7 @@ def _with_antecedents(cands: list[Sentence], i: int, chosen: list[int]) -> list[
     unit = [i]
     while points_back(cands[unit[0]].text) and unit[0] - 1 not in chosen:
         prev = unit[0] - 1
-        if len(unit) > MAX_LEAN_BACK or prev < 0 or not _adjacent(cands[prev], cands[unit[0]]) or not cands[prev].shown:
+        if len(unit) > MAX_LEAN_BACK or prev < 0 or not adjacent(cands[prev], cands[unit[0]]) or not cands[prev].shown:
             return []
         unit.insert(0, prev)
     return unit
