@@ -48,6 +48,9 @@ class Settings:
         cors_origins: origins allowed to call the app from a browser (comma-separated; default: none).
         max_body_bytes: the largest request body accepted (413 beyond it).
         log_db: the question log (default: `questions.sqlite3` beside `users_db`); replicas share it.
+        database_url: a PostgreSQL database (`postgresql://user:password@host:port/name`) for accounts, sessions,
+            tokens, throttling, secrets and the question log, instead of the `users_db` and `log_db` files: replicas
+            that share no disk (docs/deploy.md).
         log_days: how many days the question log keeps a question (older ones are deleted); docs/insight-storage.md.
         log_key: the key of the students' pseudonyms (default: the file `log.key` beside `users_db`, made once).
         log_show_names: instructors see user names instead of pseudonyms in the insight data (an admin's choice).
@@ -85,6 +88,7 @@ class Settings:
     cors_origins: str = ""
     max_body_bytes: int = 1_048_576
     log_db: Path | None = None
+    database_url: str = ""
     log_days: int = 180
     log_key: str = ""
     log_show_names: bool = False
@@ -128,6 +132,10 @@ class Settings:
             check_backend(self.backend)
         if self.max_body_bytes < 1024 or self.session_hours <= 0:
             raise ConfigError("max_body_bytes must be at least 1024 and session_hours above 0.")
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://", "postgresql+")):
+            raise ConfigError(
+                "ATLAS_QA_DATABASE_URL must be a postgresql://… URL (leave it unset for the SQLite files)."
+            )
         if self.log_days < 1:
             raise ConfigError(f"log_days must be at least 1 (got {self.log_days}).")
         if self.max_page_chars < 1000:
