@@ -48,8 +48,7 @@ class Access:
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Access:
-        assert settings.users_db is not None
-        store = UserStore(settings.users_db)
+        store = UserStore.for_settings(settings)
         return cls(settings, store, local=not settings.trusted_header and not store.any())
 
     def check_local_host(self) -> None:

@@ -111,9 +111,8 @@ def _parser() -> argparse.ArgumentParser:
         "--student", help="only this student's records: their user name or pseudonym (or name:NAME, pseudonym:ID)"
     )
 
-    where = argparse.ArgumentParser(
-        add_help=False
-    )  # the accounts file: $ATLAS_QA_USERS_DB or <index dir>/users.sqlite3
+    # the accounts database: $ATLAS_QA_DATABASE_URL, else $ATLAS_QA_USERS_DB or <index dir>/users.sqlite3
+    where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--index-dir", type=Path, help="index folder (default: $ATLAS_QA_INDEX_DIR or embeddings/)")
     p = sub.add_parser("users", help="manage accounts: add, list, remove, token, unlock")
     users = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -129,6 +128,13 @@ def _parser() -> argparse.ArgumentParser:
     u = users.add_parser("unlock", parents=[where], help="forget a user's failed sign-ins (lifts their lock)")
     u.add_argument("name")
     u.add_argument("--address", default="", help="also forget the failed sign-ins from this client address")
+
+    p = sub.add_parser("db", help="the accounts and question-log database: upgrade, status, copy")
+    db = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    db.add_parser("upgrade", parents=[where], help="bring the database(s) to the newest schema")
+    db.add_parser("status", parents=[where], help="print where the data lives and its schema version")
+    d = db.add_parser("copy", parents=[where], help="copy all accounts and the question log into another database")
+    d.add_argument("--to", required=True, metavar="URL", help="the target, e.g. postgresql://user@host:5432/atlas")
     return parser
 
 
@@ -217,7 +223,7 @@ def _index(args: argparse.Namespace, atlas: Any) -> int:
 def _users(args: argparse.Namespace, settings: Any) -> int:
     from .users import UserError, UserStore
 
-    store = UserStore(settings.users_db)
+    store = UserStore.for_settings(settings)
     if args.action == "add":
         password = sys.stdin.readline().rstrip("\r\n")
         user = store.add(args.name, args.role, args.course, password)
@@ -238,6 +244,26 @@ def _users(args: argparse.Namespace, settings: Any) -> int:
             raise UserError(f"No user named {args.name!r}.")
         n = store.unlock(args.name, args.address)
         print(f"unlocked {args.name}: {n} failed sign-in{'s' * (n != 1)} forgotten")
+    return 0
+
+
+def _db(args: argparse.Namespace, settings: Any) -> int:
+    from . import database
+
+    parts = {"accounts": database.accounts_url(settings), "question log": database.log_url(settings)}
+    if args.action == "copy":
+        sources = [
+            (parts["accounts"], database.ACCOUNT_TABLES),
+            (parts["question log"], database.LOG_TABLES),
+        ]
+        for done in database.copy(sources, args.to):
+            print(f"{done.table}\t{done.rows} rows\tsha256 {done.checksum[:16]}\tsame in both")
+        print(f"Copied into {database.describe(args.to)}: set ATLAS_QA_DATABASE_URL to use it.")
+        return 0
+    for part, url in parts.items():
+        if args.action == "upgrade":
+            database.upgrade(database.engine(url))
+        print(f"{part}: {database.describe(url)} (schema {database.version(url)})")
     return 0
 
 
@@ -318,6 +344,8 @@ def main(argv: list[str] | None = None) -> int:
             return _users(args, settings)
         if args.command == "log":
             return _log(args, settings)
+        if args.command == "db":
+            return _db(args, settings)
         from .core import Atlas
 
         atlas = Atlas(settings)

@@ -21,7 +21,16 @@ from urllib.parse import parse_qs, urlsplit
 
 from .access import SESSION_COOKIE, Access, allowed_hosts, split
 from .config import Settings
-from .errors import BadRequestError, ConfigError, ForbiddenError, NotSignedInError, TooLargeError, send_error
+from .database import DatabaseUnavailable
+from .errors import (
+    AtlasError,
+    BadRequestError,
+    ConfigError,
+    ForbiddenError,
+    NotSignedInError,
+    TooLargeError,
+    send_error,
+)
 from .users import ThrottledError, User
 
 Scope = MutableMapping[str, Any]
@@ -75,7 +84,13 @@ class Gate:
         peer = (scope.get("client") or ("", 0))[0]
         if drop := self.access.untrusted_forwarding(headers, peer):  # no client sets the page's public address
             scope["headers"] = [(k, v) for k, v in scope["headers"] if k.decode("latin-1").lower() not in drop]
-        user = self.access.identify(headers, peer)
+        try:  # off the event loop: a database lookup (a server's round trip, or its timeout) holds no other request
+            from starlette.concurrency import run_in_threadpool
+
+            user = await run_in_threadpool(self.access.identify, headers, peer)
+        except AtlasError as exc:  # the database cannot be reached and the credential was not seen before: 503
+            await send_error(send, exc)
+            return
         scope.setdefault("state", {})["user"] = user
         browsing = scope["type"] == "http" and scope["method"] == "GET" and "text/html" in headers.get("accept", "")
         if user is None and not (path in PUBLIC or path.startswith(PUBLIC_PREFIXES)):
@@ -251,6 +266,9 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
             user = await run_in_threadpool(access.store.login, name, password, address)
         except ThrottledError as exc:
             return HTMLResponse(login_page(str(exc)), status_code=429)
+        except DatabaseUnavailable:
+            message = "Signing in is not possible for a moment (the database cannot be reached): try again shortly."
+            return HTMLResponse(login_page(message), status_code=503)
         if user is None:
             return HTMLResponse(login_page("Wrong user name or password."), status_code=401)
         response = RedirectResponse("/", status_code=303)

@@ -1,9 +1,13 @@
 """Accounts and roles: users, their courses, password and token checks, sessions and login throttling.
 
-One SQLite file holds it all (default `<index_dir>/users.sqlite3`, `ATLAS_QA_USERS_DB`), so every app replica that
-opens the same file sees the same users, sessions and failed-login counts (docs/deploy.md says why a file).
+They live in the accounts database (database.py): the SQLite file `users_db` by default, PostgreSQL when
+`ATLAS_QA_DATABASE_URL` is set, so every app replica sees the same users, sessions and failed-login counts.
 Passwords are hashed with bcrypt; API tokens and session ids are random 256-bit strings stored only as SHA-256
-hashes, so a copy of the file gives no one a way in.
+hashes, so a copy of the database gives no one a way in.
+
+While the database cannot be reached, a token or session this process saw in the last `REMEMBER_S` seconds still
+identifies its user (students keep asking through a database restart); signing in, and anything that changes
+accounts, fail with DatabaseUnavailable (503) until it is back.
 """
 
 from __future__ import annotations
@@ -12,15 +16,21 @@ import hashlib
 import json
 import re
 import secrets
-import sqlite3
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from . import database
+from .config import Settings
+from .database import DatabaseUnavailable, failures, known, sessions, tokens, upsert, users
 from .errors import AtlasError
-from .private import ensure_private
 
 ROLES = ("student", "instructor", "admin")
 MAX_FAILURES_PER_USER = 5  # failed logins per user name per window; the next attempts are refused until it passes
@@ -28,6 +38,8 @@ MAX_FAILURES_PER_ADDRESS = 20  # failed logins per client address per window
 MAX_FAILURES_PER_ACCOUNT = 50  # failed logins per user name from all addresses per window
 THROTTLE_WINDOW = 15 * 60  # seconds
 KNOWN_FOR = 90 * 24 * 3600  # an address a user signed in from stays theirs this long (seconds)
+REMEMBER_S = 15 * 60  # how long a seen token or session identifies its user while the database is down
+REMEMBERED = 10_000  # tokens and sessions remembered at most
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 
@@ -71,33 +83,33 @@ def _digest(secret: str) -> str:
 
 
 class UserStore:
-    """The users of a deployment, in one SQLite file shared by its app replicas."""
+    """The users of a deployment, in its accounts database (a SQLite file or PostgreSQL), shared by its replicas."""
 
-    def __init__(self, path: Path | str, rounds: int = 12) -> None:
-        self.path = Path(path)
+    def __init__(self, where: Path | str, rounds: int = 12) -> None:
+        """`where`: a database URL, or the path of a SQLite file."""
+        self.url = str(where) if "://" in str(where) else database.sqlite_url(where)
         self.rounds = rounds  # bcrypt's cost factor (2**12 rounds; tests use 4 to stay fast)
         self._dummy: bytes | None = None
+        self._seen: OrderedDict[str, tuple[User, float]] = OrderedDict()  # credential digest -> user, when seen
+        self._seen_lock = threading.Lock()
+
+    @classmethod
+    def for_settings(cls, settings: Settings) -> UserStore:
+        return cls(database.accounts_url(settings))
+
+    @property
+    def path(self) -> Path | None:
+        """The SQLite file, or None for a server database."""
+        return database.sqlite_path(self.url)
+
+    def _exists(self) -> bool:
+        """Whether there is anything to read (a SQLite file not made yet holds no users: reading does not make it)."""
+        return self.path is None or self.path.exists()
 
     @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        ensure_private(self.path)
-        db = sqlite3.connect(self.path, timeout=30)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(
-                "CREATE TABLE IF NOT EXISTS users (name TEXT PRIMARY KEY, role TEXT NOT NULL, courses TEXT NOT NULL,"
-                " password TEXT NOT NULL, created_at REAL NOT NULL);"
-                "CREATE TABLE IF NOT EXISTS tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_at REAL);"
-                "CREATE TABLE IF NOT EXISTS sessions (hash TEXT PRIMARY KEY, name TEXT NOT NULL, expires_at REAL);"
-                "CREATE TABLE IF NOT EXISTS failures (key TEXT NOT NULL, at REAL NOT NULL);"
-                "CREATE INDEX IF NOT EXISTS failures_key ON failures (key, at);"
-                "CREATE TABLE IF NOT EXISTS known (name TEXT NOT NULL, address TEXT NOT NULL, at REAL NOT NULL,"
-                " PRIMARY KEY (name, address));"
-            )
-            with db:
-                yield db
-        finally:
-            db.close()
+    def _db(self) -> Iterator[Connection]:
+        with database.connect(self.url) as db:
+            yield db
 
     # -- users -------------------------------------------------------------------------------------------------------
 
@@ -115,35 +127,38 @@ class UserStore:
             raise UserError("The password must be at most 72 bytes long (bcrypt's limit).")
         courses = tuple(dict.fromkeys(c for c in courses if c))
         hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(self.rounds)).decode()
+        row = {"name": name, "role": role, "courses": json.dumps(list(courses)), "password": hashed}
         with self._db() as db:
-            db.execute(
-                "INSERT OR REPLACE INTO users (name, role, courses, password, created_at) VALUES (?, ?, ?, ?, ?)",
-                (name, role, json.dumps(list(courses)), hashed, time.time()),
-            )
-            db.execute("DELETE FROM tokens WHERE name = ?", (name,))
-            db.execute("DELETE FROM sessions WHERE name = ?", (name,))
+            upsert(db, users, {**row, "created_at": time.time()})
+            self._sign_out(db, name)
         return User(name, role, courses)
 
     def remove(self, name: str) -> None:
         """Remove a user with their tokens and sessions."""
         with self._db() as db:
-            if db.execute("DELETE FROM users WHERE name = ?", (name,)).rowcount == 0:
+            if db.execute(sa.delete(users).where(users.c.name == name)).rowcount == 0:
                 raise UserError(f"No user named {name!r}.")
-            db.execute("DELETE FROM tokens WHERE name = ?", (name,))
-            db.execute("DELETE FROM sessions WHERE name = ?", (name,))
+            self._sign_out(db, name)
+
+    def _sign_out(self, db: Connection, name: str) -> None:
+        db.execute(sa.delete(tokens).where(tokens.c.name == name))
+        db.execute(sa.delete(sessions).where(sessions.c.name == name))
+        with self._seen_lock:
+            for digest in [d for d, (u, _) in self._seen.items() if u.name == name]:
+                del self._seen[digest]
 
     def get(self, name: str) -> User | None:
-        if not self.path.exists():
+        if not self._exists():
             return None
         with self._db() as db:
-            row = db.execute("SELECT name, role, courses FROM users WHERE name = ?", (name,)).fetchone()
+            row = db.execute(sa.select(users.c.name, users.c.role, users.c.courses).where(users.c.name == name)).first()
         return User(row[0], row[1], tuple(json.loads(row[2]))) if row else None
 
     def list(self) -> list[User]:
-        if not self.path.exists():
+        if not self._exists():
             return []
         with self._db() as db:
-            rows = db.execute("SELECT name, role, courses FROM users ORDER BY name").fetchall()
+            rows = db.execute(sa.select(users.c.name, users.c.role, users.c.courses).order_by(users.c.name)).all()
         return [User(n, r, tuple(json.loads(c))) for n, r, c in rows]
 
     def any(self) -> bool:
@@ -152,9 +167,10 @@ class UserStore:
 
     # -- passwords, with throttling ---------------------------------------------------------------------------------
     #
-    # Each attempt takes its place in the failure counts *before* bcrypt runs, in one write transaction (BEGIN
-    # IMMEDIATE: replicas sharing the file queue on it), and gives it back if the password was right: however many
-    # attempts arrive at once, no more than the limits reach the password check. Three counts, per window:
+    # Each attempt takes its place in the failure counts *before* bcrypt runs, in one write transaction (replicas
+    # take turns: SQLite's write lock, taken by the first statement, a DELETE; PostgreSQL's lock on the table), and
+    # gives it back if the password was right: however many attempts arrive at once, on however many replicas, no
+    # more than the limits reach the password check. Three counts, per window:
     #   - this account from this address (MAX_FAILURES_PER_USER): guessing one account from one place;
     #   - this address, any account (MAX_FAILURES_PER_ADDRESS): spraying names from one place;
     #   - this account, any address (MAX_FAILURES_PER_ACCOUNT): guessing one account from many places.
@@ -168,49 +184,54 @@ class UserStore:
         now = time.time() if now is None else now
         pair, account, place = _failure_keys(name, address)
         with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")
-            db.execute("DELETE FROM failures WHERE at < ?", (now - THROTTLE_WINDOW,))
+            if db.dialect.name == "postgresql":
+                db.execute(sa.text("LOCK TABLE failures IN SHARE ROW EXCLUSIVE MODE"))
+            db.execute(sa.delete(failures).where(failures.c.at < now - THROTTLE_WINDOW))
             count = {
-                k: db.execute("SELECT COUNT(*) FROM failures WHERE key = ?", (k,)).fetchone()[0]
+                k: db.execute(sa.select(sa.func.count()).where(failures.c.key == k)).scalar_one()
                 for k in (pair, account, place)
             }
-            known = db.execute(
-                "SELECT 1 FROM known WHERE name = ? AND address = ? AND at > ?", (name, address, now - KNOWN_FOR)
-            ).fetchone()
+            seen_here = db.execute(
+                sa.select(known.c.at).where(
+                    known.c.name == name, known.c.address == address, known.c.at > now - KNOWN_FOR
+                )
+            ).first()
             if count[pair] >= MAX_FAILURES_PER_USER or (
-                not known and (count[place] >= MAX_FAILURES_PER_ADDRESS or count[account] >= MAX_FAILURES_PER_ACCOUNT)
+                not seen_here
+                and (count[place] >= MAX_FAILURES_PER_ADDRESS or count[account] >= MAX_FAILURES_PER_ACCOUNT)
             ):
                 raise ThrottledError(
                     "Too many failed sign-ins: wait 15 minutes and try again (or ask an administrator to unlock the "
                     "account)."
                 )
             reserved = [
-                db.execute("INSERT INTO failures (key, at) VALUES (?, ?)", (k, now)).lastrowid
+                db.execute(sa.insert(failures).values(key=k, at=now).returning(failures.c.id)).scalar_one()
                 for k in (pair, account, place)
             ]
-            row = db.execute("SELECT password FROM users WHERE name = ?", (name,)).fetchone()
+            row = db.execute(sa.select(users.c.password).where(users.c.name == name)).first()
         if self._dummy is None:
             self._dummy = bcrypt.hashpw(b"-", bcrypt.gensalt(self.rounds))
         stored = row[0].encode() if row else self._dummy  # an unknown name costs the same check
         if not (bcrypt.checkpw(password.encode()[:72], stored) and row):
             return None  # the reserved failures stay counted
         with self._db() as db:
-            db.executemany("DELETE FROM failures WHERE rowid = ?", [(r,) for r in reserved])
-            db.execute("DELETE FROM failures WHERE key = ?", (pair,))
-            db.execute("INSERT OR REPLACE INTO known (name, address, at) VALUES (?, ?, ?)", (name, address, now))
+            db.execute(sa.delete(failures).where(failures.c.id.in_(reserved) | (failures.c.key == pair)))
+            upsert(db, known, {"name": name, "address": address, "at": now})
         return self.get(name)
 
     def unlock(self, name: str, address: str = "") -> int:
         """Forget the failed sign-ins of `name` (and of `address`, if given); returns how many were forgotten."""
         _, account, place = _failure_keys(name, address)
+        prefix = f"pair:{name}\n"
         with self._db() as db:
-            prefix = f"pair:{name}\n"
             n = db.execute(
-                "DELETE FROM failures WHERE key = ? OR substr(key, 1, ?) = ?", (account, len(prefix), prefix)
+                sa.delete(failures).where(
+                    (failures.c.key == account) | (sa.func.substr(failures.c.key, 1, len(prefix)) == prefix)
+                )
             ).rowcount
             if address:
-                n += db.execute("DELETE FROM failures WHERE key = ?", (place,)).rowcount
-        return n
+                n += db.execute(sa.delete(failures).where(failures.c.key == place)).rowcount
+        return int(n)
 
     # -- API tokens and sessions -------------------------------------------------------------------------------------
 
@@ -220,36 +241,59 @@ class UserStore:
             raise UserError(f"No user named {name!r}.")
         token = "aq_" + secrets.token_urlsafe(32)
         with self._db() as db:
-            db.execute("DELETE FROM tokens WHERE name = ?", (name,))
-            db.execute(
-                "INSERT INTO tokens (hash, name, created_at) VALUES (?, ?, ?)", (_digest(token), name, time.time())
-            )
+            db.execute(sa.delete(tokens).where(tokens.c.name == name))
+            db.execute(sa.insert(tokens).values(hash=_digest(token), name=name, created_at=time.time()))
         return token
 
     def for_token(self, token: str) -> User | None:
-        return self._lookup("SELECT name FROM tokens WHERE hash = ?", (_digest(token),))
+        digest = _digest(token)
+        return self._identify(digest, sa.select(tokens.c.name).where(tokens.c.hash == digest))
 
     def new_session(self, name: str, seconds: float) -> str:
         """A new session id for `name`, valid for `seconds`."""
         sid = secrets.token_urlsafe(32)
         with self._db() as db:
-            db.execute("DELETE FROM sessions WHERE expires_at < ?", (time.time(),))
-            db.execute(
-                "INSERT INTO sessions (hash, name, expires_at) VALUES (?, ?, ?)",
-                (_digest(sid), name, time.time() + seconds),
-            )
+            db.execute(sa.delete(sessions).where(sessions.c.expires_at < time.time()))
+            db.execute(sa.insert(sessions).values(hash=_digest(sid), name=name, expires_at=time.time() + seconds))
         return sid
 
     def for_session(self, sid: str) -> User | None:
-        return self._lookup("SELECT name FROM sessions WHERE hash = ? AND expires_at > ?", (_digest(sid), time.time()))
+        digest = _digest(sid)
+        found = sa.select(sessions.c.name).where(sessions.c.hash == digest, sessions.c.expires_at > time.time())
+        return self._identify(digest, found)
 
     def end_session(self, sid: str) -> None:
+        digest = _digest(sid)
+        with self._seen_lock:
+            self._seen.pop(digest, None)
         with self._db() as db:
-            db.execute("DELETE FROM sessions WHERE hash = ?", (_digest(sid),))
+            db.execute(sa.delete(sessions).where(sessions.c.hash == digest))
 
-    def _lookup(self, sql: str, args: tuple[object, ...]) -> User | None:
-        if not self.path.exists():
+    def _identify(self, digest: str, query: sa.Select[tuple[str]]) -> User | None:
+        """The user a credential names; the one this process last saw for it while the database cannot be reached."""
+        if not self._exists():
             return None
-        with self._db() as db:
-            row = db.execute(sql, args).fetchone()
-        return self.get(row[0]) if row else None
+        try:
+            with self._db() as db:
+                row = db.execute(query).first()
+                user = None
+                if row:
+                    found = db.execute(
+                        sa.select(users.c.name, users.c.role, users.c.courses).where(users.c.name == row[0])
+                    ).first()
+                    user = User(found[0], found[1], tuple(json.loads(found[2]))) if found else None
+        except DatabaseUnavailable:
+            with self._seen_lock:
+                remembered = self._seen.get(digest)
+            if remembered and time.time() - remembered[1] < REMEMBER_S:
+                return remembered[0]
+            raise
+        with self._seen_lock:
+            if user is None:
+                self._seen.pop(digest, None)
+            else:
+                self._seen[digest] = (user, time.time())
+                self._seen.move_to_end(digest)
+                while len(self._seen) > REMEMBERED:
+                    self._seen.popitem(last=False)
+        return user

@@ -1,24 +1,25 @@
 """The question log: every question asked in a course, who asked (a pseudonym), what was searched and cited, how it
-was rated, and the question's embedding; one SQLite file that every app replica opens.
+was rated, and the question's embedding; in the database every app replica uses (database.py).
 
-Storage: `Settings.log_db` (default `questions.sqlite3` beside the users db, which replicas already share; see
-docs/insight-storage.md for why not a Chroma collection: measured there). One row per answer: time, course,
-pseudonym, the question as typed and as searched, refused, follow-up, cited pages, passages and works (JSON), rating,
-comment, the answer and its citations (JSON) and the searched question's vector (float32 bytes, reused from
-retrieval). WAL mode: readers never wait for a writer.
+Storage: the SQLite file `Settings.log_db` (default `questions.sqlite3` beside the users db), or PostgreSQL when
+`Settings.database_url` is set (docs/insight-storage.md says why not a Chroma collection: measured there). One row
+per answer: time, course, pseudonym, the question as typed and as searched, refused, follow-up, cited pages, passages
+and works (JSON), rating, comment, the answer and its citations (JSON) and the searched question's vector (float32
+bytes, reused from retrieval). SQLite runs in WAL mode: readers never wait for a writer.
 
 Writes go through one background thread per log (an ask returns before its row is written, in the order made);
 `flush()` waits for them and `close()` is called on shutdown. A process killed hard loses the rows of its last few
 milliseconds, never the file: each row is one committed transaction.
 
-A log that cannot be written (read-only, `chattr +i`, a full disk) loses nothing while the app runs: the writes are
+A log that cannot be written (PostgreSQL stopped or unreachable, a read-only file, `chattr +i`, a full disk) loses
+nothing while the app runs: the writes are
 kept in memory, in order, and tried again every `RETRY_SECONDS` and with each new write, and `health()` says so in
 one sentence (the Insight view and `GET /api/v1/insights` show it; the server's log has a line when it starts and
 when it ends). A log file deleted while serving is noticed before the next read or write (its inode changed):
 records go into a new file instead of the deleted one, and `health()` says what happened.
 
 Students are pseudonymous: `student` is HMAC-SHA256(key, user name), hex, 16 digits; the key is `Settings.log_key`
-or the file `log.key` beside the users db, created on first use (replicas share it as they share the users db).
+or else kept in the accounts database, made on first use (replicas share it as they share the accounts).
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import logging
 import os
 import queue
 import re
-import sqlite3
 import threading
 import time
 import uuid
@@ -39,32 +39,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 
+from .. import database
 from ..config import Settings
+from ..database import DatabaseUnavailable, answers, questions, upsert
 from ..errors import AtlasError
-from ..private import ensure_private
 from .entry import DAY, NO_RATING, LogEntry, entry_from_row
 from .pseudonyms import log_key, pseudonym
 
 log = logging.getLogger(__name__)
 
 READ_BATCH = 900  # ids per SQL statement (under SQLite's 999 variables)
+CANNOT_WRITE = (DatabaseUnavailable, OSError)  # the log cannot be written now: records wait in memory
 RETRY_SECONDS = 5.0  # how often writes kept in memory are tried again while the log cannot be written
 MAX_KEPT = 100_000  # writes kept in memory at most while the log cannot be written (then the oldest are dropped)
-COLUMNS = "id, t, student, question, searched, refused, follow_up, pages, passages, works, helpful, comment"
+COLUMNS = [
+    questions.c[name]
+    for name in ("id", "t", "student", "question", "searched", "refused", "follow_up", "pages", "passages", "works")
+    + ("helpful", "comment")
+]
 _STOP = object()
-
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS questions (
-    id TEXT PRIMARY KEY, course TEXT NOT NULL, t REAL NOT NULL, student TEXT NOT NULL, question TEXT NOT NULL,
-    searched TEXT NOT NULL, refused INTEGER NOT NULL, follow_up INTEGER NOT NULL, pages TEXT NOT NULL,
-    passages TEXT NOT NULL, works TEXT NOT NULL, helpful INTEGER NOT NULL DEFAULT -1, comment TEXT NOT NULL DEFAULT '',
-    rated_at REAL);
-CREATE INDEX IF NOT EXISTS questions_by_time ON questions (course, t);
-CREATE TABLE IF NOT EXISTS answers (id TEXT PRIMARY KEY, answer TEXT NOT NULL, vector BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS imports (course TEXT PRIMARY KEY, rows INTEGER NOT NULL, at REAL NOT NULL);
-"""
 
 
 class QuestionLog:
@@ -80,7 +76,9 @@ class QuestionLog:
         key: bytes | None = None,
     ) -> None:
         self.settings = settings
-        self.path = Path(settings.log_db)  # type: ignore[arg-type]
+        self.url = database.log_url(settings)
+        self.path = database.sqlite_path(self.url)  # None on a server database
+        self.where = str(self.path) if self.path else database.describe(self.url)
         self.embed = embed
         self.days = settings.log_days
         self._key = key
@@ -88,12 +86,11 @@ class QuestionLog:
         self._lock = threading.RLock()
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
-        self._local = threading.local()
+        self._file: tuple[int, int] | None = None  # the SQLite file in use (device, inode)
         self._kept: deque[Callable[[], None]] = deque()  # writes not stored yet, oldest first (the writer's own)
         self._problem = ""  # why the log cannot be written now ("" when it can)
         self._notice = ""  # what happened to the log file while serving (deleted)
         self._dropped = 0  # writes dropped past MAX_KEPT
-        self._epoch = 0  # raised when the log becomes writable again: connections opened before are opened anew
 
     @classmethod
     def open(cls, settings: Settings, atlas: Any = None) -> QuestionLog:
@@ -114,31 +111,19 @@ class QuestionLog:
 
     # -- storage ----------------------------------------------------------------------------------------------------
     @contextmanager
-    def db(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection, in one transaction (committed at the end of the block). Connections stay open:
-        closing the last one checkpoints the WAL to disk, ~11 ms a write when each write opened its own."""
+    def db(self) -> Iterator[Connection]:
+        """A connection in one transaction (committed at the end of the block); DatabaseUnavailable when the log cannot
+        be reached or written. Connections are pooled: closing the last SQLite one checkpoints the WAL to disk, ~11 ms
+        a write when each write opened its own."""
         self._check_file()
-        db = getattr(self._local, "db", None)
-        if db is None:
-            ensure_private(self.path)
-            db = sqlite3.connect(self.path, timeout=30)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")  # WAL: a power loss may lose the last commits, never the file
-            self._local.db, self._local.file, self._local.epoch = db, _file_id(self.path), self._epoch
-        with db:
+        with database.connect(self.url) as db:
+            if self.path is not None and self._file is None:
+                self._file = _file_id(self.path)
             yield db
 
     def _check_file(self) -> None:
-        """Notice that the log file this thread has open was deleted or replaced: open the file now there. A
-        connection opened while the log could not be written is opened anew once it can (SQLite opened it read-only,
-        and a read-only reader of a WAL file may not see what is written later)."""
-        db = getattr(self._local, "db", None)
-        if db is None:
-            return
-        if self._local.epoch != self._epoch:
-            self._reconnect()
-            return
-        if _file_id(self.path) == self._local.file:
+        """Notice that the SQLite file in use was deleted or replaced: open the file now there."""
+        if self.path is None or self._file is None or _file_id(self.path) == self._file:
             return
         self._reconnect()
         with self._lock:
@@ -151,11 +136,10 @@ class QuestionLog:
         log.warning("%s", self._notice)
 
     def _reconnect(self) -> None:
-        """Close this thread's connection (the next use opens the file again: a read-only one may be writable now)."""
-        db = getattr(self._local, "db", None)
-        self._local.db = None
-        if db is not None:
-            db.close()
+        """Close the pooled connections (the next use connects again: a file opened read-only may be writable now,
+        and a read-only reader of a WAL file may not see what is written later)."""
+        self._file = None
+        database.forget(self.url)
 
     def health(self) -> str:
         """One sentence when the log cannot be written (its records are kept in memory meanwhile) or its file was
@@ -178,16 +162,16 @@ class QuestionLog:
             from ..store.client import collection_name
 
             collection_name(course)  # the same rule for course names as the index
-            with self.db() as db:
-                db.executescript(SCHEMA)
+            with self.db():
+                pass  # the schema is made or upgraded as the database is opened
             self._ready.add(course)
             from .migrate import import_feedback
 
             import_feedback(self, course)
             try:
-                self._delete(course, _where(None, time.time() - self.days * DAY, None, False))
-            except sqlite3.OperationalError:  # a log that cannot be written can still be read; expired rows wait
-                log.warning("expired question-log records not deleted: %s cannot be written", self.path)
+                self._delete(_where(course, None, time.time() - self.days * DAY, None, False))
+            except DatabaseUnavailable:  # a log that cannot be written can still be read; expired rows wait
+                log.warning("expired question-log records not deleted: %s cannot be written", self.where)
 
     # -- writing ----------------------------------------------------------------------------------------------------
     def record(
@@ -227,12 +211,14 @@ class QuestionLog:
             self._queue.join()
 
     def close(self) -> None:
-        """Store what is pending and stop the writer (the log can still be used: a new writer starts)."""
+        """Store what is pending, stop the writer and close the connections (the log can still be used: a new writer
+        starts, and connections are opened again)."""
         with self._lock:
             thread, self._thread = self._thread, None
         if thread is not None:
             self._queue.put(_STOP)
             thread.join()
+        self._reconnect()
 
     def _submit(self, job: Callable[[], None]) -> None:
         with self._lock:
@@ -271,11 +257,11 @@ class QuestionLog:
         while self._kept:
             try:
                 self._kept[0]()
-            except (sqlite3.OperationalError, OSError) as exc:
+            except CANNOT_WRITE as exc:
                 self._reconnect()
                 first = not self._problem
                 with self._lock:
-                    self._problem = f"The question log {self.path} cannot be written ({exc})"
+                    self._problem = f"The question log {self.where} cannot be written ({_reason(exc)})"
                 if first:
                     log.warning("%s", self.health())
                 return
@@ -286,8 +272,8 @@ class QuestionLog:
         if self._problem:
             with self._lock:
                 self._problem, self._dropped = "", 0
-                self._epoch += 1
-            log.warning("The question log %s can be written again: every kept record is stored.", self.path)
+            self._reconnect()
+            log.warning("The question log %s can be written again: every kept record is stored.", self.where)
 
     def _write(
         self,
@@ -317,19 +303,19 @@ class QuestionLog:
         heavy = (rid, answer_document(answer), np.asarray(vector, dtype=np.float32).tobytes())
         self.ready(course)
         with self.db() as db:  # one transaction: both rows or neither
-            db.execute(
-                f"INSERT OR REPLACE INTO questions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                list(row.values()),
-            )
-            db.execute("INSERT OR REPLACE INTO answers (id, answer, vector) VALUES (?, ?, ?)", heavy)
+            upsert(db, questions, row)
+            upsert(db, answers, dict(zip(("id", "answer", "vector"), heavy)))
 
     def _rate(self, course: str, rid: str, helpful: bool | None, comment: str | None) -> None:
         self.ready(course)
+        changes: dict[str, Any] = {"rated_at": time.time()}
+        if helpful is not None:
+            changes["helpful"] = int(helpful)
+        if comment is not None:
+            changes["comment"] = comment
         with self.db() as db:
             found = db.execute(
-                "UPDATE questions SET helpful = COALESCE(?, helpful), comment = COALESCE(?, comment), rated_at = ?"
-                " WHERE id = ? AND course = ?",
-                (None if helpful is None else int(helpful), comment, time.time(), rid, course),
+                sa.update(questions).where(questions.c.id == rid, questions.c.course == course).values(changes)
             ).rowcount
         if not found:
             log.warning("rating of an unknown question-log record %s in %s ignored", rid, course)
@@ -360,7 +346,7 @@ class QuestionLog:
             return rid
         try:
             write()
-        except (sqlite3.OperationalError, OSError):
+        except CANNOT_WRITE:
             self._reconnect()
             self._submit(write)  # kept in memory by the writer, which says why
         return rid
@@ -378,49 +364,46 @@ class QuestionLog:
         """The course's records from `since` (inclusive) to `until` (exclusive), oldest first; `rated_only`: the rated
         ones; `missed_only`: the refused and thumbs-down ones (what gaps are made of)."""
         self.ready(course)
-        where, values = _where(since, until, student, rated_only)
+        where = _where(course, since, until, student, rated_only)
         if missed_only:
-            where += " AND (refused OR helpful = 0)"
+            where = where & ((questions.c.refused != 0) | (questions.c.helpful == 0))
         with self.db() as db:
-            rows = db.execute(
-                f"SELECT {COLUMNS} FROM questions WHERE course = ? AND {where} ORDER BY t, rowid", (course, *values)
-            ).fetchall()
+            rows = db.execute(sa.select(*COLUMNS).where(where).order_by(questions.c.t, questions.c.id)).all()
         return [entry_from_row(course, row) for row in rows]
 
     def vectors(self, course: str, ids: Sequence[str]) -> np.ndarray:
         """The question vectors of records `ids`, in that order (rows of a float32 matrix)."""
-        found = dict(self._by_ids(course, "a.vector", ids))
+        found = dict(self._by_ids(course, answers.c.vector, ids))
         if not found:
             return np.zeros((0, 0), dtype=np.float32)
         return np.stack([np.frombuffer(found[i], dtype=np.float32) for i in ids])
 
     def details(self, course: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """Record id -> {"answer", "citations", "closest_pages"} (the heavy fields)."""
-        return {i: json.loads(doc) for i, doc in self._by_ids(course, "a.answer", ids)}
+        return {i: json.loads(doc) for i, doc in self._by_ids(course, answers.c.answer, ids)}
 
-    def _by_ids(self, course: str, column: str, ids: Sequence[str]) -> list[tuple[str, Any]]:
+    def _by_ids(self, course: str, column: sa.ColumnElement[Any], ids: Sequence[str]) -> list[tuple[str, Any]]:
         self.ready(course)
         out: list[tuple[str, Any]] = []
         with self.db() as db:
             for i in range(0, len(ids), READ_BATCH):
                 chunk = list(ids[i : i + READ_BATCH])
-                marks = ", ".join("?" * len(chunk))
-                sql = (  # by the primary key; the heavy columns live in `answers`, so the counts never scan them
-                    f"SELECT q.id, q.course, {column} FROM questions AS q LEFT JOIN answers AS a ON a.id = q.id"
-                    f" WHERE q.id IN ({marks})"
+                # by the primary key; the heavy columns live in `answers`, so the counts never scan them
+                found = sa.select(questions.c.id, questions.c.course, column).select_from(
+                    questions.outerjoin(answers, answers.c.id == questions.c.id)
                 )
-                out += [(i, value) for i, c, value in db.execute(sql, chunk) if c == course]
+                out += [(i, value) for i, c, value in db.execute(found.where(questions.c.id.in_(chunk))) if c == course]
         return out
 
     def student_of(self, course: str, rid: str) -> str | None:
         """The pseudonym that asked record `rid` ("" unknown), or None when the course has no such record."""
-        found = self._by_ids(course, "q.student", [rid])
+        found = self._by_ids(course, questions.c.student, [rid])
         return str(found[0][1]) if found else None
 
     def count(self, course: str) -> int:
         self.ready(course)
         with self.db() as db:
-            return int(db.execute("SELECT count(*) FROM questions WHERE course = ?", (course,)).fetchone()[0])
+            return int(db.execute(sa.select(sa.func.count()).where(questions.c.course == course)).scalar_one())
 
     # -- data requests ----------------------------------------------------------------------------------------------
     def purge(self, course: str, before: float | None = None, student: str | None = None) -> int:
@@ -429,23 +412,19 @@ class QuestionLog:
             raise AtlasError("Say what to purge: --before DATE and/or --student ID.")
         self.flush()
         self.ready(course)
-        return self._delete(course, _where(None, before, student, False))
+        return self._delete(_where(course, None, before, student, False))
 
-    def _delete(self, course: str, where: tuple[str, list[Any]]) -> int:
-        values = (course, *where[1])
+    def _delete(self, where: sa.ColumnElement[bool]) -> int:
         with self.db() as db:
-            db.execute(
-                f"DELETE FROM answers WHERE id IN (SELECT id FROM questions WHERE course = ? AND {where[0]})", values
-            )
-            return int(db.execute(f"DELETE FROM questions WHERE course = ? AND {where[0]}", values).rowcount)
+            db.execute(sa.delete(answers).where(answers.c.id.in_(sa.select(questions.c.id).where(where))))
+            return int(db.execute(sa.delete(questions).where(where)).rowcount)
 
     def courses(self) -> list[str]:
         """Courses that have questions in this log."""
-        if not self.path.exists():
+        if self.path is not None and not self.path.exists():
             return []
         with self.db() as db:
-            db.executescript(SCHEMA)
-            return [c for (c,) in db.execute("SELECT DISTINCT course FROM questions ORDER BY course")]
+            return list(db.execute(sa.select(questions.c.course).distinct().order_by(questions.c.course)).scalars())
 
     def resolve_student(self, who: str, course: str) -> str:
         """The pseudonym a data request names: `name:NAME`, `pseudonym:ID`, or either bare. A bare 16 hex digits is
@@ -472,8 +451,8 @@ class QuestionLog:
         self.ready(course)
         with self.db() as db:
             found = db.execute(
-                "SELECT 1 FROM questions WHERE course = ? AND student = ? LIMIT 1", (course, student)
-            ).fetchone()
+                sa.select(questions.c.id).where(questions.c.course == course, questions.c.student == student).limit(1)
+            ).first()
         return found is not None
 
 
@@ -486,13 +465,22 @@ def _file_id(path: Path) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _where(since: float | None, until: float | None, student: str | None, rated: bool) -> tuple[str, list[Any]]:
-    """An SQL condition and its values (always a condition: "1" for everything)."""
-    clauses, values = ["1"], []
-    for clause, value in (("t >= ?", since), ("t < ?", until), ("student = ?", student or None)):
-        if value is not None:
-            clauses.append(clause)
-            values.append(value)
+def _where(
+    course: str, since: float | None, until: float | None, student: str | None, rated: bool
+) -> sa.ColumnElement[bool]:
+    """The condition that picks the course's records in a period, of a student, rated."""
+    clauses = [questions.c.course == course]
+    if since is not None:
+        clauses.append(questions.c.t >= since)
+    if until is not None:
+        clauses.append(questions.c.t < until)
+    if student:
+        clauses.append(questions.c.student == student)
     if rated:
-        clauses.append("helpful >= 0")
-    return " AND ".join(clauses), values
+        clauses.append(questions.c.helpful >= 0)
+    return sa.and_(*clauses)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a write failed, in the database's (or the file system's) own words."""
+    return str(getattr(exc, "reason", exc))

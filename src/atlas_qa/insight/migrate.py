@@ -14,6 +14,9 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
+from ..database import imports, upsert
 from ..types import answer_from_json
 
 FILENAME = "feedback.sqlite3"
@@ -42,7 +45,7 @@ def legacy_ratings(path: Path, course: str) -> list[dict[str, Any]]:
 def import_feedback(log: Any, course: str) -> int:
     """Import the course's old ratings into `log` once; returns how many were imported now."""
     with log.db() as db:
-        if db.execute("SELECT 1 FROM imports WHERE course = ?", (course,)).fetchone():
+        if db.execute(sa.select(imports.c.course).where(imports.c.course == course)).first():
             return 0
     rows = legacy_ratings(Path(log.settings.index_dir) / FILENAME, course)
     vectors = log.embed([r["asked"] or r["question"] for r in rows]) if rows else []
@@ -68,7 +71,5 @@ def import_feedback(log: Any, course: str) -> int:
             vector=vector,
         )
     with log.db() as db:
-        db.execute(
-            "INSERT OR IGNORE INTO imports (course, rows, at) VALUES (?, ?, ?)", (course, len(rows), time.time())
-        )
+        upsert(db, imports, {"course": course, "rows": len(rows), "at": time.time()}, replace=False)
     return len(rows)

@@ -1,19 +1,19 @@
-"""Students' pseudonyms in the question log: a keyed hash of the user name, and the key kept beside the users db."""
+"""Students' pseudonyms in the question log: a keyed hash of the user name; the key is in the accounts database."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
-import os
-import secrets
-import time
-from pathlib import Path
+from secrets import token_hex
 
+import sqlalchemy as sa
+
+from .. import database
 from ..config import Settings
-from ..errors import AtlasError
-from ..private import create_private
+from ..database import secrets, upsert
 
-KEY_FILE = "log.key"
+KEY_NAME = "log_key"  # its row in `secrets`
+KEY_FILE = "log.key"  # where earlier releases kept it, beside the accounts file
 
 
 def pseudonym(key: bytes, name: str) -> str:
@@ -27,18 +27,19 @@ def student_label(student: str) -> str:
 
 
 def log_key(settings: Settings) -> bytes:
-    """The pseudonym key: `settings.log_key`, else `log.key` beside the users db (made once, readable by us only)."""
+    """The pseudonym key: `settings.log_key`, else the one in the accounts database (`secrets`), made once: taken
+    from the file `log.key` beside a SQLite accounts file of an earlier release (the same pseudonyms), else new.
+    Replicas starting together agree: the first one stored wins, the others read it."""
     if settings.log_key:
         return settings.log_key.encode("utf-8")
-    path = Path(settings.users_db or settings.index_dir).parent / KEY_FILE  # type: ignore[arg-type]
-    fd = create_private(path)
-    if fd is None:
-        for _ in range(50):  # another process may be writing it this very moment
-            text = path.read_text(encoding="ascii").strip()
-            if text:
-                return text.encode("ascii")
-            time.sleep(0.02)
-        raise AtlasError(f"The question-log key file {path} is empty: delete it to make a new one.") from None
-    with os.fdopen(fd, "w", encoding="ascii") as handle:
-        handle.write(secrets.token_hex(32))
-    return path.read_text(encoding="ascii").strip().encode("ascii")
+    url = database.accounts_url(settings)
+    with database.connect(url) as db:
+        found = db.execute(sa.select(secrets.c.value).where(secrets.c.name == KEY_NAME)).scalar()
+    if found:
+        return str(found).encode("ascii")
+    path = database.sqlite_path(url)
+    earlier = path.parent / KEY_FILE if path is not None else None
+    value = earlier.read_text(encoding="ascii").strip() if earlier and earlier.exists() else ""
+    with database.connect(url) as db:
+        upsert(db, secrets, {"name": KEY_NAME, "value": value or token_hex(32)}, replace=False)
+        return str(db.execute(sa.select(secrets.c.value).where(secrets.c.name == KEY_NAME)).scalar_one()).encode()

@@ -132,12 +132,12 @@ def build_insights(
 
 
 def staff_pseudonyms(atlas: Any, log: QuestionLog) -> frozenset[str]:
-    """The pseudonyms of the deployment's instructors and admins (its accounts file): they try the app too, and
+    """The pseudonyms of the deployment's instructors and admins (its accounts database): they try the app too, and
     their questions count, but they are not students. (Staff signed in by a proxy, with no account, cannot be told.)"""
     from ..users import UserStore
 
-    path = getattr(getattr(atlas, "settings", None), "users_db", None)
-    users = UserStore(path).list() if path else []
+    settings = getattr(atlas, "settings", None)
+    users = UserStore.for_settings(settings).list() if settings is not None else []
     return frozenset(log.student(u.name) for u in users if u.role != "student")
 
 

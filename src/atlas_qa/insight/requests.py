@@ -13,7 +13,7 @@ def user_names(log: QuestionLog, settings: Settings) -> dict[str, str]:
     """Pseudonym -> user name of every account (for an admin who turned `log_show_names` on)."""
     from ..users import UserStore
 
-    return {log.student(u.name): u.name for u in UserStore(settings.users_db or "users.sqlite3").list()}
+    return {log.student(u.name): u.name for u in UserStore.for_settings(settings).list()}
 
 
 def export(
