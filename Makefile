@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export ANONYMIZED_TELEMETRY := False
 export GRADIO_ANALYTICS_ENABLED := False
 
-.PHONY: run test check lint install ingest clean chromium screenshots axe
+.PHONY: run test check lint install ingest clean chromium postgresql screenshots axe
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ ingest: $(STAMP)
 run: $(STAMP)
 	$(BIN)/atlas-qa serve
 
-test: $(STAMP) chromium axe lint
+test: $(STAMP) chromium postgresql axe lint
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 # Lint, format and types (part of `make test`): ruff over the Python code, mypy over src/ (settings in pyproject.toml).
@@ -49,6 +49,16 @@ chromium:
 			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 		else \
 			echo "$(CHROMIUM) is missing: the browser tests will be skipped (sudo apt-get install -y chromium)"; \
+		fi; \
+	fi
+
+# The PostgreSQL tests start a throwaway cluster from Debian's server binaries (tests/postgres.py); installed if missing.
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+		else \
+			echo "PostgreSQL's server is missing: its tests will be skipped (sudo apt-get install -y postgresql)"; \
 		fi; \
 	fi
 

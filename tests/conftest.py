@@ -10,6 +10,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,3 +115,41 @@ def real_atlas(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     atlas = Atlas(Settings(index_dir=index_dir, corpus=root, chroma_url=url, cache_dir=cache))
     atlas.ingest()
     return atlas
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Any]:
+    """A throwaway PostgreSQL server for the session (tests/postgres.py); skipped where Debian's server is missing,
+    except in CI."""
+    from tests.postgres import Cluster, server_bin
+
+    found = server_bin()
+    if found is None:
+        if os.environ.get("CI"):
+            pytest.fail("PostgreSQL's server is not installed: `make test` installs Debian's postgresql package.")
+        pytest.skip("PostgreSQL's server is not installed (apt-get install postgresql)")
+    cluster = Cluster(found)
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture
+def pg_cluster_own(pg_cluster: Any) -> Iterator[Any]:
+    """A PostgreSQL server of this test's own (a test that stops its server leaves the session's alone)."""
+    from tests.postgres import Cluster
+
+    cluster = Cluster(pg_cluster.bin)
+    yield cluster
+    cluster.close()
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Any) -> str:
+    """A new, empty PostgreSQL database for one test."""
+    return str(pg_cluster.new_database())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Run a test on each database: "" (the SQLite files under tmp_path) or a fresh PostgreSQL database's URL."""
+    return "" if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))

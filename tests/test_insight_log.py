@@ -28,15 +28,24 @@ def _log(settings: Settings) -> QuestionLog:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
+    """The SQLite files (tests of the files themselves)."""
     return Settings(index_dir=tmp_path / "index")
+
+
+@pytest.fixture
+def db_settings(tmp_path, backend, monkeypatch) -> Settings:
+    """Each database in turn: the SQLite files, then PostgreSQL (for the CLI too, through the environment)."""
+    if backend:
+        monkeypatch.setenv("ATLAS_QA_DATABASE_URL", backend)
+    return Settings(index_dir=tmp_path / "index", database_url=backend)
 
 
 def test_students_are_keyed_hashes_and_names_are_never_stored(settings, tmp_path):
     log = _log(settings)
     log.record("default", "alice", _answer(), "What did he say?", follow_up=True)
     log.close()
-    key_file = tmp_path / "index" / "log.key"
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600  # beside the users db, readable by us only
+    accounts = tmp_path / "index" / "users.sqlite3"  # the key lives in the accounts database, readable by us only
+    assert stat.S_IMODE(accounts.stat().st_mode) == 0o600 and not (tmp_path / "index" / "log.key").exists()
     [e] = _log(settings).entries("default")
     assert e.student == pseudonym(log_key(settings), "alice") != pseudonym(b"another key", "alice")
     assert len(e.student) == 16 and student_label(e.student) == f"student {e.student[:4]}"
@@ -64,7 +73,7 @@ def test_the_log_and_its_key_are_readable_by_their_owner_only(settings):
         log.close()
     finally:
         os.umask(old)
-    assert {"questions.sqlite3", "questions.sqlite3-wal", "log.key"} <= set(files)
+    assert {"questions.sqlite3", "questions.sqlite3-wal", "users.sqlite3"} <= set(files)
     assert files == dict.fromkeys(files, 0o600)
 
 
@@ -90,8 +99,8 @@ def test_a_log_deleted_while_serving_is_noticed_and_records_go_to_a_new_file(set
     log.close()
 
 
-def test_writes_are_in_order_and_a_rating_lands_on_its_record(settings):
-    log = _log(settings)
+def test_writes_are_in_order_and_a_rating_lands_on_its_record(db_settings):
+    log = _log(db_settings)
     rid = log.record("default", "bob", _answer(refused=True), "Where is the cafeteria?")
     log.rate("default", rid, False)
     log.rate("default", rid, comment="Please add it")
@@ -103,21 +112,21 @@ def test_writes_are_in_order_and_a_rating_lands_on_its_record(settings):
     assert log.count("default") == 1 and log.count("other") == 0
 
 
-def test_old_records_are_deleted_on_first_use_after_log_days(settings):
-    log = _log(settings)
+def test_old_records_are_deleted_on_first_use_after_log_days(db_settings):
+    log = _log(db_settings)
     now = time.time()
     for age in (200, 100, 1):
         log.record("default", "a", _answer(), f"asked {age} days ago", when=now - age * DAY)
     log.close()
-    assert [e.question for e in _log(settings).entries("default")] == ["asked 100 days ago", "asked 1 days ago"]
-    assert [e.question for e in _log(settings.with_(log_days=30)).entries("default")] == ["asked 1 days ago"]
+    assert [e.question for e in _log(db_settings).entries("default")] == ["asked 100 days ago", "asked 1 days ago"]
+    assert [e.question for e in _log(db_settings.with_(log_days=30)).entries("default")] == ["asked 1 days ago"]
 
 
-def test_export_and_purge_from_the_command_line(settings, capsys):
-    log = _log(settings)
+def test_export_and_purge_from_the_command_line(db_settings, capsys):
+    log = _log(db_settings)
     start = time.time() - 3 * DAY
     log.record("polisci", "alice", _answer(), "alice early", when=start)
-    log.record("polisci", "bob", _answer(), "bob early", when=start)
+    log.record("polisci", "bob", _answer(), "bob early", when=start + 1)  # records are in time order
     log.record("polisci", "alice", _answer(), "alice late", when=start + 2 * DAY)
     log.close()
     day = time.strftime("%Y-%m-%d", time.gmtime(start + DAY))
@@ -133,29 +142,29 @@ def test_export_and_purge_from_the_command_line(settings, capsys):
     assert "--before" in capsys.readouterr().err
     assert main(["log", "purge", "--course", "polisci", "--before", "yesterday-ish"]) == 2
     assert "not a date" in capsys.readouterr().err
-    assert main(["log", "purge", "--course", "polisci", "--student", pseudonym(log_key(settings), "alice")]) == 0
+    assert main(["log", "purge", "--course", "polisci", "--student", pseudonym(log_key(db_settings), "alice")]) == 0
     assert "deleted 2 questions" in capsys.readouterr().out
-    assert [e.question for e in _log(settings).entries("polisci")] == ["bob early"]
+    assert [e.question for e in _log(db_settings).entries("polisci")] == ["bob early"]
 
 
-def test_a_user_name_of_sixteen_hex_digits_is_a_name_in_data_requests(settings, capsys):
+def test_a_user_name_of_sixteen_hex_digits_is_a_name_in_data_requests(db_settings, capsys):
     """Issue 25: `--student 0123456789abcdef` finds the records of the user of that name (not an unknown pseudonym);
     where it is both a name and another student's pseudonym, the request says which to write."""
     hex_name = "0123456789abcdef"
-    log = _log(settings)
+    log = _log(db_settings)
     log.record("polisci", hex_name, _answer(), "asked by the hex-named user")
     log.record("polisci", "carol", _answer(), "asked by carol")
     log.close()
     assert main(["log", "export", "--course", "polisci", "--student", hex_name]) == 0
     assert [r["question"] for r in json.loads(capsys.readouterr().out)] == ["asked by the hex-named user"]
-    carol = pseudonym(log_key(settings), "carol")
+    carol = pseudonym(log_key(db_settings), "carol")
     assert main(["log", "export", "--course", "polisci", "--student", carol]) == 0  # a pseudonym still works
     assert [r["question"] for r in json.loads(capsys.readouterr().out)] == ["asked by carol"]
-    log = _log(settings)
+    log = _log(db_settings)
     log.record("polisci", "dave", _answer(), "asked by dave")
     log.close()
-    dave = pseudonym(log_key(settings), "dave")
-    log = _log(settings)
+    dave = pseudonym(log_key(db_settings), "dave")
+    log = _log(db_settings)
     log.record("polisci", dave, _answer(), "asked by a user named like dave's pseudonym")
     log.close()
     assert main(["log", "export", "--course", "polisci", "--student", dave]) == 2
@@ -166,11 +175,11 @@ def test_a_user_name_of_sixteen_hex_digits_is_a_name_in_data_requests(settings, 
     assert "deleted 1 question" in capsys.readouterr().out
 
 
-def test_an_admin_can_show_names_in_the_export(settings, capsys, monkeypatch):
+def test_an_admin_can_show_names_in_the_export(db_settings, capsys, monkeypatch):
     from atlas_qa.users import UserStore
 
-    UserStore(settings.users_db).add("alice", "student", ["default"], "a-long-password-1")
-    log = _log(settings)
+    UserStore.for_settings(db_settings).add("alice", "student", ["default"], "a-long-password-1")
+    log = _log(db_settings)
     log.record("default", "alice", _answer(), "q")
     log.close()
     monkeypatch.setenv("ATLAS_QA_LOG_SHOW_NAMES", "true")

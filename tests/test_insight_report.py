@@ -19,8 +19,9 @@ DAY = 86400.0
 
 
 @pytest.fixture
-def atlas(corpus: Path, hash_settings) -> Atlas:
-    a = Atlas(hash_settings)
+def atlas(corpus: Path, hash_settings, backend) -> Atlas:
+    """The counts are SQL: each report test runs on SQLite and on PostgreSQL."""
+    a = Atlas(hash_settings.with_(database_url=backend))
     a.ingest([corpus])
     return a
 
@@ -162,9 +163,10 @@ def test_a_footnote_is_named_in_the_audit_by_its_reference_not_its_marker():
 
 def test_students_are_counted_without_the_courses_instructors_and_admins(atlas, qlog):
     """Instructors and admins try the app too: their questions are counted, but they are not students."""
+    from atlas_qa import database
     from atlas_qa.users import UserStore
 
-    store = UserStore(atlas.settings.users_db, rounds=4)
+    store = UserStore(database.accounts_url(atlas.settings), rounds=4)
     store.add("alice", "student", ["default"], "alice-password")
     store.add("prof", "instructor", ["default"], "prof-password")
     store.add("bea", "student", ["default"], "bea-password")

@@ -13,9 +13,10 @@ from atlas_qa.types import Answer, Citation, Cite
 from tests.embedder import HASH, HashEmbedder
 
 
-def _store(tmp_path, course: str = "default") -> FeedbackStore:
-    """The ratings of `course` in the question log of the index folder `tmp_path`/index."""
-    return FeedbackStore(QuestionLog(Settings(index_dir=tmp_path / "index"), HashEmbedder().embed_batch), course)
+def _store(tmp_path, course: str = "default", url: str = "") -> FeedbackStore:
+    """The ratings of `course` in the question log of the index folder `tmp_path`/index (or the database `url`)."""
+    settings = Settings(index_dir=tmp_path / "index", database_url=url)
+    return FeedbackStore(QuestionLog(settings, HashEmbedder().embed_batch), course)
 
 
 def _answer(text: str = "Rules matter. [1]") -> Answer:
@@ -36,8 +37,8 @@ def _answer(text: str = "Rules matter. [1]") -> Answer:
     return Answer("What did Pal say about rules?", text, False, (cit,))
 
 
-def test_a_rating_keeps_question_answer_and_citations(tmp_path):
-    store = _store(tmp_path)
+def test_a_rating_keeps_question_answer_and_citations(tmp_path, backend):
+    store = _store(tmp_path, url=backend)
     assert store.list() == []
     fid = store.add("What did he say about rules?", _answer(), helpful=True, comment="  Clear.  ")
     [f] = store.list()
@@ -48,8 +49,8 @@ def test_a_rating_keeps_question_answer_and_citations(tmp_path):
     assert store.log.entries("default")[0].helpful is True  # the rating is on the answer's log record
 
 
-def test_update_changes_the_rating_and_sets_a_capped_comment(tmp_path):
-    store = _store(tmp_path)
+def test_update_changes_the_rating_and_sets_a_capped_comment(tmp_path, backend):
+    store = _store(tmp_path, url=backend)
     fid = store.add("q", _answer(), helpful=True)
     store.update(fid, helpful=False)
     store.update(fid, comment="x" * (MAX_COMMENT_CHARS + 50))
@@ -57,15 +58,15 @@ def test_update_changes_the_rating_and_sets_a_capped_comment(tmp_path):
     assert not f.helpful and len(f.comment) == MAX_COMMENT_CHARS
 
 
-def test_list_is_newest_first_and_limited(tmp_path):
-    store = _store(tmp_path)
+def test_list_is_newest_first_and_limited(tmp_path, backend):
+    store = _store(tmp_path, url=backend)
     ids = [store.add(f"q{i}", _answer(), helpful=i % 2 == 0) for i in range(3) if not time.sleep(0.01)]
     assert [f.id for f in store.list()] == ids[::-1]
     assert [f.question for f in store.list(limit=1)] == ["q2"]
 
 
-def test_exports_csv_and_json(tmp_path):
-    store = _store(tmp_path)
+def test_exports_csv_and_json(tmp_path, backend):
+    store = _store(tmp_path, url=backend)
     store.add('=HYPERLINK("http://evil")', _answer(), helpful=False, comment="@SUM(1)")
     rows = list(csv.reader(store.export_csv(tmp_path / "fb.csv").open(encoding="utf-8")))
     assert rows[0][:3] == ["id", "created_at", "question"] and len(rows) == 2
@@ -76,8 +77,8 @@ def test_exports_csv_and_json(tmp_path):
     assert data[0]["helpful"] is False and data[0]["citations"][0]["page_id"] == "p1"
 
 
-def test_threads_can_share_a_store(tmp_path):
-    store = _store(tmp_path)
+def test_threads_can_share_a_store(tmp_path, backend):
+    store = _store(tmp_path, url=backend)
     threads = [threading.Thread(target=lambda: [store.add("q", _answer(), True) for _ in range(5)]) for _ in range(4)]
     for t in threads:
         t.start()

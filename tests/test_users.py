@@ -3,10 +3,14 @@
 import io
 import json
 import sqlite3
+import threading
 
 import pytest
+import sqlalchemy as sa
 
+from atlas_qa import database
 from atlas_qa.cli import main
+from atlas_qa.database import DatabaseUnavailable
 from atlas_qa.users import (
     MAX_FAILURES_PER_ACCOUNT,
     MAX_FAILURES_PER_ADDRESS,
@@ -19,8 +23,15 @@ from atlas_qa.users import (
 
 
 @pytest.fixture
-def store(tmp_path):
-    return UserStore(tmp_path / "users.sqlite3", rounds=4)
+def store(tmp_path, backend):
+    """A store on each database: the SQLite file, then a fresh PostgreSQL database."""
+    return UserStore(backend or tmp_path / "users.sqlite3", rounds=4)
+
+
+def stored_text(store: UserStore) -> str:
+    """Every value of every accounts table, as text (what a copy of the database gives away)."""
+    with database.connect(store.url) as db:
+        return repr([db.execute(sa.select(t)).all() for t in database.ACCOUNT_TABLES])
 
 
 def test_passwords_are_bcrypt_hashes_and_only_the_right_one_signs_in(store):
@@ -28,7 +39,8 @@ def test_passwords_are_bcrypt_hashes_and_only_the_right_one_signs_in(store):
     assert store.login("ana", "correct horse", "10.0.0.1") == User("ana", "student", ("polisci",))
     assert store.login("ana", "wrong horse!", "10.0.0.1") is None
     assert store.login("nobody", "correct horse", "10.0.0.1") is None
-    stored = sqlite3.connect(store.path).execute("SELECT password FROM users").fetchone()[0]
+    with database.connect(store.url) as db:
+        stored = db.execute(sa.text("SELECT password FROM users")).scalar_one()
     assert stored.startswith("$2b$") and "correct horse" not in stored
 
 
@@ -87,8 +99,9 @@ def test_tokens_and_sessions_are_stored_as_hashes_and_end(store):
     assert store.for_session(sid) is None
     expired = store.new_session("ana", -1)
     assert store.for_session(expired) is None
-    raw = store.path.read_bytes()
+    raw = store.path.read_bytes() if store.path else b""
     assert newer.encode() not in raw and sid.encode() not in raw
+    assert newer not in stored_text(store) and sid not in stored_text(store)
     store.remove("ana")
     assert store.for_token(newer) is None and store.get("ana") is None
 
@@ -146,3 +159,83 @@ def test_the_accounts_file_is_readable_by_its_owner_only(tmp_path):
     UserStore(older, rounds=4).add("ana", "student", ["a"], "correct horse")
     older.chmod(0o644)
     assert UserStore(older).get("ana") is not None and stat.S_IMODE(older.stat().st_mode) == 0o600
+
+
+def test_replicas_share_users_sessions_and_throttling(tmp_path, backend):
+    """Two stores on one database (two app replicas): a session made on one works on the other, ends everywhere, and
+    failed sign-ins made at once on both count as one account's: exactly the limit reaches the password check."""
+    where = backend or tmp_path / "users.sqlite3"
+    a, b = UserStore(where, rounds=4), UserStore(where, rounds=4)
+    a.add("ana", "student", ["x"], "correct horse")
+    sid = a.new_session("ana", 60)
+    assert b.for_session(sid) == User("ana", "student", ("x",))
+    a.end_session(sid)
+    assert b.for_session(sid) is None
+    results: list[object] = []
+
+    def guess(s: UserStore) -> None:
+        try:
+            results.append(s.login("ana", "wrong horse", "10.0.0.9"))
+        except ThrottledError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=guess, args=(s,)) for s in (a, b) * 8]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count(None) == MAX_FAILURES_PER_USER
+    assert sum(isinstance(r, ThrottledError) for r in results) == 16 - MAX_FAILURES_PER_USER
+
+
+def test_an_accounts_file_of_an_earlier_release_is_upgraded_in_place(tmp_path):
+    """The hand-made SQLite schema of earlier releases (failures without an id) becomes the current one: users,
+    tokens and failed sign-ins kept, and the next failure is counted with the earlier ones."""
+    path = tmp_path / "users.sqlite3"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE users (name TEXT PRIMARY KEY, role TEXT NOT NULL, courses TEXT NOT NULL,"
+        " password TEXT NOT NULL, created_at REAL NOT NULL);"
+        "CREATE TABLE tokens (hash TEXT PRIMARY KEY, name TEXT NOT NULL, created_at REAL);"
+        "CREATE TABLE sessions (hash TEXT PRIMARY KEY, name TEXT NOT NULL, expires_at REAL);"
+        "CREATE TABLE failures (key TEXT NOT NULL, at REAL NOT NULL);"
+        "CREATE INDEX failures_key ON failures (key, at);"
+        "CREATE TABLE known (name TEXT NOT NULL, address TEXT NOT NULL, at REAL NOT NULL, PRIMARY KEY (name, address));"
+    )
+    import time
+
+    import bcrypt
+
+    hashed = bcrypt.hashpw(b"correct horse", bcrypt.gensalt(4)).decode()
+    old.execute("INSERT INTO users VALUES ('ana', 'student', '[\"x\"]', ?, 0)", (hashed,))
+    now = time.time()
+    old.executemany("INSERT INTO failures VALUES (?, ?)", [("pair:ana\n10.0.0.1", now)] * (MAX_FAILURES_PER_USER - 1))
+    old.commit()
+    old.close()
+    store = UserStore(path, rounds=4)
+    assert store.get("ana") == User("ana", "student", ("x",))
+    assert database.version(store.url) == database.SCHEMA_VERSION
+    assert store.login("ana", "wrong horse", "10.0.0.1") is None  # the fifth failure, with the four kept
+    with pytest.raises(ThrottledError):
+        store.login("ana", "correct horse", "10.0.0.1")
+
+
+def test_a_seen_credential_still_works_while_the_database_is_down(pg_cluster_own):
+    """PostgreSQL stopped: a token and a session this process saw still name their user (asking goes on); signing
+    in and a credential never seen fail with DatabaseUnavailable (503), a sentence naming the database; after the
+    restart everything works again."""
+    store = UserStore(pg_cluster_own.new_database(), rounds=4)
+    store.add("ana", "student", ["x"], "correct horse")
+    token, sid = store.new_token("ana"), store.new_session("ana", 600)
+    assert store.for_token(token).name == "ana" and store.for_session(sid).name == "ana"
+    pg_cluster_own.stop()
+    try:
+        assert store.for_token(token).name == "ana" and store.for_session(sid).name == "ana"
+        with pytest.raises(DatabaseUnavailable, match="127.0.0.1") as caught:
+            store.login("ana", "correct horse", "10.0.0.1")
+        assert caught.value.status == 503 and "password" not in str(caught.value)
+        with pytest.raises(DatabaseUnavailable):
+            store.for_token("aq_never-seen")
+    finally:
+        pg_cluster_own.start()
+    assert store.login("ana", "correct horse", "10.0.0.1") == User("ana", "student", ("x",))
