@@ -8,7 +8,10 @@ questions asked for real, plus variations), 10% rated (a quarter of those thumbs
 vector is its base question's vector with small noise (encoding 50,000 texts would take the model ten minutes and
 measure nothing about insight).
 
-    python benchmarks/insight.py [--index-dir DIR] [--records 50000] [--chroma-url URL]  # last run: results/
+The same numbers for each database the log can live in: the SQLite file, and with `--postgres` a throwaway
+PostgreSQL cluster (Debian's server, as the tests start it) or `--database-url URL`, with the ratio to SQLite.
+
+    python benchmarks/insight.py [--index-dir DIR] [--records 50000] [--chroma-url URL] [--postgres]  # results/
 """
 
 from __future__ import annotations
@@ -24,7 +27,9 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import sqlalchemy as sa
 
+from atlas_qa import database
 from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
 from atlas_qa.insight import QuestionLog, build_insights, insights_json
@@ -64,10 +69,9 @@ def base_questions() -> list[str]:
     return rows
 
 
-def synthetic_log(atlas: Atlas, log: QuestionLog, course: str, n: int, seed: int = 7) -> dict[str, Any]:
-    """Answer each base question once, then write `n` varied records straight into the course's log."""
+def answer_bases(atlas: Atlas, seed: int = 7) -> tuple[list[Any], float]:
+    """Each base question answered once (what the synthetic records vary), and the seconds it took."""
     rng = random.Random(seed)
-    noise = np.random.default_rng(seed)
     bases = rng.sample(base_questions(), 400) + OUT_OF_SCOPE
     started = time.perf_counter()
     answered = []
@@ -75,7 +79,13 @@ def synthetic_log(atlas: Atlas, log: QuestionLog, course: str, n: int, seed: int
         answer = atlas.ask(q)
         meta = answer_metadata(answer, q, "", False, 0.0, atlas.index.document)
         answered.append((q, answer, meta, answer_document(answer), atlas.question_vector(answer.searched)))
-    ask_seconds = time.perf_counter() - started
+    return answered, time.perf_counter() - started
+
+
+def synthetic_log(answered: list[Any], log: QuestionLog, course: str, n: int, seed: int = 7) -> dict[str, Any]:
+    """Write `n` records varied from the answered base questions straight into the course's log."""
+    rng = random.Random(seed)
+    noise = np.random.default_rng(seed)
     in_scope = [a for a in answered if not a[1].refused]
     refused = [a for a in answered if a[1].refused]
     students = [pseudonym(log.key, f"student{i}") for i in range(400)]
@@ -98,19 +108,15 @@ def synthetic_log(atlas: Atlas, log: QuestionLog, course: str, n: int, seed: int
             "comment": "",
         }
         rows.append(row)
-        heavy.append((row["id"], doc, (v / np.linalg.norm(v)).astype(np.float32).tobytes()))
+        row["follow_up"] = int(row["follow_up"])
+        heavy.append({"id": row["id"], "answer": doc, "vector": (v / np.linalg.norm(v)).astype(np.float32).tobytes()})
     log.ready(course)
     with log.db() as db:
-        names = ", ".join(rows[0])
-        db.executemany(
-            f"INSERT INTO questions ({names}) VALUES ({', '.join('?' * len(rows[0]))})",
-            [list(r.values()) for r in rows],
-        )
-        db.executemany("INSERT INTO answers (id, answer, vector) VALUES (?, ?, ?)", heavy)
+        db.execute(sa.insert(database.questions), rows)
+        db.execute(sa.insert(database.answers), heavy)
     return {
         "base_questions": len(answered),
         "refused_bases": len(refused),
-        "asking_bases_s": round(ask_seconds, 1),
         "writing_records_s": round(time.perf_counter() - started, 1),
     }
 
@@ -135,7 +141,8 @@ def api_seconds(settings: Settings, atlas: Atlas, course: str, runs: int = 3) ->
     from atlas_qa.server import create_app
     from atlas_qa.users import UserStore
 
-    store = UserStore(settings.users_db, rounds=4)
+    store = UserStore.for_settings(settings)
+    store.rounds = 4
     store.add("bench-admin", "admin", [], "bench-password-1")
     token = store.new_token("bench-admin")
     with socket.socket() as s:
@@ -190,19 +197,12 @@ def ask_overhead(atlas: Atlas, log: QuestionLog, course: str, rounds: int = 6) -
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--index-dir", type=Path, default=Path("/tmp/atlas-qa-insight-bench"))
-    parser.add_argument("--records", type=int, default=50_000)
-    parser.add_argument("--chroma-url", default="")
-    args = parser.parse_args()
-    settings = Settings.from_env(index_dir=args.index_dir, course="polisci", chroma_url=args.chroma_url or None)
-    atlas = build_index(settings)
+def measure(settings: Settings, atlas: Atlas, answered: list[Any], records: int) -> dict[str, Any]:
+    """Every number of one database: build the log, read it, the report, the API, the cost of logging an ask."""
     course = settings.course
     log = QuestionLog.open(settings, atlas)
-    settings.log_db.unlink(missing_ok=True)  # type: ignore[union-attr]  # a fresh log each run (the bench's own folder)
-    out: dict[str, Any] = {"records": args.records, "store": "server" if args.chroma_url else "embedded"}
-    out["build"] = synthetic_log(atlas, log, course, args.records)
+    out: dict[str, Any] = {"database": database.describe(database.log_url(settings))}
+    out["build"] = synthetic_log(answered, log, course, records)
     read, entries = timed(lambda: log.entries(course))
     missed = [e.id for e in entries if e.refused or e.helpful is False]
     out["log_entries_read_s"] = round(read, 3)
@@ -217,6 +217,50 @@ def main() -> None:
     out["api_insights_s"] = round(api_seconds(settings, atlas, course), 3)
     out["ask"] = ask_overhead(atlas, log, course)
     log.close()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--index-dir", type=Path, default=Path("/tmp/atlas-qa-insight-bench"))
+    parser.add_argument("--records", type=int, default=50_000)
+    parser.add_argument("--chroma-url", default="")
+    parser.add_argument("--postgres", action="store_true", help="also on a throwaway PostgreSQL cluster")
+    parser.add_argument("--database-url", default="", help="also on this (empty) PostgreSQL database")
+    args = parser.parse_args()
+    settings = Settings.from_env(index_dir=args.index_dir, course="polisci", chroma_url=args.chroma_url or None)
+    atlas = build_index(settings)
+    for path in (settings.log_db, settings.users_db):  # a fresh log and accounts each run (the bench's own folder)
+        for leftover in Path(path).parent.glob(Path(path).name + "*"):  # type: ignore[arg-type]
+            leftover.unlink()
+    answered, ask_seconds = answer_bases(atlas)
+    out: dict[str, Any] = {"records": args.records, "store": "server" if args.chroma_url else "embedded"}
+    out["asking_bases_s"] = round(ask_seconds, 1)
+    out["sqlite"] = measure(settings, atlas, answered, args.records)
+    cluster = None
+    url = args.database_url
+    if args.postgres and not url:
+        import sys
+
+        sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+        from tests.postgres import Cluster, server_bin
+
+        found = server_bin()
+        if found is None:
+            raise SystemExit("PostgreSQL's server is not installed (apt-get install postgresql).")
+        cluster = Cluster(found)
+        url = cluster.new_database()
+    try:
+        if url:
+            out["postgresql"] = pg = measure(settings.with_(database_url=url), atlas, answered, args.records)
+            out["postgresql_to_sqlite"] = {
+                k: round(pg[k] / out["sqlite"][k], 2)
+                for k in ("log_entries_read_s", "gap_vectors_read_s", "build_insights_s", "api_insights_s")
+                if out["sqlite"][k]
+            }
+    finally:
+        if cluster is not None:
+            cluster.close()
     print(json.dumps(out, indent=2))
 
 
