@@ -133,7 +133,7 @@ class Atlas:
 
     # What the edges (the app, the API, the question log) read of the index: they never reach `self.index`.
     def pages(self) -> list[dict[str, Any]]:
-        """Every indexed page: id, title, source, chunk count and when it was indexed."""
+        """Every indexed page: id, title, source, content hash, chunk count and when it was indexed."""
         return self.index.pages()
 
     def document(self, page_id: str) -> Document:

@@ -30,7 +30,7 @@ from .config import Settings
 from .errors import AtlasError
 from .private import ensure_private
 
-SCHEMA_VERSION = "0001"  # the newest migration (tests check it is Alembic's head)
+SCHEMA_VERSION = "0002"  # the newest migration (tests check it is Alembic's head)
 CONNECT_TIMEOUT_S = 5  # a database that does not answer fails a request (or the start) in seconds, not minutes
 OPEN_ENGINES = 8  # engines kept open per process (tests open many SQLite files; a deployment uses one or two)
 
@@ -96,6 +96,7 @@ questions = sa.Table(
     sa.Column("helpful", sa.Integer, nullable=False, server_default="-1"),
     sa.Column("comment", sa.Text, nullable=False, server_default=""),
     sa.Column("rated_at", sa.Float),
+    sa.Column("review_id", sa.Text),  # the reviewed answer the student was given, if one was
     sa.Index("questions_by_time", "course", "t"),
 )
 answers = sa.Table(
@@ -112,8 +113,23 @@ imports = sa.Table(
     sa.Column("rows", sa.Integer, nullable=False),
     sa.Column("at", sa.Float, nullable=False),
 )
+reviews = sa.Table(
+    "reviews",
+    metadata,
+    sa.Column("id", sa.Text, primary_key=True),
+    sa.Column("course", sa.Text, nullable=False),
+    sa.Column("kind", sa.Text, nullable=False),  # endorsed | composed | not_covered
+    sa.Column("questions", sa.Text, nullable=False),  # JSON list: the questions it answers
+    sa.Column("vectors", sa.LargeBinary, nullable=False),  # their embeddings, float32 rows
+    sa.Column("answer", sa.Text, nullable=False),  # the answer as /ask returns it (JSON); {} when not covered
+    sa.Column("note", sa.Text, nullable=False, server_default=""),  # the instructor's own words
+    sa.Column("pages", sa.Text, nullable=False),  # JSON {page_id: content hash} of the cited pages when reviewed
+    sa.Column("reviewed_by", sa.Text, nullable=False),
+    sa.Column("reviewed_at", sa.Float, nullable=False),
+    sa.Index("reviews_by_course", "course"),
+)
 ACCOUNT_TABLES = (users, tokens, sessions, failures, known, secrets)
-LOG_TABLES = (questions, answers, imports)
+LOG_TABLES = (questions, answers, imports, reviews)
 
 
 class DatabaseUnavailable(AtlasError):
