@@ -138,20 +138,26 @@ def choose(scored: Sequence[Scored], rows: np.ndarray | None = None, max_near_mi
     return max(points, key=lambda p: (p.recall, -p.weight))
 
 
-def cross_validate(scored: Sequence[Scored], folds: int = FOLDS, max_near_miss: float = MAX_NEAR_MISS) -> Point:
-    """Weight and threshold chosen on the other folds' originals, rates pooled over the held-out folds."""
+def cross_validate(
+    scored: Sequence[Scored], folds: int = FOLDS, max_near_miss: float = MAX_NEAR_MISS
+) -> tuple[Point, list[Point]]:
+    """Weight and threshold chosen on the other folds' originals, rates pooled over the held-out folds; and each
+    fold's choice (its rates on the folds it was chosen on)."""
     first = scored[0]
     fold = first.group % folds
     hits = {True: [0, 0], False: [0, 0]}
+    choices = []
     for k in range(folds):
         point = choose(scored, fold != k, max_near_miss)
+        choices.append(point)
         chosen = next(s for s in scored if s.weight == point.weight)
         test = fold == k
         for same in (True, False):
             rows = test & (first.same == same)
             hits[same][0] += int((chosen.pair[rows] >= point.threshold).sum())
             hits[same][1] += int(rows.sum())
-    return Point(float("nan"), float("nan"), hits[True][0] / hits[True][1], hits[False][0] / hits[False][1])
+    pooled = Point(float("nan"), float("nan"), hits[True][0] / hits[True][1], hits[False][0] / hits[False][1])
+    return pooled, choices
 
 
 def latency(data: Data, sizes: Sequence[int] = (0, 1000, 5000), repeats: int = 5) -> dict[int, tuple[float, float]]:
@@ -223,7 +229,8 @@ def report(data: Data, max_near_miss: float = MAX_NEAR_MISS, folds: int = FOLDS)
         "distractors": sum(len(v) for v in data.distractors.values()),
         "max_near_miss": max_near_miss,
         "chosen": {k: asdict(v) for k, v in chosen.items()},
-        "cross_validated": {k: asdict(v) for k, v in cv.items()},
+        "cross_validated": {k: asdict(v[0]) for k, v in cv.items()},
+        "fold_choices": {k: [(p.weight, p.threshold) for p in v[1]] for k, v in cv.items()},
         "at_recall_95": {k: asdict(v) for k, v in at_95.items()},
         "curve": curve,
         "distractor_rate_by_set": by_set,
@@ -259,6 +266,8 @@ def _print(r: dict[str, Any]) -> None:
             f"near-miss {p['near_miss']:.3f}, distractor {p['distractor']:.4f} | CV recall {cv['recall']:.3f}, "
             f"near-miss {cv['near_miss']:.3f}"
         )
+    for name, points in r["fold_choices"].items():
+        print(f"  {name} per fold (weight, threshold): " + ", ".join(f"({w:.2f}, {t:.3f})" for w, t in points))
     print("at 95 % paraphrase recall (in-sample):")
     for name, p in r["at_recall_95"].items():
         print(
