@@ -69,6 +69,17 @@ def test_a_question_differing_in_a_cue_does_not_match_where_cosine_alone_would(o
         assert cue in differences(cues(original), cues(other))
 
 
+def test_the_score_is_the_cosine_less_the_weight_of_each_named_difference():
+    texts = ["why did the senate pass the bill in 2020?", "when didn't the senate pass a bill in 2016?", "what bill?"]
+    pool = reviewed(texts)
+    question = "why did the senate not pass the bill in 2016, and who voted?"
+    score, cosine = pool.scores(question, EMBED.embed(question))
+    for i, text in enumerate(texts):
+        named = differences(cues(question), cues(text))
+        assert score[i] == pytest.approx(cosine[i] - WEIGHT * len(named))
+    assert differences(cues(question), cues(texts[1])) == ("reason", "time", "person")
+
+
 def test_a_number_only_one_question_names_is_no_disagreement():
     assert (
         differences(cues("how much money came from small donors in 2020?"), cues("how much came from small donors?"))

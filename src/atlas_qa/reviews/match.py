@@ -61,7 +61,7 @@ _PAIRS = (  # (focus, first words, second words)
 _EFFECT_WORDS = _PAIRS[5][2]
 _EFFECT_NEXT = {"of", "on", "did", "does", "do", "has", "have", "had"}
 _SORTS = {"kinds", "kind", "types", "type", "sorts", "forms", "ways"}
-_AUXILIARIES = {"is", "are", "was", "were", "do", "does", "did", "will", "would", "can", "could", "should", "has"}
+_AUXILIARIES = set("is are was were do does did will would can could should has have had".split())
 _BOUNDARIES = {",", ";", ":", "?", "!", ".", "(", ")", "-", "and", "or", "but", "so", "also"}
 _PREPOSITIONS = {"by", "to", "for", "from", "of", "with", "in", "on", "at", "since"}
 _NEGATIONS = {"not", "no", "never", "nor", "cannot", "without"}
@@ -108,7 +108,8 @@ def cues(question: str) -> Cues:
         starts = before in _BOUNDARIES or (before in _PREPOSITIONS and (tokens[i - 2] if i > 1 else ",") in _BOUNDARIES)
         for focus, words in _CLAUSE_START.items():
             # "when"/"where" ask for a time or place when a verb or the end follows ("when did", "and where?")
-            if word in words and starts and (focus == "person" or after in _AUXILIARIES or after in _BOUNDARIES):
+            verb = after in _AUXILIARIES or after.endswith("n't") or after in _UNAPOSTROPHISED
+            if word in words and starts and (focus == "person" or verb or after in _BOUNDARIES):
                 focuses.add(focus)
         for focus, first, second in _PAIRS:
             if before in first and word in second:
@@ -122,12 +123,11 @@ def cues(question: str) -> Cues:
 
 
 def differences(a: Cues, b: Cues) -> tuple[str, ...]:
-    """The cues on which `a` and `b` disagree, by name (a focus, "numbers", "negation")."""
-    out = sorted(a.focuses ^ b.focuses)
-    if a.numbers and b.numbers and a.numbers != b.numbers:
+    """The cues on which `a` and `b` disagree, by name (focuses, "negation", "numbers"): what
+    `ReviewedQuestions.scores` counts, from the same bit masks and number keys."""
+    out = [name for name, bit in _BITS.items() if (a.bits ^ b.bits) & bit]
+    if a.number_key and b.number_key and a.number_key != b.number_key:
         out.append("numbers")
-    if a.negated != b.negated:
-        out.append("negation")
     return tuple(out)
 
 
