@@ -112,6 +112,8 @@ def test_the_best_score_wins_a_disagreement_costs_more_than_a_little_cosine():
         ("when people say horse race, what do they mean?", set()),  # a conditional "when" asks for no time
         ("when and where was the conference held?", {"time", "place"}),
         ("can you give me an exmaple of a hypothesis?", {"example"}),  # a typo of a long cue word
+        ("why was the red cross created and by who", {"reason", "person"}),  # "created" is two slips from "reacted"
+        ("what is feminist theory in international relations?", set()),  # nor is "relations" one from "reactions"
         ("what are the different kinds of interest groups?", set()),
         ("de facto vs de jure rules", {"comparison"}),
         ("how much jail time for a felony?", {"quantity"}),

@@ -48,6 +48,42 @@ _WORDS = {
     ),
     "effect": {"react", "reacted", "reaction", "reactions"},
 }
+_TYPO_LETTERS = 6  # a cue word this long is also read through one typing slip ("exmaple", "diffrence")
+
+
+def _deletions(word: str) -> set[str]:
+    """`word` and every word one letter shorter: two words one slip apart share one (so do a few two slips apart,
+    "reacted" and "created": `_one_edit` decides)."""
+    return {word, *(word[:i] + word[i + 1 :] for i in range(len(word)))}
+
+
+def _slips(words: dict[str, set[str]]) -> dict[str, set[tuple[str, str]]]:
+    """Each deletion of a long cue word -> the (focus, cue word)s it comes from."""
+    out: dict[str, set[tuple[str, str]]] = {}
+    for focus, cues in words.items():
+        for cue in cues:
+            if len(cue) >= _TYPO_LETTERS:
+                for v in _deletions(cue):
+                    out.setdefault(v, set()).add((focus, cue))
+    return out
+
+
+_NEAR = _slips(_WORDS)
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """Whether `a` and `b` are one typing slip apart (a letter dropped, added, changed, or two swapped)."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return a == b
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+        )
+    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
+    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
+
+
 _CLAUSE_START = {"person": {"who", "whom", "whose"}, "time": {"when"}, "place": {"where"}}
 _PAIRS = (  # (focus, first words, second words)
     ("reason", {"what", "how"}, {"made", "caused", "causes", "led", "come"}),
@@ -101,8 +137,11 @@ def cues(question: str) -> Cues:
         before = tokens[i - 1] if i else ","
         after = tokens[i + 1] if i + 1 < len(tokens) else "?"
         for focus, words in _WORDS.items():
-            if word in words or (len(word) >= 6 and any(_one_edit(word, w) for w in words if len(w) >= 6)):
+            if word in words:
                 focuses.add(focus)
+        if len(word) >= _TYPO_LETTERS:
+            near = {cue for v in _deletions(word) for cue in _NEAR.get(v, ())}
+            focuses.update(focus for focus, cue in near if _one_edit(word, cue))
         if word == "different" and after in _SORTS:  # "different kinds of X": a list, not a comparison
             focuses.discard("comparison")
         starts = before in _BOUNDARIES or (before in _PREPOSITIONS and (tokens[i - 2] if i > 1 else ",") in _BOUNDARIES)
@@ -129,19 +168,6 @@ def differences(a: Cues, b: Cues) -> tuple[str, ...]:
     if a.number_key and b.number_key and a.number_key != b.number_key:
         out.append("numbers")
     return tuple(out)
-
-
-def _one_edit(a: str, b: str) -> bool:
-    """Whether `a` and `b` are one typing slip apart (a letter dropped, added, changed, or two swapped)."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return a == b
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (
-            len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
-        )
-    longer, shorter = (a, b) if len(a) > len(b) else (b, a)
-    return any(longer[:i] + longer[i + 1 :] == shorter for i in range(len(longer)))
 
 
 @dataclass(frozen=True)
