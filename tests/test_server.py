@@ -12,8 +12,10 @@ from typing import Any
 
 import pytest
 
+from atlas_qa import database
 from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
+from atlas_qa.reviews.store import Review, ReviewStore
 from atlas_qa.server import create_app
 from atlas_qa.users import UserStore
 from tests.embedder import HASH
@@ -56,6 +58,11 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
     store.add("student_b", "student", ["course-b"], "password-b")
     store.add("instructor_a", "instructor", ["course-a"], "password-i")
     store.add("admin", "admin", [], "password-x")
+    reviews = ReviewStore(database.log_url(settings), atlas.sentence_vectors)
+    for course in ("a", "b"):
+        reviews.put(
+            Review(f"review-{course}", f"course-{course}", "not_covered", ("q",), {}, "", {}, "instructor_a", 0)
+        )
     tokens = {name: {"Authorization": f"Bearer {store.new_token(name)}"} for name in CALLERS[1:]}
     tokens["anonymous"] = {}
     app = create_app(settings, atlas)
@@ -68,6 +75,7 @@ def _status(d: dict[str, Any], method: str, path: str, caller: str, body: Any = 
     return call(d["base"] + path, method, body, d["headers"][caller]).status
 
 
+SPAN = {"page_id": SEED.name, "start": 0, "end": 40}
 ANSWER = {"question": "q", "answer": "An answer. [1]", "refused": False, "citations": []}
 ROUTES = [
     # (method, path, body, expected status per caller in CALLERS order)
@@ -88,6 +96,21 @@ ROUTES = [
     ("GET", "/api/v1/feedback?course=course-b", None, (401, 403, 403, 403, 200)),
     ("GET", f"/api/v1/attribution/{SEED.name}", None, (401, 403, 403, 200, 200)),
     ("POST", "/api/v1/reindex", None, (401, 403, 403, 200, 200)),
+    ("GET", "/api/v1/reviews", None, (401, 403, 403, 200, 200)),
+    ("GET", "/api/v1/reviews?course=course-b", None, (401, 403, 403, 403, 200)),
+    ("POST", "/api/v1/reviews", {"question": "q", "not_covered": True}, (401, 403, 403, 201, 201)),
+    (
+        "POST",
+        "/api/v1/reviews",
+        {"question": "q", "course": "course-b", "not_covered": True},
+        (401, 403, 403, 403, 201),
+    ),
+    ("POST", "/api/v1/reviews", {"question": "q", "sentences": [SPAN]}, (401, 403, 403, 201, 201)),
+    ("GET", "/api/v1/reviews/review-a", None, (401, 403, 403, 200, 200)),
+    ("PUT", "/api/v1/reviews/review-a", {"note": "Read the whole page."}, (401, 403, 403, 200, 200)),
+    ("GET", "/api/v1/reviews/review-b", None, (401, 403, 403, 403, 200)),
+    ("DELETE", "/api/v1/reviews/review-b", None, (401, 403, 403, 403, 204)),
+    ("GET", "/api/v1/reviews/no-such-review", None, (401, 404, 404, 404, 404)),
 ]
 
 

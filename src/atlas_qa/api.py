@@ -30,6 +30,9 @@ from .api_models import (
     InsightsReply,
     Me,
     Rated,
+    ReviewBody,
+    ReviewChange,
+    ReviewOut,
     TurnIn,
     error_responses,
 )
@@ -49,7 +52,8 @@ from .errors import (
 from .insight import build_insights, insights_json
 from .parsed import PageParse, page_parse
 from .ratings import Feedback
-from .types import Answer, answer_json
+from .reviews.store import Review, compose
+from .types import Answer, answer_from_json, answer_json
 from .users import User
 
 log = logging.getLogger(__name__)
@@ -163,7 +167,15 @@ def router(courses: Courses) -> APIRouter:
         filters = body.filters.model_dump(exclude_none=True) if body.filters else None
         asked = courses.asker(course).ask(user.name, body.question, filters, history_of(body.history or []))
         corpus = courses.atlas(course).settings.corpus
-        return AskReply.model_validate({**answer_json(asked.answer, corpus), "answer_id": asked.log_id})
+        review = asked.reviewed
+        return AskReply.model_validate(
+            {
+                **answer_json(asked.answer, corpus),
+                "answer_id": asked.log_id,
+                "reviewed": {"id": review.id, "by": review.by, "at": review.at} if review else None,
+                "usual": answer_json(asked.usual, corpus) if asked.usual else None,
+            }
+        )
 
     @api.post("/feedback", summary="Rate an answer (and comment on it)", responses=error_responses(403, 404))
     def add_feedback(body: FeedbackBody, user: User = who) -> Rated:
@@ -231,6 +243,101 @@ def router(courses: Courses) -> APIRouter:
             return IngestReply.model_validate(courses.atlas(course).ingest().to_json())
         finally:
             courses.ingest_lock.release()
+
+    def review_out(review: Review, uses: dict[str, tuple[int, int, int]]) -> ReviewOut:
+        corpus = courses.atlas(review.course).settings.corpus
+        answer = answer_json(review.as_answer(review.questions[0]), corpus) if review.answer else None
+        n, up, down = uses.get(review.id, (0, 0, 0))
+        return ReviewOut.model_validate(
+            {**review.to_json(), "answer": answer, "uses": n, "helpful": up, "unhelpful": down}
+        )
+
+    def reviewed(review_id: str, user: User) -> Review:
+        """The review `review_id`, if the user teaches its course (403 otherwise, 404 when there is none)."""
+        found = courses.reviews.get(review_id)
+        instructor(courses, user, found.course)
+        return courses.reviews.get(review_id, courses.atlas(found.course).page_hash)
+
+    def review_answer(course: str, user: User, question: str, body: ReviewBody | ReviewChange) -> Answer | None:
+        """The answer a review body gives: composed from its sentences, endorsed from an answer of the user's."""
+        atlas = courses.atlas(course)
+        if body.sentences:
+            return compose(atlas.document, question, [(s.page_id, s.start, s.end) for s in body.sentences])
+        if isinstance(body, ReviewBody) and body.from_answer:
+            courses.log.flush()
+            if courses.log.student_of(course, body.from_answer) != courses.log.student(user.name):
+                raise NotFoundError(f"No answer {body.from_answer!r} of yours in {course!r}.")
+            given = answer_from_json(
+                {**courses.log.details(course, [body.from_answer])[body.from_answer], "question": question}
+            )
+            if not given.sentences:
+                raise InvalidInputError(
+                    "A refused answer cannot be endorsed: compose one from course sentences, or mark it not covered."
+                )
+            return given
+        return None
+
+    @api.get(
+        "/reviews",
+        summary="The course's reviewed answers, newest first, with their use and ratings (instructors)",
+        responses=error_responses(403, 404),
+    )
+    def list_reviews(course: str | None = COURSE, user: User = who) -> list[ReviewOut]:
+        course = instructor(courses, user, course)
+        uses = courses.log.review_uses(course)
+        return [review_out(r, uses) for r in courses.reviews.list(course, courses.atlas(course).page_hash)]
+
+    @api.post(
+        "/reviews",
+        summary="Review an answer: endorse yours, compose one from course sentences, or mark not covered",
+        status_code=201,
+        responses=error_responses(403, 404),
+    )
+    def create_review(body: ReviewBody, user: User = who) -> ReviewOut:
+        course = instructor(courses, user, body.course)
+        ways = sum((bool(body.from_answer), body.sentences is not None, body.not_covered))
+        if ways != 1:
+            raise InvalidInputError("Give exactly one of from_answer, sentences or not_covered.")
+        answer = review_answer(course, user, body.question, body)
+        kind = "not_covered" if body.not_covered else "composed" if body.sentences else "endorsed"
+        review = courses.reviews.create(
+            course,
+            [body.question, *body.questions],
+            kind,
+            answer,
+            body.note,
+            user.name,
+            courses.atlas(course).page_hash,
+        )
+        return review_out(review, {})
+
+    @api.get("/reviews/{review_id}", summary="One reviewed answer (instructors)", responses=error_responses(403, 404))
+    def get_review(review_id: str, user: User = who) -> ReviewOut:
+        review = reviewed(review_id, user)
+        return review_out(review, courses.log.review_uses(review.course))
+
+    @api.put(
+        "/reviews/{review_id}",
+        summary="Change a reviewed answer, or confirm it after its pages changed (instructors)",
+        responses=error_responses(403, 404),
+    )
+    def change_review(review_id: str, body: ReviewChange, user: User = who) -> ReviewOut:
+        review = reviewed(review_id, user)
+        questions = body.questions or list(review.questions)
+        answer = review_answer(review.course, user, questions[0], body)
+        changed = courses.reviews.update(
+            review, user.name, courses.atlas(review.course).page_hash, body.questions, answer, body.note
+        )
+        return review_out(changed, courses.log.review_uses(review.course))
+
+    @api.delete(
+        "/reviews/{review_id}",
+        summary="Delete a reviewed answer (instructors)",
+        status_code=204,
+        responses=error_responses(403, 404),
+    )
+    def delete_review(review_id: str, user: User = who) -> None:
+        courses.reviews.delete(reviewed(review_id, user))
 
     @api.get("/me", summary="Who you are signed in as", responses=error_responses())
     def me(user: User = who) -> Me:

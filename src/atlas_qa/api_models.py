@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from .core import MAX_QUESTION_CHARS
 from .ratings import MAX_COMMENT_CHARS
+from .reviews.store import MAX_NOTE_CHARS, MAX_SENTENCES
+from .reviews.store import MAX_QUESTIONS as MAX_REVIEW_QUESTIONS
 from .types import Answer, AnswerSentence, Citation, answer_from_json
 from .users import ROLES
 
@@ -150,8 +152,8 @@ class FeedbackBody(Strict):
 
 
 # -- responses --------------------------------------------------------------------------------------------------------
-class AskReply(BaseModel):
-    """The `ask --json` answer, with the id of its question-log record."""
+class AnswerOut(BaseModel):
+    """An answer in the `ask --json` shape."""
 
     question: str
     searched: str = Field(description="what was searched: a follow-up made to stand alone")
@@ -162,7 +164,74 @@ class AskReply(BaseModel):
     closest_pages: list[str]
     sentences: list[AnswerSentence]
     citations: list[Citation]
+
+
+class ReviewedBy(BaseModel):
+    """Which instructor-reviewed answer this is, who reviewed it and when (seconds since 1970)."""
+
+    id: str
+    by: str
+    at: float
+
+
+class AskReply(AnswerOut):
+    """The answer, with the id of its question-log record; when it is an instructor's reviewed answer, `reviewed`
+    says whose and `usual` is the answer the course material gives by itself."""
+
     answer_id: str
+    reviewed: ReviewedBy | None = None
+    usual: AnswerOut | None = None
+
+
+class SpanIn(Strict):
+    """A sentence of a course page, by its characters in the page's text (as `sentences` of an answer give them)."""
+
+    page_id: str = Field(min_length=1, max_length=512)
+    start: int = Field(ge=0)
+    end: int = Field(ge=1)
+
+
+class ReviewBody(Strict):
+    """A reviewed answer: endorse an answer you were given (`from_answer`), compose one from course sentences
+    (`sentences`, with an optional `note` in your own words), or mark the question not covered (`not_covered`)."""
+
+    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question it answers")
+    questions: list[str] = Field(
+        default=[], max_length=MAX_REVIEW_QUESTIONS - 1, description="other wordings of the same question"
+    )
+    course: str | None = Field(default=None, max_length=MAX_COURSE_CHARS)
+    from_answer: str | None = Field(default=None, max_length=64, description="the `answer_id` of your answer")
+    sentences: list[SpanIn] | None = Field(default=None, max_length=MAX_SENTENCES)
+    note: str = Field(default="", max_length=MAX_NOTE_CHARS)
+    not_covered: bool = False
+
+
+class ReviewChange(Strict):
+    """Change a review (every field optional); any change, or `{}`, confirms it against the pages as they are now."""
+
+    questions: list[str] | None = Field(default=None, min_length=1, max_length=MAX_REVIEW_QUESTIONS)
+    sentences: list[SpanIn] | None = Field(default=None, min_length=1, max_length=MAX_SENTENCES)
+    note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS)
+
+
+class ReviewOut(BaseModel):
+    """A reviewed answer: what it answers and with what, who reviewed it, whether a cited page changed since
+    (`stale`, `changes`: it is not shown until confirmed), how often students got it and how they rated it."""
+
+    id: str
+    course: str
+    kind: str = Field(json_schema_extra={"enum": ["endorsed", "composed", "not_covered"]})
+    questions: list[str]
+    answer: AnswerOut | None
+    note: str
+    pages: dict[str, str]
+    by: str
+    at: float
+    stale: bool
+    changes: list[str]
+    uses: int = 0
+    helpful: int = 0
+    unhelpful: int = 0
 
 
 class Rated(BaseModel):

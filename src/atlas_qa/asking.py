@@ -1,8 +1,9 @@
 """The one way to ask: the REST API (`/api/v1/ask`), the Gradio chat and the Gradio `ask` endpoint all ask through
 `Asker`, which answers with `Atlas.ask` (the question and its filters are checked there, once), logs the answer once
 in the course's question log (with the searched question's vector, which retrieval already encoded) and returns the
-answer with its log id and its attribution (computed once, here). `Courses` holds one `Atlas` per served course and
-the one question log they share.
+answer with its log id and its attribution (computed once, here). A question that asks the same thing as one an
+instructor reviewed (reviews/match.py) gets the reviewed answer first, unless a page it cites changed since; the
+usual answer comes with it. `Courses` holds one `Atlas` per served course and the question log and reviews they share.
 """
 
 from __future__ import annotations
@@ -19,24 +20,30 @@ from .errors import AtlasError
 from .explain import attribution_rows
 from .insight import QuestionLog
 from .ratings import FeedbackStore
+from .reviews.match import match
+from .reviews.store import Review, ReviewStore, changes
 from .types import Answer, AttributionRow
 
 
 @dataclass(frozen=True)
 class Asked:
-    """An answer, the id of its question-log record (a rating goes onto it) and its attribution, computed once."""
+    """An answer, the id of its question-log record (a rating goes onto it) and its attribution, computed once; when
+    the answer is an instructor's reviewed one, the review and the usual answer."""
 
     answer: Answer
     log_id: str
     rows: tuple[AttributionRow, ...] = ()
+    reviewed: Review | None = None
+    usual: Answer | None = None
 
 
 class Asker:
     """One course's way to ask, shared by every edge: answer, log once, return both."""
 
-    def __init__(self, atlas: Any, log: QuestionLog) -> None:
+    def __init__(self, atlas: Any, log: QuestionLog, reviews: ReviewStore | None = None) -> None:
         self.atlas = atlas
         self.log = log
+        self.reviews = reviews
         self.course: str = atlas.settings.course
 
     def ask(self, user: str, question: object, filters: object = None, history: History | None = None) -> Asked:
@@ -53,10 +60,37 @@ class Asker:
         return [r if isinstance(r, AtlasError) else self._record(u, r, follow_up=False) for u, r in zip(users, results)]
 
     def _record(self, user: str, answer: Answer, follow_up: bool) -> Asked:
-        rows = tuple(attribution_rows(answer, self.atlas.document))  # once: the log and the views use these
         vector = self.atlas.question_vector(answer.searched or answer.question)  # retrieval's, not encoded again
-        log_id = self.log.record(self.course, user, answer, follow_up=follow_up, vector=vector, rows=rows)
-        return Asked(answer, log_id, rows)
+        answer, review, usual = reviewed_answer(self.atlas, self.reviews, answer, vector)
+        rows = tuple(attribution_rows(answer, self.atlas.document))  # once: the log and the views use these
+        log_id = self.log.record(
+            self.course,
+            user,
+            answer,
+            follow_up=follow_up,
+            vector=vector,
+            rows=rows,
+            review_id=review.id if review else None,
+        )
+        return Asked(answer, log_id, rows, review, usual)
+
+
+def reviewed_answer(
+    atlas: Any, reviews: ReviewStore | None, answer: Answer, vector: Any = None
+) -> tuple[Answer, Review | None, Answer | None]:
+    """(the answer to show, its review, the usual answer): the course's reviewed answer when the question asks the
+    same thing as a reviewed one (`vector`: the searched question's, retrieval's) and the pages it cites are unchanged;
+    else `answer` as it is."""
+    if reviews is None:
+        return answer, None, None
+    course = atlas.settings.course
+    searched = answer.searched or answer.question
+    questions, by_id = reviews.matcher(course)
+    found = match(searched, atlas.question_vector(searched) if vector is None else vector, course, questions)
+    if found is None or changes(by_id[found.id], atlas.page_hash):
+        return answer, None, None
+    review = by_id[found.id]
+    return review.as_answer(answer.question), review, answer
 
 
 class Courses:
@@ -69,6 +103,7 @@ class Courses:
         self._lock = threading.Lock()
         self.ingest_lock = threading.Lock()
         self._log: QuestionLog | None = None
+        self._reviews: ReviewStore | None = None
 
     @property
     def log(self) -> QuestionLog:
@@ -84,8 +119,19 @@ class Courses:
                 self._atlases[course] = Atlas(self.settings.with_(course=course), embedder)
             return self._atlases[course]
 
+    @property
+    def reviews(self) -> ReviewStore:
+        """The reviewed answers of every course (stored with the question log)."""
+        if self._reviews is None:
+            from . import database
+
+            self._reviews = ReviewStore(
+                database.log_url(self.settings), self.atlas(self.settings.course).sentence_vectors
+            )
+        return self._reviews
+
     def asker(self, course: str) -> Asker:
-        return Asker(self.atlas(course), self.log)
+        return Asker(self.atlas(course), self.log, self.reviews)
 
     def feedback(self, course: str) -> FeedbackStore:
         return FeedbackStore(self.log, course)

@@ -129,6 +129,10 @@ def _parser() -> argparse.ArgumentParser:
     u.add_argument("name")
     u.add_argument("--address", default="", help="also forget the failed sign-ins from this client address")
 
+    p = sub.add_parser("reviews", parents=[common], help="instructor-reviewed answers: list, export, import (JSON)")
+    p.add_argument("action", choices=["list", "export", "import"])
+    p.add_argument("file", nargs="?", type=Path, help="import: the JSON file `reviews export` wrote (- for stdin)")
+
     p = sub.add_parser("db", help="the accounts and question-log database: upgrade, status, copy")
     db = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     db.add_parser("upgrade", parents=[where], help="bring the database(s) to the newest schema")
@@ -267,6 +271,46 @@ def _db(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
+def _day(t: float) -> str:
+    import time
+
+    return time.strftime("%Y-%m-%d", time.gmtime(t))
+
+
+def _reviews(args: argparse.Namespace, atlas: Any) -> int:
+    """List, export or import the course's reviewed answers (an export moves a course's reviews to the next term:
+    imported into a re-indexed course, a review whose pages changed is listed as needing review)."""
+    from . import database
+    from .errors import ConfigError
+    from .reviews.store import Review, ReviewStore
+
+    settings = atlas.settings
+    store = ReviewStore(database.log_url(settings), atlas.sentence_vectors)
+    if args.action == "import":
+        if args.file is None:
+            raise ConfigError("`atlas-qa reviews import` needs the JSON file `reviews export` wrote (- for stdin).")
+        text = sys.stdin.read() if str(args.file) == "-" else args.file.read_text(encoding="utf-8")
+        try:
+            items = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{args.file} is not JSON ({exc}).") from None
+        if not isinstance(items, list):
+            raise ConfigError(f"{args.file} holds no list of reviews.")
+        found = [Review.from_json(item, settings.course) for item in items]  # all checked before any is stored
+        for review in found:
+            store.put(review)
+        print(f"imported {len(found)} review{'s' * (len(found) != 1)} into {settings.course}")
+        return 0
+    reviews = store.list(settings.course, atlas.page_hash)
+    if args.action == "export":
+        print(json.dumps([r.to_json() for r in reviews], ensure_ascii=False, indent=2))
+        return 0
+    for r in reviews:
+        state = "needs review" if r.stale else r.kind
+        print(f"{r.id}\t{state}\t{r.by}\t{_day(r.at)}\t{r.questions[0]}")
+    return 0
+
+
 def _log(args: argparse.Namespace, settings: Any) -> int:
     from .embedding import embedder_for
     from .insight import QuestionLog, requests
@@ -364,11 +408,23 @@ def main(argv: list[str] | None = None) -> int:
             return command[args.command](args, settings)
         if args.command == "chat":
             return _chat(args, atlas)
+        if args.command == "reviews":
+            return _reviews(args, atlas)
         if args.command == "ask":
-            answer = atlas.ask(args.question, k=args.k)
+            from . import database
+            from .asking import reviewed_answer
+            from .reviews.store import ReviewStore
+
+            store = ReviewStore(database.log_url(settings), atlas.sentence_vectors)
+            answer, review, usual = reviewed_answer(atlas, store, atlas.ask(args.question, k=args.k))
             if args.json:
-                print(json.dumps(answer_json(answer, settings.corpus), ensure_ascii=False, indent=2))
+                out = answer_json(answer, settings.corpus)
+                out["reviewed"] = {"id": review.id, "by": review.by, "at": review.at} if review else None
+                out["usual"] = answer_json(usual, settings.corpus) if usual else None
+                print(json.dumps(out, ensure_ascii=False, indent=2))
             else:
+                if review:
+                    print(f"Reviewed by your instructor ({review.by}), {_day(review.at)}:\n")
                 _print_answer(answer)
             return 0
     except AtlasError as exc:

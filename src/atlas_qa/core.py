@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import re
@@ -133,12 +134,21 @@ class Atlas:
 
     # What the edges (the app, the API, the question log) read of the index: they never reach `self.index`.
     def pages(self) -> list[dict[str, Any]]:
-        """Every indexed page: id, title, source, content hash, chunk count and when it was indexed."""
+        """Every indexed page: id, title, source, chunk count and when it was indexed."""
         return self.index.pages()
 
     def document(self, page_id: str) -> Document:
         """The indexed page `page_id` (AtlasError when there is none)."""
         return self.index.document(page_id)
+
+    def page_hash(self, page_id: str) -> str | None:
+        """A digest of the page's text as indexed now (None when the course has no such page): a reviewed answer whose
+        pages' texts changed is stale."""
+        try:
+            text = self.document(page_id).text
+        except (AtlasError, KeyError):
+            return None
+        return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
     def last_ingest(self) -> dict[str, Any] | None:
         """The summary of the last ingest (counts, skipped files with reasons, `finished_at`), if any."""

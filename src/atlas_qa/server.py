@@ -296,7 +296,13 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
     def insights(course: str, since: str | None, until: str | None) -> Any:  # the Insight tab's numbers: the API's
         return build_insights(courses.atlas(course), courses.log, course, since, until)
 
-    blocks = build_app(courses.atlas(settings.course), feedback, None if access.local else user_of, insights)
+    blocks = build_app(
+        courses.atlas(settings.course),
+        feedback,
+        None if access.local else user_of,
+        insights,
+        asker=courses.asker(settings.course),
+    )
     app.router.on_shutdown.append(courses.log.close)  # pending question-log writes are stored before exit
     # CORS before mounting: Gradio then adds none of its own (its default allows any localhost origin).
     app.add_middleware(

@@ -53,13 +53,12 @@ class Snapshot:
         return PageTerms([(d.title, d.key_terms) for d in docs])
 
     def pages(self) -> list[dict[str, Any]]:
-        """Every indexed page: id, title, source, content hash, chunk count and when it was indexed."""
+        """Every indexed page: id, title, source, chunk count and when it was indexed."""
         return [
             {
                 "page_id": pid,
                 "title": self.document(pid).title,
                 "source": meta.get("source", ""),
-                "hash": meta.get("hash", ""),
                 "chunks": int(meta.get("n_chunks", 0)),
                 "indexed_at": float(meta.get("indexed_at", 0.0)),
             }

@@ -185,10 +185,11 @@ class QuestionLog:
         document: Callable[[str], Any] | None = None,
         when: float | None = None,
         rows: Sequence[Any] | None = None,
+        review_id: str | None = None,
     ) -> str:
         """Log one answered question (an `Answer`) asked by user `user`; returns the record's id at once (the write
         happens in the background). `rows`: the answer's attribution (`explain.attribution_rows`), or else
-        `document(page_id)`, the page, to compute it."""
+        `document(page_id)`, the page, to compute it; `review_id`: the reviewed answer it was given, if one was."""
         if vector is None and self.embed is None:  # an atlas without a model (a test's fake): nothing to log
             log.warning("question not logged: no vector and no embedder")
             return ""
@@ -196,7 +197,17 @@ class QuestionLog:
         t = time.time() if when is None else when
         self._submit(
             lambda: self._write(
-                course, rid, self.student(user), answer, question, follow_up, vector, document, t, rows=rows
+                course,
+                rid,
+                self.student(user),
+                answer,
+                question,
+                follow_up,
+                vector,
+                document,
+                t,
+                rows=rows,
+                review_id=review_id,
             )
         )
         return rid
@@ -289,6 +300,7 @@ class QuestionLog:
         helpful: bool | None = None,
         comment: str = "",
         rows: Sequence[Any] | None = None,
+        review_id: str | None = None,
     ) -> None:
         from .record import answer_document, answer_metadata
 
@@ -299,7 +311,7 @@ class QuestionLog:
             if self.embed is None:
                 raise AtlasError("The question log needs an embedder to store a question without its vector.")
             vector = self.embed([searched])[0]
-        row = {**meta, "id": rid, "course": course}
+        row = {**meta, "id": rid, "course": course, "review_id": review_id}
         heavy = (rid, answer_document(answer), np.asarray(vector, dtype=np.float32).tobytes())
         self.ready(course)
         with self.db() as db:  # one transaction: both rows or neither
@@ -394,6 +406,18 @@ class QuestionLog:
                 )
                 out += [(i, value) for i, c, value in db.execute(found.where(questions.c.id.in_(chunk))) if c == course]
         return out
+
+    def review_uses(self, course: str) -> dict[str, tuple[int, int, int]]:
+        """Review id -> (answers given with it, rated helpful, rated not helpful) in the course."""
+        self.ready(course)
+        rated = [sa.func.sum(sa.case((questions.c.helpful == v, 1), else_=0)) for v in (1, 0)]
+        with self.db() as db:
+            rows = db.execute(
+                sa.select(questions.c.review_id, sa.func.count(), *rated)
+                .where(questions.c.course == course, questions.c.review_id.is_not(None))
+                .group_by(questions.c.review_id)
+            ).all()
+        return {str(r[0]): (int(r[1]), int(r[2] or 0), int(r[3] or 0)) for r in rows}
 
     def student_of(self, course: str, rid: str) -> str | None:
         """The pseudonym that asked record `rid` ("" unknown), or None when the course has no such record."""

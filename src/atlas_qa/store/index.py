@@ -362,7 +362,7 @@ class Index:
         return self.snapshot().document(page_id)
 
     def pages(self) -> list[dict[str, Any]]:
-        """Every indexed page: id, title, source, content hash, chunk count and when it was indexed."""
+        """Every indexed page: id, title, source, chunk count and when it was indexed."""
         return self.snapshot().pages()
 
     def last_ingest(self) -> dict[str, Any] | None:

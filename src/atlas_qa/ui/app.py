@@ -67,6 +67,7 @@ def build_app(
     feedback: FeedbackStore | None = None,
     user_of: Callable[[Any], User | None] | None = None,
     insights: Callable[[str, str | None, str | None], Any] | None = None,
+    asker: Any = None,
 ) -> Any:
     """The Blocks over an Atlas (not launched). `feedback`: the question log and its ratings (default: the atlas's).
 
@@ -74,6 +75,7 @@ def build_app(
     user, who may do everything. With it, the instructor tabs start hidden and empty, are shown on load to the
     course's instructors only, and every instructor event checks the caller on the server.
     `insights(course, since, until)`: a served course's `Insights` for the Insight tab (no tab without it).
+    `asker`: the course's `asking.Asker` (the server's, with the reviewed answers; default: one over `feedback`'s log).
     """
     import gradio as gr
 
@@ -81,7 +83,7 @@ def build_app(
         user = LOCAL_USER if user_of is None else user_of(request)
         return user.name if user is not None else ""
 
-    views = Views(atlas, feedback, who=who)
+    views = Views(atlas, feedback, who=who, asker=asker)
     course = getattr(getattr(atlas, "settings", None), "course", "default")
 
     def teaches(request: Any, of: str = course) -> bool:

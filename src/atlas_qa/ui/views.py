@@ -31,13 +31,14 @@ class Views(SourceViews, ChatViews, AttributionViews, InstructorViews):
         feedback: FeedbackStore | None = None,
         export_dir: Path | None = None,
         who: Callable[[Any], str] = lambda request: "local",
+        asker: Asker | None = None,
     ) -> None:
         """`feedback`: the course's question log and ratings (default: in the atlas's store); `who(request)`: the
         name of the user making a request (questions are logged under its pseudonym)."""
         self.atlas = atlas
         settings = getattr(atlas, "settings", None) or Settings()
         self.feedback = feedback or FeedbackStore(QuestionLog.open(settings, atlas), settings.course)
-        self.asker = Asker(atlas, self.feedback.log)  # the one way to ask (and log), as the REST API's
+        self.asker = asker or Asker(atlas, self.feedback.log)  # the one way to ask (and log), as the REST API's
         self.who = who
         self.corpus = Path(getattr(settings, "corpus", "corpus")).resolve()
         self._export_dir = export_dir

@@ -1,0 +1,162 @@
+"""Instructor-reviewed answers: given first to a question that asks the same thing (the usual answer beside it), never
+to another question or course, not while a cited page changed (until confirmed); stored where the log is (SQLite or
+PostgreSQL), seen by other replicas, exported and imported (the tests' hash embedder; the real model: e2e below)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from atlas_qa.asking import Courses
+from atlas_qa.cli import main
+from atlas_qa.core import Atlas
+from atlas_qa.errors import InvalidInputError
+from atlas_qa.reviews import store as review_store
+from atlas_qa.reviews.store import ReviewStore, compose
+
+from .conftest import SEED
+
+QUESTION = "How has digital technology changed public service delivery?"
+OTHER = "What is politics?"
+
+
+@pytest.fixture
+def courses(tmp_path, corpus, hash_settings, backend) -> Courses:
+    settings = hash_settings.with_(corpus=corpus, database_url=backend, course="atlas107")
+    atlas = Atlas(settings)
+    atlas.ingest()
+    return Courses(settings, atlas)
+
+
+def _span(atlas: Atlas, page_id: str, words: str) -> tuple[str, int, int]:
+    text = atlas.document(page_id).text
+    start = text.index(words)
+    return page_id, start, start + len(words)
+
+
+def _composed(courses: Courses, question: str = QUESTION):
+    atlas = courses.atlas("atlas107")
+    page = next(p["page_id"] for p in atlas.pages() if p["page_id"].endswith(SEED.name))
+    text = atlas.document(page).text
+    first = text.split(". ")[3] + "."
+    answer = compose(atlas.document, question, [_span(atlas, page, first)])
+    review = courses.reviews.create(
+        "atlas107", [question], "composed", answer, "Start with the first section.", "prof", atlas.page_hash
+    )
+    return review, page
+
+
+def test_the_same_question_gets_the_reviewed_answer_and_the_usual_one_beside_it(courses):
+    review, page = _composed(courses)
+    asked = courses.asker("atlas107").ask("ana", QUESTION)
+    assert asked.reviewed is not None and asked.reviewed.id == review.id
+    assert asked.answer.sentences[0].page_id == page and asked.answer.citations[0].offset >= 0
+    assert asked.usual is not None and asked.usual.answer != asked.answer.answer
+    other = courses.asker("atlas107").ask("ana", OTHER)
+    assert other.reviewed is None and other.usual is None
+    courses.log.flush()
+    assert courses.log.review_uses("atlas107") == {review.id: (1, 0, 0)}
+    courses.log.rate("atlas107", asked.log_id, helpful=False)
+    courses.log.flush()
+    assert courses.log.review_uses("atlas107") == {review.id: (1, 0, 1)}
+
+
+def test_a_review_is_never_given_in_another_course_nor_when_not_covered(courses):
+    atlas = courses.atlas("atlas107")
+    courses.reviews.create("polisci", [QUESTION], "not_covered", None, "", "prof", {})
+    assert courses.asker("atlas107").ask("ana", QUESTION).reviewed is None
+    answer = compose(
+        atlas.document,
+        QUESTION,
+        [_span(atlas, atlas.pages()[0]["page_id"], atlas.document(atlas.pages()[0]["page_id"]).text[:30])],
+    )
+    courses.reviews.create("polisci", [QUESTION], "composed", answer, "", "prof", atlas.page_hash)
+    assert courses.asker("atlas107").ask("ana", QUESTION).reviewed is None  # another course's review
+
+
+def test_a_changed_page_makes_the_review_stale_until_it_is_confirmed(courses, monkeypatch):
+    monkeypatch.setattr(review_store, "CHECK_EVERY_S", 0.0)
+    review, page = _composed(courses)
+    atlas = courses.atlas("atlas107")
+    path = Path(atlas.settings.corpus) / "atlas107" / SEED.name
+    path.write_text(path.read_text() + "\n\nA paragraph added after the review.\n")
+    atlas.ingest()
+    asked = courses.asker("atlas107").ask("ana", QUESTION)
+    assert asked.reviewed is None  # the usual answer again
+    [listed] = [r for r in courses.reviews.list("atlas107", atlas.page_hash) if r.id == review.id]
+    assert listed.stale and listed.changes == (f"The page {page} changed since the review.",)
+    confirmed = courses.reviews.update(listed, "prof", atlas.page_hash)
+    assert not courses.reviews.get(confirmed.id, atlas.page_hash).stale
+    assert courses.asker("atlas107").ask("ana", QUESTION).reviewed.id == review.id
+    path.unlink()
+    atlas.ingest()
+    [gone] = courses.reviews.list("atlas107", atlas.page_hash)
+    assert gone.changes == (f"The page {page} is no longer in the course.",)
+
+
+def test_another_replica_sees_a_new_review_within_a_second(courses, monkeypatch):
+    monkeypatch.setattr(review_store, "CHECK_EVERY_S", 0.0)
+    atlas = courses.atlas("atlas107")
+    other = ReviewStore(courses.reviews.url, atlas.sentence_vectors)
+    assert len(other.matcher("atlas107")[0]) == 0
+    review, _ = _composed(courses)
+    questions, by_id = other.matcher("atlas107")
+    assert len(questions) == 1 and review.id in by_id
+    courses.reviews.delete(review)
+    assert len(other.matcher("atlas107")[0]) == 0
+
+
+def test_composing_refuses_spans_that_are_not_in_their_page(courses):
+    atlas = courses.atlas("atlas107")
+    page = atlas.pages()[0]["page_id"]
+    size = len(atlas.document(page).text)
+    for spans, message in [
+        ([], "between 1 and"),
+        ([(page, 10, 5)], "not a span"),
+        ([(page, 0, size + 1)], "not a span"),
+        ([(page, 0, 5000)], "not a span"),
+    ]:
+        with pytest.raises(InvalidInputError, match=message):
+            compose(atlas.document, QUESTION, spans)
+
+
+def test_reviews_export_and_import_move_a_course_to_the_next_term(courses, tmp_path, monkeypatch, capsys):
+    review, _ = _composed(courses)
+    settings = courses.settings
+    env = {
+        "ATLAS_QA_INDEX_DIR": str(settings.index_dir),
+        "ATLAS_QA_CORPUS": str(settings.corpus),
+        "ATLAS_QA_COURSE": "atlas107",
+        "ATLAS_QA_MODEL": settings.model,
+        "ATLAS_QA_DATABASE_URL": settings.database_url,
+    }
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    assert main(["reviews", "export"]) == 0
+    exported = json.loads(capsys.readouterr().out)
+    assert [r["id"] for r in exported] == [review.id] and exported[0]["note"] == "Start with the first section."
+    assert main(["reviews", "list"]) == 0
+    assert f"{review.id}\tcomposed\tprof" in capsys.readouterr().out
+
+    next_term = tmp_path / "next-term"
+    shutil.copytree(settings.corpus, next_term)
+    monkeypatch.setenv("ATLAS_QA_INDEX_DIR", str(tmp_path / "next-index"))
+    monkeypatch.setenv("ATLAS_QA_CORPUS", str(next_term))
+    monkeypatch.setenv("ATLAS_QA_DATABASE_URL", "")
+    assert main(["ingest"]) == 0
+    capsys.readouterr()
+    (tmp_path / "reviews.json").write_text(json.dumps(exported))
+    (tmp_path / "broken.json").write_text(json.dumps([{"id": "x"}]))
+    assert main(["reviews", "import", str(tmp_path / "broken.json")]) == 2  # nothing half-imported
+    assert "Not a review" in capsys.readouterr().err
+    assert main(["reviews", "import", str(tmp_path / "reviews.json")]) == 0
+    assert "imported 1 review into atlas107" in capsys.readouterr().out
+    assert main(["reviews", "export"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    diff = {k: (again[0][k], exported[0][k]) for k in exported[0] if again[0][k] != exported[0][k]}
+    assert not diff, diff  # the same pages, unchanged: the same review, not stale
+    assert main(["ask", QUESTION, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reviewed"]["id"] == review.id
