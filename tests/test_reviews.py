@@ -160,3 +160,35 @@ def test_reviews_export_and_import_move_a_course_to_the_next_term(courses, tmp_p
     assert not diff, diff  # the same pages, unchanged: the same review, not stale
     assert main(["ask", QUESTION, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["reviewed"]["id"] == review.id
+
+
+PARAPHRASES = [
+    "In what ways has digital technology transformed how public services are delivered?",
+    "How has digital tech changed the way governments deliver services?",
+]
+NEAR_MISSES = [
+    "Why has digital technology not changed public service delivery?",
+    "Who argued that digital technology changed public service delivery?",
+]
+
+
+@pytest.mark.e2e
+def test_with_the_real_model_paraphrases_get_the_review_and_near_misses_do_not(real_atlas):
+    """The real model and Chroma (embedded, then a server): a reviewed question's paraphrases are given the reviewed
+    answer, its near-misses on the same topic (another focus, a negation) the usual one."""
+    courses = Courses(real_atlas.settings, real_atlas)
+    page = next(p["page_id"] for p in real_atlas.pages() if p["page_id"].endswith(SEED.name))
+    first = real_atlas.document(page).text.split(". ")[3] + "."
+    answer = compose(real_atlas.document, QUESTION, [_span(real_atlas, page, first)])
+    course = real_atlas.settings.course
+    review = courses.reviews.create(course, [QUESTION], "composed", answer, "", "prof", real_atlas.page_hash)
+    try:
+        for q in PARAPHRASES:
+            asked = courses.asker(course).ask("ana", q)
+            assert asked.reviewed is not None and asked.reviewed.id == review.id, q
+            assert asked.answer.sentences[0].text == answer.sentences[0].text and asked.usual is not None
+        for q in NEAR_MISSES:
+            assert courses.asker(course).ask("ana", q).reviewed is None, q
+    finally:
+        courses.reviews.delete(review)
+        courses.log.close()
