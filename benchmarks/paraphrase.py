@@ -162,7 +162,7 @@ def cross_validate(
     return pooled, choices
 
 
-def latency(data: Data, sizes: Sequence[int] = (0, 1000, 5000), repeats: int = 5) -> dict[int, tuple[float, float]]:
+def latency(data: Data, sizes: Sequence[int] = (0, 1000, 5000), repeats: int = 10) -> dict[int, tuple[float, float]]:
     """Warm p50 and p95 milliseconds of one `match` call with `size` reviewed questions (the queries: the pairs)."""
     pool = [q for qs in data.distractors.values() for q in qs]
     queries = [r["question"] for r in data.rows]
