@@ -233,7 +233,7 @@ def report(data: Data, max_near_miss: float = MAX_NEAR_MISS, folds: int = FOLDS)
         "max_near_miss": max_near_miss,
         "chosen": {k: asdict(v) for k, v in chosen.items()},
         "shipped": asdict(shipped),
-        "cross_validated": {k: asdict(v[0]) for k, v in cv.items()},
+        "cross_validated": {k: {"recall": v[0].recall, "near_miss": v[0].near_miss} for k, v in cv.items()},
         "fold_choices": {k: [(p.weight, p.threshold) for p in v[1]] for k, v in cv.items()},
         "at_recall_95": {k: asdict(v) for k, v in at_95.items()},
         "curve": curve,
