@@ -193,6 +193,7 @@ class ReviewStore:
             raise InvalidInputError("An endorsed or composed review needs its answer.")
         with database.connect(self.url) as db:
             db.execute(sa.insert(reviews).values(**self._row(review)))
+        self._changed(course)
         return review
 
     def update(
@@ -222,6 +223,7 @@ class ReviewStore:
         with database.connect(self.url) as db:
             row = self._row(changed)
             db.execute(sa.update(reviews).where(reviews.c.id == review.id).values(**row))
+        self._changed(review.course)
         return changed
 
     def put(self, review: Review) -> None:
@@ -230,10 +232,18 @@ class ReviewStore:
             review.as_answer(review.questions[0])  # an answer of another shape is refused before it is stored
         with database.connect(self.url) as db:
             database.upsert(db, reviews, self._row(review))
+        self._changed(review.course)
 
     def delete(self, review: Review) -> None:
         with database.connect(self.url) as db:
             db.execute(sa.delete(reviews).where(reviews.c.id == review.id))
+        self._changed(review.course)
+
+    def _changed(self, course: str) -> None:
+        """Reviews of `course` changed here: the next match reads them (other replicas within CHECK_EVERY_S)."""
+        with self._lock:
+            self._checked.pop(course, None)
+            self._matchers.pop(course, None)
 
     def _row(self, review: Review) -> dict[str, Any]:
         vectors = np.asarray(self.embed(list(review.questions)), dtype=np.float32)
