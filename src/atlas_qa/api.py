@@ -166,16 +166,7 @@ def router(courses: Courses) -> APIRouter:
         course = member(courses, user, body.course)
         filters = body.filters.model_dump(exclude_none=True) if body.filters else None
         asked = courses.asker(course).ask(user.name, body.question, filters, history_of(body.history or []))
-        corpus = courses.atlas(course).settings.corpus
-        review = asked.reviewed
-        return AskReply.model_validate(
-            {
-                **answer_json(asked.answer, corpus),
-                "answer_id": asked.log_id,
-                "reviewed": {"id": review.id, "by": review.by, "at": review.at} if review else None,
-                "usual": answer_json(asked.usual, corpus) if asked.usual else None,
-            }
-        )
+        return AskReply.model_validate(asked.to_json(courses.atlas(course).settings.corpus))
 
     @api.post("/feedback", summary="Rate an answer (and comment on it)", responses=error_responses(403, 404))
     def add_feedback(body: FeedbackBody, user: User = who) -> Rated:

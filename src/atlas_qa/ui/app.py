@@ -10,7 +10,7 @@ from typing import Any
 from ..access import LOCAL_USER
 from ..errors import AtlasError
 from ..ratings import FeedbackStore
-from ..types import answer_json, error_json
+from ..types import error_json
 from ..users import User
 from .ask_tab import build_ask_tab, wire_ask_tab
 from .insight_tab import InsightSource, build_insight_tab, wire_insight_tab
@@ -122,9 +122,7 @@ def build_app(
                 results = [failed] * len(question)
             return (  # type: ignore[return-value]
                 [
-                    error_json(q, r)
-                    if isinstance(r, AtlasError)
-                    else {**answer_json(r.answer, views.corpus), "answer_id": r.log_id}  # as POST /api/v1/ask
+                    error_json(q, r) if isinstance(r, AtlasError) else r.to_json(views.corpus)  # as POST /api/v1/ask
                     for q, r in zip(question, results)
                 ],
             )
