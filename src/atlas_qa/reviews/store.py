@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from .. import database
 from ..attribution import chain_for_span, cites_in_span
-from ..errors import InvalidInputError, NotFoundError
+from ..errors import AtlasError, InvalidInputError, NotFoundError
 from ..spans import clean
 from ..types import Answer, AnswerSentence, Citation, answer_from_json, answer_json
 from .match import ReviewedQuestions
@@ -96,18 +96,22 @@ class Review:
 
 def compose(document: Callable[[str], Any], question: str, spans: Sequence[tuple[str, int, int]]) -> Answer:
     """An answer made of course sentences an instructor picked (`(page_id, start, end)` in page characters), in that
-    order, each with its own citation: speaker, chain and works cited as for any answer. InvalidInputError for a span
-    that is not in its page."""
+    order, each with its own citation: speaker, chain and works cited as for any answer. NotFoundError for a page or
+    span the course does not have, InvalidInputError for too many sentences or too long a span."""
     if not spans or len(spans) > MAX_SENTENCES:
         raise InvalidInputError(f"Pick between 1 and {MAX_SENTENCES} sentences of the course.")
     sentences, citations = [], []
     for n, (page_id, start, end) in enumerate(spans, 1):
-        doc = document(page_id)
-        if not (0 <= start < end <= len(doc.text)) or end - start > MAX_SPAN_CHARS:
-            raise InvalidInputError(
-                f"Sentence {n}: characters {start}-{end} are not a span of page {page_id!r} "
-                f"({len(doc.text)} characters; at most {MAX_SPAN_CHARS} per sentence)."
+        try:
+            doc = document(page_id)
+        except (AtlasError, KeyError):
+            raise NotFoundError(f"Sentence {n}: the course has no page {page_id!r}.") from None
+        if not (0 <= start < end <= len(doc.text)):
+            raise NotFoundError(
+                f"Sentence {n}: page {page_id!r} has no characters {start}-{end} ({len(doc.text)} characters)."
             )
+        if end - start > MAX_SPAN_CHARS:
+            raise InvalidInputError(f"Sentence {n}: at most {MAX_SPAN_CHARS} characters per sentence.")
         text = clean(doc.text[start:end])
         if not text:
             raise InvalidInputError(f"Sentence {n}: characters {start}-{end} of page {page_id!r} hold no text.")
