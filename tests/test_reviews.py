@@ -236,3 +236,11 @@ def test_endorsing_over_http_takes_an_answer_the_instructor_was_given(courses, t
         assert call(f"{base}/api/v1/reviews/{rid}", "PUT", {"note": "See also the readings."}, prof).json()["note"]
         assert call(f"{base}/api/v1/reviews/{rid}", "DELETE", None, prof).status == 204
         assert call(f"{base}/api/v1/ask", "POST", {"question": QUESTION}, ana).json()["reviewed"] is None
+
+
+def test_a_review_question_is_checked_as_an_asked_one(courses):
+    from atlas_qa.errors import QuestionError
+
+    for questions in (["¥"], [QUESTION, "   "], ["x" * 1001]):
+        with pytest.raises(QuestionError):
+            courses.reviews.create("atlas107", questions, "not_covered", None, "", "prof", lambda p: None)

@@ -340,7 +340,10 @@ def _kind(kind: str) -> str:
 
 
 def _questions(questions: Sequence[str]) -> tuple[str, ...]:
-    found = tuple(dict.fromkeys(" ".join(q.split()) for q in questions if q and q.strip()))
+    """The questions a review answers, each checked as an asked one (`core.check_question`), repeats dropped."""
+    from ..core import check_question
+
+    found = tuple(dict.fromkeys(" ".join(check_question(q).split()) for q in questions))
     if not found or len(found) > MAX_QUESTIONS:
         raise InvalidInputError(f"A review answers between 1 and {MAX_QUESTIONS} questions.")
     return found
