@@ -112,7 +112,9 @@ def test_a_changed_page_lists_the_review_first_as_needing_review_until_confirmed
     views.confirm_review(review.id, "prof")
     assert not views.reviews_now()[0].stale
     assert views.ask(QUESTION, [], user="ana").reviewed.id == review.id
-    assert "How does a carbon tax work?" in views.material_to_add() and "Add a page on taxes." in views.material_to_add()
+    assert (
+        "How does a carbon tax work?" in views.material_to_add() and "Add a page on taxes." in views.material_to_add()
+    )
     views.delete_review(missing.id)
     assert views.material_to_add() == "" and [r.id for r in views.reviews_now()] == [review.id]
 
@@ -173,7 +175,7 @@ def test_every_reviewing_event_answers_the_courses_instructors_only(courses):
         ("aq-review-search-go", "click"): (QUESTION, []),
         ("aq-review-found", "input"): ([], [], [], QUESTION, ""),
         ("aq-review-up", "click"): ([], None, [], QUESTION, ""),
-        ("aq-review-note", "input"): (QUESTION, [], ""),
+        ("aq-review-note", "change"): (QUESTION, [], ""),
         ("aq-review-save", "click"): (QUESTION, [], ""),
         ("aq-review-missing", "click"): (QUESTION, ""),
         ("aq-review-endorse", "click"): ([turn], 0, ""),

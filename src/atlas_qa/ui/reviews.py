@@ -198,7 +198,7 @@ class ReviewViews:
         rows = []
         for r in found:
             n, up, down = uses.get(r.id, (0, 0, 0))
-            status = f'<strong class="aq-flag">{esc(_status(r))}</strong>' if r.stale else esc(_status(r))
+            status = f'<span class="aq-flag">{esc(_status(r))}</span>' if r.stale else esc(_status(r))
             changed = "".join(f"<li>{esc(c)}</li>" for c in r.changes)
             changed_html = f'<ul class="aq-cell-list">{changed}</ul>' if changed else ""
             answer = shorten(str(r.answer.get("answer", "")), 200) if r.answer else "(not covered: material to add)"

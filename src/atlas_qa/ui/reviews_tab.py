@@ -178,7 +178,7 @@ def wire_reviews_tab(
         require(request)
         return views.preview(question, picked, note)
 
-    ui.note.input(on_note, [ui.question, ui.picked, ui.note], ui.preview, **hidden)
+    ui.note.change(on_note, [ui.question, ui.picked, ui.note], ui.preview, **hidden)
 
     def cleared() -> tuple[Any, ...]:
         return [], gr.Radio(choices=[], value=None), "", gr.CheckboxGroup(value=[]), ""
