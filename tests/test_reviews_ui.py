@@ -46,6 +46,8 @@ def views(courses: Courses) -> Views:
 def _two_sentences(views: Views) -> list[str]:
     found = views.review_sentences(QUESTION)
     assert len(found) >= 2 and all(" — " in label for label, _ in found)
+    in_references = [label.endswith("› References") for label, _ in found]
+    assert in_references == sorted(in_references)  # reference lists come last: they hold no answer
     return [found[1][1], found[0][1]]  # picked in another order than found
 
 

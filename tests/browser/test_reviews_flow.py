@@ -6,19 +6,15 @@ answer is no longer given and is listed as needing review, until the instructor 
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from playwright.sync_api import expect
 
-from atlas_qa.config import Settings
-from atlas_qa.users import UserStore
-
 from ..conftest import ROOT
 from ..live import call
-from .conftest import serving
+from .conftest import serving_users
 from .test_accessibility import violations
 from .test_app import ask, open_tab
 from .test_roles import sign_in
@@ -33,19 +29,10 @@ NOTE = "Section 2 of this page is the one to read before the quiz."
 
 @pytest.fixture(scope="module")
 def reviewed_app(tmp_path_factory: pytest.TempPathFactory, model_cache) -> Iterator[dict[str, Any]]:
-    from atlas_qa.core import Atlas
-
-    root = tmp_path_factory.mktemp("reviews")
-    shutil.copytree(ROOT / "corpus", root / "corpus")
-    settings = Settings(index_dir=root / "index", corpus=root / "corpus", cache_dir=model_cache)
-    store = UserStore(settings.users_db, rounds=4)
-    for name, role in (("ana", "student"), ("ben", "student"), ("prof", "instructor")):
-        store.add(name, role, [settings.course], f"{name}-password")
-    atlas = Atlas(settings)
-    atlas.ingest()
-    with serving(atlas, settings) as url:
-        token = {"Authorization": f"Bearer {store.new_token('prof')}"}
-        yield {"url": url, "settings": settings, "prof": token}
+    users = {"ana": "student", "ben": "student", "prof": "instructor"}
+    with serving_users(ROOT / "corpus", tmp_path_factory.mktemp("reviews"), model_cache, users) as served:
+        url, settings, store = served
+        yield {"url": url, "settings": settings, "prof": {"Authorization": f"Bearer {store.new_token('prof')}"}}
 
 
 def student(browser: Any, url: str, name: str) -> tuple[Any, Any]:
@@ -149,7 +136,7 @@ def test_an_instructor_reviews_a_rated_down_answer_and_the_next_student_gets_it(
     expect(table).to_contain_text("changed since the review")
     expect(page.locator("#aq-reviews-pick input")).to_have_value(f"needs review: {QUESTION}")
     assert violations(page) == []
-    shoot(page, "reviews-needs-review", full_page=True)
+    shoot(page.locator("#aq-reviews-table"), "reviews-needs-review")
     page.get_by_role("button", name="Confirm as it is").click()  # one click: shown again
     expect(page.locator("#aq-review-status")).to_contain_text("Confirmed")
     expect(table).not_to_contain_text("needs review")

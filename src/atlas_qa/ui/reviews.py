@@ -7,6 +7,7 @@ store, and lay out what it returns. Without a store (`views.asker.reviews` is No
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from .chat import ChatTurn
 
 SEARCH_PASSAGES = 6  # passages searched for sentences to pick from
+REFERENCE_LIST = re.compile(r"(?i)\b(references|bibliography|works cited|further reading)\s*$")  # listed last
 KIND_LABELS = {"endorsed": "endorsed", "composed": "composed", "not_covered": "material to add"}
 
 
@@ -92,10 +94,11 @@ class ReviewViews:
     # -- composing --------------------------------------------------------------------------------------------------
     def review_sentences(self, query: str) -> list[tuple[str, str]]:
         """The sentences of the course passages closest to `query`, as choices ("sentence — title › section",
-        `span_key`), best passage first, each sentence once."""
+        `span_key`), best passage first (reference lists last: they hold no answer), each sentence once."""
         retrieval = self.atlas.search(query, k=SEARCH_PASSAGES)
         out: dict[str, str] = {}
-        for passage in retrieval.passages:
+        passages = sorted(retrieval.passages, key=lambda p: bool(REFERENCE_LIST.search(p.chunk.section)))
+        for passage in passages:
             chunk = passage.chunk
             text = self.atlas.document(chunk.page_id).text
             where = chunk.title + (f" › {chunk.section}" if chunk.section else "")
