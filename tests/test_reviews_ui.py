@@ -204,3 +204,30 @@ def test_without_a_review_store_there_is_no_reviewing(courses):
     assert "aq-tab-reviews" not in elem_ids
     row = next(b for b in app.blocks.values() if getattr(b, "elem_id", None) == "aq-review-row")
     assert row.visible is False
+
+
+def test_insight_offers_the_gaps_questions_for_review_and_lists_the_material_to_add(courses, views):
+    import gradio as gr
+
+    from atlas_qa.insight import build_insights
+
+    atlas, log = courses.atlas(COURSE), courses.log
+    turn = views.ask(QUESTION, [], user="ana")
+    views.rate([turn], 1, False, {})
+    views.save_not_covered("How does a carbon tax work?", "", "prof")
+    log.flush()
+    users = {"prof": User("prof", "instructor", (COURSE,)), "student": User("ana", "student", (COURSE,))}
+    app = build_app(
+        atlas,
+        courses.feedback(COURSE),
+        lambda r: users[r],
+        insights=lambda c, since, until: build_insights(atlas, log, c, since, until),
+        asker=courses.asker(COURSE),
+    )
+    *_, row, pick, material = _event(app, "aq-insight-show", "click")(COURSE, "", "", "prof")
+    assert row.visible is True and pick.value == QUESTION and (QUESTION, QUESTION) in pick.choices
+    assert "Material to add" in material and "carbon tax" in material
+    tab, question, *_ = _event(app, "aq-insight-review-go", "click")(QUESTION, [], "prof")
+    assert tab.selected == "reviews" and question == QUESTION
+    with pytest.raises(gr.Error, match="instructors"):
+        _event(app, "aq-insight-review-go", "click")(QUESTION, [], "student")
