@@ -17,6 +17,7 @@ from ..live import call
 from .conftest import serving_users
 from .test_accessibility import violations
 from .test_app import ask, open_tab
+from .test_everyday import under_pointer_and_focus
 from .test_roles import sign_in
 
 pytestmark = pytest.mark.e2e
@@ -140,3 +141,4 @@ def test_an_instructor_reviews_a_rated_down_answer_and_the_next_student_gets_it(
     page.get_by_role("button", name="Confirm as it is").click()  # one click: shown again
     expect(page.locator("#aq-review-status")).to_contain_text("Confirmed")
     expect(table).not_to_contain_text("needs review")
+    assert under_pointer_and_focus(page, "Reviews") == {}  # every control's contrast under the pointer and the focus
