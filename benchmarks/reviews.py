@@ -1,7 +1,7 @@
 """What reviewed answers cost a warm `ask`: p50 with 1,000 reviewed answers in the course against none, measured in
 the same run, in alternating blocks (the real model; the polisci corpus). Prints JSON numbers and the difference.
 
-The 1,000 reviews answer 1,000 polisci questions (each composed of one sentence of its gold page); the timed
+The 1,000 reviews answer 1,000 polisci questions and claims (each composed of one sentence of its gold page); the timed
 questions are 40 others (no review matches them: the usual path plus the matching), then 40 reviewed questions
 asked again (a review matches: the reviewed answer is given).
 
@@ -29,8 +29,16 @@ CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "openstax-
 
 
 def questions() -> list[dict[str, Any]]:
-    found = [json.loads(x) for x in (CORPUS / "questions.jsonl").read_text().splitlines() if x.strip()]
-    return list({q["question"]: q for q in found}.values())
+    """The polisci questions, the students' first (1,000 distinct ones and more)."""
+    found = [
+        json.loads(x)
+        for name in ("student_questions.jsonl", "questions.jsonl", "claims.jsonl")
+        for x in (CORPUS / name).read_text().splitlines()
+        if x.strip()
+    ]
+    for item in found:
+        item.setdefault("question", item.get("claim", ""))
+    return list({q["question"]: q for q in found if q["question"]}.values())
 
 
 def reviewed_store(atlas: Atlas, url: str, items: list[dict[str, Any]]) -> ReviewStore:

@@ -61,13 +61,18 @@ def served(
 
 def test_the_curl_examples_work_as_written(served):
     shell = blocks("sh")
-    assert len(shell) == 4
+    assert len(shell) == 5
     outputs = []
     for script in shell:
         done = subprocess.run(["bash", "-euo", "pipefail", "-c", script], env=served, capture_output=True, text=True)
         assert done.returncode == 0, (script, done.stderr)
         outputs.append(done.stdout)
-    (first,), (follow_up,), (rated, listed, insights), (parse, report) = (values(o) for o in outputs)
+    (first,), (follow_up,), (rated, listed, insights), (parse, report), (review, asked, reviews) = (
+        values(o) for o in outputs
+    )
+    assert asked["reviewed"]["id"] == review["id"] == reviews[0]["id"] and review["by"] == "prof"
+    assert asked["answer"] == review["answer"]["answer"] and asked["usual"]["answer"] != asked["answer"]
+    assert review["note"] and not review["stale"] and reviews[0]["uses"] == 1
     assert {"answer", "citations", "answer_id"} <= set(first) and {"answer", "searched"} <= set(follow_up)
     assert rated["id"] and insights["questions"] == 3 and report["unchanged"] == 1 and report["added"] == 0
     if served["MODEL"] == "hash":

@@ -13,9 +13,10 @@ import pytest
 from atlas_qa.asking import Courses
 from atlas_qa.cli import main
 from atlas_qa.core import Atlas
-from atlas_qa.errors import InvalidInputError
+from atlas_qa.errors import InvalidInputError, NotFoundError
 from atlas_qa.reviews import store as review_store
 from atlas_qa.reviews.store import ReviewStore, compose
+from atlas_qa.types import Answer
 
 from .conftest import SEED
 
@@ -113,13 +114,14 @@ def test_composing_refuses_spans_that_are_not_in_their_page(courses):
     atlas = courses.atlas("atlas107")
     page = atlas.pages()[0]["page_id"]
     size = len(atlas.document(page).text)
-    for spans, message in [
-        ([], "between 1 and"),
-        ([(page, 10, 5)], "not a span"),
-        ([(page, 0, size + 1)], "not a span"),
-        ([(page, 0, 5000)], "not a span"),
+    for spans, error, message in [
+        ([], InvalidInputError, "between 1 and"),
+        ([(page, 10, 5)], NotFoundError, "has no characters 10-5"),
+        ([(page, 0, size + 1)], NotFoundError, f"has no characters 0-{size + 1}"),
+        ([("no/such-page.md", 0, 5)], NotFoundError, "has no page 'no/such-page.md'"),
+        ([(page, 0, 2001)], InvalidInputError, "at most 2000 characters"),
     ]:
-        with pytest.raises(InvalidInputError, match=message):
+        with pytest.raises(error, match=message):
             compose(atlas.document, QUESTION, spans)
 
 
@@ -192,3 +194,53 @@ def test_with_the_real_model_paraphrases_get_the_review_and_near_misses_do_not(r
     finally:
         courses.reviews.delete(review)
         courses.log.close()
+
+
+def test_endorsing_over_http_takes_an_answer_the_instructor_was_given(courses, tmp_path):
+    """POST /api/v1/reviews with `from_answer`: the instructor's own answer is endorsed as it is (and then given to a
+    student); another user's answer is 404, a refused one 409, a student 403; a span the page lacks is 404."""
+    from atlas_qa.server import create_app
+    from atlas_qa.users import UserStore
+
+    from .live import call, running
+
+    atlas = courses.atlas("atlas107")
+    store = UserStore.for_settings(atlas.settings)
+    store.rounds = 4
+    for name, role in (("prof", "instructor"), ("ana", "student")):
+        store.add(name, role, ["atlas107"], f"password-{name}")
+    prof, ana = ({"Authorization": f"Bearer {store.new_token(n)}"} for n in ("prof", "ana"))
+    with running(create_app(atlas.settings, atlas)) as base:
+        mine = call(f"{base}/api/v1/ask", "POST", {"question": QUESTION}, prof).json()
+        theirs = call(f"{base}/api/v1/ask", "POST", {"question": OTHER}, ana).json()
+        refusal = Answer("zzqx vvbn", "The course does not cover this.", True, ())
+        refused = courses.log.record("atlas107", "prof", refusal, vector=atlas.question_vector("zzqx vvbn"))
+        courses.log.flush()
+        endorse = {"question": QUESTION, "from_answer": mine["answer_id"]}
+        assert call(f"{base}/api/v1/reviews", "POST", endorse, ana).status == 403
+        made = call(f"{base}/api/v1/reviews", "POST", endorse, prof)
+        assert made.status == 201 and made.json()["kind"] == "endorsed" and made.json()["by"] == "prof"
+        assert made.json()["answer"]["answer"] == mine["answer"]
+        given = call(f"{base}/api/v1/ask", "POST", {"question": QUESTION}, ana).json()
+        assert given["reviewed"]["id"] == made.json()["id"] and given["answer"] == mine["answer"]
+        other = {"question": OTHER, "from_answer": theirs["answer_id"]}
+        assert call(f"{base}/api/v1/reviews", "POST", other, prof).status == 404
+        nothing = {"question": "zzqx vvbn", "from_answer": refused}
+        assert call(f"{base}/api/v1/reviews", "POST", nothing, prof).status == 409
+        both = {**endorse, "not_covered": True}
+        assert call(f"{base}/api/v1/reviews", "POST", both, prof).status == 422  # one way only
+        page = atlas.pages()[0]["page_id"]
+        span = {"question": OTHER, "sentences": [{"page_id": page, "start": 0, "end": 10**7}]}
+        assert call(f"{base}/api/v1/reviews", "POST", span, prof).status == 404
+        rid = made.json()["id"]
+        assert call(f"{base}/api/v1/reviews/{rid}", "PUT", {"note": "See also the readings."}, prof).json()["note"]
+        assert call(f"{base}/api/v1/reviews/{rid}", "DELETE", None, prof).status == 204
+        assert call(f"{base}/api/v1/ask", "POST", {"question": QUESTION}, ana).json()["reviewed"] is None
+
+
+def test_a_review_question_is_checked_as_an_asked_one(courses):
+    from atlas_qa.errors import QuestionError
+
+    for questions in (["¥"], [QUESTION, "   "], ["x" * 1001]):
+        with pytest.raises(QuestionError):
+            courses.reviews.create("atlas107", questions, "not_covered", None, "", "prof", lambda p: None)

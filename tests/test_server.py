@@ -30,17 +30,24 @@ CANARY = "The zebrafish quartermaster protocol governs canary budgets."
 
 @pytest.fixture(
     scope="module",
-    params=["hash", pytest.param("embedded", marks=pytest.mark.e2e), pytest.param("server", marks=pytest.mark.e2e)],
+    params=[
+        "hash",
+        "hash-postgresql",
+        pytest.param("embedded", marks=pytest.mark.e2e),
+        pytest.param("server", marks=pytest.mark.e2e),
+    ],
 )
 def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
-    """Course A (the seed page) served by the app, course B (polisci and a canary page) beside it; four users."""
+    """Course A (the seed page) served by the app, course B (polisci and a canary page) beside it; four users (in the
+    SQLite files, or with `hash-postgresql` in a PostgreSQL database)."""
     root = tmp_path_factory.mktemp("deploy")
     (root / "a").mkdir()
     shutil.copy(SEED, root / "a" / SEED.name)
     shutil.copytree(DATA / "polisci", root / "b")
     (root / "b" / "canary.txt").write_text(f"Canary page\n\n{CANARY}\n")
     url = request.getfixturevalue("chroma_server") if request.param == "server" else ""
-    model = {"model": "hash-64", "embedder": HASH} if request.param == "hash" else {}
+    model = {"model": "hash-64", "embedder": HASH} if request.param.startswith("hash") else {}
+    database_url = request.getfixturevalue("pg_cluster").new_database() if request.param == "hash-postgresql" else ""
     settings = Settings(
         index_dir=root / "index",
         corpus=root / "a",
@@ -48,12 +55,14 @@ def deployment(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPath
         courses="course-a,course-b",
         chroma_url=url,
         cache_dir=request.getfixturevalue("model_cache"),
+        database_url=database_url,
         **model,  # type: ignore[arg-type]
     )
     atlas = Atlas(settings)
     atlas.ingest()
     Atlas(settings.with_(course="course-b", corpus=root / "b"), atlas.embedder).ingest()
-    store = UserStore(settings.users_db, rounds=4)
+    store = UserStore.for_settings(settings)
+    store.rounds = 4
     store.add("student_a", "student", ["course-a"], "password-a")
     store.add("student_b", "student", ["course-b"], "password-b")
     store.add("instructor_a", "instructor", ["course-a"], "password-i")

@@ -25,10 +25,13 @@ from .api_models import (
     AnswerIn,
     AskBody,
     AskReply,
+    ComposeBody,
+    EndorseBody,
     FeedbackBody,
     IngestReply,
     InsightsReply,
     Me,
+    NotCoveredBody,
     Rated,
     ReviewBody,
     ReviewChange,
@@ -42,6 +45,7 @@ from .errors import (
     AtlasError,
     BadRequestError,
     BusyError,
+    ConflictError,
     ForbiddenError,
     InvalidInputError,
     NotFoundError,
@@ -166,16 +170,7 @@ def router(courses: Courses) -> APIRouter:
         course = member(courses, user, body.course)
         filters = body.filters.model_dump(exclude_none=True) if body.filters else None
         asked = courses.asker(course).ask(user.name, body.question, filters, history_of(body.history or []))
-        corpus = courses.atlas(course).settings.corpus
-        review = asked.reviewed
-        return AskReply.model_validate(
-            {
-                **answer_json(asked.answer, corpus),
-                "answer_id": asked.log_id,
-                "reviewed": {"id": review.id, "by": review.by, "at": review.at} if review else None,
-                "usual": answer_json(asked.usual, corpus) if asked.usual else None,
-            }
-        )
+        return AskReply.model_validate(asked.to_json(courses.atlas(course).settings.corpus))
 
     @api.post("/feedback", summary="Rate an answer (and comment on it)", responses=error_responses(403, 404))
     def add_feedback(body: FeedbackBody, user: User = who) -> Rated:
@@ -261,9 +256,9 @@ def router(courses: Courses) -> APIRouter:
     def review_answer(course: str, user: User, question: str, body: ReviewBody | ReviewChange) -> Answer | None:
         """The answer a review body gives: composed from its sentences, endorsed from an answer of the user's."""
         atlas = courses.atlas(course)
-        if body.sentences:
+        if isinstance(body, ComposeBody | ReviewChange) and body.sentences:
             return compose(atlas.document, question, [(s.page_id, s.start, s.end) for s in body.sentences])
-        if isinstance(body, ReviewBody) and body.from_answer:
+        if isinstance(body, EndorseBody):
             courses.log.flush()
             if courses.log.student_of(course, body.from_answer) != courses.log.student(user.name):
                 raise NotFoundError(f"No answer {body.from_answer!r} of yours in {course!r}.")
@@ -271,7 +266,7 @@ def router(courses: Courses) -> APIRouter:
                 {**courses.log.details(course, [body.from_answer])[body.from_answer], "question": question}
             )
             if not given.sentences:
-                raise InvalidInputError(
+                raise ConflictError(
                     "A refused answer cannot be endorsed: compose one from course sentences, or mark it not covered."
                 )
             return given
@@ -291,21 +286,19 @@ def router(courses: Courses) -> APIRouter:
         "/reviews",
         summary="Review an answer: endorse yours, compose one from course sentences, or mark not covered",
         status_code=201,
-        responses=error_responses(403, 404),
+        responses=error_responses(403, 404, 409),
     )
     def create_review(body: ReviewBody, user: User = who) -> ReviewOut:
         course = instructor(courses, user, body.course)
-        ways = sum((bool(body.from_answer), body.sentences is not None, body.not_covered))
-        if ways != 1:
-            raise InvalidInputError("Give exactly one of from_answer, sentences or not_covered.")
         answer = review_answer(course, user, body.question, body)
-        kind = "not_covered" if body.not_covered else "composed" if body.sentences else "endorsed"
+        kind = {EndorseBody: "endorsed", ComposeBody: "composed", NotCoveredBody: "not_covered"}[type(body)]
+        note = body.note if isinstance(body, ComposeBody | NotCoveredBody) else ""
         review = courses.reviews.create(
             course,
             [body.question, *body.questions],
             kind,
             answer,
-            body.note,
+            note,
             user.name,
             courses.atlas(course).page_hash,
         )

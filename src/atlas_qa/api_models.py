@@ -3,7 +3,7 @@ every route documents (`errors.error_body`). `api.py` serves them; the OpenAPI d
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -15,6 +15,7 @@ from .types import Answer, AnswerSentence, Citation, answer_from_json
 from .users import ROLES
 
 MAX_FILTER_CHARS = 200
+MAX_PAGE_OFFSET = 16_000_000  # no page is longer (config: max_page_chars)
 MAX_HISTORY = 20
 MAX_COURSE_CHARS = 100
 MAX_ANSWER_CHARS = 20_000
@@ -187,29 +188,48 @@ class SpanIn(Strict):
     """A sentence of a course page, by its characters in the page's text (as `sentences` of an answer give them)."""
 
     page_id: str = Field(min_length=1, max_length=512)
-    start: int = Field(ge=0)
-    end: int = Field(ge=1)
+    start: int = Field(ge=0, le=MAX_PAGE_OFFSET, strict=False)
+    end: int = Field(ge=1, le=MAX_PAGE_OFFSET, strict=False)
 
 
-class ReviewBody(Strict):
-    """A reviewed answer: endorse an answer you were given (`from_answer`), compose one from course sentences
-    (`sentences`, with an optional `note` in your own words), or mark the question not covered (`not_covered`)."""
+ReviewQuestion = Annotated[str, Field(json_schema_extra=QUESTION, max_length=MAX_QUESTION_CHARS)]
 
-    question: str = Field(min_length=1, max_length=MAX_QUESTION_CHARS, description="the question it answers")
-    questions: list[str] = Field(
+
+class ReviewOf(Strict):
+    question: ReviewQuestion = Field(description="the question it answers")
+    questions: list[ReviewQuestion] = Field(
         default=[], max_length=MAX_REVIEW_QUESTIONS - 1, description="other wordings of the same question"
     )
     course: str | None = Field(default=None, max_length=MAX_COURSE_CHARS)
-    from_answer: str | None = Field(default=None, max_length=64, description="the `answer_id` of your answer")
-    sentences: list[SpanIn] | None = Field(default=None, max_length=MAX_SENTENCES)
+
+
+class EndorseBody(ReviewOf):
+    """Endorse an answer you were given, as it is."""
+
+    from_answer: str = Field(min_length=1, max_length=64, description="the `answer_id` /ask gave you")
+
+
+class ComposeBody(ReviewOf):
+    """Compose an answer from course sentences (in this order), with a note in your own words."""
+
+    sentences: list[SpanIn] = Field(min_length=1, max_length=MAX_SENTENCES)
     note: str = Field(default="", max_length=MAX_NOTE_CHARS)
-    not_covered: bool = False
+
+
+class NotCoveredBody(ReviewOf):
+    """The course does not cover the question: material to add (never given to students)."""
+
+    not_covered: Literal[True]
+    note: str = Field(default="", max_length=MAX_NOTE_CHARS)
+
+
+ReviewBody = EndorseBody | ComposeBody | NotCoveredBody
 
 
 class ReviewChange(Strict):
     """Change a review (every field optional); any change, or `{}`, confirms it against the pages as they are now."""
 
-    questions: list[str] | None = Field(default=None, min_length=1, max_length=MAX_REVIEW_QUESTIONS)
+    questions: list[ReviewQuestion] | None = Field(default=None, min_length=1, max_length=MAX_REVIEW_QUESTIONS)
     sentences: list[SpanIn] | None = Field(default=None, min_length=1, max_length=MAX_SENTENCES)
     note: str | None = Field(default=None, max_length=MAX_NOTE_CHARS)
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .config import Settings
@@ -22,7 +23,7 @@ from .insight import QuestionLog
 from .ratings import FeedbackStore
 from .reviews.match import match
 from .reviews.store import Review, ReviewStore, changes
-from .types import Answer, AttributionRow
+from .types import Answer, AttributionRow, answer_json
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,17 @@ class Asked:
     rows: tuple[AttributionRow, ...] = ()
     reviewed: Review | None = None
     usual: Answer | None = None
+
+    def to_json(self, corpus: str | Path | None = None) -> dict[str, Any]:
+        """What every edge sends (POST /api/v1/ask, the Gradio `ask` endpoint): the `ask --json` answer, its
+        `answer_id`, and `reviewed` ({"id", "by", "at"}) with the `usual` answer when it is a reviewed one."""
+        review = self.reviewed
+        return {
+            **answer_json(self.answer, corpus),
+            "answer_id": self.log_id,
+            "reviewed": {"id": review.id, "by": review.by, "at": review.at} if review else None,
+            "usual": answer_json(self.usual, corpus) if self.usual else None,
+        }
 
 
 class Asker:

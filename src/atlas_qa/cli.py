@@ -412,15 +412,14 @@ def main(argv: list[str] | None = None) -> int:
             return _reviews(args, atlas)
         if args.command == "ask":
             from . import database
-            from .asking import reviewed_answer
+            from .asking import Asked, reviewed_answer
             from .reviews.store import ReviewStore
 
             store = ReviewStore(database.log_url(settings), atlas.sentence_vectors)
             answer, review, usual = reviewed_answer(atlas, store, atlas.ask(args.question, k=args.k))
             if args.json:
-                out = answer_json(answer, settings.corpus)
-                out["reviewed"] = {"id": review.id, "by": review.by, "at": review.at} if review else None
-                out["usual"] = answer_json(usual, settings.corpus) if usual else None
+                out = Asked(answer, "", (), review, usual).to_json(settings.corpus)
+                del out["answer_id"]  # nothing is logged from the command line
                 print(json.dumps(out, ensure_ascii=False, indent=2))
             else:
                 if review:

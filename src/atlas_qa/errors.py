@@ -109,6 +109,13 @@ class NotFoundError(AtlasError):
     code = "not_found"
 
 
+class ConflictError(AtlasError):
+    """The request is well formed but the thing it names cannot take it (endorsing a refused answer)."""
+
+    status = 409
+    code = "conflict"
+
+
 class BusyError(AtlasError):
     """The operation is already running (a re-index)."""
 

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 
 from .. import database
 from ..attribution import chain_for_span, cites_in_span
-from ..errors import InvalidInputError, NotFoundError
+from ..errors import AtlasError, InvalidInputError, NotFoundError
 from ..spans import clean
 from ..types import Answer, AnswerSentence, Citation, answer_from_json, answer_json
 from .match import ReviewedQuestions
@@ -96,18 +96,22 @@ class Review:
 
 def compose(document: Callable[[str], Any], question: str, spans: Sequence[tuple[str, int, int]]) -> Answer:
     """An answer made of course sentences an instructor picked (`(page_id, start, end)` in page characters), in that
-    order, each with its own citation: speaker, chain and works cited as for any answer. InvalidInputError for a span
-    that is not in its page."""
+    order, each with its own citation: speaker, chain and works cited as for any answer. NotFoundError for a page or
+    span the course does not have, InvalidInputError for too many sentences or too long a span."""
     if not spans or len(spans) > MAX_SENTENCES:
         raise InvalidInputError(f"Pick between 1 and {MAX_SENTENCES} sentences of the course.")
     sentences, citations = [], []
     for n, (page_id, start, end) in enumerate(spans, 1):
-        doc = document(page_id)
-        if not (0 <= start < end <= len(doc.text)) or end - start > MAX_SPAN_CHARS:
-            raise InvalidInputError(
-                f"Sentence {n}: characters {start}-{end} are not a span of page {page_id!r} "
-                f"({len(doc.text)} characters; at most {MAX_SPAN_CHARS} per sentence)."
+        try:
+            doc = document(page_id)
+        except (AtlasError, KeyError):
+            raise NotFoundError(f"Sentence {n}: the course has no page {page_id!r}.") from None
+        if not (0 <= start < end <= len(doc.text)):
+            raise NotFoundError(
+                f"Sentence {n}: page {page_id!r} has no characters {start}-{end} ({len(doc.text)} characters)."
             )
+        if end - start > MAX_SPAN_CHARS:
+            raise InvalidInputError(f"Sentence {n}: at most {MAX_SPAN_CHARS} characters per sentence.")
         text = clean(doc.text[start:end])
         if not text:
             raise InvalidInputError(f"Sentence {n}: characters {start}-{end} of page {page_id!r} hold no text.")
@@ -193,6 +197,7 @@ class ReviewStore:
             raise InvalidInputError("An endorsed or composed review needs its answer.")
         with database.connect(self.url) as db:
             db.execute(sa.insert(reviews).values(**self._row(review)))
+        self._changed(course)
         return review
 
     def update(
@@ -222,6 +227,7 @@ class ReviewStore:
         with database.connect(self.url) as db:
             row = self._row(changed)
             db.execute(sa.update(reviews).where(reviews.c.id == review.id).values(**row))
+        self._changed(review.course)
         return changed
 
     def put(self, review: Review) -> None:
@@ -230,10 +236,18 @@ class ReviewStore:
             review.as_answer(review.questions[0])  # an answer of another shape is refused before it is stored
         with database.connect(self.url) as db:
             database.upsert(db, reviews, self._row(review))
+        self._changed(review.course)
 
     def delete(self, review: Review) -> None:
         with database.connect(self.url) as db:
             db.execute(sa.delete(reviews).where(reviews.c.id == review.id))
+        self._changed(review.course)
+
+    def _changed(self, course: str) -> None:
+        """Reviews of `course` changed here: the next match reads them (other replicas within CHECK_EVERY_S)."""
+        with self._lock:
+            self._checked.pop(course, None)
+            self._matchers.pop(course, None)
 
     def _row(self, review: Review) -> dict[str, Any]:
         vectors = np.asarray(self.embed(list(review.questions)), dtype=np.float32)
@@ -326,7 +340,10 @@ def _kind(kind: str) -> str:
 
 
 def _questions(questions: Sequence[str]) -> tuple[str, ...]:
-    found = tuple(dict.fromkeys(" ".join(q.split()) for q in questions if q and q.strip()))
+    """The questions a review answers, each checked as an asked one (`core.check_question`), repeats dropped."""
+    from ..core import check_question
+
+    found = tuple(dict.fromkeys(" ".join(check_question(q).split()) for q in questions))
     if not found or len(found) > MAX_QUESTIONS:
         raise InvalidInputError(f"A review answers between 1 and {MAX_QUESTIONS} questions.")
     return found

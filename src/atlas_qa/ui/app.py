@@ -10,7 +10,7 @@ from typing import Any
 from ..access import LOCAL_USER
 from ..errors import AtlasError
 from ..ratings import FeedbackStore
-from ..types import answer_json, error_json
+from ..types import error_json
 from ..users import User
 from .ask_tab import build_ask_tab, wire_ask_tab
 from .insight_tab import InsightSource, build_insight_tab, wire_insight_tab
@@ -41,15 +41,6 @@ def forget_call_sessions(app: Any, requests: Any) -> None:
         if state is not None and "/call/" in getattr(url, "path", "") and not state.state_data:
             holder.session_data.pop(session, None)
             holder.time_last_used.pop(session, None)
-
-
-def review_fields(asked: Any, corpus: Any) -> dict[str, Any]:
-    """What `/api/v1/ask` adds about a reviewed answer: "reviewed" ({id, by, at} or None) and "usual" (or None)."""
-    review = asked.reviewed
-    return {
-        "reviewed": {"id": review.id, "by": review.by, "at": review.at} if review else None,
-        "usual": answer_json(asked.usual, corpus) if asked.usual else None,
-    }
 
 
 def render_header(stats: str) -> str:
@@ -132,13 +123,7 @@ def build_app(
                 results = [failed] * len(question)
             return (  # type: ignore[return-value]
                 [
-                    error_json(q, r)
-                    if isinstance(r, AtlasError)
-                    else {
-                        **answer_json(r.answer, views.corpus),
-                        "answer_id": r.log_id,
-                        **review_fields(r, views.corpus),
-                    }
+                    error_json(q, r) if isinstance(r, AtlasError) else r.to_json(views.corpus)  # as POST /api/v1/ask
                     for q, r in zip(question, results)
                 ],
             )
