@@ -105,6 +105,26 @@ def serving_copy(corpus: Path, root: Path, model_cache: Path) -> Iterator[tuple[
         yield url, settings
 
 
+@contextmanager
+def serving_users(
+    corpus: Path, root: Path, model_cache: Path, users: dict[str, str]
+) -> Iterator[tuple[str, Settings, Any]]:
+    """The real model over a copy of `corpus` with accounts (name -> role, password "<name>-password", all in the
+    course), served: (URL, settings, the UserStore)."""
+    from atlas_qa.core import Atlas
+    from atlas_qa.users import UserStore
+
+    shutil.copytree(corpus, root / "corpus")
+    settings = Settings(index_dir=root / "index", corpus=root / "corpus", cache_dir=model_cache)
+    store = UserStore(settings.users_db, rounds=4)
+    for name, role in users.items():
+        store.add(name, role, [settings.course], f"{name}-password")
+    atlas = Atlas(settings)
+    atlas.ingest()
+    with serving(atlas, settings) as url:
+        yield url, settings, store
+
+
 @pytest.fixture(scope="module")
 def shipped_app(tmp_path_factory: pytest.TempPathFactory, model_cache: Path) -> Iterator[tuple[str, Settings]]:
     """The real model over a copy of the shipped corpus/ in a temp index, served."""

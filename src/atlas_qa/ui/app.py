@@ -16,6 +16,7 @@ from .ask_tab import build_ask_tab, wire_ask_tab
 from .insight_tab import InsightSource, build_insight_tab, wire_insight_tab
 from .instructor_tabs import after_answer, build_instructor_tabs, wire_instructor_tabs
 from .render import asset, esc
+from .reviews_tab import build_reviews_tab, wire_reviews_tab
 from .sources import FACETS
 from .views import Views
 
@@ -130,17 +131,27 @@ def build_app(
         endpoint = gr.api(ask_api, api_name="ask", batch=True, max_batch_size=16, concurrency_limit=2)
         app.ask_fn_index = endpoint["id"]  # for `guard.AskGuard`: a queue/join call naming it is checked first
 
-        with gr.Tabs(elem_id="aq-main-tabs"):
-            ask = build_ask_tab(gr, views)
+        reviewing = views.review_store is not None  # reviewed answers are stored: instructors may review
+        with gr.Tabs(elem_id="aq-main-tabs") as main_tabs:
+            ask = build_ask_tab(gr, views, reviewing=reviewing and user_of is None)
             instructor = build_instructor_tabs(gr, views, shown=user_of is None)
-            insight = build_insight_tab(gr, shown=user_of is None) if insights else None
+            insight = build_insight_tab(gr, shown=user_of is None, reviewing=reviewing) if insights else None
+            reviews = build_reviews_tab(gr, shown=user_of is None) if reviewing else None
         wire_ask_tab(gr, views, ask, states, after_answer(gr, views, instructor, teaches))
         wire_instructor_tabs(gr, views, instructor, ask, states.turns, stats, teaches)
         if insight and insights:
-            source = InsightSource(lambda request: [c for c in served if teaches(request, c)], insights)
+            source = InsightSource(
+                lambda request: [c for c in served if teaches(request, c)],
+                insights,
+                reviewable=course if reviewing else None,
+                material=views.material_to_add if reviewing else None,
+            )
             wire_insight_tab(gr, insight, source, views.export_dir)
+        if reviews:
+            wire_reviews_tab(gr, views, reviews, states.turns, main_tabs, teaches, ask, insight)
         tabs = (instructor.attribution_tab, instructor.corpus_tab, instructor.feedback_tab)
         tabs += (insight.tab,) if insight else ()
+        tabs += (reviews.tab,) if reviews else ()
 
         def on_load(request: gr.Request) -> tuple[Any, ...]:
             shown = teaches(request)
@@ -151,10 +162,10 @@ def build_app(
                 pages, parse = gr.Dropdown(choices=choices, value=first), views.parse_view(first)
             user = None if user_of is None else user_of(request)
             header = (render_header(views.stats()), render_user(user))
-            return (*header, *(gr.Tab(visible=shown) for _ in tabs), pages, parse)
+            return (*header, *(gr.Tab(visible=shown) for _ in tabs), pages, parse, gr.Row(visible=shown and reviewing))
 
         load_outputs = [stats, signed_in, *tabs]
-        load_outputs += [instructor.page_pick, instructor.parse_view]
+        load_outputs += [instructor.page_pick, instructor.parse_view, ask.review_row]
         app.load(on_load, None, load_outputs, show_progress="hidden", api_visibility="private")
 
     app.queue(default_concurrency_limit=CONCURRENCY, max_size=128)

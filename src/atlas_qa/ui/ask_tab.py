@@ -21,8 +21,9 @@ def facet_choices(name: str, facets: dict[str, list[str]]) -> list[tuple[str, st
     return [(f"Any {name}", ""), *((v, v) for v in facets.get(name, []))]
 
 
-def build_ask_tab(gr: Any, views: Views) -> SimpleNamespace:
-    """The Ask tab, inside the caller's `gr.Tabs`; returns its components by name."""
+def build_ask_tab(gr: Any, views: Views, reviewing: bool = False) -> SimpleNamespace:
+    """The Ask tab, inside the caller's `gr.Tabs`; returns its components by name. `reviewing`: show the instructors'
+    row under the chat (endorse or review the latest answer) from the start (else hidden until an instructor loads)."""
     facets = views.facets()
     examples = views.examples()
     with gr.Tab("Ask", id="ask", elem_id="aq-tab-ask"):
@@ -76,6 +77,14 @@ def build_ask_tab(gr: Any, views: Views) -> SimpleNamespace:
                     clear = gr.Button(
                         "Clear conversation", variant="secondary", scale=0, min_width=220, elem_id="aq-clear"
                     )
+                with gr.Row(visible=reviewing, elem_id="aq-review-row", equal_height=True) as review_row:
+                    endorse_latest = gr.Button(
+                        "Endorse the latest answer", size="sm", scale=0, min_width=230, elem_id="aq-endorse-latest"
+                    )
+                    review_latest = gr.Button(
+                        "Review the latest answer…", size="sm", scale=0, min_width=230, elem_id="aq-review-latest"
+                    )
+                    review_status = gr.HTML("", elem_id="aq-review-row-status", js_on_load=None)
                 with gr.Group(visible=False, elem_id="aq-feedback") as feedback_box:
                     feedback_note = gr.Markdown(elem_id="aq-feedback-note")
                     with gr.Row():
@@ -93,7 +102,8 @@ def build_ask_tab(gr: Any, views: Views) -> SimpleNamespace:
                         sources = gr.HTML(WELCOME, elem_id="aq-sources", js_on_load=asset("sources.js"))
                     with gr.Tab("Page", id="page", elem_id="aq-tab-page"):
                         page = gr.HTML(Views.page_empty(), elem_id="aq-page", js_on_load=asset("page.js"))
-    return SimpleNamespace(**{k: v for k, v in locals().items() if k not in ("gr", "views", "facets", "examples", "q")})
+    skip = ("gr", "views", "facets", "examples", "q", "reviewing")
+    return SimpleNamespace(**{k: v for k, v in locals().items() if k not in skip})
 
 
 def wire_ask_tab(gr: Any, views: Views, ui: SimpleNamespace, states: SimpleNamespace, after: SimpleNamespace) -> None:

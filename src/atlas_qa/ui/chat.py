@@ -14,8 +14,10 @@ from ..ratings import FeedbackStore
 
 if TYPE_CHECKING:
     from ..asking import Asker
+    from ..reviews.store import Review
 from ..types import Answer, AttributionRow
 from .render import esc
+from .reviews import reviewed_label, usual_answer
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +35,8 @@ class ChatTurn:
     filters: dict[str, str] = field(default_factory=dict)
     log_id: str = ""  # its question-log record, which a rating goes onto
     rows: tuple[AttributionRow, ...] = ()  # the answer's attribution, computed once when it was asked
+    reviewed: Review | None = None  # the instructor's review `answer` is (then `usual` is the usual answer)
+    usual: Answer | None = None
 
 
 def history(turns: Sequence[ChatTurn]) -> list[tuple[str, Answer | None]]:
@@ -81,8 +85,9 @@ def render_reply(t: int, turn: ChatTurn, titles: Callable[[str], str] = lambda p
             f"{closest}</div>"
         )
     fragments = answer_fragments(t, answer)
+    label = reviewed_label(turn.reviewed) if turn.reviewed is not None else ""
     if partial is not None and partial < len(fragments):
-        return f'<div class="aq-answer">{" ".join(fragments[:partial])}<span class="aq-caret"></span></div>'
+        return f'{label}<div class="aq-answer">{" ".join(fragments[:partial])}<span class="aq-caret"></span></div>'
     notes = []
     if turn.asked and turn.asked != turn.question:
         notes.append(f"Searched for “{esc(turn.asked)}”")
@@ -91,7 +96,8 @@ def render_reply(t: int, turn: ChatTurn, titles: Callable[[str], str] = lambda p
     if answer.generated:
         notes.append("Written by a language model from the cited passages")
     meta = f'\n\n<div class="aq-meta">{" · ".join(notes)}</div>' if notes else ""
-    return f'<div class="aq-answer">{" ".join(fragments)}</div>{meta}'
+    usual = usual_answer(turn.usual) if turn.reviewed is not None and turn.usual is not None else ""
+    return f'{label}<div class="aq-answer">{" ".join(fragments)}</div>{usual}{meta}'
 
 
 def render_question(question: str) -> str:
@@ -127,7 +133,14 @@ class ChatViews:
             asked = self.asker.ask(user, question or "", filters, history(turns))
             a = asked.answer
             return ChatTurn(
-                a.question, a.searched or a.question, a, filters=filters, log_id=asked.log_id, rows=asked.rows
+                a.question,
+                a.searched or a.question,
+                a,
+                filters=filters,
+                log_id=asked.log_id,
+                rows=asked.rows,
+                reviewed=asked.reviewed,
+                usual=asked.usual,
             )
         except AtlasError as exc:
             return ChatTurn(question or "", error=str(exc), filters=filters)

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..errors import AtlasError
 from .render import esc, tiles
+from .reviews import gap_questions
 
 # (name in `insight_tables`, caption, what it says): the order the tab shows them in.
 TABLES = (
@@ -48,6 +49,8 @@ class InsightSource:
 
     courses: Callable[[Any], list[str]]
     build: Callable[[str, str | None, str | None], Any]
+    reviewable: str | None = None  # the course whose gaps can be reviewed here (the app's, when it stores reviews)
+    material: Callable[[], str] | None = None  # its "material to add" (questions marked not covered), as HTML
 
 
 def headline(ins: Any) -> str:
@@ -134,8 +137,9 @@ def render(ins: Any, folder: Path) -> dict[str, Any]:
     return out
 
 
-def build_insight_tab(gr: Any, shown: bool = True) -> SimpleNamespace:
-    """The Insight tab's components inside the caller's `gr.Tabs`, empty until an instructor opens it."""
+def build_insight_tab(gr: Any, shown: bool = True, reviewing: bool = False) -> SimpleNamespace:
+    """The Insight tab's components inside the caller's `gr.Tabs`, empty until an instructor opens it; `reviewing`:
+    with a picker that opens a refused or rated-down question in the Reviews tab, and the material to add."""
     with gr.Tab("Insight", id="insight", elem_id="aq-tab-insight", visible=shown) as insight_tab:
         gr.HTML(
             '<h2 class="aq-h">Instructor insight</h2><div class="aq-intro"><b>For instructors.</b> What students '
@@ -179,9 +183,19 @@ def build_insight_tab(gr: Any, shown: bool = True) -> SimpleNamespace:
                         visible=False,
                         elem_id=f"aq-insight-{name}-{fmt}",
                     )
+            if name == "gaps":  # a gap's question opens in the Reviews tab
+                with gr.Row(equal_height=True, visible=False, elem_id="aq-insight-review") as review_row:
+                    review_pick = gr.Dropdown(
+                        [], label="Refused or rated-down question", scale=4, elem_id="aq-insight-review-pick"
+                    )
+                    review_go = gr.Button(
+                        "Review this question", scale=0, min_width=220, elem_id="aq-insight-review-go"
+                    )
+                material = gr.HTML("", elem_id="aq-insight-material", js_on_load=None, visible=reviewing)
     return SimpleNamespace(
         tab=insight_tab, course=course, since=since, until=until, show=show, message=message, numbers=numbers,
-        plot=plot, views=views, downloads=downloads,
+        plot=plot, views=views, downloads=downloads, review_row=review_row, review_pick=review_pick,
+        review_go=review_go, material=material,
     )  # fmt: skip
 
 
@@ -190,6 +204,7 @@ def wire_insight_tab(gr: Any, ui: SimpleNamespace, source: InsightSource, export
     that the caller teaches the course asked for."""
     hidden: dict[str, Any] = {"show_progress": "hidden", "api_visibility": "private"}
     outputs = [ui.message, ui.numbers, ui.plot, *ui.views.values(), *ui.downloads.values()]
+    outputs += [ui.review_row, ui.review_pick, ui.material]
 
     def refresh(course: str | None, since: str | None, until: str | None, request: Any) -> tuple[Any, ...]:
         allowed = source.courses(request)
@@ -203,12 +218,17 @@ def wire_insight_tab(gr: Any, ui: SimpleNamespace, source: InsightSource, export
         except AtlasError as exc:  # a date that is not one: said beside the filters, which stay as typed
             return (f'<p class="aq-error" role="alert">{esc(exc)}</p>', *(gr.skip() for _ in outputs[1:]))
         shown = render(ins, Path(tempfile.mkdtemp(dir=export_dir())))
+        reviewable = source.reviewable is not None and course == source.reviewable
+        asked = gap_questions(ins) if reviewable else []
         return (
             "",
             shown["headline"],
             gr.BarPlot(value=shown["per_day"], visible=not shown["per_day"].empty),  # no empty chart to read out
             *(shown[name] for name in ui.views),
             *(gr.DownloadButton(value=str(shown[key]), visible=True) for key in ui.downloads),
+            gr.Row(visible=bool(asked)),
+            gr.Dropdown(choices=asked, value=asked[0] if asked else None),
+            source.material() if reviewable and source.material else "",
         )
 
     def on_select(course: str | None, since: str, until: str, request: gr.Request) -> tuple[Any, ...]:

@@ -16,11 +16,13 @@ from ..ratings import FeedbackStore
 from .attribution import AttributionViews
 from .chat import ChatViews
 from .instructor import InstructorViews
+from .reviews import ReviewViews
 from .sources import SourceViews
 
 
-class Views(SourceViews, ChatViews, AttributionViews, InstructorViews):
-    """The app's views over one Atlas: chat and sources (everyone), attribution, corpus and feedback (instructors).
+class Views(SourceViews, ChatViews, AttributionViews, InstructorViews, ReviewViews):
+    """The app's views over one Atlas: chat and sources (everyone), attribution, corpus, feedback and
+    reviewed answers (instructors).
 
     No Gradio: the app wiring (`app.build_app`) turns events into calls of these methods.
     """
