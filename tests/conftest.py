@@ -47,6 +47,18 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache: 
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in [str(ROOT), os.environ.get("PYTHONPATH", "")] if p))
 
 
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every bcrypt hash made in a test process costs 2**4 rounds, the app's own stores' and the dummy hash of an
+    unknown name included: at the production cost (2**12) a check takes about 0.3 s, and the throttling and sign-in
+    tests make dozens. What the cost protects is bcrypt's; what the tests check (which attempts reach the password
+    check, sessions, roles) does not depend on it."""
+    import bcrypt
+
+    gensalt = bcrypt.gensalt
+    monkeypatch.setattr(bcrypt, "gensalt", lambda rounds=12, prefix=b"2b": gensalt(4, prefix))
+
+
 @pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """A writable copy of the seed page and the polisci excerpt."""
