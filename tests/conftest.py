@@ -34,6 +34,17 @@ def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("model-cache")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _own_gradio_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Gradio's file cache (GRADIO_TEMP_DIR; /tmp/gradio, shared by every process, by default) is this test
+    process's own: Gradio copies a file to a path named by its content, so a parallel worker (or another program)
+    exporting the same content could serve the copy another is still writing. One per process, not per test: an app
+    built once for a module checks files against the cache it was built with."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache: Path) -> None:
     """No test sees the user's ATLAS_QA_* settings or writes to the default embeddings/ folder; settings read from
