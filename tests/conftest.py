@@ -71,6 +71,15 @@ def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
+def no_reader_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slot switch (`--rebuild`, `index import`) in a test that has no reader in another process: the old slot is
+    removed at once instead of `READER_GRACE_S` (2 s) later, the time readers elsewhere get to see the switch."""
+    from atlas_qa.store import index
+
+    monkeypatch.setattr(index, "READER_GRACE_S", 0.0)
+
+
+@pytest.fixture
 def corpus(tmp_path: Path) -> Path:
     """A writable copy of the seed page and the polisci excerpt."""
     root = tmp_path / "corpus"
