@@ -28,11 +28,32 @@ os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Hypothesis without its per-example deadline (200 ms): on a loaded machine or beside a parallel worker an example
+    can take longer, and the test fails as "flaky" with nothing wrong. What must be fast is checked by counting the
+    work, not by a clock (`test_a_long_one_line_page_is_split_in_linear_work`)."""
+    from hypothesis import settings
+
+    settings.register_profile("atlas-qa", deadline=None)
+    settings.load_profile("atlas-qa")
+
+
 @pytest.fixture(scope="session")
 def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Where the ONNX backends keep the exported model: empty at the start of a session, so every run exports it
     from the packaged weights once (as a fresh install does), then all tests share it."""
     return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _own_gradio_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Gradio's file cache (GRADIO_TEMP_DIR; /tmp/gradio, shared by every process, by default) is this test
+    process's own: Gradio copies a file to a path named by its content, so a parallel worker (or another program)
+    exporting the same content could serve the copy another is still writing. One per process, not per test: an app
+    built once for a module checks files against the cache it was built with."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("GRADIO_TEMP_DIR", str(tmp_path_factory.mktemp("gradio")))
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -46,6 +67,27 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, model_cache: 
     monkeypatch.setenv("ATLAS_QA_CACHE_DIR", str(model_cache))
     monkeypatch.setenv("ATLAS_QA_EMBEDDER", HASH)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in [str(ROOT), os.environ.get("PYTHONPATH", "")] if p))
+
+
+@pytest.fixture(autouse=True)
+def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every bcrypt hash made in a test process costs 2**4 rounds, the app's own stores' and the dummy hash of an
+    unknown name included: at the production cost (2**12) a check takes about 0.3 s, and the throttling and sign-in
+    tests make dozens. What the cost protects is bcrypt's; what the tests check (which attempts reach the password
+    check, sessions, roles) does not depend on it."""
+    import bcrypt
+
+    gensalt = bcrypt.gensalt
+    monkeypatch.setattr(bcrypt, "gensalt", lambda rounds=12, prefix=b"2b": gensalt(4, prefix))
+
+
+@pytest.fixture
+def no_reader_grace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A slot switch (`--rebuild`, `index import`) in a test that has no reader in another process: the old slot is
+    removed at once instead of `READER_GRACE_S` (2 s) later, the time readers elsewhere get to see the switch."""
+    from atlas_qa.store import index
+
+    monkeypatch.setattr(index, "READER_GRACE_S", 0.0)
 
 
 @pytest.fixture

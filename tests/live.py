@@ -16,6 +16,8 @@ from typing import Any
 
 
 def free_port() -> int:
+    """A loopback port free now, for a server in another process (it may be taken before that server binds it;
+    a server in this process binds its socket itself: `running`)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
@@ -23,23 +25,27 @@ def free_port() -> int:
 
 @contextmanager
 def running(app: Any) -> Iterator[str]:
-    """Serve the ASGI `app` with uvicorn (as `serve` does) until the block ends; yields its base URL."""
+    """Serve the ASGI `app` with uvicorn (as `serve` does) until the block ends; yields its base URL. The socket is
+    bound here and handed to uvicorn: no other process (parallel test workers) can take the port in between."""
     import uvicorn
 
-    port = free_port()
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = int(sock.getsockname()[1])
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", proxy_headers=False))
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the app did not start")
-        time.sleep(0.05)
     try:
+        deadline = time.monotonic() + 60
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the app did not start")
+            time.sleep(0.05)
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+        sock.close()
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):

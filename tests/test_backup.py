@@ -8,7 +8,7 @@ from atlas_qa.core import Atlas
 from atlas_qa.errors import AtlasError
 
 
-def test_export_import_round_trip(corpus: Path, hash_settings, tmp_path: Path):
+def test_export_import_round_trip(corpus: Path, hash_settings, tmp_path: Path, no_reader_grace):
     from atlas_qa.store.backup import import_index
 
     atlas = Atlas(hash_settings)
@@ -34,7 +34,9 @@ def test_export_import_round_trip(corpus: Path, hash_settings, tmp_path: Path):
         import_index(restored.index, corpus / "atlas107" / "digital-technology-and-service-delivery.txt", force=True)
 
 
-def test_an_ingest_cannot_slip_in_while_an_import_replaces_the_index(corpus: Path, hash_settings, monkeypatch):
+def test_an_ingest_cannot_slip_in_while_an_import_replaces_the_index(
+    corpus: Path, hash_settings, monkeypatch, no_reader_grace
+):
     """An ingest that asks for the lock whenever the import lets go of it: the two must end as if run one after the
     other (import then ingest: both sets of pages; or ingest then import: the import refused without --force), never
     with the ingest's pages silently replaced by an import that found the index empty."""

@@ -50,7 +50,7 @@ def test_a_page_that_stops_loading_keeps_its_last_good_version(corpus: Path, has
     assert any(c.page_id == "m00004" for c in atlas.index.chunks)
 
 
-def test_rebuild_reembeds_everything(corpus: Path, hash_settings, capsys):
+def test_rebuild_reembeds_everything(corpus: Path, hash_settings, capsys, no_reader_grace):
     from atlas_qa.cli import main
 
     args = ["ingest", str(corpus), "--index-dir", str(hash_settings.index_dir), "--model", "hash-64", "--json"]

@@ -57,7 +57,11 @@ def test_a_lease_is_renewed_refused_to_others_and_taken_over_only_after_it_expir
     head = _head(chroma_server, "lease-unit")
     first = locks.Lease(head, "the server", lease_s=4.0)
     first.acquire()
-    time.sleep(6)  # longer than the lease: only renewal keeps it
+    ends = float(first._record()["expires"])  # type: ignore[index]
+    deadline = time.monotonic() + 60
+    while not (time.time() > ends + 1 and float(first._record()["expires"]) > ends + 1):  # type: ignore[index]
+        assert time.monotonic() < deadline, "the lease was not renewed"
+        time.sleep(0.2)  # until the first term is over, the record renewed past it: only renewal keeps it
     first.check()
     with pytest.raises(AtlasError, match="Another ingest is writing"):
         locks.Lease(head, "the server", lease_s=4.0).acquire()  # watched it being renewed: refused, not taken
@@ -156,8 +160,7 @@ def test_a_chroma_restart_during_ingest_gives_one_line_and_the_next_ingest_finis
     env = _env(url, course)
     try:
         writer = _ingest(corpus, env)
-        _wait_for_lock(url, course)
-        time.sleep(1.0)
+        _wait_for_lock(url, course, records=5)  # it holds the lock and has written pages
         server.terminate()  # the server goes away mid-ingest ...
         server.wait(timeout=30)
         out, err = writer.communicate(timeout=120)

@@ -13,7 +13,7 @@ from atlas_qa.types import AnswerSentence, Document, Reference
 from atlas_qa.ui.markdown import Mark, render_document, render_inline, render_markdown, render_passage
 from atlas_qa.ui.render import Layer, highlight
 
-DATA = Path(__file__).parent / "data" / "polisci"
+DATA = Path(__file__).resolve().parents[1] / "data" / "polisci"
 VOID = {"br", "hr", "img", "input", "meta", "link"}
 BLOCK = {"p", "div", "li", "ul", "ol", "h2", "h3", "h4", "blockquote", "table", "tr", "th", "td", "section"}
 
@@ -249,7 +249,7 @@ def test_the_app_renders_markdown_cards_and_pages():
     from atlas_qa.types import Answer, Citation, Cite
     from atlas_qa.ui import ChatTurn, Views
 
-    from .test_ui import FakeAtlas
+    from .fakes import FakeAtlas
 
     text = "## Rules\n\nThe **de jure** rules are written.[^4] More.\n"
     atlas = FakeAtlas()

@@ -22,7 +22,7 @@ from atlas_qa.ui.reviews_tab import latest, move, ticked
 from atlas_qa.ui.views import Views
 from atlas_qa.users import User
 
-from .conftest import SEED
+from tests.conftest import SEED
 from .test_insight_tab import _event
 
 QUESTION = "How has digital technology changed public service delivery?"
