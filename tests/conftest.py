@@ -195,3 +195,16 @@ def pg_url(pg_cluster: Any) -> str:
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """Run a test on each database: "" (the SQLite files under tmp_path) or a fresh PostgreSQL database's URL."""
     return "" if request.param == "sqlite" else str(request.getfixturevalue("pg_url"))
+
+
+PG_FIXTURES = {"pg_cluster", "pg_cluster_own", "pg_url"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that run on PostgreSQL are marked `postgresql`: `make test` runs them, `make check` (the quick loop)
+    runs their SQLite twins only."""
+    for item in items:
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        on_postgres = "postgresql" in (params.get("backend"), params.get("deployment"))
+        if on_postgres or params.get("deployment") == "hash-postgresql" or PG_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.postgresql)

@@ -233,6 +233,7 @@ def small_disk(tmp_path: Path):  # type: ignore[no-untyped-def]
         subprocess.run(["umount", "-l", str(disk)], capture_output=True)
 
 
+@pytest.mark.slow  # ~10 s filling a disk: `make test`, not the quick loop
 def test_a_full_disk_stops_an_ingest_with_one_sentence_and_nothing_half_written(small_disk: Path, tmp_path: Path):
     """A corpus that needs more room than the disk has: the ingest stops before a write would fill it (exit 2, one
     sentence), every page written is whole; with the disk then filled to the last byte, `index check` and `ask` say
