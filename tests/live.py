@@ -100,3 +100,32 @@ def gradio_event(base: str, fn_index: int, data: list[Any], headers: dict[str, s
                 if message.get("msg") == "process_completed":
                     return 200, message
     raise AssertionError("the event stream ended without a result")
+
+
+def start_replica(env: dict[str, str], log: Any, cwd: Any) -> tuple[Any, str]:
+    """`atlas-qa serve --no-ingest` in a process of its own (`env`, working folder `cwd`, output to the file `log`),
+    up and answering its sign-in page; returns the process and its base URL."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "atlas_qa.cli", "serve", "--no-ingest", "--port", str(port)],
+        env=env,
+        cwd=cwd,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"the replica stopped: {log.read_text(errors='replace')[-2000:]}")
+        try:
+            if call(f"{base}/login").status == 200:
+                return proc, base
+        except OSError:
+            pass
+        time.sleep(0.5)
+    proc.kill()
+    raise RuntimeError("the replica did not start")

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,36 +17,12 @@ from atlas_qa.core import Atlas
 from atlas_qa.users import UserStore
 
 from .conftest import ROOT, SEED
-from .live import call, free_port
+from .live import call, start_replica
 
 pytestmark = pytest.mark.e2e
 
 QUESTION = "How has digital technology changed public service delivery?"
 MISSING = "How do I appeal a parking fine on campus?"
-
-
-def _replica(env: dict[str, str], log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "atlas_qa.cli", "serve", "--no-ingest", "--port", str(port)],
-        env=env,
-        cwd=ROOT,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the replica stopped: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            if call(f"{base}/login").status == 200:
-                return proc, base
-        except OSError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("the replica did not start")
 
 
 @pytest.fixture
@@ -77,7 +51,7 @@ def replicas(tmp_path: Path, chroma_server: str, model_cache: Path) -> Iterator[
         ATLAS_QA_CHROMA_URL=chroma_server,
         ATLAS_QA_CACHE_DIR=str(model_cache),
     )
-    procs = [_replica(env, tmp_path / f"replica-{i}.log") for i in (1, 2)]
+    procs = [start_replica(env, tmp_path / f"replica-{i}.log", ROOT) for i in (1, 2)]
     try:
         yield {"bases": [b for _, b in procs], "headers": headers, "course": course}
     finally:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -25,7 +24,7 @@ from atlas_qa.core import Atlas
 from atlas_qa.users import MAX_FAILURES_PER_USER, UserStore
 
 from .conftest import ROOT, SEED
-from .live import call, free_port
+from .live import call, start_replica
 
 pytestmark = pytest.mark.e2e
 
@@ -38,29 +37,9 @@ OUTAGE_S = 20
 
 
 def _replica(folder: Path, env: dict[str, str]) -> tuple[subprocess.Popen[bytes], str]:
-    """`atlas-qa serve` in its own folder and home, up and answering; returns the process and its base URL."""
-    port = free_port()
-    log = folder / "server.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "atlas_qa.cli", "serve", "--no-ingest", "--port", str(port)],
-        env={**env, "HOME": str(folder / "home"), "ATLAS_QA_INDEX_DIR": str(folder / "index")},
-        cwd=folder,
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 180
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the replica stopped: {log.read_text(errors='replace')[-2000:]}")
-        try:
-            if call(f"{base}/login").status == 200:
-                return proc, base
-        except OSError:
-            pass
-        time.sleep(0.5)
-    proc.kill()
-    raise RuntimeError("the replica did not start")
+    """`atlas-qa serve` in its own folder and home: nothing shared with the other replica but the servers."""
+    own = {**env, "HOME": str(folder / "home"), "ATLAS_QA_INDEX_DIR": str(folder / "index")}
+    return start_replica(own, folder / "server.log", folder)
 
 
 @pytest.fixture

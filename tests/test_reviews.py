@@ -244,3 +244,13 @@ def test_a_review_question_is_checked_as_an_asked_one(courses):
     for questions in (["¥"], [QUESTION, "   "], ["x" * 1001]):
         with pytest.raises(QuestionError):
             courses.reviews.create("atlas107", questions, "not_covered", None, "", "prof", lambda p: None)
+
+
+def test_reviews_that_cannot_be_read_leave_questions_answered(courses, monkeypatch):
+    """The database unreachable: matching uses the reviews last read (none yet: none), tried again within a second."""
+    from tests.live import free_port
+
+    store = ReviewStore(f"postgresql://atlas@127.0.0.1:{free_port()}/gone", courses.atlas("atlas107").sentence_vectors)
+    questions, by_id = store.matcher("atlas107")
+    assert len(questions) == 0 and by_id == {}
+    assert store.matcher("atlas107")[0] is questions  # not tried again on every question

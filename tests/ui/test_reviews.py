@@ -21,8 +21,8 @@ from atlas_qa.ui.reviews import gap_questions, parse_key, span_key
 from atlas_qa.ui.reviews_tab import latest, move, ticked
 from atlas_qa.ui.views import Views
 from atlas_qa.users import User
-
 from tests.conftest import SEED
+
 from .test_insight_tab import _event
 
 QUESTION = "How has digital technology changed public service delivery?"

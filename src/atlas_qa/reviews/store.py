@@ -10,6 +10,7 @@ makes the review stale: it is not shown, and is listed as needing review until a
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 import uuid
@@ -26,6 +27,8 @@ from ..errors import AtlasError, InvalidInputError, NotFoundError
 from ..spans import clean
 from ..types import Answer, AnswerSentence, Citation, answer_from_json, answer_json
 from .match import ReviewedQuestions
+
+log = logging.getLogger(__name__)
 
 KINDS = ("endorsed", "composed", "not_covered")
 MAX_SENTENCES = 12  # sentences a composed answer may pick
@@ -282,12 +285,27 @@ class ReviewStore:
 
     def matcher(self, course: str) -> tuple[ReviewedQuestions, dict[str, Review]]:
         """The course's answered reviews, ready to match (one entry per reviewed question, its id the review's); built
-        again when another process changed them (checked at most once a second)."""
+        again when another process changed them (checked at most once a second). While the database cannot be
+        reached, the reviews last read (or none): a question is still answered."""
         now = time.monotonic()
         with self._lock:
             cached = self._matchers.get(course)
             if cached is not None and now - self._checked.get(course, 0.0) < CHECK_EVERY_S:
                 return cached[1], cached[2]
+        try:
+            return self._read(course, cached, now)
+        except database.DatabaseUnavailable as exc:
+            log.warning("reviewed answers of %s not read (%s): the last ones read are used", course, exc.reason)
+            if cached is None:
+                cached = ((), ReviewedQuestions(course, [], [], np.zeros((0, 1), dtype=np.float32)), {})
+            with self._lock:
+                self._matchers[course] = cached
+                self._checked[course] = now  # tried again in a second, not on every question
+            return cached[1], cached[2]
+
+    def _read(
+        self, course: str, cached: tuple[tuple[Any, ...], ReviewedQuestions, dict[str, Review]] | None, now: float
+    ) -> tuple[ReviewedQuestions, dict[str, Review]]:
         with database.connect(self.url) as db:
             stamp = tuple(
                 db.execute(
