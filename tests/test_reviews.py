@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from atlas_qa import database
 from atlas_qa.asking import Courses
 from atlas_qa.cli import main
 from atlas_qa.core import Atlas
@@ -254,3 +255,11 @@ def test_reviews_that_cannot_be_read_leave_questions_answered(courses, monkeypat
     questions, by_id = store.matcher("atlas107")
     assert len(questions) == 0 and by_id == {}
     assert store.matcher("atlas107")[0] is questions  # not tried again on every question
+
+
+def test_looking_for_reviews_makes_no_database_file(tmp_path, hash_settings):
+    """`atlas-qa ask` on an index with no log yet (or in Chroma server mode, which writes nothing locally) finds no
+    reviews and leaves no file behind."""
+    url = database.sqlite_url(tmp_path / "idx" / "questions.sqlite3")
+    questions, by_id = ReviewStore(url, lambda texts: None).matcher("atlas107")  # type: ignore[arg-type,return-value]
+    assert len(questions) == 0 and by_id == {} and not (tmp_path / "idx").exists()

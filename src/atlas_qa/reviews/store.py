@@ -292,6 +292,9 @@ class ReviewStore:
             cached = self._matchers.get(course)
             if cached is not None and now - self._checked.get(course, 0.0) < CHECK_EVERY_S:
                 return cached[1], cached[2]
+        path = database.sqlite_path(self.url)
+        if path is not None and not path.exists():  # no log file yet: no reviews (and none is made by looking)
+            return ReviewedQuestions(course, [], [], np.zeros((0, 1), dtype=np.float32)), {}
         try:
             return self._read(course, cached, now)
         except database.DatabaseUnavailable as exc:
