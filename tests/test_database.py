@@ -127,3 +127,27 @@ def test_upsert_replaces_or_keeps_on_both_databases(tmp_path, backend, replace):
         database.upsert(db, database.secrets, {"name": "a", "value": "2"}, replace=replace)
         rows = db.execute(database.sa.select(database.secrets)).all()
     assert [tuple(r) for r in rows] == [("a", "2" if replace else "1")]
+
+
+def test_engines_made_at_once_in_threads_all_upgrade(tmp_path):
+    """Threads opening new databases at the same moment (the log writer and a request, at an app's first question):
+    each is made once and upgraded, none fails (Alembic's context is process-wide)."""
+    import threading
+
+    urls = [database.sqlite_url(tmp_path / f"db{i % 4}.sqlite3") for i in range(16)]
+    errors: list[BaseException] = []
+    start = threading.Barrier(len(urls))
+
+    def open_one(url: str) -> None:
+        start.wait()
+        try:
+            database.version(url)
+        except BaseException as exc:  # noqa: BLE001 (every failure is the test's finding)
+            errors.append(exc)
+
+    threads = [threading.Thread(target=open_one, args=(u,)) for u in urls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == [] and {database.version(u) for u in urls} == {database.SCHEMA_VERSION}

@@ -180,6 +180,7 @@ def _driver_url(url: str) -> str:
 
 _engines: OrderedDict[str, Engine] = OrderedDict()
 _engines_lock = threading.Lock()
+_making_lock = threading.Lock()
 
 
 def engine(url: str) -> Engine:
@@ -193,14 +194,16 @@ def engine(url: str) -> Engine:
         if found is not None:
             _engines.move_to_end(url)
             return found
-    made = _make_engine(url)
-    with _engines_lock:
-        found = _engines.setdefault(url, made)
-        _engines.move_to_end(url)
-        while len(_engines) > OPEN_ENGINES:
-            _engines.popitem(last=False)[1].dispose()  # still usable: it reconnects if someone holds it
-    if found is not made:
-        made.dispose()
+    with _making_lock:  # one engine made at a time: Alembic's context is process-wide, and one per URL
+        with _engines_lock:
+            found = _engines.get(url)
+        if found is None:
+            found = _make_engine(url)
+        with _engines_lock:
+            _engines[url] = found
+            _engines.move_to_end(url)
+            while len(_engines) > OPEN_ENGINES:
+                _engines.popitem(last=False)[1].dispose()  # still usable: it reconnects if someone holds it
     return found
 
 
