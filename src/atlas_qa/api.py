@@ -251,7 +251,7 @@ def router(courses: Courses) -> APIRouter:
         """The review `review_id`, if the user teaches its course (403 otherwise, 404 when there is none)."""
         found = courses.reviews.get(review_id)
         instructor(courses, user, found.course)
-        return courses.reviews.get(review_id, courses.atlas(found.course).page_hash)
+        return found.checked(courses.atlas(found.course).page_hash)
 
     def review_answer(course: str, user: User, question: str, body: ReviewBody | ReviewChange) -> Answer | None:
         """The answer a review body gives: composed from its sentences, endorsed from an answer of the user's."""

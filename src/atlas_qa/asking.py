@@ -135,11 +135,7 @@ class Courses:
     def reviews(self) -> ReviewStore:
         """The reviewed answers of every course (stored with the question log)."""
         if self._reviews is None:
-            from . import database
-
-            self._reviews = ReviewStore(
-                database.log_url(self.settings), self.atlas(self.settings.course).sentence_vectors
-            )
+            self._reviews = ReviewStore.for_settings(self.settings, self.atlas(self.settings.course).sentence_vectors)
         return self._reviews
 
     def asker(self, course: str) -> Asker:

@@ -271,21 +271,14 @@ def _db(args: argparse.Namespace, settings: Any) -> int:
     return 0
 
 
-def _day(t: float) -> str:
-    import time
-
-    return time.strftime("%Y-%m-%d", time.gmtime(t))
-
-
 def _reviews(args: argparse.Namespace, atlas: Any) -> int:
     """List, export or import the course's reviewed answers (an export moves a course's reviews to the next term:
     imported into a re-indexed course, a review whose pages changed is listed as needing review)."""
-    from . import database
     from .errors import ConfigError
     from .reviews.store import Review, ReviewStore
 
     settings = atlas.settings
-    store = ReviewStore(database.log_url(settings), atlas.sentence_vectors)
+    store = ReviewStore.for_settings(settings, atlas.sentence_vectors)
     if args.action == "import":
         if args.file is None:
             raise ConfigError("`atlas-qa reviews import` needs the JSON file `reviews export` wrote (- for stdin).")
@@ -307,7 +300,7 @@ def _reviews(args: argparse.Namespace, atlas: Any) -> int:
         return 0
     for r in reviews:
         state = "needs review" if r.stale else r.kind
-        print(f"{r.id}\t{state}\t{r.by}\t{_day(r.at)}\t{r.questions[0]}")
+        print(f"{r.id}\t{state}\t{r.by}\t{r.day}\t{r.questions[0]}")
     return 0
 
 
@@ -411,11 +404,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "reviews":
             return _reviews(args, atlas)
         if args.command == "ask":
-            from . import database
             from .asking import Asked, reviewed_answer
             from .reviews.store import ReviewStore
 
-            store = ReviewStore(database.log_url(settings), atlas.sentence_vectors)
+            store = ReviewStore.for_settings(settings, atlas.sentence_vectors)
             answer, review, usual = reviewed_answer(atlas, store, atlas.ask(args.question, k=args.k))
             if args.json:
                 out = Asked(answer, "", (), review, usual).to_json(settings.corpus)
@@ -423,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(json.dumps(out, ensure_ascii=False, indent=2))
             else:
                 if review:
-                    print(f"Reviewed by your instructor ({review.by}), {_day(review.at)}:\n")
+                    print(f"Reviewed by your instructor ({review.by}), {review.day}:\n")
                 _print_answer(answer)
             return 0
     except AtlasError as exc:

@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -80,6 +81,13 @@ def _failure_keys(name: str, address: str) -> tuple[str, str, str]:
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+_USERS = sa.select(users.c.name, users.c.role, users.c.courses)  # what a User is read from
+
+
+def _user(row: Any) -> User:
+    return User(row[0], row[1], tuple(json.loads(row[2])))
 
 
 class UserStore:
@@ -151,15 +159,15 @@ class UserStore:
         if not self._exists():
             return None
         with self._db() as db:
-            row = db.execute(sa.select(users.c.name, users.c.role, users.c.courses).where(users.c.name == name)).first()
-        return User(row[0], row[1], tuple(json.loads(row[2]))) if row else None
+            row = db.execute(_USERS.where(users.c.name == name)).first()
+        return _user(row) if row else None
 
     def list(self) -> list[User]:
         if not self._exists():
             return []
         with self._db() as db:
-            rows = db.execute(sa.select(users.c.name, users.c.role, users.c.courses).order_by(users.c.name)).all()
-        return [User(n, r, tuple(json.loads(c))) for n, r, c in rows]
+            rows = db.execute(_USERS.order_by(users.c.name)).all()
+        return [_user(row) for row in rows]
 
     def any(self) -> bool:
         """Whether any user exists (with none, the app runs in local one-person mode)."""
@@ -247,7 +255,8 @@ class UserStore:
 
     def for_token(self, token: str) -> User | None:
         digest = _digest(token)
-        return self._identify(digest, sa.select(tokens.c.name).where(tokens.c.hash == digest))
+        named = _USERS.join_from(users, tokens, tokens.c.name == users.c.name).where(tokens.c.hash == digest)
+        return self._identify(digest, named)
 
     def new_session(self, name: str, seconds: float) -> str:
         """A new session id for `name`, valid for `seconds`."""
@@ -259,8 +268,10 @@ class UserStore:
 
     def for_session(self, sid: str) -> User | None:
         digest = _digest(sid)
-        found = sa.select(sessions.c.name).where(sessions.c.hash == digest, sessions.c.expires_at > time.time())
-        return self._identify(digest, found)
+        named = _USERS.join_from(users, sessions, sessions.c.name == users.c.name).where(
+            sessions.c.hash == digest, sessions.c.expires_at > time.time()
+        )
+        return self._identify(digest, named)
 
     def end_session(self, sid: str) -> None:
         digest = _digest(sid)
@@ -269,19 +280,15 @@ class UserStore:
         with self._db() as db:
             db.execute(sa.delete(sessions).where(sessions.c.hash == digest))
 
-    def _identify(self, digest: str, query: sa.Select[tuple[str]]) -> User | None:
-        """The user a credential names; the one this process last saw for it while the database cannot be reached."""
+    def _identify(self, digest: str, query: sa.Select[Any]) -> User | None:
+        """The user a credential names (one query: the credential joined to its user); the one this process last saw
+        for it while the database cannot be reached."""
         if not self._exists():
             return None
         try:
             with self._db() as db:
                 row = db.execute(query).first()
-                user = None
-                if row:
-                    found = db.execute(
-                        sa.select(users.c.name, users.c.role, users.c.courses).where(users.c.name == row[0])
-                    ).first()
-                    user = User(found[0], found[1], tuple(json.loads(found[2]))) if found else None
+            user = _user(row) if row else None
         except DatabaseUnavailable:
             with self._seen_lock:
                 remembered = self._seen.get(digest)

@@ -15,7 +15,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ import sqlalchemy as sa
 
 from .. import database
 from ..attribution import chain_for_span, cites_in_span
+from ..config import Settings
 from ..errors import AtlasError, InvalidInputError, NotFoundError
 from ..spans import clean
 from ..types import Answer, AnswerSentence, Citation, answer_from_json, answer_json
@@ -58,6 +59,17 @@ class Review:
     @property
     def stale(self) -> bool:
         return bool(self.changes)
+
+    @property
+    def day(self) -> str:
+        """The day it was reviewed, YYYY-MM-DD (UTC, as the Insight view's days)."""
+        from ..insight.entry import iso_day
+
+        return iso_day(self.at)
+
+    def checked(self, hash_of: HashOf) -> Review:
+        """This review with what changed in its pages since (`changes`), as `hash_of` says they are now."""
+        return replace(self, changes=changes(self, hash_of))
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -172,6 +184,11 @@ class ReviewStore:
         self._lock = threading.Lock()
         self._matchers: dict[str, tuple[tuple[Any, ...], ReviewedQuestions, dict[str, Review]]] = {}
         self._checked: dict[str, float] = {}
+
+    @classmethod
+    def for_settings(cls, settings: Settings, embed: Callable[[Sequence[str]], np.ndarray]) -> ReviewStore:
+        """The reviews of a deployment: stored with its question log."""
+        return cls(database.log_url(settings), embed)
 
     # -- changing ---------------------------------------------------------------------------------------------------
     def create(
@@ -349,9 +366,7 @@ def _review(row: Any, hash_of: HashOf | None = None) -> Review:
         by=row["reviewed_by"],
         at=float(row["reviewed_at"]),
     )
-    if hash_of is None:
-        return review
-    return Review(**{**review.__dict__, "changes": changes(review, hash_of)})
+    return review if hash_of is None else review.checked(hash_of)
 
 
 def _kind(kind: str) -> str:

@@ -8,7 +8,6 @@ store, and lay out what it returns. Without a store (`views.asker.reviews` is No
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -40,11 +39,6 @@ def parse_key(key: str) -> tuple[str, int, int]:
         raise InvalidInputError(f"Not a sentence of the course: {key!r}.") from None
 
 
-def reviewed_on(review: Review) -> str:
-    """The review's date as YYYY-MM-DD."""
-    return time.strftime("%Y-%m-%d", time.localtime(review.at))
-
-
 def reviewed_label(review: Review) -> str:
     """The label over a reviewed answer in the chat, and the instructor's note, set apart from the course text."""
     note = (
@@ -55,7 +49,7 @@ def reviewed_label(review: Review) -> str:
     )
     return (
         f'<div class="aq-reviewed"><div class="aq-reviewed-label">✓ Reviewed by your instructor, '
-        f"{esc(reviewed_on(review))}</div>{note}</div>"
+        f"{esc(review.day)}</div>{note}</div>"
     )
 
 
@@ -208,7 +202,7 @@ class ReviewViews:
             note = f'<div class="aq-reviewed-note">Note: {esc(r.note)}</div>' if r.note else ""
             rows.append(
                 f"<tr><td>{status}{changed_html}</td><td>{esc(' | '.join(r.questions))}</td>"
-                f"<td>{esc(answer)}{note}</td><td>{esc(r.by)}</td><td>{esc(reviewed_on(r))}</td>"
+                f"<td>{esc(answer)}{note}</td><td>{esc(r.by)}</td><td>{esc(r.day)}</td>"
                 f"<td>{n}</td><td>{up}</td><td>{down}</td></tr>"
             )
         return (
