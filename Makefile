@@ -37,8 +37,8 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # The fast tests only (no real model, browser, kill loop or PostgreSQL: nothing marked e2e, slow or postgresql; the
-# SQLite twins of the PostgreSQL tests run), one pytest-xdist worker per core (`-n logical`): 537 tests in 56-58 s (pytest's count of seconds)
-# on a near-idle 2-core machine; PYTEST_ARGS="-n 0" runs them in one process. The
+# SQLite twins of the PostgreSQL tests run), one pytest-xdist worker per core (`-n logical`): 537 tests in 58 s on a
+# near-idle 2-core machine (pytest's count; about a minute with start-up); PYTEST_ARGS="-n 0" runs them in one process. The
 # route x role matrix and the docs' API examples run here with the tests' hash embedder (schemathesis is `slow`: make
 # test).
 check: $(STAMP)
