@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -46,7 +46,8 @@ class Data:
     originals: list[str]
     rows: list[dict[str, Any]]
     distractors: dict[str, list[str]]  # set name -> questions
-    vectors: dict[str, np.ndarray]
+    vectors: dict[str, np.ndarray]  # of each text in the course's words
+    spelled: dict[str, str]  # each text in the course's words, as `ask` compares questions
 
 
 @dataclass(frozen=True)
@@ -75,25 +76,42 @@ def load(corpora: Path, book: str = BOOK) -> tuple[list[str], list[dict[str, Any
     return originals, rows, distractors
 
 
-def embed(originals: list[str], rows: list[dict[str, Any]], distractors: dict[str, list[str]]) -> Data:
-    """Every text encoded by the project's embedder as the settings name it (`ATLAS_QA_*`), one text per call as
-    `ask` encodes a question: the int8 model's vectors move a little (cosine ~0.995) with the batch they share."""
+def course_words(corpora: Path, book: str = BOOK) -> Callable[[str], str]:
+    """A question in the words of `book`'s pages (`Atlas.in_course_words` over an index of them)."""
+    from atlas_qa.answer import respell
+    from atlas_qa.lexical import LexicalIndex
+
+    pages = sorted((corpora / f"openstax-{book}" / "pages").glob("*.md"))
+    idf = LexicalIndex([p.read_text(encoding="utf-8") for p in pages]).idf
+    return lambda question: respell(question, idf)
+
+
+def embed(
+    originals: list[str], rows: list[dict[str, Any]], distractors: dict[str, list[str]], spell: Callable[[str], str]
+) -> Data:
+    """Every text put in the course's words (`spell`) and encoded by the project's embedder as the settings name it
+    (`ATLAS_QA_*`), one text per call as `ask` encodes a question: the int8 model's vectors move a little (cosine
+    ~0.995) with the batch they share."""
     from atlas_qa.config import Settings
     from atlas_qa.embedding import embedder_for
 
     embedder = embedder_for(Settings.from_env())
     texts = sorted({*originals, *(r["question"] for r in rows), *(q for qs in distractors.values() for q in qs)})
-    return Data(originals, rows, distractors, {t: embedder.embed(t) for t in texts})
+    spelled = {t: spell(t) for t in texts}
+    return Data(originals, rows, distractors, {t: embedder.embed(spelled[t]) for t in texts}, spelled)
 
 
 def best_scores(data: Data, questions: Sequence[str], weight: float) -> tuple[np.ndarray, np.ndarray]:
     """(best score, index of the best reviewed question) of each question against the originals."""
     reviewed = ReviewedQuestions(
-        BOOK, data.originals, data.originals, np.stack([data.vectors[o] for o in data.originals])
+        BOOK,
+        data.originals,
+        [data.spelled[o] for o in data.originals],
+        np.stack([data.vectors[o] for o in data.originals]),
     )
     scores, best = np.zeros(len(questions)), np.zeros(len(questions), dtype=int)
     for i, q in enumerate(questions):
-        s, _ = reviewed.scores(q, data.vectors[q], weight)
+        s, _ = reviewed.scores(data.spelled[q], data.vectors[q], weight)
         best[i] = int(np.argmax(s))
         scores[i] = s[best[i]]
     return scores, best
@@ -299,7 +317,7 @@ def main() -> None:
     parser.add_argument("--max-near-miss", type=float, default=MAX_NEAR_MISS)
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     args = parser.parse_args()
-    data = embed(*load(args.corpora))
+    data = embed(*load(args.corpora), course_words(args.corpora))
     result = report(data, args.max_near_miss)
     if args.json:
         print(json.dumps(result, indent=2))

@@ -263,3 +263,18 @@ def test_looking_for_reviews_makes_no_database_file(tmp_path, hash_settings):
     url = database.sqlite_url(tmp_path / "idx" / "questions.sqlite3")
     questions, by_id = ReviewStore(url, lambda texts: None).matcher("atlas107")  # type: ignore[arg-type,return-value]
     assert len(questions) == 0 and by_id == {} and not (tmp_path / "idx").exists()
+
+
+@pytest.mark.parametrize(
+    ("reviewed", "asked"),
+    [
+        ("What is digital technology?", "What is digital tecnology?"),  # the student's slip
+        ("What is digital tecnology?", "What is digital technology?"),  # the instructor's
+    ],
+)
+def test_a_slip_of_the_keyboard_on_either_side_still_matches(courses, reviewed, asked):
+    review, _ = _composed(courses, reviewed)
+    got = courses.asker("atlas107").ask("ana", asked)
+    assert got.reviewed is not None and got.reviewed.id == review.id
+    questions, _ = courses.reviews.matcher("atlas107", courses.atlas("atlas107").in_course_words)
+    assert questions.texts == ("What is digital technology?",)  # compared in the course's words

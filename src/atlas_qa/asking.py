@@ -92,13 +92,18 @@ def reviewed_answer(
 ) -> tuple[Answer, Review | None, Answer | None]:
     """(the answer to show, its review, the usual answer): the course's reviewed answer when the question asks the
     same thing as a reviewed one (`vector`: the searched question's, retrieval's) and the pages it cites are unchanged;
-    else `answer` as it is."""
+    else `answer` as it is. Both questions are compared in the course's words (`Atlas.in_course_words`)."""
     if reviews is None:
         return answer, None, None
     course = atlas.settings.course
     searched = answer.searched or answer.question
-    questions, by_id = reviews.matcher(course)
-    found = match(searched, atlas.question_vector(searched) if vector is None else vector, course, questions)
+    questions, by_id = reviews.matcher(course, atlas.in_course_words)
+    if not len(questions):
+        return answer, None, None
+    spelled = atlas.in_course_words(searched)
+    if vector is None or spelled != searched:
+        vector = atlas.question_vector(spelled)
+    found = match(spelled, vector, course, questions)
     if found is None or changes(by_id[found.id], atlas.page_hash):
         return answer, None, None
     review = by_id[found.id]

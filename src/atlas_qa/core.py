@@ -141,6 +141,11 @@ class Atlas:
         """The indexed page `page_id` (AtlasError when there is none)."""
         return self.index.document(page_id)
 
+    def in_course_words(self, question: str) -> str:
+        """`question` with a word the course never uses put right (`answer.spelling.respell`): how reviewed and asked
+        questions are compared (a slip of the keyboard moves a question's vector far)."""
+        return respell(question, self.index.snapshot().lexical.idf)
+
     def page_hash(self, page_id: str) -> str | None:
         """A digest of the page's text as indexed now (None when the course has no such page): a reviewed answer whose
         pages' texts changed is stale."""

@@ -4,7 +4,8 @@ A question matches a reviewed question of its own course when
 
     score = cosine(question, reviewed) - WEIGHT x disagreements  >=  THRESHOLD
 
-with the vectors retrieval already computed (the course's embedder), and `disagreements` the number of cues on
+with the vectors of the course's embedder (both questions first put in the course's words by the caller:
+`Atlas.in_course_words`), and `disagreements` the number of cues on
 which the two questions differ, cues that say what is asked about a topic rather than what the topic is (a near-miss
 on the same topic embeds close to the question it misses):
 

@@ -300,10 +300,13 @@ class ReviewStore:
             ).all()
         return [_review(r._mapping, hash_of) for r in rows]
 
-    def matcher(self, course: str) -> tuple[ReviewedQuestions, dict[str, Review]]:
+    def matcher(
+        self, course: str, spell: Callable[[str], str] | None = None
+    ) -> tuple[ReviewedQuestions, dict[str, Review]]:
         """The course's answered reviews, ready to match (one entry per reviewed question, its id the review's); built
         again when another process changed them (checked at most once a second). While the database cannot be
-        reached, the reviews last read (or none): a question is still answered."""
+        reached, the reviews last read (or none): a question is still answered. `spell` puts a reviewed question in
+        the course's words when it is built (a question it changes is embedded again)."""
         now = time.monotonic()
         with self._lock:
             cached = self._matchers.get(course)
@@ -313,7 +316,7 @@ class ReviewStore:
         if path is not None and not path.exists():  # no log file yet: no reviews (and none is made by looking)
             return ReviewedQuestions(course, [], [], np.zeros((0, 1), dtype=np.float32)), {}
         try:
-            return self._read(course, cached, now)
+            return self._read(course, cached, now, spell or (lambda q: q))
         except database.DatabaseUnavailable as exc:
             log.warning("reviewed answers of %s not read (%s): the last ones read are used", course, exc.reason)
             if cached is None:
@@ -324,7 +327,11 @@ class ReviewStore:
             return cached[1], cached[2]
 
     def _read(
-        self, course: str, cached: tuple[tuple[Any, ...], ReviewedQuestions, dict[str, Review]] | None, now: float
+        self,
+        course: str,
+        cached: tuple[tuple[Any, ...], ReviewedQuestions, dict[str, Review]] | None,
+        now: float,
+        spell: Callable[[str], str],
     ) -> tuple[ReviewedQuestions, dict[str, Review]]:
         with database.connect(self.url) as db:
             stamp = tuple(
@@ -347,7 +354,12 @@ class ReviewStore:
             texts += questions
             vectors.append(np.frombuffer(r.vectors, dtype=np.float32).reshape(len(questions), -1))
         matrix = np.vstack(vectors) if vectors else np.zeros((0, 1), dtype=np.float32)
-        built = ReviewedQuestions(course, ids, texts, matrix)
+        spelled = [spell(t) for t in texts]
+        respelled = [i for i, (a, b) in enumerate(zip(texts, spelled)) if a != b]
+        if respelled:
+            matrix = matrix.copy()
+            matrix[respelled] = np.asarray(self.embed([spelled[i] for i in respelled]), dtype=np.float32)
+        built = ReviewedQuestions(course, ids, spelled, matrix)
         with self._lock:
             self._matchers[course] = (stamp, built, by_id)
             self._checked[course] = now
