@@ -5,9 +5,9 @@ A question matches a reviewed question of its own course when
     score = cosine(question, reviewed) - WEIGHT x disagreements  >=  THRESHOLD
 
 with the vectors of the course's embedder (both questions first put in the course's words by the caller:
-`Atlas.in_course_words`), and `disagreements` the number of cues on
-which the two questions differ, cues that say what is asked about a topic rather than what the topic is (a near-miss
-on the same topic embeds close to the question it misses):
+`Atlas.in_course_words`), and `disagreements` the number of cues on which the two questions differ, cues that say
+what is asked about a topic rather than what the topic is (a near-miss on the same topic embeds close to the question
+it misses):
 
 - each *focus* that one question asks for and the other does not: an example, a reason, a time, a place, a person,
   a quantity, an effect, a comparison ("why did Plato ..." vs "who ...", "an example of X" vs "the difference
