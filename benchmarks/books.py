@@ -74,7 +74,7 @@ def measure(idx: Path, corpora: Path, books: list[str], out: Path, limit: int | 
                 hits = atlas.index.dense(atlas.question_vector(q.question), settings.fetch_k, None, view)
                 found = {m: atlas.retriever.search(q.question, TOP, m, dense_hits=hits, view=view) for m in METHODS}
                 chosen, text = found["hybrid"], q.question
-                again = respell(q.question, view.lexical.idf)
+                again = respell(q.question, view.lexical.idf, view.lexical.words)
                 if again != q.question:
                     other = atlas.retriever.search(again, TOP, view=view)
                     chosen, text = (other, again) if other.relevance > chosen.relevance else (chosen, text)

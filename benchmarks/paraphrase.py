@@ -82,8 +82,8 @@ def course_words(corpora: Path, book: str = BOOK) -> Callable[[str], str]:
     from atlas_qa.lexical import LexicalIndex
 
     pages = sorted((corpora / f"openstax-{book}" / "pages").glob("*.md"))
-    idf = LexicalIndex([p.read_text(encoding="utf-8") for p in pages]).idf
-    return lambda question: respell(question, idf)
+    lexical = LexicalIndex([p.read_text(encoding="utf-8") for p in pages])
+    return lambda question: respell(question, lexical.idf, lexical.words)
 
 
 def embed(

@@ -31,3 +31,11 @@ def test_names_short_words_and_words_without_a_close_neighbour_stay_as_typed():
     assert respell("what did Dunamt found?", COURSE.idf) == "what did Dunamt found?"  # a capitalised name
     assert respell("the red crss", COURSE.idf) == "the red crss"  # shorter than five letters
     assert respell("what is beaurocracy", COURSE.idf) == "what is beaurocracy"  # more than one edit away
+
+
+def test_the_word_put_right_is_one_the_course_writes_not_only_one_with_its_stem():
+    course = LexicalIndex(["Voters use heuristics: shortcuts for voting.", "Heuristics help voters decide."])
+    # "heuristes" has the stem of "heuristics" and is one edit from the slip: only the course's own word will do
+    assert respell("what are voting heuristcs?", course.idf) == "what are voting heuristes?"
+    assert respell("what are voting heuristcs?", course.idf, course.words) == "what are voting heuristics?"
+    assert "heuristics" in course.words and "heuristes" not in course.words

@@ -144,7 +144,8 @@ class Atlas:
     def in_course_words(self, question: str) -> str:
         """`question` with a word the course never uses put right (`answer.spelling.respell`): how reviewed and asked
         questions are compared (a slip of the keyboard moves a question's vector far)."""
-        return respell(question, self.index.snapshot().lexical.idf)
+        lexical = self.index.snapshot().lexical
+        return respell(question, lexical.idf, lexical.words)
 
     def page_hash(self, page_id: str) -> str | None:
         """A digest of the page's text as indexed now (None when the course has no such page): a reviewed answer whose
@@ -198,7 +199,7 @@ class Atlas:
                 searched, k or self.settings.k, filters=filters, dense_hits=dense_hits, view=view
             )
             if retrieval.relevance < self.settings.refuse_below:  # about to refuse: a misspelling ("red corss")?
-                respelled = respell(searched, view.lexical.idf)
+                respelled = respell(searched, view.lexical.idf, view.lexical.words)
                 if respelled != searched:
                     again = self.retriever.search(respelled, k or self.settings.k, filters=filters, view=view)
                     if again.relevance > retrieval.relevance:

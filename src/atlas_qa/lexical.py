@@ -34,6 +34,9 @@ def tokenize(text: str) -> list[str]:
     return _stemmer().stemWords([w for w in words if w not in STOPWORDS])
 
 
+_SURFACE = re.compile(r"[a-z]+")
+
+
 class LexicalIndex:
     """BM25 over a fixed list of texts; rebuilt (in well under a second for a course) when the corpus changes."""
 
@@ -41,6 +44,7 @@ class LexicalIndex:
         import bm25s
 
         self.size = len(texts)
+        self.words = frozenset(w for t in texts for w in _SURFACE.findall(t.lower()))  # as written, for `respell`
         self._bm25 = bm25s.BM25()
         tokenized = [tokenize(t) or [""] for t in texts]
         self._df: dict[str, int] = {}

@@ -1,17 +1,18 @@
 """A misspelled question word put right from the course's own words ("red corss" -> "red cross").
 
-Used only when a question would be refused. A question whose words the course all uses but one (not a name: a
-capitalised word inside the question is left as typed) may have a slip of the keyboard in that word: it is replaced
-by the course word one edit away (two neighbouring letters swapped first, then a letter dropped, added or changed)
-that the course uses most. A question with several words the course never uses is about another subject and stays
-as typed; so does a word with no such neighbour.
+Used when a question would be refused, and to compare questions with reviewed ones (`Atlas.in_course_words`). A
+question whose words the course all uses but one (not a name: a capitalised word inside the question is left as
+typed) may have a slip of the keyboard in that word: it is replaced by the word the course writes one edit away (two
+neighbouring letters swapped first, then a letter dropped, added or changed) that the course uses most. A question
+with several words the course never uses is about another subject and stays as typed; so does a word with no such
+neighbour.
 """
 
 from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Container, Iterator
 
 from ..lexical import tokenize
 
@@ -19,9 +20,11 @@ MIN_LETTERS = 5  # shorter words have too many neighbours one edit away to guess
 _WORD = re.compile(r"[A-Za-z]+")
 
 
-def respell(question: str, idf: Callable[[str], float]) -> str:
+def respell(question: str, idf: Callable[[str], float], words: Container[str] | None = None) -> str:
     """`question` with its one word the course does not use (`idf` 0 for its stem) replaced by its best neighbour
-    one edit away; `question` itself when no word, or more than one, is unknown, or the word has no neighbour."""
+    one edit away; `question` itself when no word, or more than one, is unknown, or the word has no neighbour.
+    `words`: the course's words as written (lower-case); a neighbour must be one of them ("heuristcs" becomes
+    "heuristics", not "heuristes", which has the same stem), else any word whose stem the course uses will do."""
     unknown = [m for m in _WORD.finditer(question) if (stems := tokenize(m.group(0))) and idf(stems[0]) == 0]
     if len(unknown) != 1:
         return question
@@ -29,7 +32,7 @@ def respell(question: str, idf: Callable[[str], float]) -> str:
     word = m.group(0)
     if len(word) < MIN_LETTERS or (m.start() > 0 and not word.islower()):
         return question
-    best = min(_known_neighbours(word.lower(), idf), default=None)
+    best = min((n for n in _known_neighbours(word.lower(), idf) if words is None or n[2] in words), default=None)
     return question if best is None else question[: m.start()] + best[2] + question[m.end() :]
 
 
