@@ -4,7 +4,8 @@ The reviewed questions are the 60 polisci student questions that `paraphrases.js
 of the 180 rows is asked against them: a paraphrase counts as matched when its own original is the best match and
 reaches the threshold; a near-miss counts as matched when any reviewed question does. Distractors are the other
 books' questions (objectives, glossary, review and student questions) and the 90 other polisci student questions,
-asked against the same 60: any match of theirs is a false match.
+asked against the same 60: any match of theirs is a false match. Every text is first put in the words of the polisci
+pages (`course_words`), as `ask` compares a question with the reviewed ones.
 
 For the cosine-only baseline (weight 0) and the matcher (`atlas_qa.reviews.match`), the weight and threshold are
 chosen the same way: the highest paraphrase recall with at most `--max-near-miss` of the near-misses matched. The
