@@ -42,7 +42,6 @@ TOP = 10
 def measure(idx: Path, corpora: Path, books: list[str], out: Path, limit: int | None = None) -> None:
     """Record every question's rankings, signals and relevance per book (one book's file at a time); `limit`: only
     the first questions of each set (a smoke run)."""
-    from atlas_qa.answer.spelling import respell
     from atlas_qa.config import Settings
     from atlas_qa.core import Atlas
     from atlas_qa.evaluate import load_questions
@@ -74,7 +73,7 @@ def measure(idx: Path, corpora: Path, books: list[str], out: Path, limit: int | 
                 hits = atlas.index.dense(atlas.question_vector(q.question), settings.fetch_k, None, view)
                 found = {m: atlas.retriever.search(q.question, TOP, m, dense_hits=hits, view=view) for m in METHODS}
                 chosen, text = found["hybrid"], q.question
-                again = respell(q.question, view.lexical.idf, view.lexical.words)
+                again = atlas.in_course_words(q.question, view)
                 if again != q.question:
                     other = atlas.retriever.search(again, TOP, view=view)
                     chosen, text = (other, again) if other.relevance > chosen.relevance else (chosen, text)

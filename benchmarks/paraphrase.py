@@ -77,26 +77,28 @@ def load(corpora: Path, book: str = BOOK) -> tuple[list[str], list[dict[str, Any
     return originals, rows, distractors
 
 
-def course_words(corpora: Path, book: str = BOOK) -> Callable[[str], str]:
-    """A question in the words of `book`'s pages (`Atlas.in_course_words` over an index of them)."""
+def course_words(corpora: Path, book: str = BOOK, known: Callable[[str], bool] | None = None) -> Callable[[str], str]:
+    """A question in the words of `book`'s pages (`Atlas.in_course_words` over an index of them); `known`: the
+    embedder's `knows` (a word the model reads whole stays as typed)."""
     from atlas_qa.answer import respell
     from atlas_qa.lexical import LexicalIndex
 
     pages = sorted((corpora / f"openstax-{book}" / "pages").glob("*.md"))
     lexical = LexicalIndex([p.read_text(encoding="utf-8") for p in pages])
-    return lambda question: respell(question, lexical.idf, lexical.words)
+    return lambda question: respell(question, lexical.idf, lexical.words, known)
 
 
 def embed(
-    originals: list[str], rows: list[dict[str, Any]], distractors: dict[str, list[str]], spell: Callable[[str], str]
+    corpora: Path, originals: list[str], rows: list[dict[str, Any]], distractors: dict[str, list[str]]
 ) -> Data:
-    """Every text put in the course's words (`spell`) and encoded by the project's embedder as the settings name it
-    (`ATLAS_QA_*`), one text per call as `ask` encodes a question: the int8 model's vectors move a little (cosine
-    ~0.995) with the batch they share."""
+    """Every text put in the course's words (`course_words`) and encoded by the project's embedder as the settings
+    name it (`ATLAS_QA_*`), one text per call as `ask` encodes a question: the int8 model's vectors move a little
+    (cosine ~0.995) with the batch they share."""
     from atlas_qa.config import Settings
     from atlas_qa.embedding import embedder_for
 
     embedder = embedder_for(Settings.from_env())
+    spell = course_words(corpora, known=embedder.knows)
     texts = sorted({*originals, *(r["question"] for r in rows), *(q for qs in distractors.values() for q in qs)})
     spelled = {t: spell(t) for t in texts}
     return Data(originals, rows, distractors, {t: embedder.embed(spelled[t]) for t in texts}, spelled)
@@ -318,7 +320,7 @@ def main() -> None:
     parser.add_argument("--max-near-miss", type=float, default=MAX_NEAR_MISS)
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
     args = parser.parse_args()
-    data = embed(*load(args.corpora), course_words(args.corpora))
+    data = embed(args.corpora, *load(args.corpora))
     result = report(data, args.max_near_miss)
     if args.json:
         print(json.dumps(result, indent=2))

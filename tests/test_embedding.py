@@ -153,6 +153,16 @@ def test_int8_onnx_stays_close_to_torch(onnx_cache: Path, torch_vectors, record_
     assert cosine.mean() > 0.98 and cosine.min() > 0.95  # measured: ~0.994 mean on the polisci chunks
 
 
+@pytest.mark.e2e
+def test_both_backends_know_the_same_whole_words(onnx_cache: Path, torch_vectors):  # type: ignore[no-untyped-def]
+    """A word of the model's vocabulary is a real word (respelling leaves it); a slip or a long rare word is not."""
+    torch_embedder, _ = torch_vectors
+    onnx = OnnxEmbedder(quantize=True, cache_dir=onnx_cache)
+    words = {"chunk": True, "brake": True, "evolutionary": True, "heuristcs": False, "hypothsis": False}
+    assert {w: onnx.knows(w) for w in words} == words
+    assert {w: torch_embedder.knows(w) for w in words} == words
+
+
 def _process_state() -> tuple[dict[str, str], int, int, list[logging.Handler], int, bool]:
     """What library code must leave as it found it: the environment and logging (ours and transformers')."""
     from transformers.utils import logging as hf_logging

@@ -141,11 +141,12 @@ class Atlas:
         """The indexed page `page_id` (AtlasError when there is none)."""
         return self.index.document(page_id)
 
-    def in_course_words(self, question: str) -> str:
-        """`question` with a word the course never uses put right (`answer.spelling.respell`): how reviewed and asked
-        questions are compared (a slip of the keyboard moves a question's vector far)."""
-        lexical = self.index.snapshot().lexical
-        return respell(question, lexical.idf, lexical.words)
+    def in_course_words(self, question: str, view: Snapshot | None = None) -> str:
+        """`question` with a word the course never uses put right (`answer.spelling.respell`; a word the model knows
+        whole stays): how `ask` retries a question it would refuse, and how reviewed and asked questions are compared
+        (a slip of the keyboard moves a question's vector far). `view`: the index version to read (default: now)."""
+        lexical = (view or self.index.snapshot()).lexical
+        return respell(question, lexical.idf, lexical.words, self.embedder.knows)
 
     def page_hash(self, page_id: str) -> str | None:
         """A digest of the page's text as indexed now (None when the course has no such page): a reviewed answer whose
@@ -199,7 +200,7 @@ class Atlas:
                 searched, k or self.settings.k, filters=filters, dense_hits=dense_hits, view=view
             )
             if retrieval.relevance < self.settings.refuse_below:  # about to refuse: a misspelling ("red corss")?
-                respelled = respell(searched, view.lexical.idf, view.lexical.words)
+                respelled = self.in_course_words(searched, view)
                 if respelled != searched:
                     again = self.retriever.search(respelled, k or self.settings.k, filters=filters, view=view)
                     if again.relevance > retrieval.relevance:

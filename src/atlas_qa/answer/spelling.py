@@ -5,7 +5,8 @@ question whose words the course all uses but one (not a name: a capitalised word
 typed) may have a slip of the keyboard in that word: it is replaced by the word the course writes one edit away (two
 neighbouring letters swapped first, then a letter dropped, added or changed) that the course uses most. A question
 with several words the course never uses is about another subject and stays as typed; so does a word with no such
-neighbour.
+neighbour, and a real word the course happens not to use (one the embedding model reads whole: "chunk" is not a slip
+of the course's "chuck").
 """
 
 from __future__ import annotations
@@ -20,17 +21,24 @@ MIN_LETTERS = 5  # shorter words have too many neighbours one edit away to guess
 _WORD = re.compile(r"[A-Za-z]+")
 
 
-def respell(question: str, idf: Callable[[str], float], words: Container[str] | None = None) -> str:
+def respell(
+    question: str,
+    idf: Callable[[str], float],
+    words: Container[str] | None = None,
+    known: Callable[[str], bool] | None = None,
+) -> str:
     """`question` with its one word the course does not use (`idf` 0 for its stem) replaced by its best neighbour
     one edit away; `question` itself when no word, or more than one, is unknown, or the word has no neighbour.
     `words`: the course's words as written (lower-case); a neighbour must be one of them ("heuristcs" becomes
-    "heuristics", not "heuristes", which has the same stem), else any word whose stem the course uses will do."""
+    "heuristics", not "heuristes", which has the same stem), else any word whose stem the course uses will do.
+    `known`: whether a (lower-case) word is a real word though the course never writes it (`Embedder.knows`: the
+    model's vocabulary); such a word stays as typed ("chunk" does not become "chuck")."""
     unknown = [m for m in _WORD.finditer(question) if (stems := tokenize(m.group(0))) and idf(stems[0]) == 0]
     if len(unknown) != 1:
         return question
     m = unknown[0]
     word = m.group(0)
-    if len(word) < MIN_LETTERS or (m.start() > 0 and not word.islower()):
+    if len(word) < MIN_LETTERS or (m.start() > 0 and not word.islower()) or (known and known(word.lower())):
         return question
     best = min((n for n in _known_neighbours(word.lower(), idf) if words is None or n[2] in words), default=None)
     return question if best is None else question[: m.start()] + best[2] + question[m.end() :]

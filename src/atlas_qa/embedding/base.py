@@ -42,6 +42,11 @@ class Embedder(ABC):
     def embed(self, text: str) -> np.ndarray:
         return self.embed_batch([text])[0]
 
+    def knows(self, word: str) -> bool:
+        """Whether the model reads `word` whole, as one entry of its vocabulary: a real word, not a typing slip
+        (`answer.spelling.respell` leaves it as typed). False for a model without a word-piece vocabulary."""
+        return False
+
     def load(self) -> None:  # noqa: B027 (loading is optional: most embedders have nothing to load)
         """Load the model now (models load on first use; this lets a caller do it before a progress bar starts)."""
 

@@ -183,6 +183,9 @@ class OnnxEmbedder(Embedder):
     def count_tokens(self, text: str) -> int:
         return len(self._tokenizers()[1].encode(self._prepare(text)).ids)
 
+    def knows(self, word: str) -> bool:
+        return self._tokenizers()[1].token_to_id(self._prepare(word)) is not None
+
     def fits_all(self, texts: Sequence[str]) -> list[bool]:
         encodings = self._tokenizers()[1].encode_batch([self._prepare(t) for t in texts])
         return [len(e.ids) <= self.max_tokens for e in encodings]

@@ -72,6 +72,10 @@ class SentenceTransformerEmbedder(Embedder):
     def count_tokens(self, text: str) -> int:
         return len(self._token_ids(text))
 
+    def knows(self, word: str) -> bool:
+        tokenizer = self.model.tokenizer
+        return tokenizer.convert_tokens_to_ids(word) != tokenizer.unk_token_id
+
     def fits_all(self, texts: Sequence[str]) -> list[bool]:
         if not texts:
             return []
