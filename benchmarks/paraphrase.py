@@ -88,9 +88,7 @@ def course_words(corpora: Path, book: str = BOOK, known: Callable[[str], bool] |
     return lambda question: respell(question, lexical.idf, lexical.words, known)
 
 
-def embed(
-    corpora: Path, originals: list[str], rows: list[dict[str, Any]], distractors: dict[str, list[str]]
-) -> Data:
+def embed(corpora: Path, originals: list[str], rows: list[dict[str, Any]], distractors: dict[str, list[str]]) -> Data:
     """Every text put in the course's words (`course_words`) and encoded by the project's embedder as the settings
     name it (`ATLAS_QA_*`), one text per call as `ask` encodes a question: the int8 model's vectors move a little
     (cosine ~0.995) with the batch they share."""

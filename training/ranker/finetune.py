@@ -70,9 +70,7 @@ def groups(its: list[Item], rng: random.Random) -> list[tuple[str, list[str], st
     return out
 
 
-def training_groups(
-    fold: int, embed: CachedEmbed, per_book: int = MAX_GROUPS_PER_BOOK
-) -> list[tuple[str, list[str]]]:
+def training_groups(fold: int, embed: CachedEmbed, per_book: int = MAX_GROUPS_PER_BOOK) -> list[tuple[str, list[str]]]:
     rng = random.Random(SEED)
     out = []
     for b in training_books(fold):
