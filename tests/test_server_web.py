@@ -203,6 +203,22 @@ def test_exports_are_served_to_the_courses_instructors_only_and_nobody_uploads(a
             assert upload.status == 403 and b"no uploads" in upload.body, (who, upload.body)
 
 
+def test_the_downloads_folder_is_removed_when_the_server_stops(atlas, tmp_path):
+    """The exports an instructor makes are written to the server's own temp folder, and it goes when the server
+    stops (uvicorn's shutdown), not only at a clean interpreter exit."""
+    settings = atlas.settings.with_(users_db=tmp_path / "users.sqlite3")
+    UserStore(settings.users_db, rounds=4).add("ana", "student", [settings.course], "ana-password")
+    app = create_app(settings, atlas)
+    with running(app) as base:
+        sessions = _sessions(base, settings.users_db)
+        (show,) = _events(base, sessions["prof"], "aq-insight-show")
+        status, message = gradio_event(base, show, ["default", "", ""], sessions["prof"])
+        assert status == 200 and message["success"], message
+        written = list(app.state.exports.iterdir())
+        assert written and all(p.stat().st_size for p in written if p.is_file())
+    assert not app.state.exports.exists()
+
+
 def test_cookie_requests_that_change_state_come_from_the_apps_own_pages(app_with, tmp_path):
     """A page of another site can make a browser POST with the user's cookie (CSRF): every non-GET request not sent
     with a token is refused when its Origin is neither the app's nor a configured CORS origin; /login too."""

@@ -15,7 +15,10 @@ instructors; its upload routes are refused to everyone (no component takes a fil
 
 import html
 import os
+import shutil
+import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -296,14 +299,18 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
     def insights(course: str, since: str | None, until: str | None) -> Any:  # the Insight tab's numbers: the API's
         return build_insights(courses.atlas(course), courses.log, course, since, until)
 
+    exports = Path(tempfile.mkdtemp(prefix="atlas-qa-export-"))  # the downloads, removed when the server stops
     blocks = build_app(
         courses.atlas(settings.course),
         feedback,
         None if access.local else user_of,
         insights,
         asker=courses.asker(settings.course),
+        export_dir=exports,
     )
     app.router.on_shutdown.append(courses.log.close)  # pending question-log writes are stored before exit
+    app.router.on_shutdown.append(lambda: shutil.rmtree(exports, ignore_errors=True))
+    app.state.exports = exports
     # CORS before mounting: Gradio then adds none of its own (its default allows any localhost origin).
     app.add_middleware(
         CORSMiddleware,

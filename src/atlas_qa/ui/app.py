@@ -4,6 +4,7 @@
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -69,6 +70,7 @@ def build_app(
     user_of: Callable[[Any], User | None] | None = None,
     insights: Callable[[str, str | None, str | None], Any] | None = None,
     asker: Any = None,
+    export_dir: Path | None = None,
 ) -> Any:
     """The Blocks over an Atlas (not launched). `feedback`: the question log and its ratings (default: the atlas's).
 
@@ -77,6 +79,7 @@ def build_app(
     course's instructors only, and every instructor event checks the caller on the server.
     `insights(course, since, until)`: a served course's `Insights` for the Insight tab (no tab without it).
     `asker`: the course's `asking.Asker` (the server's, with the reviewed answers; default: one over `feedback`'s log).
+    `export_dir`: where downloads are written (default: a temp folder removed with the views, see `Views.export_dir`).
     """
     import gradio as gr
 
@@ -84,7 +87,7 @@ def build_app(
         user = LOCAL_USER if user_of is None else user_of(request)
         return user.name if user is not None else ""
 
-    views = Views(atlas, feedback, who=who, asker=asker)
+    views = Views(atlas, feedback, export_dir=export_dir, who=who, asker=asker)
     course = getattr(getattr(atlas, "settings", None), "course", "default")
 
     def teaches(request: Any, of: str = course) -> bool:
