@@ -265,6 +265,23 @@ def test_looking_for_reviews_makes_no_database_file(tmp_path, hash_settings):
     assert len(questions) == 0 and by_id == {} and not (tmp_path / "idx").exists()
 
 
+def test_reviewed_questions_are_respelled_again_when_the_course_words_change(courses, corpus):
+    """A reviewed question is compared in the course's words as they are now: a re-ingest that brings the word its
+    slip was meant for matches it at once (not when the next review is saved)."""
+    review, _ = _composed(courses, "How is the zorbxa measured?")
+    atlas = courses.atlas("atlas107")
+    asker = courses.asker("atlas107")
+    assert asker.ask("ana", "How is the zorbxa measured?").reviewed is not None  # the same words, the same question
+    before, _ = courses.reviews.matcher("atlas107", atlas.in_course_words, atlas.index.snapshot().generation)
+    assert before.texts == ("How is the zorbxa measured?",)  # no course word one edit away: as typed
+    (corpus / "atlas107" / "zorbax.txt").write_text("Zorbax\n\nThe zorbax is measured in zorbax units each year.\n")
+    atlas.ingest()
+    after, _ = courses.reviews.matcher("atlas107", atlas.in_course_words, atlas.index.snapshot().generation)
+    assert after.texts == ("How is the zorbax measured?",)
+    got = asker.ask("ana", "How is the zorbax measured?")
+    assert got.reviewed is not None and got.reviewed.id == review.id
+
+
 @pytest.mark.parametrize(
     ("reviewed", "asked"),
     [

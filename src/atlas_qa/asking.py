@@ -97,10 +97,15 @@ def reviewed_answer(
         return answer, None, None
     course = atlas.settings.course
     searched = answer.searched or answer.question
-    questions, by_id = reviews.matcher(course, atlas.in_course_words)
+    view = atlas.index.snapshot()  # one version of the course's words for both questions
+
+    def spell(question: str) -> str:
+        return str(atlas.in_course_words(question, view))
+
+    questions, by_id = reviews.matcher(course, spell, view.generation)
     if not len(questions):
         return answer, None, None
-    spelled = atlas.in_course_words(searched)
+    spelled = spell(searched)
     if vector is None or spelled != searched:
         vector = atlas.question_vector(spelled)
     found = match(spelled, vector, course, questions)

@@ -14,7 +14,7 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -301,26 +301,29 @@ class ReviewStore:
         return [_review(r._mapping, hash_of) for r in rows]
 
     def matcher(
-        self, course: str, spell: Callable[[str], str] | None = None
+        self, course: str, spell: Callable[[str], str] | None = None, words: Hashable = None
     ) -> tuple[ReviewedQuestions, dict[str, Review]]:
         """The course's answered reviews, ready to match (one entry per reviewed question, its id the review's); built
         again when another process changed them (checked at most once a second). While the database cannot be
         reached, the reviews last read (or none): a question is still answered. `spell` puts a reviewed question in
-        the course's words when it is built (a question it changes is embedded again)."""
+        the course's words when it is built (a question it changes is embedded again); `words` names the version of
+        those words (the index's generation): another one builds the matcher again at once."""
         now = time.monotonic()
         with self._lock:
             cached = self._matchers.get(course)
-            if cached is not None and now - self._checked.get(course, 0.0) < CHECK_EVERY_S:
+            fresh = cached is not None and cached[0][-1:] == (words,)
+            if fresh and cached is not None and now - self._checked.get(course, 0.0) < CHECK_EVERY_S:
                 return cached[1], cached[2]
         path = database.sqlite_path(self.url)
         if path is not None and not path.exists():  # no log file yet: no reviews (and none is made by looking)
             return ReviewedQuestions(course, [], [], np.zeros((0, 1), dtype=np.float32)), {}
         try:
-            return self._read(course, cached, now, spell or (lambda q: q))
+            return self._read(course, cached, now, spell or (lambda q: q), words)
         except database.DatabaseUnavailable as exc:
             log.warning("reviewed answers of %s not read (%s): the last ones read are used", course, exc.reason)
             if cached is None:
                 cached = ((), ReviewedQuestions(course, [], [], np.zeros((0, 1), dtype=np.float32)), {})
+            cached = ((None, words), cached[1], cached[2])  # kept for these words, read again when the database is back
             with self._lock:
                 self._matchers[course] = cached
                 self._checked[course] = now  # tried again in a second, not on every question
@@ -332,13 +335,11 @@ class ReviewStore:
         cached: tuple[tuple[Any, ...], ReviewedQuestions, dict[str, Review]] | None,
         now: float,
         spell: Callable[[str], str],
+        words: Hashable,
     ) -> tuple[ReviewedQuestions, dict[str, Review]]:
         with database.connect(self.url) as db:
-            stamp = tuple(
-                db.execute(
-                    sa.select(sa.func.count(), sa.func.max(reviews.c.reviewed_at)).where(reviews.c.course == course)
-                ).one()
-            )
+            counted = sa.select(sa.func.count(), sa.func.max(reviews.c.reviewed_at)).where(reviews.c.course == course)
+            stamp = (*db.execute(counted).one(), words)
             if cached is not None and cached[0] == stamp:
                 with self._lock:
                     self._checked[course] = now
