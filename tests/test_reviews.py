@@ -272,11 +272,11 @@ def test_reviewed_questions_are_respelled_again_when_the_course_words_change(cou
     atlas = courses.atlas("atlas107")
     asker = courses.asker("atlas107")
     assert asker.ask("ana", "How is the zorbxa measured?").reviewed is not None  # the same words, the same question
-    before, _ = courses.reviews.matcher("atlas107", atlas.in_course_words, atlas.index.snapshot().generation)
+    before, _ = courses.reviews.matcher("atlas107", atlas.in_course_words, atlas.view().generation)
     assert before.texts == ("How is the zorbxa measured?",)  # no course word one edit away: as typed
     (corpus / "atlas107" / "zorbax.txt").write_text("Zorbax\n\nThe zorbax is measured in zorbax units each year.\n")
     atlas.ingest()
-    after, _ = courses.reviews.matcher("atlas107", atlas.in_course_words, atlas.index.snapshot().generation)
+    after, _ = courses.reviews.matcher("atlas107", atlas.in_course_words, atlas.view().generation)
     assert after.texts == ("How is the zorbax measured?",)
     got = asker.ask("ana", "How is the zorbax measured?")
     assert got.reviewed is not None and got.reviewed.id == review.id

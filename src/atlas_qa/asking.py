@@ -97,7 +97,7 @@ def reviewed_answer(
         return answer, None, None
     course = atlas.settings.course
     searched = answer.searched or answer.question
-    view = atlas.index.snapshot()  # one version of the course's words for both questions
+    view = atlas.view()  # one version of the course's words for both questions
 
     def spell(question: str) -> str:
         return str(atlas.in_course_words(question, view))

@@ -141,6 +141,10 @@ class Atlas:
         """The indexed page `page_id` (AtlasError when there is none)."""
         return self.index.document(page_id)
 
+    def view(self) -> Snapshot:
+        """The index as it is now: one version (its `generation`), to read several things from consistently."""
+        return self.index.snapshot()
+
     def in_course_words(self, question: str, view: Snapshot | None = None) -> str:
         """`question` with a word the course never uses put right (`answer.spelling.respell`; a word the model knows
         whole stays): how `ask` retries a question it would refuse, and how reviewed and asked questions are compared
