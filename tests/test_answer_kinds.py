@@ -30,7 +30,12 @@ from atlas_qa.answer.sentences import is_answer_sentence, points_back
         ("When was Wikinomics published?", "page", "published:Wikinomics"),  # a cited work: its reference entry
         ("What topic is this page in?", "page", "topic"),
         ("how many members does the senate have", "general", ""),
-        ("when was the constitution written", "general", ""),
+        ("when was the constitution written", "when", ""),  # a date, not the page's (that is "page")
+        ("when and where did the little albert experiment happen?", "when", ""),
+        ("where did the Protestant Reformation begin?", "when", ""),  # a time or a place: the same cues
+        ("In what year did women win the vote?", "when", ""),
+        ("what town was the middletown study actually done in", "when", ""),
+        ("When a student is teased by her team, which norm is at work?", "general", ""),  # a clause, not a question
         ("What is the difference?", "general", ""),
         ("What is the role of the courts?", "general", ""),
     ],

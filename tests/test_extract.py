@@ -197,3 +197,31 @@ def test_compose_picks_by_its_scorer():
     assert [s.text[:7] for s in c.sentences] == ["Realism", "Liberal"]
     assert c.signals.shape == (2, len(extract.SIGNALS)) and c.vectors is None  # no model given: words alone
     assert c.signals[0, 2] == 1.0  # 1/(passage rank + 1)
+
+
+def test_a_when_or_where_question_prefers_the_sentence_that_gives_a_date_or_place():
+    """The question's kind cue: of two sentences on the same subject, the one with the date scores higher."""
+    import numpy as np
+
+    from atlas_qa.answer import extract
+    from atlas_qa.retrieve import Retrieval
+    from atlas_qa.types import Chunk, Document, Passage
+
+    text = (
+        "The protesters cut off their fingers because of the textbooks. "
+        "On August 13, 2001, the protesters cut off their fingers over the textbooks in Seoul."
+    )
+    doc = Document(page_id="p", title="Protest", text=text, source="p.md", format="markdown")
+    chunk = Chunk(id="p-0", page_id="p", position=0, text=text, start=0, end=len(text), title="Protest")
+    retrieval = Retrieval(passages=(Passage(chunk, 1.0),), pages=(("p", 1.0),), top_similarity=1.0)
+    seen: list = []
+
+    def recorded(c):
+        seen.append(c)
+        return extract.hand_scores(c)
+
+    for question in ("When did the protesters cut off their fingers?", "Why did the protesters cut off their fingers?"):
+        extract.compose(question, retrieval, {"p": doc}, 0.0, scorer=recorded)
+    when, why = seen
+    assert list(when.signals[:, 4]) == [0.0, 1.0] and list(why.signals[:, 4]) == [1.0, 0.0]  # a date; "because"
+    assert np.argmax(extract.hand_scores(when)) == 1 and np.argmax(extract.hand_scores(why)) == 0

@@ -46,7 +46,9 @@ LEXICAL_WEIGHT = 0.4  # words count 0.4 of meaning (a logistic fit of evidence s
 RANK_PRIOR = 0.1  # what a sentence gains from its passage's rank (1/(rank+1) of it)
 CONTEXT = 0.9  # share of the previous sentence's score a sentence inherits
 LEAD_IN = 0.7  # share of the next sentence's score a sentence inherits (it may name what the next one explains)
-CUE_BONUS = 0.15  # a sentence that gives what the question's kind asks for: a reason, a mechanism, an example, a person
+CUE_BONUS = (
+    0.15  # a sentence that gives what the question's kind asks for: a reason, mechanism, example, person, date...
+)
 MAX_LEAN_BACK = 2  # sentences a pick may bring along because it points back to them
 EARN = 0.6  # a further sentence needs this share of the best sentence's score
 ECHO_PENALTY = 0.4  # times the share of a sentence's words the question already has (it says nothing new)
@@ -86,7 +88,18 @@ _WHO_CUES = re.compile(
     r"\b(argued|wrote|writes|said|claimed|warned|proposed|founded|led|group|movement|organization|scholars?|"
     r"philosophers?)\b"
 )
-CUES = {"reason": _REASON_CUES, "mechanism": _MECHANISM_CUES, "example": _EXAMPLE_CUES, "who": _WHO_CUES}
+_WHEN_CUES = re.compile(  # a year, a month, a century; a place named after a preposition, or a kind of place
+    r"\b(?:1\d\d\d|20\d\d)s?\b|\b(?:January|February|March|April|May|June|July|August|September|October|November|"
+    r"December)\b|\b(?:century|centuries|decade)\b|\b(?:in|at|from|near|across|throughout|to)\s+(?:the\s+)?[A-Z][a-z]+|"
+    r"\b(?:city|town|country|countries|state|region|village|island|nation)\b"
+)
+CUES = {
+    "reason": _REASON_CUES,
+    "mechanism": _MECHANISM_CUES,
+    "example": _EXAMPLE_CUES,
+    "who": _WHO_CUES,
+    "when": _WHEN_CUES,
+}
 
 
 def rank_sentences(

@@ -1,5 +1,6 @@
 """What kind of answer a question asks for, read from its wording: a definition, what an author said, a
-comparison, a reason or mechanism, a fact about the page itself, or plain relevance."""
+comparison, a reason or mechanism, when or where something happened, a fact about the page itself, or plain
+relevance."""
 
 from __future__ import annotations
 
@@ -37,6 +38,12 @@ _EXAMPLE = re.compile(r"\b(?:examples?|instances?|case of|cases of|such as|e\.g)
 _WHO = re.compile(r"^\s*(?:who|whom|whose|which (?:person|people|group|scholar|author|thinker)s?)\b", re.I)
 _REASON = re.compile(r"^\s*(?:why|how come|what (?:causes|caused|led to|leads to|explains|was the reason))\b", re.I)
 _MECHANISM = re.compile(r"^\s*how\b(?!\s+(?:many|much|long|often|old)\b)", re.I)
+# "When did ...?", "where was ...?", "in what year ...?": a time or a place (not "When a student is teased, ...").
+_WHEN = re.compile(
+    _Q + r"(?:(?:when|where)\s+(?:did|was|were|is|are|do|does|and\s+where)|"
+    r"(?:in\s+)?(?:what|which)\s+(?:year|date|decade|century|town|city|country|state|place|region|nation)s?)\b",
+    re.I,
+)
 _PAGE_META = {
     "author": re.compile(
         r"\bwho\s+(?:wrote|created|made|authored|writes|maintains)\b.*\b(?:page|this|it|article)\b|"
@@ -64,7 +71,7 @@ class Intent:
     """The question's kind and its parts: `term` (definition, a cited work), `sides` (compare), `field` (page
     metadata: author, date, topic, or `WORK_DATE` + the title of a work the page cites)."""
 
-    kind: str = "general"  # definition|compare|example|who|reason|mechanism|page|general (author: found later)
+    kind: str = "general"  # definition|compare|example|who|when|reason|mechanism|page|general (author: found later)
     term: str = ""
     sides: tuple[str, ...] = ()
     field: str = ""
@@ -93,6 +100,8 @@ def intent(question: str) -> Intent:
         return Intent("example")
     if _WHO.search(question):
         return Intent("who")
+    if _WHEN.search(question):
+        return Intent("when")
     if _REASON.search(question):
         return Intent("reason")
     if _MECHANISM.search(question):
