@@ -225,3 +225,27 @@ def test_a_when_or_where_question_prefers_the_sentence_that_gives_a_date_or_plac
     when, why = seen
     assert list(when.signals[:, 4]) == [0.0, 1.0] and list(why.signals[:, 4]) == [1.0, 0.0]  # a date; "because"
     assert np.argmax(extract.hand_scores(when)) == 1 and np.argmax(extract.hand_scores(why)) == 0
+
+
+def test_a_short_answer_takes_up_to_five_picks_a_long_one_three():
+    """Picks that earn their place: three within `MAX_WORDS`; a fourth and fifth only while the answer stays within
+    `SHORT_WORDS` (short sentences say less each)."""
+    import numpy as np
+
+    from atlas_qa.answer import extract
+    from atlas_qa.retrieve import Retrieval
+    from atlas_qa.types import Chunk, Document, Passage
+
+    def picks(words_each: int) -> int:
+        filler = " ".join(["policy"] * (words_each - 3))
+        text = " ".join(f"Statement {n} says {filler}." for n in range(6))
+        doc = Document(page_id="p", title="T", text=text, source="p.md", format="markdown")
+        chunk = Chunk(id="p-0", page_id="p", position=0, text=text, start=0, end=len(text), title="T")
+        retrieval = Retrieval(passages=(Passage(chunk, 1.0),), pages=(("p", 1.0),), top_similarity=1.0)
+        equal = lambda c: np.ones(len(c.sentences), dtype=np.float32)  # noqa: E731 - every sentence earns a place
+        return len(extract.compose("What do statements say?", retrieval, {"p": doc}, 0.0, scorer=equal).sentences)
+
+    assert extract.SHORT_WORDS < 5 * 14 + 14 and 5 * 14 <= extract.SHORT_WORDS  # the sizes below straddle the rule
+    assert picks(14) == 5  # 70 words
+    assert picks(20) == 3  # a fourth would make 80 > SHORT_WORDS
+    assert picks(34) == 2  # a third would pass MAX_WORDS

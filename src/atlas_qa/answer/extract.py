@@ -8,8 +8,8 @@ The question's kind (`kinds.intent`) then decides what leads: the sentence that 
 sets it in bold, else "X is/means ..."), the words the page attributes to the author the question names, a
 sentence for each side of a comparison, or the page's own metadata line. Sentences that are not statements of
 content (`sentences.is_answer_sentence`) are never shown; one that only echoes the question scores less; one that
-points back is shown only after the sentence it points to. A second or third sentence must earn its place on its
-own score.
+points back is shown only after the sentence it points to. A further sentence must earn its place on its own
+score; a short answer may take up to five.
 """
 
 from __future__ import annotations
@@ -39,9 +39,11 @@ from .terms import (
 )
 from .verify import REFUSAL, clean, verify
 
-MAX_SENTENCES = 3
+MAX_SENTENCES = 3  # picks an answer has when they are long ...
+MAX_WORDS = 100  # ... within this hard cap; three sentences are usually far shorter than a passage
+MORE_SENTENCES = 5  # picks a short answer may have: a fourth and fifth pick only while the answer stays ...
+SHORT_WORDS = 75  # ... within these words (60 % of a passage is ~78; chosen on six books, docs/answers.md)
 ANSWER_PASSAGES = 5  # the answer's sentences come from the best passages (all retrieved passages are cited)
-MAX_WORDS = 100  # a hard cap; three sentences are usually far shorter than a passage
 LEXICAL_WEIGHT = 0.4  # words count 0.4 of meaning (a logistic fit of evidence sentences on the dev set gave ~0.41)
 RANK_PRIOR = 0.1  # what a sentence gains from its passage's rank (1/(rank+1) of it)
 CONTEXT = 0.9  # share of the previous sentence's score a sentence inherits
@@ -264,7 +266,8 @@ def _lead(
 
 
 def _choose(cands: list[Sentence], scores: np.ndarray, lead: int | None, want: Intent) -> list[Sentence]:
-    """Pick the answer's sentences: the lead, then the best that earn their place, within the length budget.
+    """Pick the answer's sentences: the lead, then the best that earn their place, within the length budget (three
+    picks in `MAX_WORDS`, up to five while the answer stays within `SHORT_WORDS`).
 
     A sentence that points back comes with the sentence before it (the two count as one pick)."""
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
@@ -277,7 +280,7 @@ def _choose(cands: list[Sentence], scores: np.ndarray, lead: int | None, want: I
     chosen: list[int] = []
     picks = 0
     for i in order:
-        if picks >= MAX_SENTENCES or (picks and scores[i] < floor and want.kind != "compare"):
+        if picks >= MORE_SENTENCES or (picks and scores[i] < floor and want.kind != "compare"):
             break
         if i in chosen or not cands[i].shown:
             continue
@@ -285,7 +288,7 @@ def _choose(cands: list[Sentence], scores: np.ndarray, lead: int | None, want: I
         if not unit:
             continue
         words = sum(len(clean(cands[j].text).split()) for j in chosen + unit)
-        if chosen and words > MAX_WORDS:
+        if chosen and words > (MAX_WORDS if picks < MAX_SENTENCES else SHORT_WORDS):
             continue
         chosen += unit
         picks += 1
