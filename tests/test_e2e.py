@@ -123,6 +123,23 @@ def test_out_of_scope_questions_are_refused_and_course_questions_answered(real_a
     assert rates["in_scope_refused"] <= 0.06
 
 
+def test_answers_keep_to_their_word_budget_with_the_real_model(real_atlas):
+    """Three picks within 100 words; a fourth and fifth only while the answer stays within 75 (a pick is a sentence,
+    with the one before it when it points back)."""
+    from atlas_qa.answer import extract
+    from atlas_qa.answer.sentences import points_back
+    from atlas_qa.evaluate.datasets import load_questions
+
+    shapes = []
+    for q in load_questions(DATA / "polisci_questions.jsonl", require_gold=False):
+        s = real_atlas.ask(q.question).sentences
+        picks = sum(1 for i in range(len(s)) if not (i + 1 < len(s) and points_back(s[i + 1].text)))
+        shapes.append((picks, sum(len(x.text.split()) for x in s)))
+    assert all(0 < picks <= extract.MORE_SENTENCES and words <= extract.MAX_WORDS for picks, words in shapes)
+    assert all(words <= extract.SHORT_WORDS for picks, words in shapes if picks > extract.MAX_SENTENCES)
+    assert any(picks > extract.MAX_SENTENCES for picks, _ in shapes)  # short sentences: more of them
+
+
 def test_eval_commands_on_the_excerpt(tmp_path: Path):
     env = {**os.environ, "ATLAS_QA_INDEX_DIR": str(tmp_path / "default"), "HF_HUB_OFFLINE": "1"}
     cli = [sys.executable, "-m", "atlas_qa.cli"]
