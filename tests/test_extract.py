@@ -163,21 +163,27 @@ def test_the_sentence_that_introduces_the_answer_comes_with_it(tmp_path: Path):
     )
 
 
+def _one_passage(text: str):
+    """A retrieval of one passage, the whole of page "p" (`text`), and the docs `compose` reads."""
+    from atlas_qa.retrieve import Retrieval
+    from atlas_qa.types import Chunk, Document, Passage
+
+    doc = Document(page_id="p", title="T", text=text, source="p.md", format="markdown")
+    chunk = Chunk(id="p-0", page_id="p", position=0, text=text, start=0, end=len(text), title="T")
+    return Retrieval(passages=(Passage(chunk, 1.0),), pages=(("p", 1.0),), top_similarity=1.0), {"p": doc}
+
+
 def test_compose_picks_by_its_scorer():
     """The scorer is a parameter: the same candidates answer differently when a scorer prefers another sentence."""
     import numpy as np
 
     from atlas_qa.answer import extract
-    from atlas_qa.retrieve import Retrieval
-    from atlas_qa.types import Chunk, Document, Passage
 
     text = (
         "Realism holds that states pursue power and security in an anarchic international system. "
         "Liberalism holds that cooperation among states is possible through institutions and trade."
     )
-    doc = Document(page_id="p", title="Theories", text=text, source="p.md", format="markdown")
-    chunk = Chunk(id="p-0", page_id="p", position=0, text=text, start=0, end=len(text), title="Theories")
-    retrieval = Retrieval(passages=(Passage(chunk, 1.0),), pages=(("p", 1.0),), top_similarity=1.0)
+    retrieval, docs = _one_passage(text)
     seen = []
 
     def prefer(i: int):
@@ -189,8 +195,8 @@ def test_compose_picks_by_its_scorer():
 
         return scorer
 
-    first = extract.compose("What do theories hold?", retrieval, {"p": doc}, 0.0, scorer=prefer(0))
-    second = extract.compose("What do theories hold?", retrieval, {"p": doc}, 0.0, scorer=prefer(1))
+    first = extract.compose("What do theories hold?", retrieval, docs, 0.0, scorer=prefer(0))
+    second = extract.compose("What do theories hold?", retrieval, docs, 0.0, scorer=prefer(1))
     assert first.answer.startswith("Realism") and "Liberalism" not in first.answer
     assert second.answer.startswith("Liberalism") and "Realism" not in second.answer
     c = seen[0]
@@ -204,16 +210,12 @@ def test_a_when_or_where_question_prefers_the_sentence_that_gives_a_date_or_plac
     import numpy as np
 
     from atlas_qa.answer import extract
-    from atlas_qa.retrieve import Retrieval
-    from atlas_qa.types import Chunk, Document, Passage
 
     text = (
         "The protesters cut off their fingers because of the textbooks. "
         "On August 13, 2001, the protesters cut off their fingers over the textbooks in Seoul."
     )
-    doc = Document(page_id="p", title="Protest", text=text, source="p.md", format="markdown")
-    chunk = Chunk(id="p-0", page_id="p", position=0, text=text, start=0, end=len(text), title="Protest")
-    retrieval = Retrieval(passages=(Passage(chunk, 1.0),), pages=(("p", 1.0),), top_similarity=1.0)
+    retrieval, docs = _one_passage(text)
     seen: list = []
 
     def recorded(c):
@@ -221,7 +223,7 @@ def test_a_when_or_where_question_prefers_the_sentence_that_gives_a_date_or_plac
         return extract.hand_scores(c)
 
     for question in ("When did the protesters cut off their fingers?", "Why did the protesters cut off their fingers?"):
-        extract.compose(question, retrieval, {"p": doc}, 0.0, scorer=recorded)
+        extract.compose(question, retrieval, docs, 0.0, scorer=recorded)
     when, why = seen
     assert list(when.signals[:, 4]) == [0.0, 1.0] and list(why.signals[:, 4]) == [1.0, 0.0]  # a date; "because"
     assert np.argmax(extract.hand_scores(when)) == 1 and np.argmax(extract.hand_scores(why)) == 0
@@ -233,17 +235,13 @@ def test_a_short_answer_takes_up_to_five_picks_a_long_one_three():
     import numpy as np
 
     from atlas_qa.answer import extract
-    from atlas_qa.retrieve import Retrieval
-    from atlas_qa.types import Chunk, Document, Passage
 
     def picks(words_each: int) -> int:
         filler = " ".join(["policy"] * (words_each - 3))
         text = " ".join(f"Statement {n} says {filler}." for n in range(6))
-        doc = Document(page_id="p", title="T", text=text, source="p.md", format="markdown")
-        chunk = Chunk(id="p-0", page_id="p", position=0, text=text, start=0, end=len(text), title="T")
-        retrieval = Retrieval(passages=(Passage(chunk, 1.0),), pages=(("p", 1.0),), top_similarity=1.0)
+        retrieval, docs = _one_passage(text)
         equal = lambda c: np.ones(len(c.sentences), dtype=np.float32)  # noqa: E731 - every sentence earns a place
-        return len(extract.compose("What do statements say?", retrieval, {"p": doc}, 0.0, scorer=equal).sentences)
+        return len(extract.compose("What do statements say?", retrieval, docs, 0.0, scorer=equal).sentences)
 
     assert extract.SHORT_WORDS < 5 * 14 + 14 and 5 * 14 <= extract.SHORT_WORDS  # the sizes below straddle the rule
     assert picks(14) == 5  # 70 words

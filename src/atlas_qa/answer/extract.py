@@ -48,9 +48,7 @@ LEXICAL_WEIGHT = 0.4  # words count 0.4 of meaning (a logistic fit of evidence s
 RANK_PRIOR = 0.1  # what a sentence gains from its passage's rank (1/(rank+1) of it)
 CONTEXT = 0.9  # share of the previous sentence's score a sentence inherits
 LEAD_IN = 0.7  # share of the next sentence's score a sentence inherits (it may name what the next one explains)
-CUE_BONUS = (
-    0.15  # a sentence that gives what the question's kind asks for: a reason, mechanism, example, person, date...
-)
+CUE_BONUS = 0.15  # a sentence that gives what the question's kind asks for: a reason, a person, a date...
 MAX_LEAN_BACK = 2  # sentences a pick may bring along because it points back to them
 EARN = 0.6  # a further sentence needs this share of the best sentence's score
 ECHO_PENALTY = 0.4  # times the share of a sentence's words the question already has (it says nothing new)

@@ -311,8 +311,8 @@ class ReviewStore:
         now = time.monotonic()
         with self._lock:
             cached = self._matchers.get(course)
-            fresh = cached is not None and cached[0][-1:] == (words,)
-            if fresh and cached is not None and now - self._checked.get(course, 0.0) < CHECK_EVERY_S:
+            fresh = cached is not None and cached[0][-1:] == (words,)  # built for these words
+            if cached is not None and fresh and now - self._checked.get(course, 0.0) < CHECK_EVERY_S:
                 return cached[1], cached[2]
         path = database.sqlite_path(self.url)
         if path is not None and not path.exists():  # no log file yet: no reviews (and none is made by looking)
@@ -321,9 +321,9 @@ class ReviewStore:
             return self._read(course, cached, now, spell or (lambda q: q), words)
         except database.DatabaseUnavailable as exc:
             log.warning("reviewed answers of %s not read (%s): the last ones read are used", course, exc.reason)
-            if cached is None:
-                cached = ((), ReviewedQuestions(course, [], [], np.zeros((0, 1), dtype=np.float32)), {})
-            cached = ((None, words), cached[1], cached[2])  # kept for these words, read again when the database is back
+            empty = ReviewedQuestions(course, [], [], np.zeros((0, 1), dtype=np.float32))
+            # kept for these words, and read again when the database is back (no stamp of the table matches this one)
+            cached = ((None, words), *(cached[1:] if cached is not None else (empty, {})))
             with self._lock:
                 self._matchers[course] = cached
                 self._checked[course] = now  # tried again in a second, not on every question
