@@ -3,7 +3,7 @@
 import pytest
 
 from atlas_qa.answer.kinds import intent
-from atlas_qa.answer.sentences import is_answer_sentence, points_back
+from atlas_qa.answer.sentences import is_answer_sentence, is_prose_block, points_back
 
 
 @pytest.mark.parametrize(
@@ -95,3 +95,25 @@ def test_sentences_that_point_back():
     assert not points_back("Federalism divides power between levels of government.")
     assert not points_back("Thinking fast is intuitive.")
     assert not points_back("There are many real-life examples of prisoner's dilemmas in politics.")
+
+
+@pytest.mark.parametrize(
+    ("block", "prose"),
+    [
+        (
+            "**Personality** refers to the long-standing traits of a person. The word comes from the Latin persona.",
+            True,
+        ),
+        ("**The Tuskegee Experiment**: This study was conducted from 1932 to 1972 in Macon County, Alabama.", True),
+        ("Federalism divides power between a national government and regional governments.", True),
+        ("*Figure: Happy, sad, impatient, shy. What characteristics describe your personality?*", False),
+        ("_Source: the author's survey of 2019._", False),
+        ("* the right to a fair trial", False),
+        ("## Federal systems", False),
+        ("> **Global Connection** Rules in other countries", False),
+    ],
+)
+def test_a_paragraph_that_opens_with_its_term_in_bold_is_prose(block, prose):
+    """Textbooks open a defining paragraph with the term in bold: it is prose, whose sentences may be shown; an
+    italic caption or a list item is not."""
+    assert is_prose_block(block) is prose

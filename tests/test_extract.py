@@ -141,6 +141,17 @@ def test_a_definition_question_is_answered_with_the_sentence_that_sets_the_term_
     assert "By sovereignty they mean the supreme authority over a territory and its people." in texts
 
 
+def test_a_paragraph_that_opens_with_the_term_in_bold_answers_its_definition(tmp_path: Path):
+    """OpenStax books open a defining paragraph with the term in bold ("**Personality** refers to ..."); that
+    paragraph is prose, and its first sentence is in the answer."""
+    page = SOVEREIGNTY.replace(
+        "Political scientists agree on one use of the word. By **sovereignty** they mean",
+        "**Sovereignty** is, for political scientists,",
+    )
+    texts = _texts(_atlas_of(tmp_path, page).ask("What is sovereignty?"))
+    assert "Sovereignty is, for political scientists, the supreme authority over a territory and its people." in texts
+
+
 BARGAINING = """---
 title: Bargaining
 page_id: bargaining

@@ -84,7 +84,10 @@ def is_prose_block(block: str) -> bool:
     """Whether a paragraph is running prose: not a heading, box, caption, table or list, none of whose sentences may
     be shown (a caption's second sentence does not look like a caption)."""
     first = block.lstrip()
-    return not (_NOT_PROSE.match(first) or _NOT_PROSE.match(first.lstrip("*_ ")) or first.startswith(("*", "_")))
+    italic = first.startswith(("*", "_")) and not first.startswith(
+        ("**", "__")
+    )  # a caption; "**Term** is ..." is prose
+    return not (_NOT_PROSE.match(first) or _NOT_PROSE.match(first.lstrip("*_ ")) or italic)
 
 
 def points_back(text: str) -> bool:
