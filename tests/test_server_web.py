@@ -219,6 +219,24 @@ def test_the_downloads_folder_is_removed_when_the_server_stops(atlas, tmp_path):
     assert not app.state.exports.exists()
 
 
+def test_an_app_never_served_leaves_no_downloads_folder(tmp_path):
+    """Built and never served (a dry run, a test): its folder goes when the process ends."""
+    import subprocess
+    import sys
+
+    script = (
+        "from atlas_qa.config import Settings; from atlas_qa.core import Atlas; from atlas_qa.server import create_app;"
+        "from tests.embedder import HASH;"
+        f"s = Settings(index_dir={str(tmp_path / 'idx')!r}, model='hash-64', embedder=HASH);"
+        "print(create_app(s, Atlas(s)).state.exports)"
+    )
+    root = Path(__file__).resolve().parents[1]
+    run = subprocess.run([sys.executable, "-c", script], cwd=root, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    folder = Path(run.stdout.strip().splitlines()[-1])
+    assert folder.name.startswith("atlas-qa-export-") and not folder.exists()
+
+
 def test_cookie_requests_that_change_state_come_from_the_apps_own_pages(app_with, tmp_path):
     """A page of another site can make a browser POST with the user's cookie (CSRF): every non-GET request not sent
     with a token is refused when its Origin is neither the app's nor a configured CORS origin; /login too."""

@@ -17,6 +17,7 @@ import html
 import os
 import shutil
 import tempfile
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -299,7 +300,8 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
     def insights(course: str, since: str | None, until: str | None) -> Any:  # the Insight tab's numbers: the API's
         return build_insights(courses.atlas(course), courses.log, course, since, until)
 
-    exports = Path(tempfile.mkdtemp(prefix="atlas-qa-export-"))  # the downloads, removed when the server stops
+    exports = Path(tempfile.mkdtemp(prefix="atlas-qa-export-"))  # the downloads: removed when the server stops ...
+    weakref.finalize(app, shutil.rmtree, exports, True)  # ... or with the app never served (or at exit)
     blocks = build_app(
         courses.atlas(settings.course),
         feedback,
