@@ -300,8 +300,8 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
     def insights(course: str, since: str | None, until: str | None) -> Any:  # the Insight tab's numbers: the API's
         return build_insights(courses.atlas(course), courses.log, course, since, until)
 
-    exports = Path(tempfile.mkdtemp(prefix="atlas-qa-export-"))  # the downloads: removed when the server stops ...
-    weakref.finalize(app, shutil.rmtree, exports, True)  # ... or with the app never served (or at exit)
+    exports = Path(tempfile.mkdtemp(prefix="atlas-qa-export-"))  # the downloads, removed (once) when the server
+    remove_exports = weakref.finalize(app, shutil.rmtree, exports, True)  # stops, or with an app never served
     blocks = build_app(
         courses.atlas(settings.course),
         feedback,
@@ -311,7 +311,7 @@ def create_app(settings: Settings, atlas: Any, access: Access | None = None) -> 
         export_dir=exports,
     )
     app.router.on_shutdown.append(courses.log.close)  # pending question-log writes are stored before exit
-    app.router.on_shutdown.append(lambda: shutil.rmtree(exports, ignore_errors=True))
+    app.router.on_shutdown.append(remove_exports)
     app.state.exports = exports
     # CORS before mounting: Gradio then adds none of its own (its default allows any localhost origin).
     app.add_middleware(

@@ -84,9 +84,8 @@ def is_prose_block(block: str) -> bool:
     """Whether a paragraph is running prose: not a heading, box, caption, table or list, none of whose sentences may
     be shown (a caption's second sentence does not look like a caption)."""
     first = block.lstrip()
-    italic = first.startswith(("*", "_")) and not first.startswith(
-        ("**", "__")
-    )  # a caption; "**Term** is ..." is prose
+    # an italic caption ("*Figure: ...*"), not a paragraph that opens with its term in bold ("**Term** is ...")
+    italic = first.startswith(("*", "_")) and not first.startswith(("**", "__"))
     return not (_NOT_PROSE.match(first) or _NOT_PROSE.match(first.lstrip("*_ ")) or italic)
 
 
