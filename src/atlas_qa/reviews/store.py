@@ -311,8 +311,11 @@ class ReviewStore:
         now = time.monotonic()
         with self._lock:
             cached = self._matchers.get(course)
-            fresh = cached is not None and cached[0][-1:] == (words,)  # built for these words
-            if cached is not None and fresh and now - self._checked.get(course, 0.0) < CHECK_EVERY_S:
+            if (
+                cached is not None
+                and cached[0][-1:] == (words,)  # built for these words, and checked within the second
+                and now - self._checked.get(course, 0.0) < CHECK_EVERY_S
+            ):
                 return cached[1], cached[2]
         path = database.sqlite_path(self.url)
         if path is not None and not path.exists():  # no log file yet: no reviews (and none is made by looking)
