@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pytest
 
+from atlas_qa.answer import extract
 from atlas_qa.config import Settings
 from atlas_qa.core import Atlas
 from tests.embedder import HASH
@@ -86,6 +87,17 @@ def test_a_sentence_that_points_back_comes_after_what_it_points_to(page_atlas: A
     texts = _texts(page_atlas.ask("why are federal systems slow to act in a national crisis?"))
     drawbacks = next(i for i, t in enumerate(texts) if t.startswith("These drawbacks"))
     assert drawbacks > 0 and texts[drawbacks - 1].startswith("Federalism is a system")
+
+
+def test_a_sentence_that_points_back_to_what_cannot_be_shown_stands_alone():
+    """The best sentence leans back ("This is why ...") on a question, which is never shown: it is shown alone."""
+    retrieval, docs = _one_passage(
+        "Why would anyone study a single person? This is why case studies are rarely the main method of sociologists."
+    )
+    answer = extract.compose("why are case studies rarely the main method of sociologists", retrieval, docs, 0.0)
+    assert [s.text for s in answer.sentences] == [
+        "This is why case studies are rarely the main method of sociologists."
+    ]
 
 
 def test_compare_gives_each_side(page_atlas: Atlas):

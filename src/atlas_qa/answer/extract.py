@@ -8,8 +8,8 @@ The question's kind (`kinds.intent`) then decides what leads: the sentence that 
 sets it in bold, else "X is/means ..."), the words the page attributes to the author the question names, a
 sentence for each side of a comparison, or the page's own metadata line. Sentences that are not statements of
 content (`sentences.is_answer_sentence`) are never shown; one that only echoes the question scores less; one that
-points back is shown only after the sentence it points to. A further sentence must earn its place on its own
-score; a short answer may take up to five.
+points back comes after the sentence it points to, or alone when that one cannot be shown. A further sentence must
+earn its place on its own score; a short answer may take up to five.
 """
 
 from __future__ import annotations
@@ -267,7 +267,7 @@ def _choose(cands: list[Sentence], scores: np.ndarray, lead: int | None, want: I
     """Pick the answer's sentences: the lead, then the best that earn their place, within the length budget (three
     picks in `MAX_WORDS`, up to five while the answer stays within `SHORT_WORDS`).
 
-    A sentence that points back comes with the sentence before it (the two count as one pick)."""
+    A sentence that points back comes with the sentences before it that it leans on (together, one pick)."""
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     if lead is not None:
         order.remove(lead)
@@ -283,8 +283,6 @@ def _choose(cands: list[Sentence], scores: np.ndarray, lead: int | None, want: I
         if i in chosen or not cands[i].shown:
             continue
         unit = _with_antecedents(cands, i, chosen)
-        if not unit:
-            continue
         words = sum(len(clean(cands[j].text).split()) for j in chosen + unit)
         if chosen and words > (MAX_WORDS if picks < MAX_SENTENCES else SHORT_WORDS):
             continue
@@ -295,12 +293,12 @@ def _choose(cands: list[Sentence], scores: np.ndarray, lead: int | None, want: I
 
 def _with_antecedents(cands: list[Sentence], i: int, chosen: list[int]) -> list[int]:
     """Sentence i with the sentences before it that it leans on (up to `MAX_LEAN_BACK`), those not shown yet first;
-    [] when what it points to cannot be shown."""
+    i alone when what it points to cannot come with it (its passage starts with it, or is beside it)."""
     unit = [i]
     while points_back(cands[unit[0]].text) and unit[0] - 1 not in chosen:
         prev = unit[0] - 1
         if len(unit) > MAX_LEAN_BACK or prev < 0 or not adjacent(cands[prev], cands[unit[0]]) or not cands[prev].shown:
-            return []
+            return [i]
         unit.insert(0, prev)
     return unit
 
