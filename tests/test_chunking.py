@@ -3,6 +3,7 @@ from hypothesis import strategies as st
 
 from atlas_qa.chunking import chunk_document, count_tokens
 from atlas_qa.loaders import markdown
+from atlas_qa.spans import sentence_spans
 from atlas_qa.types import Document
 from tests.embedder import HashEmbedder
 
@@ -65,3 +66,16 @@ def test_any_text_gives_valid_chunks_and_loses_nothing(text, budget):
     for c in chunks:
         assert c.text == text[c.start : c.end]
         assert count_tokens(c.text) <= budget
+
+
+def test_sentences_end_at_full_stops_not_at_abbreviations():
+    text = (
+        "Then, the Supreme Court ruled in Shelby County v. Holder (2013) that the provisions no longer applied. "
+        "Pal (2014, p. 213) and Borins et al. (2007) agree. See Vol. 2 of the report. It ends here."
+    )
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "Then, the Supreme Court ruled in Shelby County v. Holder (2013) that the provisions no longer applied.",
+        "Pal (2014, p. 213) and Borins et al. (2007) agree.",
+        "See Vol. 2 of the report.",
+        "It ends here.",
+    ]

@@ -9,10 +9,10 @@ DISPLAY_NOISE = re.compile(r"\[\^[^\]\s]+\]|\*\*")  # footnote markers and Markd
 _PARA = re.compile(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", re.S)
 # A sentence ends at . ! ? (optionally followed by closing quotes, brackets or a footnote marker) before
 # whitespace and a capital, digit or opening quote, bold or not (a sentence may open with a **key term**);
-# abbreviations such as "p." or "et al." do not end one.
+# abbreviations such as "p.", "et al." or the "v." of a court case ("Shelby County v. Holder") do not end one.
 _END = re.compile(r"[.!?][”’\"')\]]*(?:\[\^[^\]\s]+\])*(?=\s+(?:\*\*|_)?[“\"'(\[A-Z0-9])")
 _ABBREV = re.compile(
-    r"(?:\b(?:p|pp|al|e\.g|i\.e|cf|vs|etc|ed|eds|vol|no|Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|U\.S|Inc|Co|Ltd|Fig|ch|Ch)|\b[A-Z])\.$"
+    r"(?:\b(?:p|pp|Pp|al|e\.g|i\.e|cf|v|vs|etc|ed|eds|vol|Vol|no|Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|U\.S|Inc|Co|Ltd|Fig|ch|Ch)|\b[A-Z])\.$"
 )
 
 
