@@ -103,3 +103,68 @@ def test_index_from_an_older_chunker_says_what_to_do(corpus: Path, hash_settings
         Atlas(hash_settings).ask("What are de facto rules?")
     Atlas(hash_settings).ingest([corpus])
     assert not Atlas(hash_settings).ask("What are de facto rules?").refused
+
+
+def _kill_between_save_and_id_map(index_dir: Path, collection) -> None:
+    """Leave `collection` as a SIGKILL leaves it when it lands after Chroma saved its HNSW files and before it rewrote
+    their id map (`index_metadata.pickle`): its log holds deletes that the saved files already hold, and a new process
+    cannot apply it. Made with records added and deleted again (the content stays as it was), failing that one file
+    write (a folder in its place)."""
+    import sqlite3
+
+    import chromadb
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    dimension = len(collection.get(limit=1, include=["embeddings"])["embeddings"][0])
+    extra = [f"extra-{i}" for i in range(500)]
+    root = index_dir / "chroma"
+    with sqlite3.connect(root / "chroma.sqlite3") as db:
+        (segment,) = db.execute(
+            "SELECT id FROM segments WHERE collection = ? AND scope = 'VECTOR'", (str(collection.id),)
+        ).fetchone()
+    id_map = root / segment / "index_metadata.pickle"
+    while not id_map.exists():  # Chroma saves the HNSW files and their id map every 1000 writes (hnsw:sync_threshold)
+        collection.upsert(ids=extra, embeddings=[[1.0] * dimension] * len(extra))
+    saved = id_map.read_bytes()
+    id_map.unlink()
+    id_map.mkdir()
+    collection.delete(ids=extra)
+    with pytest.raises(Exception, match="hnsw"):  # the 1000th write: the HNSW files saved, the id map not
+        collection.upsert(ids=extra, embeddings=[[1.0] * dimension] * len(extra))
+    with pytest.raises(Exception, match="hnsw"):  # stored and logged before Chroma fails to save again
+        collection.delete(ids=extra)
+    id_map.rmdir()
+    id_map.write_bytes(saved)
+    SharedSystemClient.clear_system_cache()  # what a new process finds: the error `index check` once failed with
+    client = chromadb.PersistentClient(path=str(root), settings=chromadb.config.Settings(anonymized_telemetry=False))
+    with pytest.raises(Exception, match="Failed to apply logs to the hnsw segment writer"):
+        client.get_collection(collection.name).count()
+
+
+@pytest.mark.parametrize("damaged", ["chunks", "page records"])
+def test_vector_index_a_kill_left_unreadable_is_recovered(corpus: Path, hash_settings, damaged: str):
+    """A kill while Chroma saves a collection's HNSW files can leave a log Chroma cannot apply: the next process that
+    opens the index recovers it without losing a page (`index check` says what it did), and ingest goes on."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    atlas = Atlas(hash_settings)
+    atlas.ingest([corpus])
+    before = sorted(c.id for c in atlas.index.chunks)
+    hits = [p.chunk.id for p in atlas.search("What is politics?", k=5, method="dense").passages]
+    index = atlas.index
+    _kill_between_save_and_id_map(
+        hash_settings.index_dir, index.collection if damaged == "chunks" else index.pages_collection
+    )
+
+    def fresh() -> Atlas:  # a new process: its Chroma reads the files
+        SharedSystemClient.clear_system_cache()
+        return Atlas(hash_settings)
+
+    reader = fresh()
+    check = reader.index.check()
+    assert check["ok"] and check["clean"] and len(check["recovered"]) == 1, check
+    assert sorted(c.id for c in reader.index.chunks) == before
+    assert [p.chunk.id for p in reader.search("What is politics?", k=5, method="dense").passages] == hits
+    assert fresh().ingest([corpus]).embedded == 0  # every page whole: nothing to redo
+    again = fresh().index.check()
+    assert again["clean"] and again["recovered"] == []

@@ -1,12 +1,14 @@
-"""The Chroma client (embedded or a server), the collections of a course's index (slots), paged reads, and why an
-index cannot be used."""
+"""The Chroma client (embedded or a server), the collections of a course's index (slots), paged reads, why an
+index cannot be used, and the one repair made below Chroma's API (`forget_vectors`)."""
 
 from __future__ import annotations
 
 import errno
 import re
 import shutil
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -52,6 +54,38 @@ def make_client(settings: Settings) -> Any:
         if isinstance(exc, OSError) or "readonly" in str(exc).replace("-", "").lower():
             raise StoreUnavailableError(read_only_message(settings.index_dir, exc)) from None
         raise
+
+
+def vectors_damaged(exc: BaseException) -> bool:
+    """Whether a Chroma error says it cannot read a collection's vector index (its HNSW files): a write killed while
+    Chroma saves them leaves them out of step with its log ("Failed to apply logs to the hnsw segment writer") or
+    half-written. Chroma meets this when a process first reads the collection (its "backfill" from the log)."""
+    text = str(exc).lower()
+    return "backfill request to compactor" in text or "hnsw segment" in text
+
+
+def forget_vectors(settings: Settings, collection_id: str) -> Any:
+    """Delete one embedded collection's vector index, for Chroma to build it anew from its log when next read; its
+    records (ids, documents, metadata: in Chroma's SQLite) stay. Vectors older than the log are gone, so this is only
+    for collections whose vectors are placeholders (page records, the lock). Returns a new client: the one that met
+    the damage keeps the damaged index in memory.
+
+    Below Chroma's API (chromadb 1.x layout: a folder per vector segment, its log position in `max_seq_id`); a
+    layout it does not find raises `AtlasError`."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    root = Path(settings.index_dir) / "chroma"
+    query = "SELECT id FROM segments WHERE collection = ? AND scope = 'VECTOR'"
+    try:
+        with closing(sqlite3.connect(root / "chroma.sqlite3", timeout=30)) as db, db:
+            segments = [row[0] for row in db.execute(query, (collection_id,))]
+            db.executemany("DELETE FROM max_seq_id WHERE segment_id = ?", [(s,) for s in segments])
+    except sqlite3.Error as exc:
+        raise AtlasError(f"Chroma's store in {root} is not laid out as atlas-qa knows it ({exc}).") from None
+    for segment in segments:
+        shutil.rmtree(root / segment, ignore_errors=True)
+    SharedSystemClient.clear_system_cache()  # the next client starts a new Chroma, which reads the files afresh
+    return make_client(settings)
 
 
 def disk_full(exc: BaseException, folder: Path | str | None = None) -> bool:

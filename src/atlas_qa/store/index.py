@@ -19,11 +19,21 @@ anything is written to them (so an interrupted build always has a leftover to re
 the old index serving (plus the unfinished slot) or the new one (plus the old slot); `check()` reports either
 leftover and the next writer removes it. The old slot is removed a moment after the switch, once
 readers (who look for a new generation at most once a second) have moved on.
+
+Chroma itself can be left unable to read a collection: an embedded store saves a collection's vector index (HNSW
+files) beside its log every 1000 writes, in several files, not atomically; a kill in between leaves files a new
+process cannot replay the log onto ("Failed to apply logs to the hnsw segment writer"). The first process to open the
+index checks the collections of the slot in use and, under the write lock, recovers them (`_recover`): a page-record
+collection (or the head) loses only its placeholder vectors, so its vector index is deleted for Chroma to rebuild
+(`client.forget_vectors`); a chunk collection is built anew from the page records (each page's stored Document,
+chunked and embedded again) in a new slot, the switch above, so a kill meanwhile leaves the damage to recover again.
+`check()` lists what it recovered.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import time
 from collections.abc import Iterator, Sequence
@@ -33,16 +43,28 @@ from typing import Any
 
 import numpy as np
 
-from ..chunking import CHUNKER_VERSION
+from ..chunking import CHUNKER_VERSION, chunk_document
 from ..config import Settings
 from ..embedding import Embedder
 from ..errors import AtlasError, IndexMismatchError
 from ..lexical import LexicalIndex, PageTerms
 from ..snapshot import Snapshot
 from ..types import Chunk, Document
-from .client import READ_BATCH, Slot, collection_name, make_client, mismatch_message, paged, slot_names
+from .client import (
+    READ_BATCH,
+    Slot,
+    collection_name,
+    forget_vectors,
+    make_client,
+    mismatch_message,
+    paged,
+    slot_names,
+    vectors_damaged,
+)
 from .locks import LOCK_ID, FileLock, Lease, course_lock
-from .records import chunk_from_record, document_from_json, listed_chunks, page_records
+from .records import chunk_from_record, chunk_metadata, document_from_json, listed_chunks, page_records
+
+log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "2"
 READER_GRACE_S = 2.0  # an old slot outlives the switch by this long: readers look for a new generation every second
@@ -65,6 +87,8 @@ class Index:
         self._snapshot: Snapshot | None = None
         self._checked_at = 0.0
         self._built_chunker: str | None = None
+        self._held: Lease | FileLock | None = None  # the write lock, while this process holds it
+        self.recovered: list[str] = []  # what opening the index recovered (`_recover`)
 
     # -- storage -------------------------------------------------------------------------------------------------
 
@@ -84,11 +108,18 @@ class Index:
         }
 
     def _head(self) -> Any:
-        """The fixed collection holding the index's facts and the lock (created on first use; nothing checked)."""
+        """The fixed collection holding the index's facts and the lock (created on first use, when an embedded
+        index's collections that Chroma cannot read are recovered; model and schema are not checked)."""
         if self._head_collection is None:
             self._head_collection = self.client.get_or_create_collection(
                 f"{self.name}-pages", metadata={**self._facts(), "generation": 0}, embedding_function=None
             )
+            if not self.settings.chroma_url:
+                try:
+                    self._recover()
+                except BaseException:
+                    self._head_collection = None  # tried again on the next use
+                    raise
         return self._head_collection
 
     def meta(self) -> dict[str, Any]:
@@ -99,13 +130,7 @@ class Index:
     def _open(self) -> None:
         """Open the collections of the slot the head names, once its model and schema are checked."""
         meta = self.meta()
-        if meta.get("embedding_model") != self.embedder.name or meta.get("dimension") != self.embedder.dimension:
-            raise IndexMismatchError(mismatch_message(self.where, self.settings.course, meta, self.embedder.name))
-        if meta.get("schema") != SCHEMA_VERSION:
-            raise IndexMismatchError(
-                f"The index in {self.where} has schema {meta.get('schema')}; this atlas-qa reads schema "
-                f"{SCHEMA_VERSION}. Rebuild it: `atlas-qa ingest --rebuild`."
-            )
+        self._check_facts(meta)
         slot = str(meta.get("slot", ""))
         chunks, records = slot_names(self.name, slot)
         self._pages = self._head() if not slot else self.client.get_collection(records, embedding_function=None)
@@ -116,6 +141,93 @@ class Index:
             embedding_function=None,
         )
         self._slot = slot
+
+    def _check_facts(self, meta: dict[str, Any]) -> None:
+        """Refuse an index built with another model, or of another schema."""
+        if meta.get("embedding_model") != self.embedder.name or meta.get("dimension") != self.embedder.dimension:
+            raise IndexMismatchError(mismatch_message(self.where, self.settings.course, meta, self.embedder.name))
+        if meta.get("schema") != SCHEMA_VERSION:
+            raise IndexMismatchError(
+                f"The index in {self.where} has schema {meta.get('schema')}; this atlas-qa reads schema "
+                f"{SCHEMA_VERSION}. Rebuild it: `atlas-qa ingest --rebuild`."
+            )
+
+    def _unreadable(self) -> list[str]:
+        """The collections of the slot in use (head, page records, chunks) whose vector index Chroma cannot read."""
+        chunks, records = slot_names(self.name, str(self.meta().get("slot", "")))
+        damaged = []
+        for name in dict.fromkeys((f"{self.name}-pages", records, chunks)):
+            try:
+                self.client.get_collection(name, embedding_function=None).count()  # Chroma reads its log in
+            except Exception as exc:  # noqa: BLE001 (absent, or another failure the next read reports)
+                if vectors_damaged(exc):
+                    damaged.append(name)
+        return damaged
+
+    def _recover(self) -> None:
+        """Recover the collections of the slot in use that Chroma cannot read (see the module docstring), under the
+        write lock; raise a clear `AtlasError` when they stay unreadable."""
+        if not self._unreadable():
+            return
+        if self._held is None:
+            with self.write_lock() as held:
+                self._recover_under(held)
+        else:
+            self._recover_under(self._held)
+
+    def _recover_under(self, held: Lease | FileLock) -> None:
+        damaged = self._unreadable()  # again, under the lock: another process may have recovered them meanwhile
+        chunks = slot_names(self.name, str(self.meta().get("slot", "")))[0]
+        for name in damaged:
+            if name != chunks:
+                self._client = forget_vectors(self.settings, str(self.client.get_collection(name).id))
+                self._head_collection = self.client.get_collection(f"{self.name}-pages", embedding_function=None)
+                self._pages = self._collection = None
+                self._note(f"{name}: vector index reset (its vectors are placeholders; no record lost)")
+        skipped = ""
+        if chunks in damaged:
+            try:
+                self._check_facts(self.meta())  # the chunks are embedded again: only with the index's own model
+            except IndexMismatchError:
+                skipped = chunks  # readers are refused anyway; `ingest --rebuild` replaces them
+            else:
+                pages = self._rebuild_chunks(held)
+                self._note(f"{chunks}: chunks rebuilt from its {pages} page records, into slot {self._slot}")
+        if still := [name for name in self._unreadable() if name != skipped]:
+            raise AtlasError(
+                f"Chroma cannot read the index in {self.where} (collections {', '.join(still)}: a damaged vector "
+                "index) and atlas-qa could not recover it. Move the index folder aside and run `atlas-qa ingest` "
+                "to build it anew (or `atlas-qa index import` a backup into the empty folder)."
+            )
+
+    def _note(self, what: str) -> None:
+        log.warning("recovered the index in %s: %s", self.where, what)
+        self.recovered.append(what)
+
+    def _rebuild_chunks(self, held: Lease | FileLock) -> int:
+        """Build the index anew from the page records of the slot in use (each page's stored Document, chunked and
+        embedded again), in a new slot switched to when complete; returns the number of pages."""
+        records = self.current_records()
+        pages = 0
+        with self.replacing(held) as slot:
+            for ids, docs, metas in paged(records, ["documents", "metadatas"]):
+                for pid, raw, meta in zip(ids, docs, metas):
+                    if pid == LOCK_ID:
+                        continue
+                    doc = document_from_json(raw)
+                    chunks = chunk_document(doc, self.settings.chunk_tokens, self.embedder.fits_all)
+                    held.check()
+                    if chunks:
+                        slot.chunks.upsert(
+                            ids=[c.id for c in chunks],
+                            embeddings=self.embedder.embed_batch([c.embed_text for c in chunks]),
+                            documents=[c.text for c in chunks],
+                            metadatas=[chunk_metadata(c, doc) for c in chunks],
+                        )
+                    listed = {"n_chunks": len(chunks), "chunk_ids": json.dumps([c.id for c in chunks])}
+                    slot.records.upsert(ids=[pid], embeddings=[[0.0]], documents=[raw], metadatas=[{**meta, **listed}])
+                    pages += 1
+        return pages
 
     @property
     def pages_collection(self) -> Any:
@@ -143,7 +255,11 @@ class Index:
         becomes one `StoreUnavailableError`."""
         head = self._head if self.settings.chroma_url else None
         with course_lock(self.dir / f".ingest-{self.settings.course}.lock", head, self.where) as held:
-            yield held
+            self._held = held
+            try:
+                yield held
+            finally:
+                self._held = None
 
     @contextmanager
     def replacing(self, held: Lease | FileLock) -> Iterator[Slot]:
@@ -285,6 +401,7 @@ class Index:
         lists (left by an interrupted ingest; never read); `interrupted`: a rebuild or import that started and did not
         finish (the index before it still serves); `leftovers`: collections or records of versions no reader uses
         (an unfinished or replaced slot). The next ingest removes orphans and leftovers; `clean` says there are none.
+        `recovered`: what opening the index recovered (collections Chroma could not read, see the module docstring).
         """
         records = self.page_records()
         listed = {cid for m in records.values() for cid in listed_chunks(m)}
@@ -302,6 +419,7 @@ class Index:
             "leftovers": leftovers,
             "ok": listed <= stored,
             "clean": listed == stored and not interrupted and not leftovers,
+            "recovered": self.recovered,
         }
 
     # -- reading -------------------------------------------------------------------------------------------------
