@@ -24,6 +24,12 @@ _META = re.compile(
     r"website|site|online|in person)|this video|you can (?:watch|visit|see|find|read))\b",
     re.I,
 )
+# The text sending its reader elsewhere ("Visit the Smithsonian Institute to explore...", "Watch this TED Talk..."):
+# the textbooks' link-out boxes, not what the course says.
+_ELSEWHERE = re.compile(
+    r"^[\"“]?(?:Visit|Explore|Watch|Listen|Browse|View|Check out|Go to|Take a look|Click\s|Learn more|"
+    r"Read (?:more|about|the)|See the)\b"
+)
 # Text addressed to a language model or an assistant, not to students: instructions planted in a page. Never quoted
 # as an answer; flagged at ingest and kept out of the index (planted.py). Phrased so that course prose about rules,
 # systems or forgetting does not match: an order to drop *earlier* text or *your* instructions, a role marker, a
@@ -71,13 +77,14 @@ _POINTS_BACK = re.compile(
 
 def is_answer_sentence(text: str) -> bool:
     """Whether a page sentence may be shown as an answer sentence: prose that states something, not a heading,
-    caption, table row, list bullet, "See also" line, question, remark about the text itself or planted instruction."""
+    caption, table row, list bullet, "See also" line, question, remark about the text itself, a pointer to another
+    resource ("Visit ...", "Watch ...") or planted instruction."""
     t = text.strip()
     if len(t) < MIN_SENTENCE_CHARS or _NOT_PROSE.match(t.lstrip("*_ ")) or _NOT_PROSE.match(t):
         return False
     if _TABLE_ROW.search(t) or _QUESTION.search(t) or t.endswith(":"):
         return False
-    return not (_META.search(t) or is_planted_instruction(t))
+    return not (_META.search(t) or _ELSEWHERE.match(t.lstrip("*_ ")) or is_planted_instruction(t))
 
 
 def is_prose_block(block: str) -> bool:
