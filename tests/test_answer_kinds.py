@@ -116,6 +116,11 @@ def test_sentences_that_point_back():
         ("* the right to a fair trial", False),
         ("## Federal systems", False),
         ("> **Global Connection** Rules in other countries", False),
+        ("Atlas topic, subject, and course", False),
+        ("Promoting Innovation and Driving Change (core topic) in Implementation and Delivery and Atlas107", False),
+        ("In his 2002 article on the 1912 election, historian Sidney M. Milkis writes,", False),
+        ("Umami is our fifth taste.", True),
+        ("“The king is dead.”", True),
     ],
 )
 def test_a_paragraph_that_opens_with_its_term_in_bold_is_prose(block, prose):

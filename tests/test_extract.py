@@ -270,3 +270,10 @@ def test_a_short_answer_takes_up_to_five_picks_a_long_one_three():
     assert picks(14) == 5  # 70 words
     assert picks(20) == 3  # a fourth would make 80 > SHORT_WORDS
     assert picks(34) == 2  # a third would pass MAX_WORDS
+
+
+def test_the_pages_headings_and_labels_are_never_answer_sentences(seed_atlas: Atlas):
+    """A concept page's plain-text headings ("Atlas topic, subject, and course") and its topic line are not content."""
+    for question in ("What did Borins say about innovation?", "What is the course topic of innovation?"):
+        shown = " ".join(_texts(seed_atlas.ask(question + " digital technology service delivery")))
+        assert "Atlas topic, subject, and course" not in shown and "(core topic)" not in shown

@@ -6,6 +6,9 @@ import re
 from dataclasses import dataclass
 
 MIN_SENTENCE_CHARS = 25
+LABEL_WORDS = 15  # a one-line paragraph shorter than this that does not end as a sentence is a heading or label
+
+_SENTENCE_END = re.compile(r"[.!?…:;][”’\"')\]*_]*(?:\[\^[^\]\s]+\])*$")
 
 # Not statements of the course's content: headings, quotes-as-boxes, captions, tables, list bullets, "See also".
 _NOT_PROSE = re.compile(
@@ -88,12 +91,15 @@ def is_answer_sentence(text: str) -> bool:
 
 
 def is_prose_block(block: str) -> bool:
-    """Whether a paragraph is running prose: not a heading, box, caption, table or list, none of whose sentences may
-    be shown (a caption's second sentence does not look like a caption)."""
-    first = block.lstrip()
+    """Whether a paragraph is running prose: not a heading, box, caption, table, list or label, none of whose
+    sentences may be shown (a caption's second sentence does not look like a caption)."""
+    first = block.strip()
     # an italic caption ("*Figure: ...*"), not a paragraph that opens with its term in bold ("**Term** is ...")
     italic = first.startswith(("*", "_")) and not first.startswith(("**", "__"))
-    return not (_NOT_PROSE.match(first) or _NOT_PROSE.match(first.lstrip("*_ ")) or italic)
+    # a short line that does not end as a sentence does: a plain-text heading ("Atlas topic, subject, and course"),
+    # a label ("Article 14"), a name and affiliation, a lead-in ("... Milkis writes,")
+    label = "\n" not in first and len(first.split()) < LABEL_WORDS and not _SENTENCE_END.search(first)
+    return not (_NOT_PROSE.match(first) or _NOT_PROSE.match(first.lstrip("*_ ")) or italic or label)
 
 
 def points_back(text: str) -> bool:
