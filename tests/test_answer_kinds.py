@@ -3,7 +3,7 @@
 import pytest
 
 from atlas_qa.answer.kinds import intent
-from atlas_qa.answer.sentences import is_answer_sentence, is_prose_block, points_back
+from atlas_qa.answer.sentences import is_answer_sentence, points_back, prose_start
 
 
 @pytest.mark.parametrize(
@@ -103,27 +103,27 @@ def test_sentences_that_point_back():
 
 
 @pytest.mark.parametrize(
-    ("block", "prose"),
+    ("block", "start"),
     [
-        (
-            "**Personality** refers to the long-standing traits of a person. The word comes from the Latin persona.",
-            True,
-        ),
-        ("**The Tuskegee Experiment**: This study was conducted from 1932 to 1972 in Macon County, Alabama.", True),
-        ("Federalism divides power between a national government and regional governments.", True),
-        ("*Figure: Happy, sad, impatient, shy. What characteristics describe your personality?*", False),
-        ("_Source: the author's survey of 2019._", False),
-        ("* the right to a fair trial", False),
-        ("## Federal systems", False),
-        ("> **Global Connection** Rules in other countries", False),
-        ("Atlas topic, subject, and course", False),
-        ("Promoting Innovation and Driving Change (core topic) in Implementation and Delivery and Atlas107", False),
-        ("In his 2002 article on the 1912 election, historian Sidney M. Milkis writes,", False),
-        ("Umami is our fifth taste.", True),
-        ("“The king is dead.”", True),
+        ("**Personality** refers to the long-standing traits of a person. The word comes from the Latin persona.", 0),
+        ("**The Tuskegee Experiment**: This study was conducted from 1932 to 1972 in Macon County, Alabama.", 0),
+        ("Federalism divides power between a national government and regional governments.", 0),
+        ("*Figure: Happy, sad, impatient, shy. What characteristics describe your personality?*", None),
+        ("_Source: the author's survey of 2019._", None),
+        ("* the right to a fair trial", None),
+        ("- the right to a fair trial;", None),
+        ("- **Environmental migration** is displacement caused by natural disasters, such as droughts.", 2),
+        ("12. Variations, or traits, are passed on to offspring (inherited).", 4),
+        ("## Federal systems", None),
+        ("> **Global Connection** Rules in other countries", None),
+        ("Atlas topic, subject, and course", None),
+        ("Promoting Innovation and Driving Change (core topic) in Implementation and Delivery and Atlas107", None),
+        ("In his 2002 article on the 1912 election, historian Sidney M. Milkis writes,", None),
+        ("Umami is our fifth taste.", 0),
+        ("“The king is dead.”", 0),
     ],
 )
-def test_a_paragraph_that_opens_with_its_term_in_bold_is_prose(block, prose):
-    """Textbooks open a defining paragraph with the term in bold: it is prose, whose sentences may be shown; an
-    italic caption or a list item is not."""
-    assert is_prose_block(block) is prose
+def test_where_a_paragraphs_prose_starts(block, start):
+    """Textbooks open a defining paragraph with the term in bold, or define terms in a list: prose, whose sentences
+    may be shown (a list item's from after its marker); an italic caption, a list of fragments or a label is not."""
+    assert prose_start(block) == start

@@ -196,6 +196,19 @@ def _one_passage(text: str):
     return Retrieval(passages=(Passage(chunk, 1.0),), pages=(("p", 1.0),), top_similarity=1.0), {"p": doc}
 
 
+def test_a_term_defined_in_a_list_item_is_answered_with_it():
+    """Textbooks define terms in bulleted lists: the item's sentence answers, without its marker."""
+    retrieval, docs = _one_passage(
+        "Migration takes several forms.\n\n"
+        "- **Environmental migration** is displacement caused by natural disasters, such as earthquakes or droughts.\n\n"
+        "- the right to return;"
+    )
+    answer = extract.compose("What is environmental migration?", retrieval, docs, 0.0)
+    texts = _texts(answer)
+    assert any(t.startswith("Environmental migration is displacement caused by natural disasters") for t in texts)
+    assert "right to return" not in answer.answer
+
+
 def test_compose_picks_by_its_scorer():
     """The scorer is a parameter: the same candidates answer differently when a scorer prefers another sentence."""
     import numpy as np

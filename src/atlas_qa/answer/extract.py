@@ -26,7 +26,7 @@ from ..retrieve import Retrieval
 from ..spans import paragraph_spans, sentence_spans
 from ..types import Answer, AnswerSentence, Citation, Cite, Document, Passage
 from .kinds import Intent, intent
-from .sentences import MIN_SENTENCE_CHARS, Sentence, is_answer_sentence, is_prose_block, points_back
+from .sentences import MIN_SENTENCE_CHARS, Sentence, is_answer_sentence, points_back, prose_start
 from .terms import (
     attributed,
     defined_here,
@@ -158,16 +158,17 @@ def compose(
 
 
 def _candidates(passages: tuple[Passage, ...], docs: dict[str, Document]) -> list[Sentence]:
-    """Every sentence of the passages in page order, passage by passage (reference-list entries left out), each
-    marked whether it may be shown: prose that states something (`sentences`)."""
+    """Every sentence of the passages in page order, passage by passage (reference-list entries left out, a list
+    item's marker too), each marked whether it may be shown: prose that states something (`sentences`)."""
     out = []
     seen: set[str] = set()  # a sentence that overlapping passages (or a repeated paragraph) share counts once
     for rank, p in enumerate(passages):
         doc = docs[p.chunk.page_id]
         ref_lists = doc.reference_spans
         for block_start, block_end in paragraph_spans(doc.text, p.chunk.start, p.chunk.end):
-            prose = is_prose_block(doc.text[block_start:block_end])
-            for a, b in sentence_spans(doc.text, block_start, block_end):
+            start = prose_start(doc.text[block_start:block_end])
+            prose = start is not None
+            for a, b in sentence_spans(doc.text, block_start + (start or 0), block_end):
                 text = doc.text[a:b]
                 if any(lo <= a < hi for lo, hi in ref_lists) or clean(text) in seen:
                     continue  # a reference says who wrote what, not what they said

@@ -9,6 +9,8 @@ MIN_SENTENCE_CHARS = 25
 LABEL_WORDS = 15  # a one-line paragraph shorter than this that does not end as a sentence is a heading or label
 
 _SENTENCE_END = re.compile(r"[.!?…:;][”’\"')\]*_]*(?:\[\^[^\]\s]+\])*$")
+_FULL_STOP = re.compile(r"[.!?…][”’\"')\]*_]*(?:\[\^[^\]\s]+\])*$")
+_LIST_ITEM = re.compile(r"(?:[-*+]|\d+[.)])\s+(?=\*\*|[A-Z“\"])")  # a bullet or number, then a capital or a bold term
 
 # Not statements of the course's content: headings, quotes-as-boxes, captions, tables, list bullets, "See also".
 _NOT_PROSE = re.compile(
@@ -90,16 +92,23 @@ def is_answer_sentence(text: str) -> bool:
     return not (_META.search(t) or _ELSEWHERE.match(t.lstrip("*_ ")) or is_planted_instruction(t))
 
 
-def is_prose_block(block: str) -> bool:
-    """Whether a paragraph is running prose: not a heading, box, caption, table, list or label, none of whose
-    sentences may be shown (a caption's second sentence does not look like a caption)."""
+def prose_start(block: str) -> int | None:
+    """Where a paragraph's running prose starts: 0 for prose, after the marker for a list item written as a sentence
+    ("- **Environmental migration** is displacement caused by natural disasters..."); None for a heading, box,
+    caption, table, list of fragments or label, none of whose sentences may be shown (a caption's second sentence
+    does not look like a caption)."""
     first = block.strip()
+    item = _LIST_ITEM.match(first)
+    if item:
+        return block.index(first) + item.end() if _FULL_STOP.search(first) else None
     # an italic caption ("*Figure: ...*"), not a paragraph that opens with its term in bold ("**Term** is ...")
     italic = first.startswith(("*", "_")) and not first.startswith(("**", "__"))
     # a short line that does not end as a sentence does: a plain-text heading ("Atlas topic, subject, and course"),
     # a label ("Article 14"), a name and affiliation, a lead-in ("... Milkis writes,")
     label = "\n" not in first and len(first.split()) < LABEL_WORDS and not _SENTENCE_END.search(first)
-    return not (_NOT_PROSE.match(first) or _NOT_PROSE.match(first.lstrip("*_ ")) or italic or label)
+    if _NOT_PROSE.match(first) or _NOT_PROSE.match(first.lstrip("*_ ")) or italic or label:
+        return None
+    return 0
 
 
 def points_back(text: str) -> bool:
