@@ -83,7 +83,7 @@ def items(data: dict, embed: Callable) -> list[Item]:
     for row in data["questions"]:
         r = row["retrieval"]
         cands = extract._candidates(r.passages[: extract.ANSWER_PASSAGES], data["docs"])
-        c = extract.scored_candidates(row["question"], intent(row["question"]), cands, lambda t: idf.get(t, 1.0), embed)
+        c = extract.scored_candidates(row["question"], intent(row["question"]), cands, lambda t: idf.get(t, 0.0), embed)
         out.append(Item(data["book"], row["set"], row, c, labels_for(row, cands)))
     return out
 
@@ -101,7 +101,7 @@ def answer_metrics(data: dict, embed: Callable, scorer=None, refuse_below: float
             row["id"], row["question"], row.get("kind", ""), row.get("expected", ""), tuple(row.get("evidence") or ())
         )
         a = extract.compose(
-            row["question"], r, data["docs"], refuse_below, lambda t: idf.get(t, 1.0), embed, scorer=scorer
+            row["question"], r, data["docs"], refuse_below, lambda t: idf.get(t, 0.0), embed, scorer=scorer
         )
         ours = ea._score(q, ea.Shown(a.answer, a.refused))
         base = ea._score(q, ea.Shown(r.passages[0].chunk.text if r.passages else "", not r.passages))
