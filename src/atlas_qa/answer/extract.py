@@ -294,7 +294,8 @@ def _choose(cands: list[Sentence], scores: np.ndarray, lead: int | None, want: I
 
 def _with_antecedents(cands: list[Sentence], i: int, chosen: list[int]) -> list[int]:
     """Sentence i with the sentences before it that it leans on (up to `MAX_LEAN_BACK`), those not shown yet first;
-    i alone when what it points to cannot come with it (its passage starts with it, or is beside it)."""
+    i alone when they cannot come with it (its passage starts with it, one of them cannot be shown, or they are more
+    than `MAX_LEAN_BACK`)."""
     unit = [i]
     while points_back(cands[unit[0]].text) and unit[0] - 1 not in chosen:
         prev = unit[0] - 1

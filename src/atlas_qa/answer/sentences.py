@@ -8,8 +8,9 @@ from dataclasses import dataclass
 MIN_SENTENCE_CHARS = 25
 LABEL_WORDS = 15  # a one-line paragraph shorter than this that does not end as a sentence is a heading or label
 
-_SENTENCE_END = re.compile(r"[.!?…:;][”’\"')\]*_]*(?:\[\^[^\]\s]+\])*$")
-_FULL_STOP = re.compile(r"[.!?…][”’\"')\]*_]*(?:\[\^[^\]\s]+\])*$")
+_CLOSING = r"[”’\"')\]*_]*(?:\[\^[^\]\s]+\])*$"  # closing quotes, brackets, emphasis, a footnote marker
+_SENTENCE_END = re.compile(r"[.!?…:;]" + _CLOSING)
+_FULL_STOP = re.compile(r"[.!?…]" + _CLOSING)
 _LIST_ITEM = re.compile(r"(?:[-*+]|\d+[.)])\s+(?=\*\*|[A-Z“\"])")  # a bullet or number, then a capital or a bold term
 
 # Not statements of the course's content: headings, quotes-as-boxes, captions, tables, list bullets, "See also".
