@@ -209,6 +209,17 @@ def test_a_term_defined_in_a_list_item_is_answered_with_it():
     assert "right to return" not in answer.answer
 
 
+def test_a_sentence_the_answer_already_says_is_not_shown_again():
+    """A chapter summary restates the text: the restatement is not shown beside what it restates."""
+    retrieval, docs = _one_passage(
+        "Generally, the head of state is a ceremonial role, while the head of government holds political power. "
+        "Heads of state attend national celebrations and host state dinners.\n\n"
+        "Head of state is a ceremonial role, while head of government is a political one that holds power."
+    )
+    texts = _texts(extract.compose("what is the role of a head of state?", retrieval, docs, 0.0))
+    assert sum("ceremonial role" in t for t in texts) == 1 and any(t.startswith("Heads of state attend") for t in texts)
+
+
 def test_compose_picks_by_its_scorer():
     """The scorer is a parameter: the same candidates answer differently when a scorer prefers another sentence."""
     import numpy as np

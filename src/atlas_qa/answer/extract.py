@@ -52,6 +52,7 @@ CUE_BONUS = 0.15  # a sentence that gives what the question's kind asks for: a r
 MAX_LEAN_BACK = 2  # sentences a pick may bring along because it points back to them
 EARN = 0.6  # a further sentence needs this share of the best sentence's score
 ECHO_PENALTY = 0.4  # times the share of a sentence's words the question already has (it says nothing new)
+REPEATS = 0.8  # a sentence this much of whose stems the answer already has is not shown (it says it again)
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -268,7 +269,10 @@ def _choose(cands: list[Sentence], scores: np.ndarray, lead: int | None, want: I
     """Pick the answer's sentences: the lead, then the best that earn their place, within the length budget (three
     picks in `MAX_WORDS`, up to five while the answer stays within `SHORT_WORDS`).
 
-    A sentence that points back comes with the sentences before it that it leans on (together, one pick)."""
+    A sentence that points back comes with the sentences before it that it leans on (together, one pick); one whose
+    words the answer already says (`REPEATS` of its stems) is left out ("Head of state is a ceremonial role, while
+    head of government is a political one that confers real power." after "Generally, the head of state is a
+    ceremonial role, while the head of government holds political power.")."""
     order = [int(i) for i in np.argsort(-scores, kind="stable")]
     if lead is not None:
         order.remove(lead)
@@ -277,17 +281,22 @@ def _choose(cands: list[Sentence], scores: np.ndarray, lead: int | None, want: I
         order = _both_sides(want.sides, cands, order)
     floor = EARN * float(scores[order[0]]) if order else 0.0
     chosen: list[int] = []
+    said: set[str] = set()  # the stems the chosen sentences say
     picks = 0
     for i in order:
         if picks >= MORE_SENTENCES or (picks and scores[i] < floor and want.kind != "compare"):
             break
         if i in chosen or not cands[i].shown:
             continue
+        stems = set(tokenize(cands[i].text))
+        if stems and len(stems & said) >= REPEATS * len(stems):
+            continue
         unit = _with_antecedents(cands, i, chosen)
         words = sum(len(clean(cands[j].text).split()) for j in chosen + unit)
         if chosen and words > (MAX_WORDS if picks < MAX_SENTENCES else SHORT_WORDS):
             continue
         chosen += unit
+        said.update(*(tokenize(cands[j].text) for j in unit))
         picks += 1
     return [cands[i] for i in sorted(chosen, key=lambda i: (cands[i].passage_rank, cands[i].start))]
 
