@@ -62,7 +62,7 @@ from .client import (
     vectors_damaged,
 )
 from .locks import LOCK_ID, FileLock, Lease, course_lock
-from .records import chunk_from_record, chunk_metadata, document_from_json, listed_chunks, page_records
+from .records import chunk_from_record, document_from_json, listed_chunks, page_records
 
 log = logging.getLogger(__name__)
 
@@ -206,26 +206,20 @@ class Index:
 
     def _rebuild_chunks(self, held: Lease | FileLock) -> int:
         """Build the index anew from the page records of the slot in use (each page's stored Document, chunked and
-        embedded again), in a new slot switched to when complete; returns the number of pages."""
-        records = self.current_records()
+        embedded again, written as ingest writes a page, its hash kept), in a new slot switched to when complete;
+        returns the number of pages."""
+        from ..ingest import PageWrite, write_pages  # ingest is the layer above: imported only to recover
+
         pages = 0
         with self.replacing(held) as slot:
-            for ids, docs, metas in paged(records, ["documents", "metadatas"]):
+            for ids, docs, metas in paged(self.current_records(), ["documents", "metadatas"]):
                 for pid, raw, meta in zip(ids, docs, metas):
                     if pid == LOCK_ID:
                         continue
                     doc = document_from_json(raw)
                     chunks = chunk_document(doc, self.settings.chunk_tokens, self.embedder.fits_all)
-                    held.check()
-                    if chunks:
-                        slot.chunks.upsert(
-                            ids=[c.id for c in chunks],
-                            embeddings=self.embedder.embed_batch([c.embed_text for c in chunks]),
-                            documents=[c.text for c in chunks],
-                            metadatas=[chunk_metadata(c, doc) for c in chunks],
-                        )
-                    listed = {"n_chunks": len(chunks), "chunk_ids": json.dumps([c.id for c in chunks])}
-                    slot.records.upsert(ids=[pid], embeddings=[[0.0]], documents=[raw], metadatas=[{**meta, **listed}])
+                    vectors = self.embedder.embed_batch([c.embed_text for c in chunks])
+                    write_pages(self, [PageWrite(doc, chunks, vectors, meta.get("hash"))], held, known={}, slot=slot)
                     pages += 1
         return pages
 
