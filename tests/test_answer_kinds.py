@@ -100,6 +100,12 @@ def test_sentences_that_point_back():
     assert not points_back("Federalism divides power between levels of government.")
     assert not points_back("Thinking fast is intuitive.")
     assert not points_back("There are many real-life examples of prisoner's dilemmas in politics.")
+    # a pronoun subject after an opening phrase leans back; after a clause with its own subject, or "it is", not
+    assert points_back("Eventually, he became the first president of Clark University.")
+    assert points_back("Much like the lit fuse of a firecracker, it does not fade away as it travels down the axon.")
+    assert not points_back("If a sound comes from an off-center location, it creates two types of binaural cues.")
+    assert not points_back("For example, it is generally unacceptable to use color-based terms.")
+    assert not points_back("Federalism, a system of government, divides power.")
 
 
 @pytest.mark.parametrize(

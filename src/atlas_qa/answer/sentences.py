@@ -76,7 +76,13 @@ _POINTS_BACK = re.compile(
     r"consequently|accordingly|otherwise|then|both|neither|either|another|other|others|"
     r"in (?:this|that|these|those|other|such|contrast|addition|turn|short|sum|response)|for (?:this|that|these)|"
     r"as (?:a result|such|noted|mentioned)|on the other hand|the (?:latter|former|first|second|third|other|same)|"
-    r"at the same time|even so|after (?:this|that))\b",
+    r"at the same time|even so|after (?:this|that))\b"
+    # ... or whose subject, after an opening phrase, is a pronoun ("Eventually, he became ...", "Much like the lit fuse
+    # of a firecracker, it does not fade away ..."); not when the phrase is a clause with its own subject ("If a sound
+    # comes from the left, it ...") or the pronoun is the "it" of "it is possible ..."
+    r"|^(?!(?:if|when|whenever|because|although|though|while|as|since|after|before|once|unless|until|whereas|where|"
+    r"whether|even)\b)[^,;:.]{0,70},\s*(?:he|she|they|this|these|it(?!\s+(?:is|was|can|could|may|might|would|will|"
+    r"seems|appears|takes|remains|becomes|should|has been|had been)\b))\b",
     re.I,
 )
 
