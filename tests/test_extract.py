@@ -276,6 +276,58 @@ def test_a_when_or_where_question_prefers_the_sentence_that_gives_a_date_or_plac
     assert np.argmax(extract.hand_scores(when)) == 1 and np.argmax(extract.hand_scores(why)) == 0
 
 
+def test_a_question_with_a_blank_is_not_penalised_for_the_words_its_answer_repeats():
+    """ "A hypothesis is a(n) ________.": the sentence that fills the blank says again what the question says, so the
+    echo signal (the share of a sentence's words the question has) is not counted against it."""
+    from atlas_qa.answer import extract
+    from atlas_qa.answer.kinds import fills_blank
+
+    text = "In the scientific method, a hypothesis is a proposed explanation. Scientists design experiments."
+    retrieval, docs = _one_passage(text)
+    seen: list = []
+
+    def recorded(c):
+        seen.append(c)
+        return extract.hand_scores(c)
+
+    for question in ("In the scientific method, a hypothesis is a(n) ________.", "What is a hypothesis in the method?"):
+        extract.compose(question, retrieval, docs, 0.0, scorer=recorded)
+    blank, plain = seen
+    assert fills_blank(blank.question) and not fills_blank(plain.question)
+    assert list(blank.signals[:, 3]) == [0.0, 0.0] and plain.signals[0, 3] > 0
+
+
+def test_a_sentence_is_also_read_under_its_sections_heading():
+    """Out of its section a sentence loses its subject: the best candidates are encoded again as "heading: sentence"
+    and the better of the two cosines is their meaning signal."""
+    import numpy as np
+
+    from atlas_qa.answer import extract
+    from atlas_qa.retrieve import Retrieval
+    from atlas_qa.types import Chunk, Document, Passage, Section
+
+    text = "## Malthusian Theory\n\nHe named three checks on growth.\n\n## Cities\n\nCities grew fast."
+    cut = text.index("## Cities")
+    sections = (Section("Malthusian Theory", 0, cut), Section("Cities", cut, len(text)))
+    doc = Document(page_id="p", title="T", text=text, source="p.md", format="markdown", sections=sections)
+    chunk = Chunk(id="p-0", page_id="p", position=0, text=text, start=0, end=len(text), title="T")
+    retrieval = Retrieval(passages=(Passage(chunk, 1.0),), pages=(("p", 1.0),), top_similarity=1.0)
+    question = "How did Malthus think population is kept in check?"
+
+    def embed(texts):  # the question and the headed Malthus sentence point one way, everything else another
+        near = {question, "Malthusian Theory: He named three checks on growth."}
+        return np.array([[1.0, 0.0] if t in near else [0.0, 1.0] for t in texts], dtype=np.float32)
+
+    seen: list = []
+    extract.compose(
+        question, retrieval, {"p": doc}, 0.0, embed=embed, scorer=lambda c: seen.append(c) or np.ones(len(c.sentences))
+    )
+    c = seen[0]
+    by_text = {s.text: (s.heading, float(c.signals[i, 0])) for i, s in enumerate(c.sentences)}
+    assert by_text["He named three checks on growth."] == ("Malthusian Theory", 1.0)
+    assert by_text["Cities grew fast."] == ("Cities", 0.0)
+
+
 def test_a_short_answer_takes_up_to_five_picks_a_long_one_three():
     """Picks that earn their place: three within `MAX_WORDS`; a fourth and fifth only while the answer stays within
     `SHORT_WORDS` (short sentences say less each)."""

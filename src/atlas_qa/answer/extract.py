@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -25,7 +25,7 @@ from ..lexical import tokenize
 from ..retrieve import Retrieval
 from ..spans import paragraph_spans, sentence_spans
 from ..types import Answer, AnswerSentence, Citation, Cite, Document, Passage
-from .kinds import Intent, intent
+from .kinds import Intent, fills_blank, intent
 from .sentences import MIN_SENTENCE_CHARS, Sentence, is_answer_sentence, points_back, prose_start
 from .terms import (
     attributed,
@@ -53,6 +53,9 @@ MAX_LEAN_BACK = 2  # sentences a pick may bring along because it points back to 
 EARN = 0.6  # a further sentence needs this share of the best sentence's score
 ECHO_PENALTY = 0.4  # times the share of a sentence's words the question already has (it says nothing new)
 REPEATS = 0.8  # a sentence this much of whose stems the answer already has is not shown (it says it again)
+# The best candidates by their own score are also read under their section's heading ("Malthusian Theory: Malthus
+# identified these factors as war, famine, and disease."): out of its section a sentence loses its subject.
+HEADED = 10
 
 Embed = Callable[[Sequence[str]], np.ndarray]
 
@@ -169,13 +172,21 @@ def _candidates(passages: tuple[Passage, ...], docs: dict[str, Document]) -> lis
         for block_start, block_end in paragraph_spans(doc.text, p.chunk.start, p.chunk.end):
             start = prose_start(doc.text[block_start:block_end])
             prose = start is not None
+            heading = _heading(doc, block_start)
             for a, b in sentence_spans(doc.text, block_start + (start or 0), block_end):
                 text = doc.text[a:b]
                 if any(lo <= a < hi for lo, hi in ref_lists) or clean(text) in seen:
                     continue  # a reference says who wrote what, not what they said
                 seen.add(clean(text))
-                out.append(Sentence(rank, doc.page_id, a, b, text, shown=prose and is_answer_sentence(text)))
+                shown = prose and is_answer_sentence(text)
+                out.append(Sentence(rank, doc.page_id, a, b, text, shown=shown, heading=heading))
     return out
+
+
+def _heading(doc: Document, at: int) -> str:
+    """The heading of the innermost section holding offset `at` (the page's title outside every section)."""
+    path = next((s.path for s in reversed(doc.sections) if s.start <= at < s.end), "")
+    return clean(path.rsplit(" > ", 1)[-1]) or doc.title
 
 
 def _lexical(question: str, texts: Sequence[str], idf: Callable[[str], float]) -> np.ndarray:
@@ -192,21 +203,26 @@ def scored_candidates(
     question: str, want: Intent, cands: list[Sentence], idf: Callable[[str], float], embed: Embed | None
 ) -> Candidates:
     """The candidates with what scorers read: per sentence the `SIGNALS` (cosine with the question, 0 without
-    `embed`; the idf-weighted share of the question's stems it has; 1/(passage rank + 1); the share of its words the
-    question already has; whether it gives what the question's kind asks for) and the model's vectors."""
+    `embed`, for the `HEADED` best the better of it and the cosine of "heading: sentence"; the idf-weighted share of
+    the question's stems it has; 1/(passage rank + 1); the share of its words the question already has, 0 for a
+    question with a blank to fill; whether it gives what the question's kind asks for) and the model's vectors."""
     texts = [clean(c.text) for c in cands]
     sig = np.zeros((len(cands), len(SIGNALS)), dtype=np.float32)
     vectors = embed([question, *texts]) if embed is not None and cands else None
     if cands:
-        if vectors is not None:
-            sig[:, 0] = vectors[1:] @ vectors[0]
         sig[:, 1] = _lexical(question, texts, idf)
         sig[:, 2] = [1.0 / (c.passage_rank + 1) for c in cands]
-        q_stems = set(tokenize(question))
-        sig[:, 3] = [_echo(q_stems, t) for t in texts]
+        if not fills_blank(question):  # the sentence that fills a blank repeats the rest of it
+            q_stems = set(tokenize(question))
+            sig[:, 3] = [_echo(q_stems, t) for t in texts]
         cue = CUES.get(want.kind)
         if cue is not None:
             sig[:, 4] = [bool(cue.search(t)) for t in texts]
+        if embed is not None and vectors is not None:
+            sig[:, 0] = vectors[1:] @ vectors[0]
+            best = np.argsort(-own_scores(sig), kind="stable")[:HEADED]
+            headed = embed([f"{cands[i].heading}: {texts[i]}" for i in best])
+            sig[best, 0] = np.maximum(sig[best, 0], headed @ vectors[0])
     return Candidates(question, want, cands, sig, vectors)
 
 
@@ -394,4 +410,4 @@ def supporting_works(sentences: list[Sentence], docs: dict[str, Document], passa
 
 
 def _with(c: Sentence, score: float) -> Sentence:
-    return Sentence(c.passage_rank, c.page_id, c.start, c.end, c.text, score, c.shown)
+    return replace(c, score=score)

@@ -44,6 +44,7 @@ _WHEN = re.compile(
     r"(?:in\s+)?(?:what|which)\s+(?:year|date|decade|century|town|city|country|state|place|region|nation)s?)\b",
     re.I,
 )
+_BLANK = re.compile(r"_{3,}")  # "In the scientific method, a hypothesis is a(n) ________."
 _PAGE_META = {
     "author": re.compile(
         r"\bwho\s+(?:wrote|created|made|authored|writes|maintains)\b.*\b(?:page|this|it|article)\b|"
@@ -75,6 +76,12 @@ class Intent:
     term: str = ""
     sides: tuple[str, ...] = ()
     field: str = ""
+
+
+def fills_blank(question: str) -> bool:
+    """Whether the question is a sentence with a blank to fill (a textbook's review question pasted in): the sentence
+    that answers it says again most of what it says."""
+    return bool(_BLANK.search(question))
 
 
 def _strip_term(term: str) -> str:

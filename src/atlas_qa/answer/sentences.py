@@ -134,3 +134,4 @@ class Sentence:
     text: str
     score: float = 0.0
     shown: bool = True  # may stand in an answer
+    heading: str = ""  # of its section (the page's title before the first), what the sentence is about
