@@ -259,7 +259,7 @@ def test_a_when_or_where_question_prefers_the_sentence_that_gives_a_date_or_plac
     from atlas_qa.answer import extract
 
     text = (
-        "The protesters cut off their fingers because of the textbooks. "
+        "The protesters cut off their fingers because of the textbooks that Tokyo approved for Japanese schools. "
         "On August 13, 2001, the protesters cut off their fingers over the textbooks in Seoul."
     )
     retrieval, docs = _one_passage(text)
