@@ -252,6 +252,15 @@ def test_compose_picks_by_its_scorer():
     assert c.signals[0, 2] == 1.0  # 1/(passage rank + 1)
 
 
+def _scored(text: str, *questions: str) -> list:
+    """The `Candidates` the hand scorer read for each question, asked of one passage holding `text` (no model)."""
+    retrieval, docs = _one_passage(text)
+    seen: list = []
+    for question in questions:
+        extract.compose(question, retrieval, docs, 0.0, scorer=lambda c: seen.append(c) or extract.hand_scores(c))
+    return seen
+
+
 def test_a_when_or_where_question_prefers_the_sentence_that_gives_a_date_or_place():
     """The question's kind cue: of two sentences on the same subject, the one with the date scores higher."""
     import numpy as np
@@ -262,16 +271,9 @@ def test_a_when_or_where_question_prefers_the_sentence_that_gives_a_date_or_plac
         "The protesters cut off their fingers because of the textbooks that Tokyo approved for Japanese schools. "
         "On August 13, 2001, the protesters cut off their fingers over the textbooks in Seoul."
     )
-    retrieval, docs = _one_passage(text)
-    seen: list = []
-
-    def recorded(c):
-        seen.append(c)
-        return extract.hand_scores(c)
-
-    for question in ("When did the protesters cut off their fingers?", "Why did the protesters cut off their fingers?"):
-        extract.compose(question, retrieval, docs, 0.0, scorer=recorded)
-    when, why = seen
+    when, why = _scored(
+        text, "When did the protesters cut off their fingers?", "Why did the protesters cut off their fingers?"
+    )
     assert list(when.signals[:, 4]) == [0.0, 1.0] and list(why.signals[:, 4]) == [1.0, 0.0]  # a date; "because"
     assert np.argmax(extract.hand_scores(when)) == 1 and np.argmax(extract.hand_scores(why)) == 0
 
@@ -279,20 +281,10 @@ def test_a_when_or_where_question_prefers_the_sentence_that_gives_a_date_or_plac
 def test_a_question_with_a_blank_is_not_penalised_for_the_words_its_answer_repeats():
     """ "A hypothesis is a(n) ________.": the sentence that fills the blank says again what the question says, so the
     echo signal (the share of a sentence's words the question has) is not counted against it."""
-    from atlas_qa.answer import extract
     from atlas_qa.answer.kinds import fills_blank
 
     text = "In the scientific method, a hypothesis is a proposed explanation. Scientists design experiments."
-    retrieval, docs = _one_passage(text)
-    seen: list = []
-
-    def recorded(c):
-        seen.append(c)
-        return extract.hand_scores(c)
-
-    for question in ("In the scientific method, a hypothesis is a(n) ________.", "What is a hypothesis in the method?"):
-        extract.compose(question, retrieval, docs, 0.0, scorer=recorded)
-    blank, plain = seen
+    blank, plain = _scored(text, "In the scientific method, a hypothesis is a(n) ________.", "What is a hypothesis?")
     assert fills_blank(blank.question) and not fills_blank(plain.question)
     assert list(blank.signals[:, 3]) == [0.0, 0.0] and plain.signals[0, 3] > 0
 
