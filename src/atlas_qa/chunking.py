@@ -44,7 +44,7 @@ def _regions(doc: Document) -> list[tuple[int, int, str, str, str]]:
     for a, b in zip(edges, edges[1:]):
         if not doc.text[a:b].strip():
             continue
-        section = next((s.path for s in reversed(doc.sections) if s.start <= a < s.end), "")
+        section = doc.section_at(a)
         quote = next((q for q in outer if q.start <= a < q.end), None)
         regions.append((a, b, section, quote.speaker if quote else "", quote.pages if quote else ""))
     return regions

@@ -61,6 +61,10 @@ class Document:
     key_terms: tuple[str, ...] = ()  # terms the page defines (emphasised where introduced)
     metadata: dict[str, str] = field(default_factory=dict)
 
+    def section_at(self, at: int) -> str:
+        """The heading trail of the innermost section holding offset `at` ("" outside every section)."""
+        return next((s.path for s in reversed(self.sections) if s.start <= at < s.end), "")
+
     @property
     def reference_spans(self) -> list[tuple[int, int]]:
         """(start, end) of the page's reference list sections: their entries are references, not citations."""

@@ -185,8 +185,7 @@ def _candidates(passages: tuple[Passage, ...], docs: dict[str, Document]) -> lis
 
 def _heading(doc: Document, at: int) -> str:
     """The heading of the innermost section holding offset `at` (the page's title outside every section)."""
-    path = next((s.path for s in reversed(doc.sections) if s.start <= at < s.end), "")
-    return clean(path.rsplit(" > ", 1)[-1]) or doc.title
+    return clean(doc.section_at(at).rsplit(" > ", 1)[-1]) or doc.title
 
 
 def _lexical(question: str, texts: Sequence[str], idf: Callable[[str], float]) -> np.ndarray:

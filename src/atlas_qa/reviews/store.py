@@ -131,7 +131,7 @@ def compose(document: Callable[[str], Any], question: str, spans: Sequence[tuple
         if not text:
             raise InvalidInputError(f"Sentence {n}: characters {start}-{end} of page {page_id!r} hold no text.")
         speaker, pages, speaker_ref, chain = chain_for_span(doc, start, end)
-        section = next((s.path for s in reversed(doc.sections) if s.start <= start < s.end), "")
+        section = doc.section_at(start)
         citations.append(
             Citation(
                 n=n,
