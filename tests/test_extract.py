@@ -278,15 +278,23 @@ def test_a_when_or_where_question_prefers_the_sentence_that_gives_a_date_or_plac
     assert np.argmax(extract.hand_scores(when)) == 1 and np.argmax(extract.hand_scores(why)) == 0
 
 
-def test_a_question_with_a_blank_is_not_penalised_for_the_words_its_answer_repeats():
-    """ "A hypothesis is a(n) ________.": the sentence that fills the blank says again what the question says, so the
-    echo signal (the share of a sentence's words the question has) is not counted against it."""
-    from atlas_qa.answer.kinds import fills_blank
+def test_a_question_with_a_blank_or_choices_is_not_penalised_for_the_words_its_answer_repeats():
+    """ "A hypothesis is a(n) ________." or a question pasted with its choices: the sentence that answers it says
+    again what the question says, so the echo signal (the share of a sentence's words the question has) is not
+    counted against it. A remark after the question mark is not taken for choices."""
+    from atlas_qa.answer.kinds import holds_answer
 
     text = "In the scientific method, a hypothesis is a proposed explanation. Scientists design experiments."
-    blank, plain = _scored(text, "In the scientific method, a hypothesis is a(n) ________.", "What is a hypothesis?")
-    assert fills_blank(blank.question) and not fills_blank(plain.question)
-    assert list(blank.signals[:, 3]) == [0.0, 0.0] and plain.signals[0, 3] > 0
+    blank, plain, choices = _scored(
+        text,
+        "In the scientific method, a hypothesis is a(n) ________.",
+        "What is a hypothesis?",
+        "What is a hypothesis? a proposed explanation a proven law a measured fact a design",
+    )
+    assert holds_answer(blank.question) and holds_answer(choices.question) and not holds_answer(plain.question)
+    assert not holds_answer("reflex vs instinct? arent they the same thing")
+    assert list(blank.signals[:, 3]) == [0.0, 0.0] and list(choices.signals[:, 3]) == [0.0, 0.0]
+    assert plain.signals[0, 3] > 0
 
 
 def test_a_sentence_is_also_read_under_its_sections_heading():

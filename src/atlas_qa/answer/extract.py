@@ -25,7 +25,7 @@ from ..lexical import tokenize
 from ..retrieve import Retrieval
 from ..spans import paragraph_spans, sentence_spans
 from ..types import Answer, AnswerSentence, Citation, Cite, Document, Passage
-from .kinds import Intent, fills_blank, intent
+from .kinds import Intent, holds_answer, intent
 from .sentences import MIN_SENTENCE_CHARS, Sentence, is_answer_sentence, points_back, prose_start
 from .terms import (
     attributed,
@@ -204,14 +204,15 @@ def scored_candidates(
     """The candidates with what scorers read: per sentence the `SIGNALS` (cosine with the question, 0 without
     `embed`, for the `HEADED` best the better of it and the cosine of "heading: sentence"; the idf-weighted share of
     the question's stems it has; 1/(passage rank + 1); the share of its words the question already has, 0 for a
-    question with a blank to fill; whether it gives what the question's kind asks for) and the model's vectors."""
+    question that holds its answer's words, a blank to fill or choices; whether it gives what the question's kind
+    asks for) and the model's vectors."""
     texts = [clean(c.text) for c in cands]
     sig = np.zeros((len(cands), len(SIGNALS)), dtype=np.float32)
     vectors = embed([question, *texts]) if embed is not None and cands else None
     if cands:
         sig[:, 1] = _lexical(question, texts, idf)
         sig[:, 2] = [1.0 / (c.passage_rank + 1) for c in cands]
-        if not fills_blank(question):  # the sentence that fills a blank repeats the rest of it
+        if not holds_answer(question):  # the sentence that fills a blank or names a choice repeats it
             q_stems = set(tokenize(question))
             sig[:, 3] = [_echo(q_stems, t) for t in texts]
         cue = CUES.get(want.kind)

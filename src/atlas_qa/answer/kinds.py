@@ -45,6 +45,7 @@ _WHEN = re.compile(
     re.I,
 )
 _BLANK = re.compile(r"_{3,}")  # "In the scientific method, a hypothesis is a(n) ________."
+CHOICE_WORDS = 6  # words after the question mark that are taken for the question's choices, pasted with it
 _PAGE_META = {
     "author": re.compile(
         r"\bwho\s+(?:wrote|created|made|authored|writes|maintains)\b.*\b(?:page|this|it|article)\b|"
@@ -78,10 +79,13 @@ class Intent:
     field: str = ""
 
 
-def fills_blank(question: str) -> bool:
-    """Whether the question is a sentence with a blank to fill (a textbook's review question pasted in): the sentence
-    that answers it says again most of what it says."""
-    return bool(_BLANK.search(question))
+def holds_answer(question: str) -> bool:
+    """Whether the question holds the words of its answer (a quiz question pasted in), so that the sentence answering
+    it says again much of what it says: a blank to fill ("a hypothesis is a(n) ________.") or choices after the
+    question mark ("What battle turned the tide of war in favor of the Americans? the Battle of Saratoga the Battle of
+    Brandywine Creek ...", `CHOICE_WORDS` or more words)."""
+    choices = question.rsplit("?", 1)[1] if "?" in question else ""
+    return bool(_BLANK.search(question)) or len(choices.split()) >= CHOICE_WORDS
 
 
 def _strip_term(term: str) -> str:
