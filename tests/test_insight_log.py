@@ -99,6 +99,27 @@ def test_a_log_deleted_while_serving_is_noticed_and_records_go_to_a_new_file(set
     log.close()
 
 
+def test_a_log_forgotten_by_another_thread_while_its_file_is_looked_at_is_not_taken_for_replaced(settings, monkeypatch):
+    """The writer thread closes its connections (`_reconnect`, after a failed write) while a request compares the
+    file with the one in use: the same file is not said to be "deleted or replaced" (it was, under load)."""
+    from atlas_qa.insight import log as question_log
+
+    log = _log(settings)
+    log.record("default", "alice", _answer())
+    log.flush()
+    looked_at = question_log._file_id
+
+    def meanwhile(path):
+        found = looked_at(path)
+        log._reconnect()  # what the writer thread does between the request's stat and its comparison
+        return found
+
+    monkeypatch.setattr(question_log, "_file_id", meanwhile)
+    log._check_file()
+    assert log.health() == "" and log.count("default") == 1
+    log.close()
+
+
 def test_writes_are_in_order_and_a_rating_lands_on_its_record(db_settings):
     log = _log(db_settings)
     rid = log.record("default", "bob", _answer(refused=True), "Where is the cafeteria?")

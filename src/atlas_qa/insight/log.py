@@ -123,7 +123,8 @@ class QuestionLog:
 
     def _check_file(self) -> None:
         """Notice that the SQLite file in use was deleted or replaced: open the file now there."""
-        if self.path is None or self._file is None or _file_id(self.path) == self._file:
+        known = self._file  # read once: the writer thread may forget it (`_reconnect`) while the file is looked at
+        if self.path is None or known is None or _file_id(self.path) == known:
             return
         self._reconnect()
         with self._lock:
