@@ -52,6 +52,19 @@ def test_z_helpers():
     assert z["c"] == z["a"] == -1.0 and z["b"] == 1.0
 
 
+def test_a_rare_terms_one_bm25_chunk_stands_out_when_bm25_returned_every_chunk_with_its_words():
+    """ "What is meant by 'polygyny'?": one chunk of the book has the word. With the lowest returned score as the floor
+    of the chunks and pages BM25 did not return, that one chunk was its own floor and counted nothing (z 0); when BM25
+    returned every chunk with a word of the question (fewer than it may), the others score 0, and it stands out."""
+    view = SimpleNamespace(page_ids=["A", "B", "C"], page_of={"a1": 0, "b1": 1, "c1": 2})
+    bm25 = {"a1": 3.0}
+    assert list(_page_max(bm25, view)) == [3.0, 3.0, 3.0] and not _z(_page_max(bm25, view)).any()  # unknown floor
+    assert list(_z(_page_max(bm25, view, 0.0))) == pytest.approx([1.4142, -0.7071, -0.7071], abs=1e-4)
+    z = _z_dict(bm25, {"b1", "c1"}, 0.0)
+    assert z["a1"] > 0 > z["b1"] == z["c1"]
+    assert _z_dict(bm25, {"b1"})["a1"] == 0.0  # without a known floor: as before
+
+
 @pytest.mark.parametrize("method", METHODS)
 def test_every_method_ranks_pages_and_passages(corpus, hash_settings, method):
     atlas = Atlas(hash_settings)

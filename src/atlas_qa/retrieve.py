@@ -16,8 +16,10 @@ Two are shares of the question (0 to 1, not standardised: 0 for most pages, so a
 - fields: the share of the question's word weight (idf) found in the page's title and key terms;
 - defines: the share of the question's words covered by a term the page defines.
 
-A page outside a side's candidates gets that side's lowest candidate score. Chunks are then ranked by their page's
-score plus their own standardised dense and BM25 scores, so passages come from the best pages first.
+A page outside a side's candidates gets that side's lowest candidate score, or 0 for BM25 when it returned every
+chunk with a word of the question (fewer than `fetch_k`: a rare term's one chunk then stands out). Chunks are then
+ranked by their page's score plus their own standardised dense and BM25 scores, so passages come from the best pages
+first.
 """
 
 from __future__ import annotations
@@ -129,7 +131,13 @@ class Retriever:
         view = view or self.index.snapshot()
         hits = dense_hits if dense_hits is not None else self._dense(question, None, view)
         dense = {cid: s for cid, s in hits if cid in view.positions}
-        return page_signals(question, dense, self._bm25(question, None, view), view)
+        lexical = self._bm25(question, None, view)
+        return page_signals(question, dense, lexical, view, lexical_floor=self._lexical_floor(lexical))
+
+    def _lexical_floor(self, lexical: dict[str, float]) -> float | None:
+        """What a chunk BM25 did not return scores: 0 when it returned every chunk with a word of the question (fewer
+        than `fetch_k`), else unknown (None: at most the lowest returned)."""
+        return 0.0 if len(lexical) < self.fetch_k else None
 
     def _hybrid(
         self,
@@ -139,8 +147,9 @@ class Retriever:
         allowed: set[str] | None,
         view: Snapshot,
     ) -> tuple[dict[str, float], tuple[tuple[str, float], ...]]:
-        page_score = combine(page_signals(question, dense, lexical, view))
-        d_chunk, b_chunk = _z_dict(dense, set(lexical)), _z_dict(lexical, set(dense))
+        floor = self._lexical_floor(lexical)
+        page_score = combine(page_signals(question, dense, lexical, view, lexical_floor=floor))
+        d_chunk, b_chunk = _z_dict(dense, set(lexical)), _z_dict(lexical, set(dense), floor)
         chunk_scores = {
             cid: float(page_score[view.page_of[cid]])
             + PASSAGE_WEIGHTS["dense"] * d_chunk[cid]
@@ -155,14 +164,20 @@ class Retriever:
 
 
 def page_signals(
-    question: str, dense: dict[str, float], lexical: dict[str, float], view: Snapshot
+    question: str,
+    dense: dict[str, float],
+    lexical: dict[str, float],
+    view: Snapshot,
+    lexical_floor: float | None = None,
 ) -> dict[str, np.ndarray]:
-    """The signals `hybrid` weighs, per page (see the module's docstring); keys are those of `WEIGHTS`."""
+    """The signals `hybrid` weighs, per page (see the module's docstring); keys are those of `WEIGHTS`.
+    `lexical_floor`: the BM25 score of a page with no returned chunk, when known (0: BM25 returned every chunk that
+    has a word of the question; a rare term's one chunk then stands out instead of being the floor itself)."""
     terms = view.page_terms
     trust = view.lexical.known_weight(question)  # BM25 cannot see a typo or a word the course never uses
     return {
         "dense": _z(_page_max(dense, view)),
-        "bm25": trust * _z(_page_max(lexical, view)),
+        "bm25": trust * _z(_page_max(lexical, view, lexical_floor)),
         "agree": trust * _z(_page_max(_rrf([dense, lexical]), view)),
         "fields": terms.covers(question, view.lexical.idf),
         "defines": terms.defines(question),
@@ -179,18 +194,23 @@ def _z(values: np.ndarray) -> np.ndarray:
     return (values - values.mean()) / sd if sd > 0 else np.zeros_like(values)
 
 
-def _z_dict(scores: dict[str, float], also: set[str]) -> dict[str, float]:
-    """Standardise one side's candidate scores; ids only the other side found get this side's floor."""
+def _z_dict(scores: dict[str, float], also: set[str], floor: float | None = None) -> dict[str, float]:
+    """Standardise one side's candidate scores; ids only the other side found get this side's floor (by default its
+    lowest score; a known floor, 0 for BM25's unreturned chunks, counts among the values)."""
     if not scores:
         return {cid: 0.0 for cid in also}
     values = np.fromiter(scores.values(), dtype=np.float64)
-    floor, mean, sd = values.min(), values.mean(), values.std() or 1.0
+    if floor is not None and also - set(scores):
+        values = np.append(values, floor)
+    floor = values.min() if floor is None else floor
+    mean, sd = values.mean(), values.std() or 1.0
     return {cid: (scores.get(cid, floor) - mean) / sd for cid in set(scores) | also}
 
 
-def _page_max(scores: dict[str, float], view: Snapshot) -> np.ndarray:
-    """Each page's best candidate chunk score; pages without a candidate get the lowest candidate score."""
-    out = np.full(len(view.page_ids), min(scores.values(), default=0.0), dtype=np.float64)
+def _page_max(scores: dict[str, float], view: Snapshot, floor: float | None = None) -> np.ndarray:
+    """Each page's best candidate chunk score; pages without a candidate get `floor` (default: the lowest candidate
+    score)."""
+    out = np.full(len(view.page_ids), min(scores.values(), default=0.0) if floor is None else floor, dtype=np.float64)
     if scores:
         np.maximum.at(out, [view.page_of[cid] for cid in scores], np.fromiter(scores.values(), dtype=np.float64))
     return out
