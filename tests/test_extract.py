@@ -297,6 +297,28 @@ def test_a_question_with_a_blank_or_choices_is_not_penalised_for_the_words_its_a
     assert plain.signals[0, 3] > 0
 
 
+def test_a_sentence_that_names_one_of_the_pasted_choices_is_preferred(monkeypatch):
+    """Choices pasted after the question: the sentence with a word of the choices that the question before them does
+    not have is what the student asks the course to pick; a sentence that only repeats the question is not."""
+    import numpy as np
+
+    from atlas_qa.answer import extract
+    from atlas_qa.answer.kinds import choices
+
+    text = (
+        "The turning point of the war for independence came in upstate New York. "
+        "At Saratoga the Continental Army forced a British army to surrender."
+    )
+    pasted = "Which battle was the turning point of the war? Saratoga Brandywine Creek White Plains Valley Forge"
+    with_choices, alone = _scored(text, pasted, "Which battle was the turning point of the war?")
+    assert choices(pasted) == " Saratoga Brandywine Creek White Plains Valley Forge"
+    assert choices(alone.question) == "" and choices("reflex vs instinct? arent they the same thing") == ""
+    assert list(with_choices.signals[:, 5]) == [0.0, 1.0] and list(alone.signals[:, 5]) == [0.0, 0.0]
+    assert np.argmax(extract.hand_scores(with_choices)) == 1
+    monkeypatch.setattr(extract, "CHOICE_BONUS", 0.0)
+    assert np.argmax(extract.hand_scores(with_choices)) == 0  # without it the question's own words point at the first
+
+
 def test_a_sentence_is_also_read_under_its_sections_heading():
     """Out of its section a sentence loses its subject: the best candidates are encoded again as "heading: sentence"
     and the better of the two cosines is their meaning signal."""

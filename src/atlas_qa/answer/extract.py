@@ -25,7 +25,7 @@ from ..lexical import tokenize
 from ..retrieve import Retrieval
 from ..spans import paragraph_spans, sentence_spans
 from ..types import Answer, AnswerSentence, Citation, Cite, Document, Passage
-from .kinds import Intent, holds_answer, intent
+from .kinds import Intent, choices, holds_answer, intent
 from .sentences import MIN_SENTENCE_CHARS, Sentence, is_answer_sentence, points_back, prose_start
 from .terms import (
     attributed,
@@ -49,6 +49,7 @@ RANK_PRIOR = 0.1  # what a sentence gains from its passage's rank (1/(rank+1) of
 CONTEXT = 0.9  # share of the previous sentence's score a sentence inherits
 LEAD_IN = 0.7  # share of the next sentence's score a sentence inherits (it may name what the next one explains)
 CUE_BONUS = 0.1  # a sentence that gives what the question's kind asks for: a reason, a person, a date...
+CHOICE_BONUS = 0.8  # a sentence naming one of the choices pasted with the question (training/ranker/choices.py)
 MAX_LEAN_BACK = 2  # sentences a pick may bring along because it points back to them
 EARN = 0.6  # a further sentence needs this share of the best sentence's score
 ECHO_PENALTY = 0.4  # times the share of a sentence's words the question already has (it says nothing new)
@@ -195,7 +196,7 @@ def _lexical(question: str, texts: Sequence[str], idf: Callable[[str], float]) -
     return np.array([sum(weights[t] for t in q_terms.intersection(tokenize(t))) / total for t in texts])
 
 
-SIGNALS = ("meaning", "words", "rank", "echo", "cue")  # the cheap signals of each candidate, in this order
+SIGNALS = ("meaning", "words", "rank", "echo", "cue", "choice")  # the cheap signals of each candidate, in this order
 
 
 def scored_candidates(
@@ -205,7 +206,8 @@ def scored_candidates(
     `embed`, for the `HEADED` best the better of it and the cosine of "heading: sentence"; the idf-weighted share of
     the question's stems it has; 1/(passage rank + 1); the share of its words the question already has, 0 for a
     question that holds its answer's words, a blank to fill or choices; whether it gives what the question's kind
-    asks for) and the model's vectors."""
+    asks for; whether it has a word of the question's pasted choices that the question before them does not) and the
+    model's vectors."""
     texts = [clean(c.text) for c in cands]
     sig = np.zeros((len(cands), len(SIGNALS)), dtype=np.float32)
     vectors = embed([question, *texts]) if embed is not None and cands else None
@@ -218,6 +220,9 @@ def scored_candidates(
         cue = CUES.get(want.kind)
         if cue is not None:
             sig[:, 4] = [bool(cue.search(t)) for t in texts]
+        if offered := choices(question):
+            named = set(tokenize(offered)) - set(tokenize(question[: -len(offered)]))
+            sig[:, 5] = [bool(named.intersection(tokenize(t))) for t in texts]
         if embed is not None and vectors is not None:
             sig[:, 0] = vectors[1:] @ vectors[0]
             best = np.argsort(-own_scores(sig), kind="stable")[:HEADED]
@@ -239,6 +244,7 @@ def own_scores(sig: np.ndarray) -> np.ndarray:
         + RANK_PRIOR * sig[:, 2]
         - ECHO_PENALTY * sig[:, 3]
         + CUE_BONUS * sig[:, 4]
+        + CHOICE_BONUS * sig[:, 5]
     )
 
 

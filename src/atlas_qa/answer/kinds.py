@@ -79,13 +79,17 @@ class Intent:
     field: str = ""
 
 
+def choices(question: str) -> str:
+    """The choices pasted after the question's last question mark, `CHOICE_WORDS` or more words ("What battle turned
+    the tide of war in favor of the Americans? the Battle of Saratoga the Battle of Brandywine Creek ..."), else ""."""
+    tail = question.rsplit("?", 1)[1] if "?" in question else ""
+    return tail if len(tail.split()) >= CHOICE_WORDS else ""
+
+
 def holds_answer(question: str) -> bool:
     """Whether the question holds the words of its answer (a quiz question pasted in), so that the sentence answering
-    it says again much of what it says: a blank to fill ("a hypothesis is a(n) ________.") or choices after the
-    question mark ("What battle turned the tide of war in favor of the Americans? the Battle of Saratoga the Battle of
-    Brandywine Creek ...", `CHOICE_WORDS` or more words)."""
-    choices = question.rsplit("?", 1)[1] if "?" in question else ""
-    return bool(_BLANK.search(question)) or len(choices.split()) >= CHOICE_WORDS
+    it says again much of what it says: a blank to fill ("a hypothesis is a(n) ________.") or `choices`."""
+    return bool(_BLANK.search(question) or choices(question))
 
 
 def _strip_term(term: str) -> str:
