@@ -21,10 +21,14 @@ _NOT_PROSE = re.compile(
 )
 _TABLE_ROW = re.compile(r"\s\|\s|;\s*[^;]{1,40};\s*[^;]{1,40}\s\|")
 _QUESTION = re.compile(r"\?[\s”\"’')\]]*(?:\[\^[^\]\s]+\])*\s*$")
-# The text speaking about itself or its reader instead of the subject.
+# The text speaking about itself or its reader instead of the subject ("the following section", not "the following
+# year").
 _META = re.compile(
-    r"\b(?:in this (?:section|chapter|module|unit|video|course|lesson)|this (?:section|chapter|video|module|lesson) "
-    r"(?:will|explores|examines|discusses|describes|introduces|covers|looks)|the following|as we will see|"
+    r"^[\"“*_]*in this (?:section|chapter|module|unit|video|course|lesson)\b|"
+    r"\b(?:this (?:section|chapter|video|module|lesson) "
+    r"(?:will|explores|examines|discusses|describes|introduces|covers|looks)|the following(?!\s+"
+    r"(?:years?|days?|weeks?|months?|decades?|century|centuries|morning|afternoon|evening|night|spring|summer|fall|"
+    r"autumn|winter|season|generation)\b)|as we will see|"
     r"we will (?:explore|examine|discuss|look|see|consider|learn|turn|begin|now)|let(?:'|’)?s (?:look|consider|"
     r"explore|examine|turn)|consider the following|(?:visit|watch|click|read more|learn more)\b.{0,40}\b(?:link|video|"
     r"website|site|online|in person)|this video|you can (?:watch|visit|see|find|read))\b",
