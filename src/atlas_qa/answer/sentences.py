@@ -21,8 +21,8 @@ _NOT_PROSE = re.compile(
 )
 _TABLE_ROW = re.compile(r"\s\|\s|;\s*[^;]{1,40};\s*[^;]{1,40}\s\|")
 _QUESTION = re.compile(r"\?[\s”\"’')\]]*(?:\[\^[^\]\s]+\])*\s*$")
-# The text speaking about itself or its reader instead of the subject ("the following section", not "the following
-# year").
+# The text speaking about itself or its reader instead of the subject: a sentence that opens "In this chapter", "the
+# following section" (not "the following year"), "we will explore", a link to follow.
 _META = re.compile(
     r"^[\"“*_]*in this (?:section|chapter|module|unit|video|course|lesson)\b|"
     r"\b(?:this (?:section|chapter|video|module|lesson) "
