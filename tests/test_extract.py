@@ -303,20 +303,55 @@ def test_a_sentence_that_names_one_of_the_pasted_choices_is_preferred(monkeypatc
     import numpy as np
 
     from atlas_qa.answer import extract
-    from atlas_qa.answer.kinds import choices
 
     text = (
         "The turning point of the war for independence came in upstate New York. "
         "At Saratoga the Continental Army forced a British army to surrender."
     )
-    pasted = "Which battle was the turning point of the war? Saratoga Brandywine Creek White Plains Valley Forge"
-    with_choices, alone = _scored(text, pasted, "Which battle was the turning point of the war?")
-    assert choices(pasted) == " Saratoga Brandywine Creek White Plains Valley Forge"
-    assert choices(alone.question) == "" and choices("reflex vs instinct? arent they the same thing") == ""
-    assert list(with_choices.signals[:, 5]) == [0.0, 1.0] and list(alone.signals[:, 5]) == [0.0, 0.0]
-    assert np.argmax(extract.hand_scores(with_choices)) == 1
+    stem = "Which battle was the turning point of the war?"
+    spaced, marked, alone = _scored(
+        text,
+        f"{stem} Saratoga Brandywine Creek White Plains Valley Forge",
+        f"{stem}\nA. Saratoga\nB. Brandywine Creek\nC. Valley Forge",
+        stem,
+    )
+    for pasted in (spaced, marked):
+        assert list(pasted.signals[:, 5]) == [0.0, 1.0] and np.argmax(extract.hand_scores(pasted)) == 1
+    assert list(alone.signals[:, 5]) == [0.0, 0.0]
     monkeypatch.setattr(extract, "CHOICE_BONUS", 0.0)
-    assert np.argmax(extract.hand_scores(with_choices)) == 0  # without it the question's own words point at the first
+    assert np.argmax(extract.hand_scores(spaced)) == 0  # without it the question's own words point at the first
+
+
+@pytest.mark.parametrize(
+    ("question", "stem", "offered"),
+    [
+        (
+            "Which battle? the Battle of Saratoga the Battle of Brandywine",
+            "Which battle?",
+            "the Battle of Saratoga the Battle of Brandywine",
+        ),
+        ("Which battle?\nA. Saratoga\nB. Brandywine Creek", "Which battle?", "Saratoga Brandywine Creek"),
+        (
+            "Society is a group of people who:\n(a) interact (b) work (c) pray",
+            "Society is a group of people who:",
+            "interact work pray",
+        ),
+        ("A hypothesis is a(n) ________. a) guess b) law", "A hypothesis is a(n) ________.", "guess law"),
+        ("Which is a mammal? a) cat b) fish", "Which is a mammal?", "cat fish"),  # marked: short choices count too
+        ("reflex vs instinct? arent they the same thing", "reflex vs instinct? arent they the same thing", ""),
+        (
+            "In figure (a) the curve rises; what does (b) show?",
+            "In figure (a) the curve rises; what does (b) show?",
+            "",
+        ),
+        ("What is a hypothesis?", "What is a hypothesis?", ""),
+    ],
+)
+def test_the_choices_pasted_with_a_question(question, stem, offered):
+    from atlas_qa.answer.kinds import holds_answer, split_choices
+
+    assert split_choices(question) == (stem, offered)
+    assert holds_answer(question) == bool(offered)
 
 
 def test_a_sentence_is_also_read_under_its_sections_heading():

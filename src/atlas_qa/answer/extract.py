@@ -25,7 +25,7 @@ from ..lexical import tokenize
 from ..retrieve import Retrieval
 from ..spans import paragraph_spans, sentence_spans
 from ..types import Answer, AnswerSentence, Citation, Cite, Document, Passage
-from .kinds import Intent, choices, holds_answer, intent
+from .kinds import Intent, holds_answer, intent, split_choices
 from .sentences import MIN_SENTENCE_CHARS, Sentence, is_answer_sentence, points_back, prose_start
 from .terms import (
     attributed,
@@ -220,8 +220,9 @@ def scored_candidates(
         cue = CUES.get(want.kind)
         if cue is not None:
             sig[:, 4] = [bool(cue.search(t)) for t in texts]
-        if offered := choices(question):
-            named = set(tokenize(offered)) - set(tokenize(question[: -len(offered)]))
+        stem, offered = split_choices(question)
+        if offered:
+            named = set(tokenize(offered)) - set(tokenize(stem))
             sig[:, 5] = [bool(named.intersection(tokenize(t))) for t in texts]
         if embed is not None and vectors is not None:
             sig[:, 0] = vectors[1:] @ vectors[0]

@@ -46,6 +46,8 @@ _WHEN = re.compile(
 )
 _BLANK = re.compile(r"_{3,}")  # "In the scientific method, a hypothesis is a(n) ________."
 CHOICE_WORDS = 6  # words after the question mark that are taken for the question's choices, pasted with it
+_ASKED = ("?", ":", ".", "_")  # how a question ends before its marked choices ("... who:", "a(n) ________.")
+_OPTION = re.compile(r"(?:^|(?<=\s))[(\[]?([A-Ea-e])[.):\]](?=\s)")  # a choice's mark: "A.", "b)", "(c)", "[d]"
 _PAGE_META = {
     "author": re.compile(
         r"\bwho\s+(?:wrote|created|made|authored|writes|maintains)\b.*\b(?:page|this|it|article)\b|"
@@ -79,17 +81,25 @@ class Intent:
     field: str = ""
 
 
-def choices(question: str) -> str:
-    """The choices pasted after the question's last question mark, `CHOICE_WORDS` or more words ("What battle turned
-    the tide of war in favor of the Americans? the Battle of Saratoga the Battle of Brandywine Creek ..."), else ""."""
-    tail = question.rsplit("?", 1)[1] if "?" in question else ""
-    return tail if len(tail.split()) >= CHOICE_WORDS else ""
+def split_choices(question: str) -> tuple[str, str]:
+    """(the question, the choices pasted with it): options marked a, b, c... ("A. Saratoga B. Brandywine Creek", "(a)
+    ... (b) ...", one per line or not; the marks left out of the choices) or `CHOICE_WORDS` or more words after the
+    last question mark ("What battle turned the tide of war in favor of the Americans? the Battle of Saratoga the
+    Battle of Brandywine Creek ..."); (question, "") when none are."""
+    marks = [(m.start(), m.group(1).lower()) for m in _OPTION.finditer(question)]
+    for i, (at, mark) in enumerate(marks):
+        stem = question[:at].rstrip()
+        if mark == "a" and stem.endswith(_ASKED) and any(later == "b" for _, later in marks[i + 1 :]):
+            return stem, " ".join(_OPTION.sub(" ", question[at:]).split())
+    stem, mark, tail = question.rpartition("?")
+    return (stem + mark, tail.strip()) if mark and len(tail.split()) >= CHOICE_WORDS else (question, "")
 
 
 def holds_answer(question: str) -> bool:
     """Whether the question holds the words of its answer (a quiz question pasted in), so that the sentence answering
-    it says again much of what it says: a blank to fill ("a hypothesis is a(n) ________.") or `choices`."""
-    return bool(_BLANK.search(question) or choices(question))
+    it says again much of what it says: a blank to fill ("a hypothesis is a(n) ________.") or choices
+    (`split_choices`)."""
+    return bool(_BLANK.search(question) or split_choices(question)[1])
 
 
 def _strip_term(term: str) -> str:
