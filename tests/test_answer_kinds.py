@@ -73,6 +73,12 @@ def test_question_kinds(question, kind, part):
         "Visit the Smithsonian Institute to explore an interactive feature on the flag.",
         "Watch this TED Talk on White privilege to explore the concept.",
         "Read more about functionalist views on religion here.",
+        "Read an 1860 editorial titled Annexation of Cuba Made Easy from the online archives of The New York Times.",
+        "Try this fun activity that employs a memory-enhancing strategy to learn more.",
+        "Pay careful attention to the real-life examples.",
+        "Think back to the bluefin tuna example.",
+        "Recall the discussion of groups.",
+        "Let’s take a closer look at the data.",
     ],
 )
 def test_sentences_that_never_stand_in_an_answer(sentence):
@@ -90,6 +96,8 @@ def test_sentences_that_never_stand_in_an_answer(sentence):
         "Viewers who watched the debate on television thought Kennedy had won.",
         "The following year, the Medicaid program allotted federal funds to pay for medical care for the poor.",
         "The term sex refers to the biological categories of male and female (as discussed later in this chapter).",
+        "Recall that the theory of evolution asserts that the individuals best adapted to their environments reproduce.",
+        "Reading is a skill that develops over years of practice and instruction.",
     ],
 )
 def test_statements_of_content_may_stand_in_an_answer(sentence):

@@ -29,16 +29,19 @@ _META = re.compile(
     r"(?:will|explores|examines|discusses|describes|introduces|covers|looks)|the following(?!\s+"
     r"(?:years?|days?|weeks?|months?|decades?|century|centuries|morning|afternoon|evening|night|spring|summer|fall|"
     r"autumn|winter|season|generation)\b)|as we will see|"
-    r"we will (?:explore|examine|discuss|look|see|consider|learn|turn|begin|now)|let(?:'|’)?s (?:look|consider|"
-    r"explore|examine|turn)|consider the following|(?:visit|watch|click|read more|learn more)\b.{0,40}\b(?:link|video|"
-    r"website|site|online|in person)|this video|you can (?:watch|visit|see|find|read))\b",
+    r"we will (?:explore|examine|discuss|look|see|consider|learn|turn|begin|now)|let(?:'|’)?s (?:look|consider|explore|"
+    r"examine|turn)|let(?:(?:'|’)?s| us) take a (?:closer |brief |quick )?look|consider the following|"
+    r"(?:visit|watch|click|read more|learn more)\b.{0,40}\b(?:link|video|website|site|online|in person)|this video|"
+    r"you can (?:watch|visit|see|find|read))\b",
     re.I,
 )
-# The text sending its reader elsewhere ("Visit the Smithsonian Institute to explore...", "Watch this TED Talk..."):
-# the textbooks' link-out boxes, not what the course says.
+# The text sending its reader elsewhere ("Visit the Smithsonian Institute to explore...", "Watch this TED Talk...",
+# "Read an 1860 editorial...", "Try this fun activity...") or back ("Recall the discussion of groups."), or telling
+# them how to study ("Pay careful attention to the real-life examples."): the textbooks' boxes, not what they say.
 _ELSEWHERE = re.compile(
-    r"^[\"“]?(?:Visit|Explore|Watch|Listen|Browse|View|Check out|Go to|Take a look|Click\s|Learn more|"
-    r"Read (?:more|about|the)|See the)\b"
+    r"^[\"“]?(?:Visit|Explore|Watch|Listen|Browse|View|Check out|Go (?:to|on)|Take a (?:look|few minutes|moment)|"
+    r"Click\s|Learn more|Read(?=\s)|See the|See for yourself|(?:Use|Try) this|Pay (?:careful |close )?attention|"
+    r"Think back|Recall (?:the|our) (?:discussion|section|chapter|example))\b"
 )
 # Text addressed to a language model or an assistant, not to students: instructions planted in a page. Never quoted
 # as an answer; flagged at ingest and kept out of the index (planted.py). Phrased so that course prose about rules,
