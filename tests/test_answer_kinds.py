@@ -79,6 +79,8 @@ def test_question_kinds(question, kind, part):
         "Think back to the bluefin tuna example.",
         "Recall the discussion of groups.",
         "Let’s take a closer look at the data.",
+        "(Credit: US Census Bureau.)*",
+        "Oxford University Press, 2019. https://doi.org/10.1093/obo/9780199743292-0272.",
     ],
 )
 def test_sentences_that_never_stand_in_an_answer(sentence):

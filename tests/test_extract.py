@@ -196,6 +196,18 @@ def _one_passage(text: str):
     return Retrieval(passages=(Passage(chunk, 1.0),), pages=(("p", 1.0),), top_similarity=1.0), {"p": doc}
 
 
+def test_the_empty_brackets_of_a_dropped_figure_link_are_not_shown():
+    """ "... known as trade rounds ()." (a figure link lost in conversion): the answer shows the sentence without the
+    empty brackets, and the check that every sentence is in its page still keeps it."""
+    retrieval, docs = _one_passage(
+        "GATT signatories met in a series of multilateral negotiations, commonly known as trade rounds (). "
+        "Each round lowered tariffs further."
+    )
+    answer = extract.compose("What were the GATT trade rounds?", retrieval, docs, 0.0)
+    assert "commonly known as trade rounds. " in answer.answer + " " and "()" not in answer.answer
+    assert not answer.refused and answer.dropped == 0
+
+
 def test_a_term_defined_in_a_list_item_is_answered_with_it():
     """Textbooks define terms in bulleted lists: the item's sentence answers, without its marker."""
     retrieval, docs = _one_passage(

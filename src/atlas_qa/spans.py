@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import re
 
-DISPLAY_NOISE = re.compile(r"\[\^[^\]\s]+\]|\*\*")  # footnote markers and Markdown bold: not shown in an answer
+# Not shown in an answer: footnote markers, Markdown bold, and the empty brackets a dropped figure link leaves ("...
+# known as trade rounds ().").
+DISPLAY_NOISE = re.compile(r"\[\^[^\]\s]+\]|\*\*|\s*\(\s*\)")
 _PARA = re.compile(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", re.S)
 # A sentence ends at . ! ? (optionally followed by closing quotes, brackets or a footnote marker) before
 # whitespace and a capital, digit or opening quote, bold or not (a sentence may open with a **key term**);
@@ -41,7 +43,8 @@ def sentence_spans(text: str, start: int = 0, end: int | None = None) -> list[tu
 
 
 def clean(sentence: str) -> str:
-    """Display form of a page sentence: footnote markers and Markdown emphasis dropped, white space folded."""
+    """Display form of a page sentence: footnote markers, Markdown emphasis and empty brackets dropped, white space
+    folded."""
     return " ".join(DISPLAY_NOISE.sub("", sentence).split())
 
 

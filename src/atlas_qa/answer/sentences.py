@@ -16,9 +16,10 @@ _LIST_ITEM = re.compile(r"(?:[-*+]|\d+[.)])\s+(?=\*\*|[A-Z“\"])")  # a bullet 
 # Not statements of the course's content: headings, quotes-as-boxes, captions, tables, list bullets, "See also".
 _NOT_PROSE = re.compile(
     r"^(?:#|>|\||[-*+]\s|\d+[.)]\s|\*?(?:Figure|Table|Source|Photo|Image|Video)\b[^.]{0,80}:|"
-    r"See also\b|Page created by\b)",
+    r"See also\b|Page created by\b|\(credit\b)",
     re.I,
 )
+_LINK = re.compile(r"https?://|\bwww\.|\bdoi(?:\.org/|:)", re.I)  # a web address: a reference entry or a link out
 _TABLE_ROW = re.compile(r"\s\|\s|;\s*[^;]{1,40};\s*[^;]{1,40}\s\|")
 _QUESTION = re.compile(r"\?[\s”\"’')\]]*(?:\[\^[^\]\s]+\])*\s*$")
 # The text speaking about itself or its reader instead of the subject: a sentence that opens "In this chapter", "the
@@ -96,12 +97,12 @@ _POINTS_BACK = re.compile(
 
 def is_answer_sentence(text: str) -> bool:
     """Whether a page sentence may be shown as an answer sentence: prose that states something, not a heading,
-    caption, table row, list bullet, "See also" line, question, remark about the text itself, a pointer to another
-    resource ("Visit ...", "Watch ...") or planted instruction."""
+    caption or its credit, table row, list bullet, "See also" line, question, remark about the text itself, a pointer
+    to another resource ("Visit ...", "Watch ..."), a web address (a reference entry) or planted instruction."""
     t = text.strip()
     if len(t) < MIN_SENTENCE_CHARS or _NOT_PROSE.match(t.lstrip("*_ ")) or _NOT_PROSE.match(t):
         return False
-    if _TABLE_ROW.search(t) or _QUESTION.search(t) or t.endswith(":"):
+    if _TABLE_ROW.search(t) or _QUESTION.search(t) or t.endswith(":") or _LINK.search(t):
         return False
     return not (_META.search(t) or _ELSEWHERE.match(t.lstrip("*_ ")) or is_planted_instruction(t))
 
