@@ -44,6 +44,23 @@ class Section:
 
 
 REFERENCES = "References"  # the section path of a page's reference list
+# Headings of a reference list, whatever the book calls it.
+REFERENCE_HEADINGS = frozenset(
+    {
+        "references",
+        "bibliography",
+        "works cited",
+        "reference list",
+        "further reading",
+        "suggested reading",
+        "suggested readings",
+    }
+)
+
+
+def is_reference_list(path: str) -> bool:
+    """Whether a section (by its heading path) is a reference list: its own heading is one of `REFERENCE_HEADINGS`."""
+    return path.rsplit(" > ", 1)[-1].strip().casefold() in REFERENCE_HEADINGS
 
 
 @dataclass(frozen=True)
@@ -67,8 +84,9 @@ class Document:
 
     @property
     def reference_spans(self) -> list[tuple[int, int]]:
-        """(start, end) of the page's reference list sections: their entries are references, not citations."""
-        return [(s.start, s.end) for s in self.sections if s.path == REFERENCES]
+        """(start, end) of the page's reference list sections ("References", "Bibliography", "Suggested Readings"...):
+        their entries are references, not citations."""
+        return [(s.start, s.end) for s in self.sections if is_reference_list(s.path)]
 
 
 @dataclass(frozen=True)

@@ -5,8 +5,10 @@ from __future__ import annotations
 import re
 from pathlib import PurePosixPath
 
+from ..attribution import parse_reference
 from ..errors import LoadError
-from ..types import Document, Reference, Section
+from ..spans import paragraph_spans
+from ..types import Document, Reference, Section, is_reference_list
 from .sections import HeadingTrail
 
 FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?P<yaml>.*?)\n---[ \t]*(?:\n|\Z)", re.S)
@@ -61,6 +63,7 @@ def parse(text: str, page_id: str, source: str) -> Document:
             continue
         sections.append(Section(trail.push(level, h.group("title").strip()), h.start(), end))
 
+    references.extend(_reference_list(body, sections, start=len(references)))
     own_id = meta.pop("page_id", "")
     source_url = meta.pop("source", "")
     meta.pop("title", None)
@@ -77,6 +80,23 @@ def parse(text: str, page_id: str, source: str) -> Document:
         key_terms=_key_terms(body),
         metadata=meta,
     )
+
+
+def _reference_list(body: str, sections: list[Section], start: int = 0) -> list[Reference]:
+    """The entries of the page's reference lists ("## References", "## Bibliography"...), one per paragraph or list
+    item, those with a year: what its author-year citations ("(Sahn, 2013)") resolve to."""
+    out: list[Reference] = []
+    for section in sections:
+        if not is_reference_list(section.path):
+            continue
+        for a, b in paragraph_spans(body, section.start, section.end):
+            entry = " ".join(body[a:b].split())
+            if entry.startswith("#"):
+                continue
+            ref = parse_reference(re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", entry), key=f"ref{start + len(out) + 1}")
+            if ref.year:
+                out.append(ref)
+    return out
 
 
 def _key_terms(body: str) -> tuple[str, ...]:
