@@ -8,6 +8,36 @@ def test_parse_reference_surnames_and_year():
     assert ref.authors == ("Tapscott", "Williams") and ref.year == "2006"
     ref = parse_reference("Leslie Pal (2014), Beyond Policy Analysis – Public Issue Management, Fifth Edition", "r")
     assert ref.authors == ("Pal",) and ref.year == "2014"
+    # the year last (Chicago): the title's words are not authors
+    ref = parse_reference("Gilley, Bruce. The Right to Rule: How States Win and Lose Legitimacy. New York, 2009.", "r")
+    assert ref.authors == ("Gilley", "Bruce") and ref.year == "2009"
+    ref = parse_reference("Rudy, Lisa Jo. “What Is Atman in Hinduism?” Learn Religions, June 29, 2019.", "r")
+    assert "What" not in ref.authors and ref.authors[0] == "Rudy" and ref.year == "2019"
+    ref = parse_reference(
+        "Black, S. R., Spence, S. A., & Omari, S. R. (2004). Contributions of African Americans.", "r"
+    )
+    assert ref.authors == ("Black", "Spence", "Omari")
+
+
+def test_a_lowercase_question_names_an_author_only_as_the_page_writes_a_name():
+    """ "according to weber" names Weber; "how" does not name an author called How, though a title in the reference
+    list ("How States Win and Lose Legitimacy") put it among the entry's names."""
+    from atlas_qa.answer.terms import named_author
+    from atlas_qa.types import Document, Reference
+
+    text = (
+        "Max Weber argued that the Protestant ethic shaped capitalism, as Weber wrote in 1905. "
+        "How people work changed. Scholars still ask how it changed.\n\n## References\n\nWeber, M. (1905). The "
+        "Protestant Ethic.\n\nHow, A. (2001). Work.\n"
+    )
+    refs = (
+        Reference("ref1", "Weber, M. (1905). The Protestant Ethic.", ("Weber",), "1905"),
+        Reference("ref2", "How, A. (2001). Work.", ("How",), "2001"),
+    )
+    doc = Document(page_id="p", title="T", text=text, source="p.md", format="markdown", references=refs)
+    assert named_author("why did people work harder according to weber", [doc]) == "Weber"
+    assert named_author("how long should i boil an egg", [doc]) == ""
+    assert named_author("How did How study work?", [doc]) == "How"  # typed with a capital: taken as written
 
 
 def test_find_citations_forms():

@@ -19,14 +19,18 @@ NARRATIVE_CITE = re.compile(rf"(?P<names>{_NAMES})\s+\((?P<year>{_YEAR})(?:,\s*(
 FOOTNOTE_REF = re.compile(r"\[\^([^\]\s]+)\]")
 # According to Borins, “...”   /   As Borins puts it, "..."
 ACCORDING_TO = re.compile(rf"(?:According to|As)\s+(?P<name>{_NAME})(?:\s+puts it)?,\s*[“\"]")
+# Where an entry's authors end when its year comes last (Chicago style): the first full stop after a word, not an
+# initial ("Gilley, Bruce. The Right to Rule: How States Win ... 2009."), or an opening quote ("Rudy, Lisa Jo. “What").
+_AUTHORS_END = re.compile(r"(?<=[a-z]{2})\.\s|[“\"]")
 _STOP_NAMES = {"See", "In", "The", "And", "Ed", "Eds", "Et", "Al", "Fifth", "Edition"}
 
 
 def parse_reference(text: str, key: str) -> Reference:
-    """Split a reference-list entry into surnames and year ("Borins, S. (2007). ..." -> ("Borins",), "2007")."""
+    """Split a reference-list entry into surnames and year ("Borins, S. (2007). ..." -> ("Borins",), "2007"; "Gilley,
+    Bruce. The Right to Rule. ... 2009." -> ("Gilley", "Bruce"), "2009")."""
     m = re.search(rf"\(({_YEAR})\)|\b({_YEAR})\b", text)
     year = (m.group(1) or m.group(2)) if m else ""
-    head = text[: m.start()] if m else text[:80]
+    head = _AUTHORS_END.split(text[: m.start()] if m else text[:80], maxsplit=1)[0]
     names = tuple(
         w for w in re.findall(rf"{_NAME}(?!\.)", head) if w not in _STOP_NAMES and not re.fullmatch(r"[A-Z]\.?", w)
     )

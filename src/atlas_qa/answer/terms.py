@@ -18,9 +18,10 @@ def named_author(question: str, docs: Iterable[Document]) -> str:
     """A surname the question names that the pages cite or quote ("Fountain"), else "".
 
     A question typed with capitals must spell the name with one ("how Long" is not the author Long); one typed all in
-    lower case may name "fountain"."""
+    lower case may name "fountain", a word the page writes as a name."""
     words = re.findall(r"[A-Za-z][A-Za-z'’-]{2,}", question)
-    if question[1:] != question[1:].lower():
+    typed_lower = question[1:] == question[1:].lower()
+    if not typed_lower:
         names_asked = {w for w in words[1:] if w[0].isupper()} | ({words[0]} if words else set())
     else:
         names_asked = {w.capitalize() for w in words}
@@ -28,9 +29,16 @@ def named_author(question: str, docs: Iterable[Document]) -> str:
         names = {a for r in doc.references if not r.key.startswith("^") for a in r.authors}
         names |= {q.speaker.split()[-1] for q in doc.quotations if q.speaker}
         for name in sorted(names):
-            if name in names_asked or name.capitalize() in names_asked:
+            if (name in names_asked or name.capitalize() in names_asked) and (not typed_lower or _a_name(name, doc)):
                 return name
     return ""
+
+
+def _a_name(name: str, doc: Document) -> bool:
+    """Whether the page writes `name` as a name: capitalised inside its sentences more often than in lower case
+    ("according to Weber", not "how", "study" or "people", which a reference list's titles also hold)."""
+    capitalised = len(re.findall(rf"(?<=[a-z,;] ){re.escape(name)}\b", doc.text))
+    return capitalised > len(re.findall(rf"\b{re.escape(name.lower())}\b", doc.text))
 
 
 def work_title(reference: str) -> str:
