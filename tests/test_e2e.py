@@ -201,3 +201,17 @@ def test_follow_ups_with_the_real_model(real_atlas):
     meant = ask("What did he mean by that?", aristotle)
     assert meant.searched == "What did Aristotle mean by humans are political animals?"
     assert meant.citations[0].page_id == "m00002" and "Aristotle argued" in meant.answer
+
+
+def test_a_markdown_books_citations_resolve_to_its_chapters_reference_list(tmp_path: Path, model_cache: Path):
+    """A book (Psychology 2e) that lists a chapter's references on the chapter's introduction: asked with the real
+    model and store, the answer's citation names the full reference of "(Johnson & Lubin, 2011)" from that page."""
+    from atlas_qa.config import Settings
+    from atlas_qa.core import Atlas
+
+    atlas = Atlas(Settings(index_dir=tmp_path / "index", corpus=DATA / "psychology", cache_dir=model_cache))
+    atlas.ingest()
+    out = answer_json(atlas.ask("why is psychology such a popular major on college campuses?"))
+    assert not out["refused"]
+    cites = {c["label"]: c["reference"] for citation in out["citations"] for c in citation["cites"]}
+    assert cites["Johnson & Lubin, 2011"].startswith("Johnson, R., & Lubin, G. (2011). College exposed")

@@ -51,3 +51,38 @@ def test_a_question_reads_one_snapshot_even_when_the_index_changes_while_it_is_a
     answer = reader.ask(question)
     assert answer.citations and read and set(read) == {before}
     assert reader.index.snapshot().generation > before
+
+
+def test_a_page_cites_the_reference_list_another_page_of_its_chapter_keeps(tmp_path: Path, hash_settings):
+    """Psychology lists a chapter's references on the chapter's introduction: a section's "(Johnson & Lubin, 2011)"
+    resolves there, after the page's own list, and only within the chapter; the borrowed entries are not the page's
+    own (its parse lists none, and a question does not take the page for one citing their authors)."""
+    import shutil
+
+    from atlas_qa.answer.terms import named_author
+    from atlas_qa.attribution import cites_in_span
+    from atlas_qa.parsed import page_parse
+    from atlas_qa.types import ELSEWHERE
+
+    from .conftest import DATA
+
+    root = tmp_path / "course"
+    shutil.copytree(DATA / "psychology", root)
+    other = (root / "m82162.md").read_text(encoding="utf-8")
+    (root / "m90000.md").write_text(
+        other.replace("m82162", "m90000").replace('chapter: "Introduction to', 'chapter: "Not')
+    )
+    atlas = Atlas(hash_settings)
+    atlas.ingest([root])
+    view = atlas.index.snapshot()
+    section, intro, elsewhere = view.document("m82162"), view.document("m82161"), view.document("m90000")
+
+    at = section.text.index("(Johnson & Lubin, 2011)")
+    (cite,) = [c for c in cites_in_span(section, at - 10, at + 30) if c.label == "Johnson & Lubin, 2011"]
+    assert cite.reference.startswith("Johnson, R., & Lubin, G. (2011). College exposed")
+    assert not [c for c in cites_in_span(elsewhere, at - 10, at + 30) if c.reference]  # another chapter
+    assert all(r.key.startswith(ELSEWHERE + "m82161:") for r in section.references) and not section.own_references
+    assert intro.references == intro.own_references and len(intro.references) > 20  # its own, not borrowed back
+    parse = page_parse(section)
+    assert parse.references == () and parse.unresolved < len(parse.citations) // 2
+    assert named_author("what did johnson and lubin find?", [section]) == ""

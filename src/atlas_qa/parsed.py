@@ -99,7 +99,7 @@ def page_parse(doc: Document) -> PageParse:
         )
     speakers = {q.speaker.split()[-1] for q in doc.quotations if q.speaker}
     references = []
-    for r in doc.references:
+    for r in doc.own_references:
         used = r.key in cited_keys or any(s in r.authors for s in speakers)
         problems = [] if r.key.startswith("^") or (r.authors and r.year) else ["authors or year not parsed"]
         if not used:

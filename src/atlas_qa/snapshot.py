@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
 from .lexical import LexicalIndex, PageTerms
 from .store.records import FACETS
-from .types import Chunk, Document
+from .types import ELSEWHERE, Chunk, Document, Reference
 
 
 class Snapshot:
@@ -33,15 +35,42 @@ class Snapshot:
         where = {p: i for i, p in enumerate(self.page_ids)}
         self.page_of = {c.id: where[c.page_id] for c in self.chunks}  # chunk id -> its page's place in page_ids
         self._fetch_document = fetch_document
+        self._stored: dict[str, Document] = {}
         self._docs: dict[str, Document] = {}
 
     def chunk(self, chunk_id: str) -> Chunk:
         return self.chunks[self.positions[chunk_id]]
 
     def document(self, page_id: str) -> Document:
+        """The page as indexed, with the reference-list entries of the other pages of its chapter after its own: a
+        book may list a chapter's references on one of its pages, and the other pages' citations resolve there."""
         if page_id not in self._docs:
-            self._docs[page_id] = self._fetch_document(page_id)
+            doc = self._stored_document(page_id)
+            chapter = doc.metadata.get("chapter", "")
+            elsewhere = tuple(
+                r
+                for r in (self._chapter_references.get(chapter, ()) if chapter else ())
+                if not r.key.startswith(f"{ELSEWHERE}{page_id}:")
+            )
+            self._docs[page_id] = replace(doc, references=doc.references + elsewhere) if elsewhere else doc
         return self._docs[page_id]
+
+    def _stored_document(self, page_id: str) -> Document:
+        if page_id not in self._stored:
+            self._stored[page_id] = self._fetch_document(page_id)
+        return self._stored[page_id]
+
+    @cached_property
+    def _chapter_references(self) -> dict[str, tuple[Reference, ...]]:
+        """Chapter -> the reference-list entries of its pages, keyed `ELSEWHERE` + "page_id:key"."""
+        out: dict[str, list[Reference]] = defaultdict(list)
+        for pid in self.page_ids:
+            doc = self._stored_document(pid)
+            if chapter := doc.metadata.get("chapter", ""):
+                out[chapter] += [
+                    replace(r, key=f"{ELSEWHERE}{pid}:{r.key}") for r in doc.own_references if not r.key.startswith("^")
+                ]
+        return {chapter: tuple(refs) for chapter, refs in out.items() if refs}
 
     @cached_property
     def lexical(self) -> LexicalIndex:

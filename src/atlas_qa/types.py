@@ -10,12 +10,16 @@ from typing import Any
 
 from .errors import error_body
 
+ELSEWHERE = "@"  # the key prefix of a reference another page of the chapter lists (`Reference`)
+
 
 @dataclass(frozen=True)
 class Reference:
     """One entry of a page's reference list or one footnote.
 
-    `key` is how in-text citations find it: "borins 2007" for a reference list entry, "^3" for footnote 3.
+    `key` is how in-text citations find it: "borins 2007" for a reference list entry, "^3" for footnote 3, and
+    `ELSEWHERE` + "m82161:ref3" for an entry of another page's list that the page's citations may resolve to (a book
+    may keep a chapter's references on one of its pages).
     """
 
     key: str
@@ -81,6 +85,11 @@ class Document:
     def section_at(self, at: int) -> str:
         """The heading trail of the innermost section holding offset `at` ("" outside every section)."""
         return next((s.path for s in reversed(self.sections) if s.start <= at < s.end), "")
+
+    @property
+    def own_references(self) -> tuple[Reference, ...]:
+        """The page's own footnotes and reference-list entries (not those another page of its chapter lists)."""
+        return tuple(r for r in self.references if not r.key.startswith(ELSEWHERE))
 
     @property
     def reference_spans(self) -> list[tuple[int, int]]:

@@ -26,7 +26,7 @@ def named_author(question: str, docs: Iterable[Document]) -> str:
     else:
         names_asked = {w.capitalize() for w in words}
     for doc in docs:
-        names = {a for r in doc.references if not r.key.startswith("^") for a in r.authors}
+        names = {a for r in doc.own_references if not r.key.startswith("^") for a in r.authors}
         names |= {q.speaker.split()[-1] for q in doc.quotations if q.speaker}
         for name in sorted(names):
             if (name in names_asked or name.capitalize() in names_asked) and (not typed_lower or _a_name(name, doc)):
@@ -135,7 +135,7 @@ def metadata_sentence(field: str, doc: Document) -> Sentence | None:
 def _reference_entry(title: str, doc: Document) -> Sentence | None:
     """The page's reference-list entry for the work titled `title` (its main title, any case), if it has one."""
     wanted = " ".join(title.lower().split())
-    for ref in doc.references:
+    for ref in doc.own_references:
         if ref.key.startswith("^") or not ref.year:
             continue
         if " ".join(work_title(ref.text).lower().split()) == wanted:
