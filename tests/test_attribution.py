@@ -38,6 +38,7 @@ def test_a_lowercase_question_names_an_author_only_as_the_page_writes_a_name():
     assert named_author("why did people work harder according to weber", [doc]) == "Weber"
     assert named_author("how long should i boil an egg", [doc]) == ""
     assert named_author("How did How study work?", [doc]) == "How"  # typed with a capital: taken as written
+    assert named_author("what did fountain warn about?", [seed_doc()]) == "Fountain"  # cited only "(Fountain, 2001)"
 
 
 def test_find_citations_forms():

@@ -25,20 +25,37 @@ def named_author(question: str, docs: Iterable[Document]) -> str:
         names_asked = {w for w in words[1:] if w[0].isupper()} | ({words[0]} if words else set())
     else:
         names_asked = {w.capitalize() for w in words}
+    docs = list(docs)
     for doc in docs:
-        names = {a for r in doc.own_references if not r.key.startswith("^") for a in r.authors}
-        names |= {q.speaker.split()[-1] for q in doc.quotations if q.speaker}
-        for name in sorted(names):
-            if (name in names_asked or name.capitalize() in names_asked) and (not typed_lower or _a_name(name, doc)):
+        listed = [r for r in doc.own_references if not r.key.startswith("^")]
+        speakers = {q.speaker.split()[-1] for q in doc.quotations if q.speaker}
+        for name in sorted(speakers.union(*(r.authors for r in listed))):
+            if name not in names_asked and name.capitalize() not in names_asked:
+                continue
+            # typed in lower case, any word may look like a name: a person's, as a list writes it ("Weber, M."), and
+            # one the pages write as a name
+            if not typed_lower or (
+                (name in speakers or any(re.search(rf"\b{re.escape(name)},\s*[A-ZÀ-Þ]", r.text) for r in listed))
+                and _a_name(name, docs)
+            ):
                 return name
     return ""
 
 
-def _a_name(name: str, doc: Document) -> bool:
-    """Whether the page writes `name` as a name: capitalised inside its sentences more often than in lower case
-    ("according to Weber", not "how", "study" or "people", which a reference list's titles also hold)."""
-    capitalised = len(re.findall(rf"(?<=[a-z,;] ){re.escape(name)}\b", doc.text))
-    return capitalised > len(re.findall(rf"\b{re.escape(name.lower())}\b", doc.text))
+def _a_name(name: str, docs: list[Document]) -> bool:
+    """Whether the pages write `name` as a name: capitalised, not at a sentence's start, more often than in lower case
+    ("according to Weber", "(Fountain, 2001)"; not "how", "study", "international", which titles also hold)."""
+    capitalised = lower = 0
+    for text in (d.text for d in docs):
+        capitalised += sum(
+            not _SENTENCE_START.search(text, max(0, m.start() - 12), m.start())
+            for m in re.finditer(rf"\b{re.escape(name)}\b", text)
+        )
+        lower += len(re.findall(rf"\b{re.escape(name.lower())}\b", text))
+    return capitalised > lower
+
+
+_SENTENCE_START = re.compile(r"(?:\A|[.!?:\n])[\s\"“*_#>-]*\Z")  # the text before a word that starts a sentence
 
 
 def work_title(reference: str) -> str:
