@@ -18,7 +18,8 @@ def named_author(question: str, docs: Iterable[Document]) -> str:
     """A surname the question names that the pages cite or quote ("Fountain"), else "".
 
     A question typed with capitals must spell the name with one ("how Long" is not the author Long); one typed all in
-    lower case may name "fountain", a word the page writes as a name."""
+    lower case may name "fountain": a person's name as a reference list writes it ("Fountain, J. E.") or a quoted
+    speaker's, which the pages capitalise away from a sentence's start (not "how", "study" or "international")."""
     words = re.findall(r"[A-Za-z][A-Za-z'’-]{2,}", question)
     typed_lower = question[1:] == question[1:].lower()
     if not typed_lower:
@@ -32,8 +33,6 @@ def named_author(question: str, docs: Iterable[Document]) -> str:
         for name in sorted(speakers.union(*(r.authors for r in listed))):
             if name not in names_asked and name.capitalize() not in names_asked:
                 continue
-            # typed in lower case, any word may look like a name: a person's, as a list writes it ("Weber, M."), and
-            # one the pages write as a name
             if not typed_lower or (
                 (name in speakers or any(re.search(rf"\b{re.escape(name)},\s*[A-ZÀ-Þ]", r.text) for r in listed))
                 and _a_name(name, docs)
