@@ -10,9 +10,11 @@ tests/data/out_of_scope.jsonl, records once: the top 10 pages of every retriever
 - each hybrid signal dropped in turn (which signal helps one book and hurts the others);
 - hybrid with weights fitted leave-one-book-out (each book scored with weights fitted on the other five);
 - refusal: the threshold chosen leave-one-book-out, each book's in-scope and out-of-scope refusal under it, the
-  shipped value chosen on all six, and the curve.
+  shipped value chosen on all six, and the curve; other relevance rules; and (`windows`) smaller courses, 5 or 20
+  pages of each book indexed alone, at the shipped threshold.
 
     .venv/bin/python -m benchmarks.books measure --idx IDX --corpora ../shared/corpora   # ~10 min per book
+    .venv/bin/python -m benchmarks.books windows --idx WIN                                       # ~2 min per book
     .venv/bin/python -m benchmarks.books report                                                   # seconds
 """
 
@@ -72,24 +74,12 @@ def measure(idx: Path, corpora: Path, books: list[str], out: Path, limit: int | 
             for q in questions:
                 hits = atlas.index.dense(atlas.question_vector(q.question), settings.fetch_k, None, view)
                 found = {m: atlas.retriever.search(q.question, TOP, m, dense_hits=hits, view=view) for m in METHODS}
-                chosen, text = found["hybrid"], q.question
-                again = atlas.in_course_words(q.question, view)
-                if again != q.question:
-                    other = atlas.retriever.search(again, TOP, view=view)
-                    chosen, text = (other, again) if other.relevance > chosen.relevance else (chosen, text)
-                relevance = chosen.relevance
                 row = {
                     "id": q.id,
                     "kind": q.kind,
                     "gold": list(q.gold_pages),
                     "pages": {m: [p for p, _ in r.pages[:TOP]] for m, r in found.items()},
-                    "relevance": round(relevance, 5),
-                    # its parts, to try other combinations of them (report's "other relevance rules")
-                    "similarity": round(chosen.top_similarity, 5),
-                    "coverage": round(chosen.coverage, 5),
-                    "known": round(view.lexical.known_weight(text), 5),
-                    # Only a question that could be refused (relevance under any threshold we try) is asked.
-                    "exempt": relevance < 0.8 and not anyway.ask(q.question).refused,
+                    **_refusal_record(atlas, anyway, q.question, found["hybrid"], view),
                 }
                 records[name].append(row)
                 if name != "out_of_scope":
@@ -99,6 +89,63 @@ def measure(idx: Path, corpora: Path, books: list[str], out: Path, limit: int | 
             print(f"{book}/{name}: {len(questions)} questions, {time.perf_counter() - started:.0f} s", flush=True)
         (out / f"{book}.json").write_text(json.dumps(records), encoding="utf-8")
         np.savez_compressed(out / f"{book}.npz", signals=np.stack(signals), gold=np.stack(gold))
+
+
+def _refusal_record(atlas: Any, anyway: Any, question: str, chosen: Any, view: Any) -> dict[str, Any]:
+    """The relevance `ask` would compare with its threshold (after its respelling retry), its parts, and whether
+    `ask` answers anyway (`anyway` never refuses on relevance)."""
+    text = question
+    again = atlas.in_course_words(question, view)
+    if again != question:
+        other = atlas.retriever.search(again, TOP, view=view)
+        chosen, text = (other, again) if other.relevance > chosen.relevance else (chosen, text)
+    relevance = chosen.relevance
+    return {
+        "relevance": round(relevance, 5),
+        # its parts, to try other combinations of them (report's "other relevance rules")
+        "similarity": round(chosen.top_similarity, 5),
+        "coverage": round(chosen.coverage, 5),
+        "breadth": round(chosen.breadth, 5),
+        "known": round(view.lexical.known_weight(text), 5),
+        # Only a question that could be refused (relevance under any threshold we try) is asked.
+        "exempt": relevance < 1.2 and not anyway.ask(question).refused,
+    }
+
+
+def windows(idx: Path, corpora: Path, books: list[str], out: Path, size: int) -> None:
+    """Refusal on smaller courses: `size` pages of each book (its 11th page on, in file order) ingested alone under
+    `idx/BOOK_SIZE`, in scope the book's questions whose answer page is among them, and the out-of-scope set."""
+    from atlas_qa.config import Settings
+    from atlas_qa.core import Atlas
+    from atlas_qa.evaluate import load_questions
+
+    outside = load_questions(ROOT / "tests" / "data" / "out_of_scope.jsonl", require_gold=False)
+    (out / "windows").mkdir(parents=True, exist_ok=True)
+    for book in books:
+        pages = sorted((corpora / f"openstax-{book}" / "pages").glob("*.md"))[10 : 10 + size]
+        settings = Settings.from_env(index_dir=idx / f"{book}_{size}")
+        atlas = Atlas(settings)
+        atlas.ingest(pages)
+        anyway = Atlas(settings.with_(refuse_below=float("inf")), embedder=atlas.embedder)
+        view = atlas.index.snapshot()
+        ids = {p.stem for p in pages}
+        inside = [
+            q
+            for name in SETS
+            if (corpora / f"openstax-{book}" / f"{name}.jsonl").is_file()
+            for q in load_questions(corpora / f"openstax-{book}" / f"{name}.jsonl")
+            if set(q.gold_pages) & ids
+        ]
+        records = {
+            part: [
+                _refusal_record(atlas, anyway, q.question, atlas.retriever.search(q.question, TOP, view=view), view)
+                for q in questions
+            ]
+            for part, questions in (("in_scope", inside), ("out_of_scope", outside))
+        }
+        records["chunks"] = len(view.chunks)  # type: ignore[assignment]
+        (out / "windows" / f"{book}_{size}.json").write_text(json.dumps(records), encoding="utf-8")
+        print(f"{book}, {size} pages: {len(view.chunks)} chunks, {len(inside)} questions", flush=True)
 
 
 def _load(out: Path, books: list[str]) -> dict[str, Any]:
@@ -175,17 +222,25 @@ def _threshold(in_scope: dict[str, list[dict[str, Any]]], rule: Rule = _today, m
 
 
 def _rules() -> dict[str, Rule]:
-    """Other ways to combine the same parts of the relevance (no new model): the weight of the coverage, or the
-    idf-weighted share of the question the course knows instead of the plain share."""
-    rules: dict[str, Rule] = {
-        "similarity + 0.2 x coverage (today)": _today,
-        "similarity alone": lambda r: r["similarity"],
-    }
+    """Other ways to combine the parts of the relevance (no new model): the weight of the breadth or of the coverage,
+    or the idf-weighted share of the question the course knows instead of the plain share."""
+    rules: dict[str, Rule] = {"similarity + 0.2 x coverage + breadth (today)": _today}
+    for b in (0.5, 1.5, 2.0):
+        rules[f"similarity + 0.2 x coverage + {b} x breadth"] = lambda r, b=b: (
+            r["similarity"] + 0.2 * r["coverage"] + b * r["breadth"]
+        )
+    rules["similarity + 0.2 x coverage (before the breadth)"] = _before
+    rules["similarity alone"] = lambda r: r["similarity"]
     for c in (0.1, 0.3, 0.4, 0.6):
         rules[f"similarity + {c} x coverage"] = lambda r, c=c: r["similarity"] + c * r["coverage"]
     for c in (0.2, 0.4, 0.6):
         rules[f"similarity + {c} x known weight"] = lambda r, c=c: r["similarity"] + c * r["known"]
     return rules
+
+
+def _before(row: dict[str, Any]) -> float:
+    """The relevance before the breadth was added (its threshold was 0.52)."""
+    return row["similarity"] + 0.2 * row["coverage"]
 
 
 def report(out: Path, books: list[str]) -> None:
@@ -266,7 +321,7 @@ def report(out: Path, books: list[str]) -> None:
     print(f"\nchosen on all books: {_threshold(in_scope):.3f}")
     print("\n## The curve: refused at each threshold, per book (in scope / out of scope)\n")
     print("| threshold | " + " | ".join(books) + " |\n|---|" + "---|" * len(books))
-    for t in (0.35, 0.4, 0.42, 0.44, 0.46, 0.48, 0.5, 0.52, 0.55, 0.6, 0.65):
+    for t in (0.6, 0.65, 0.68, 0.7, 0.72, 0.74, 0.76, 0.78, 0.8, 0.85, 0.9):
         cells = [f"{_refused(in_scope[b], t):.1%} / {_refused(outside[b], t):.1%}" for b in books]
         print(f"| {t:.2f} | " + " | ".join(cells) + " |")
     if "similarity" not in outside[books[0]][0]:
@@ -284,6 +339,8 @@ def report(out: Path, books: list[str]) -> None:
             f"{np.mean([h[1] for h in held]):.1%} | {_threshold(in_scope, rule):.3f} |"
         )
 
+    _report_windows(out, books)
+
     print("\n## A threshold per course, from the course's own glossary terms\n")
     print("Each book's threshold: the highest under which at most 2 % of its definition questions (\"What is meant by")
     print("'X'?\", one per glossary term, which a course could generate from the terms its pages define) have a lower")
@@ -296,22 +353,51 @@ def report(out: Path, books: list[str]) -> None:
         print(f"| {book} | {t:.3f} | {_refused(rest, t):.1%} | {_refused(outside[book], t):.1%} |")
 
 
+def _report_windows(out: Path, books: list[str]) -> None:
+    """Smaller courses (`windows`): refused in scope / out of scope at the shipped threshold, and before the breadth
+    at its own (0.52)."""
+    from atlas_qa.config import Settings
+
+    found = sorted((out / "windows").glob("*.json")) if (out / "windows").is_dir() else []
+    found = [f for f in found if f.stem.rsplit("_", 1)[0] in books]
+    if not found:
+        return
+    shipped = Settings().refuse_below
+    print("\n## Smaller courses: a window of each book's pages indexed alone\n")
+    print(f"| course | chunks | questions | refused in scope / out of scope ({shipped}) | before the breadth (0.52) |")
+    print("|---|---|---|---|---|")
+    for f in found:
+        w = json.loads(f.read_text(encoding="utf-8"))
+        inside, outside = w["in_scope"], w["out_of_scope"]
+        print(
+            f"| {f.stem.replace('_', ', ')} pages | {w['chunks']} | {len(inside)} | "
+            f"{_refused(inside, shipped):.1%} / {_refused(outside, shipped):.1%} | "
+            f"{_refused(inside, 0.52, _before):.1%} / {_refused(outside, 0.52, _before):.1%} |"
+        )
+
+
 SIGNALS = ("dense", "bm25", "agree", "fields", "defines")  # the order of the saved signal arrays (= WEIGHTS' keys)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("step", choices=["measure", "report"])
+    parser.add_argument("step", choices=["measure", "windows", "report"])
     parser.add_argument("--idx", type=Path, help="measure: a folder with one index per book (IDX/BOOK)")
     parser.add_argument("--corpora", type=Path, default=ROOT.parent / "shared" / "corpora")
     parser.add_argument("--books", nargs="+", default=list(BOOKS), choices=BOOKS)
     parser.add_argument("--out", type=Path, default=CACHE, help="where `measure` writes and `report` reads")
     parser.add_argument("--limit", type=int, help="measure: only the first N questions of each set (a smoke run)")
+    parser.add_argument("--pages", type=int, nargs="+", default=[5, 20], help="windows: how many pages per course")
     args = parser.parse_args()
     if args.step == "measure":
         if args.idx is None:
             parser.error("measure needs --idx DIR (one index per book: DIR/BOOK)")
         measure(args.idx, args.corpora, args.books, args.out, args.limit)
+    elif args.step == "windows":
+        if args.idx is None:
+            parser.error("windows needs --idx DIR (where the smaller courses' indexes are built: DIR/BOOK_PAGES)")
+        for size in args.pages:
+            windows(args.idx, args.corpora, args.books, args.out, size)
     else:
         report(args.out, args.books)
 

@@ -81,7 +81,7 @@ def test_an_unreachable_store_is_a_503_for_the_questions_that_needed_it(
 def test_a_question_about_to_be_refused_is_searched_again_with_its_one_slip_put_right(
     corpus: Path, hash_settings: Settings
 ) -> None:
-    atlas = Atlas(hash_settings.with_(corpus=corpus, refuse_below=2.0))  # every question is "about to be refused"
+    atlas = Atlas(hash_settings.with_(corpus=corpus, refuse_below=3.0))  # every question is "about to be refused"
     atlas.ingest()
     slipped = atlas.ask("What are the de jure rlues?")
     assert slipped.searched == "What are the de jure rules?"

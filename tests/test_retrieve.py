@@ -5,7 +5,7 @@ import pytest
 
 from atlas_qa.core import Atlas
 from atlas_qa.lexical import LexicalIndex, PageTerms, tokenize
-from atlas_qa.retrieve import METHODS, _page_max, _rrf, _z, _z_dict
+from atlas_qa.retrieve import METHODS, Retrieval, _page_max, _rrf, _z, _z_dict, breadth, breadth_k
 
 
 def test_tokenize_stems_and_drops_stop_words_and_footnotes():
@@ -124,3 +124,24 @@ def test_page_signals_weighted_are_hybrids_page_scores(corpus, hash_settings):
     assert [s for _, s in pages] == pytest.approx(sorted(scores.tolist(), reverse=True))
     no_defines = combine(signals, {**WEIGHTS, "defines": 0.0})
     assert no_defines == pytest.approx(scores - WEIGHTS["defines"] * signals["defines"])
+
+
+def test_breadth_averages_the_nearest_twentieth_of_the_course_between_5_and_100_chunks():
+    assert [breadth_k(n) for n in (10, 100, 119, 120, 1893, 2000, 50_000)] == [5, 5, 5, 6, 94, 100, 100]
+    sims = [0.1, 0.9, 0.5, 0.7, 0.3, 0.2, 0.8]
+    assert breadth(sims, chunks=120) == pytest.approx((0.9 + 0.8 + 0.7 + 0.5 + 0.3 + 0.2) / 6)
+    assert breadth(sims[:3], chunks=2000) == pytest.approx(0.5)  # fewer hits than k: all of them
+    assert breadth([], chunks=2000) == 0.0
+    r = Retrieval(passages=(), pages=(), top_similarity=0.5, coverage=0.5, breadth=0.25)
+    assert r.relevance == pytest.approx(0.5 + 0.2 * 0.5 + 0.25)
+
+
+def test_breadth_counts_the_chunks_of_the_filtered_course(corpus, hash_settings):
+    atlas = Atlas(hash_settings)
+    atlas.ingest([corpus])
+    view = atlas.index.snapshot()
+    seed = view.pages_matching({"course": "Atlas107"})
+    assert view.chunk_count(seed) == sum(c.page_id in seed for c in view.chunks) < view.chunk_count()
+    found = atlas.search("rules of government service delivery", k=5, filters={"course": "Atlas107"})
+    hits = atlas.index.dense(atlas.question_vector("rules of government service delivery"), 100, {"course": "Atlas107"})
+    assert found.breadth == pytest.approx(breadth([s for _, s in hits], view.chunk_count(seed)))

@@ -92,7 +92,9 @@ def test_ingest_indexes_the_rest_and_exit_code_says_what_was_skipped(tmp_path: P
     ids=["empty", "too-long", "no-words", "other-language", "injection"],
 )
 def test_odd_questions_get_a_clear_response(question, expected, corpus, hash_settings):
-    atlas = Atlas(hash_settings.with_(refuse_below=0.5))
+    # Hash vectors are not the model's: the Spanish question's relevance is 0.75 (its breadth alone 0.34, near every
+    # chunk by chance), the injection's 1.02; the real model's threshold is tested end to end (test_e2e).
+    atlas = Atlas(hash_settings.with_(refuse_below=0.9))
     atlas.ingest([corpus])
     if expected not in ("refused", "quoted"):
         with pytest.raises(QuestionError, match=expected) as raised:

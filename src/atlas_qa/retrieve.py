@@ -25,7 +25,7 @@ first.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,6 +38,8 @@ from .types import Passage
 METHODS = ("hybrid", "rrf", "dense", "bm25")
 RRF_K = 60
 COVERAGE_WEIGHT = 0.2
+BREADTH_WEIGHT = 1.0
+BREADTH_SHARE = 20  # breadth averages the nearest 1/20 of the course's chunks (at least 5, at most 100)
 WEIGHTS = {"dense": 0.25, "bm25": 0.25, "agree": 0.5, "fields": 1.0, "defines": 1.0}
 PASSAGE_WEIGHTS = {"dense": 0.5, "bm25": 0.5}  # a chunk's own standardised scores, added to its page's
 
@@ -46,18 +48,33 @@ PASSAGE_WEIGHTS = {"dense": 0.5, "bm25": 0.5}  # a chunk's own standardised scor
 class Retrieval:
     """Chunks best first, pages best first, and how close the corpus came at all.
 
-    `relevance` = best dense similarity + 0.2 x the share of the question's words the course uses; `ask` refuses
-    below a threshold calibrated on in-scope and out-of-scope questions (docs/answers.md).
+    `relevance` = best dense similarity + 0.2 x the share of the question's words the course uses + `breadth`, the
+    mean similarity of the course's nearest chunks (`breadth_k`): a question the course is about is near many of its
+    passages, a general one only near the passage that shares its words. `ask` refuses below a threshold calibrated
+    on in-scope and out-of-scope questions of six books (docs/answers.md, "Refusal across books").
     """
 
     passages: tuple[Passage, ...]
     pages: tuple[tuple[str, float], ...]
     top_similarity: float
     coverage: float = 1.0
+    breadth: float = 0.0
 
     @property
     def relevance(self) -> float:
-        return self.top_similarity + COVERAGE_WEIGHT * self.coverage
+        return self.top_similarity + COVERAGE_WEIGHT * self.coverage + BREADTH_WEIGHT * self.breadth
+
+
+def breadth_k(chunks: int) -> int:
+    """How many nearest chunks `breadth` averages for a course of `chunks` chunks: a fixed share of the course, so
+    the same threshold holds for a few pages and for a whole textbook (docs/answers.md, "Refusal across books")."""
+    return max(5, min(100, chunks // BREADTH_SHARE))
+
+
+def breadth(similarities: Iterable[float], chunks: int) -> float:
+    """Mean of the `breadth_k(chunks)` highest dense similarities (of those given, which may be fewer)."""
+    best = sorted(similarities, reverse=True)[: breadth_k(chunks)]
+    return sum(best) / len(best) if best else 0.0
 
 
 class Retriever:
@@ -117,6 +134,7 @@ class Retriever:
             pages=pages,
             top_similarity=max(dense.values(), default=0.0),
             coverage=view.lexical.coverage(question),
+            breadth=breadth(dense.values(), view.chunk_count(allowed)),
         )
 
     def _dense(self, question: str, filters: dict[str, str] | None, view: Snapshot) -> list[tuple[str, float]]:

@@ -73,6 +73,17 @@ class Snapshot:
         return {chapter: tuple(refs) for chapter, refs in out.items() if refs}
 
     @cached_property
+    def _page_chunks(self) -> dict[str, int]:
+        counts: dict[str, int] = defaultdict(int)
+        for c in self.chunks:
+            counts[c.page_id] += 1
+        return counts
+
+    def chunk_count(self, pages: set[str] | None = None) -> int:
+        """How many chunks these pages hold (default: every page)."""
+        return len(self.chunks) if pages is None else sum(self._page_chunks.get(p, 0) for p in pages)
+
+    @cached_property
     def lexical(self) -> LexicalIndex:
         return LexicalIndex([c.embed_text for c in self.chunks])
 
