@@ -1,5 +1,6 @@
 """Answer composition by question kind, on a small page written for the purpose and on the seed page."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -422,3 +423,24 @@ def test_the_pages_headings_and_labels_are_never_answer_sentences(seed_atlas: At
     for question in ("What did Borins say about innovation?", "What is the course topic of innovation?"):
         shown = " ".join(_texts(seed_atlas.ask(question + " digital technology service delivery")))
         assert "Atlas topic, subject, and course" not in shown and "(core topic)" not in shown
+
+
+def test_a_question_naming_what_the_page_names_is_not_refused():
+    """ "three mile island", typed in lower case, is a name the page writes ("the Three Mile Island accident"): under
+    the threshold the question is still answered; a question of the same words that names nothing is refused, and
+    a capitalised run at a sentence's start or in a heading is not a name."""
+    from atlas_qa.answer.terms import named_thing
+    from atlas_qa.types import Document
+
+    text = (
+        "## Safety Culture\n\nAfter the Three Mile Island accident, regulators required more instruments in control "
+        "rooms. Island nations import most energy."
+    )
+    retrieval, docs = _one_passage(text)
+    low = replace(retrieval, top_similarity=0.0, coverage=0.0)
+    assert extract.compose("what changed after three mile island?", low, docs, 0.75).refused is False
+    assert extract.compose("what changed after the mile of islands?", low, docs, 0.75).refused
+    doc = Document(page_id="p", title="T", text=text, source="p.md", format="markdown")
+    assert named_thing("what changed after three mile island?", [doc]) == "three mile island"
+    assert named_thing("what is safety culture?", [doc]) == ""  # a heading's words
+    assert named_thing("which island nations import energy?", [doc]) == ""  # "Island nations" starts a sentence

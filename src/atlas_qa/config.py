@@ -71,7 +71,7 @@ class Settings:
     max_page_chars: int = 4_000_000
     k: int = 5
     fetch_k: int = 100
-    refuse_below: float = 0.74  # chosen on six books, docs/answers.md "Refusal across books"
+    refuse_below: float = 0.75  # chosen on six books, docs/answers.md "Refusal across books"
     host: str = "127.0.0.1"
     port: int = 7860
     llm_base_url: str = ""

@@ -34,6 +34,7 @@ from .terms import (
     in_bold,
     metadata_sentence,
     named_author,
+    named_thing,
     only_related,
     related_concept,
 )
@@ -147,7 +148,9 @@ def compose(
         if meta is not None:
             return _assemble(question, passages[:1], docs, [meta], closest)
     author = named_author(question, docs.values())
-    if retrieval.relevance < refuse_below and not author and not defined_here(question, docs.values()):
+    if retrieval.relevance < refuse_below and not (
+        author or defined_here(question, docs.values()) or named_thing(question, docs.values())
+    ):
         return refusal
     cands = _candidates(passages[:ANSWER_PASSAGES], docs)
     scores = (scorer or hand_scores)(scored_candidates(question, want, cands, idf, embed))

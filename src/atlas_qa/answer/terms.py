@@ -57,6 +57,28 @@ def _a_name(name: str, docs: list[Document]) -> bool:
 _SENTENCE_START = re.compile(r"(?:\A|[.!?:\n])[\s\"“*_#>-]*\Z")  # the text before a word that starts a sentence
 
 
+def named_thing(question: str, docs: Iterable[Document]) -> str:
+    """A name of two to four words the question gives ("three mile island", "Little Albert") that a page writes as a
+    name: each word capitalised, not at a sentence's start nor in a heading ("... after the Three Mile Island
+    accident"), else "". The course has something to say about what it names."""
+    words = re.findall(r"[A-Za-z][A-Za-z'’-]*", question)
+    texts = [d.text for d in docs]
+    for n in (4, 3, 2):
+        for i in range(len(words) - n + 1):
+            run = words[i : i + n]
+            if any(len(w) < 3 or not tokenize(w) for w in run):
+                continue
+            name = re.compile(r"\b" + r"\s+".join(re.escape(w[:1].upper() + w[1:].lower()) for w in run) + r"\b")
+            for text in texts:
+                for m in name.finditer(text):
+                    line = text[text.rfind("\n", 0, m.start()) + 1 : m.start()]
+                    if not line.lstrip().startswith("#") and not _SENTENCE_START.search(
+                        text, max(0, m.start() - 12), m.start()
+                    ):
+                        return " ".join(run)
+    return ""
+
+
 def work_title(reference: str) -> str:
     """The main title of a reference-list entry: after its year, up to a subtitle or the end of the title
     ("Tapscott, D., & Williams, A. D. (2006). Wikinomics: How ..." -> "Wikinomics"), else ""."""
