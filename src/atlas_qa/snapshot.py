@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import replace
 from functools import cached_property
@@ -73,11 +73,8 @@ class Snapshot:
         return {chapter: tuple(refs) for chapter, refs in out.items() if refs}
 
     @cached_property
-    def _page_chunks(self) -> dict[str, int]:
-        counts: dict[str, int] = defaultdict(int)
-        for c in self.chunks:
-            counts[c.page_id] += 1
-        return counts
+    def _page_chunks(self) -> Counter[str]:
+        return Counter(c.page_id for c in self.chunks)
 
     def chunk_count(self, pages: set[str] | None = None) -> int:
         """How many chunks these pages hold (default: every page)."""
