@@ -14,6 +14,11 @@ from atlas_qa.answer.sentences import is_answer_sentence, points_back, prose_sta
         ("What is New Public Management?", "definition", "New Public Management"),
         ("define a police state", "definition", "police state"),
         ("what does logrolling mean", "definition", "logrolling"),
+        ("what does reification mean in sociology?", "definition", "reification"),
+        ("what does rawls mean by the veil of ignorance", "definition", "veil of ignorance"),
+        # a quoted term is the term, even one that opens with a word of "the role of ..." questions
+        ("What is meant by 'role conflict'?", "definition", "role conflict"),
+        ("What is meant by 'first-wave feminism'?", "definition", "first-wave feminism"),
         ("Compare realism and liberalism", "compare", ("realism", "liberalism")),
         ("what's the difference between de jure and de facto rules?", "compare", ("de jure", "de facto rules")),
         ("inside lobbying vs outside lobbying", "compare", ("inside lobbying", "outside lobbying")),

@@ -209,6 +209,28 @@ def test_the_empty_brackets_of_a_dropped_figure_link_are_not_shown():
     assert not answer.refused and answer.dropped == 0
 
 
+def test_a_definition_with_a_phrase_after_its_term_leads_with_the_term_in_bold():
+    """ "What is horse race coverage of an election?": the book sets "horse-race coverage" in bold; that sentence
+    leads, before longer ones that share more of the question's words."""
+    distractors = [
+        "A study of European countries found horse race coverage of each election prominent where parties compete "
+        "closely and media markets are large.",
+        "Australian voters complained that horse race coverage dominated the federal election campaign from its first "
+        "week to its final televised debate.",
+        "In Canada, horse race coverage of the election followed daily tracking polls that newspapers commissioned "
+        "from private firms.",
+        "Swedish public broadcasters limited horse race coverage during the election and gave more airtime to party "
+        "programmes and manifestos.",
+    ]
+    retrieval, docs = _one_passage(
+        " ".join(distractors[:2])
+        + " Decades of research show that the news media engage too often in **horse-race coverage**, reporting on"
+        " who is ahead and who is behind. " + " ".join(distractors[2:])
+    )
+    answer = extract.compose("what is horse race coverage of an election?", retrieval, docs, 0.0)
+    assert any(s.text.startswith("Decades of research") for s in answer.sentences)
+
+
 def test_a_term_defined_in_a_list_item_is_answered_with_it():
     """Textbooks define terms in bulleted lists: the item's sentence answers, without its marker."""
     retrieval, docs = _one_passage(

@@ -199,6 +199,10 @@ def _lexical(question: str, texts: Sequence[str], idf: Callable[[str], float]) -
     return np.array([sum(weights[t] for t in q_terms.intersection(tokenize(t))) / total for t in texts])
 
 
+# An asked term with a phrase after it ("horse race coverage of an election", "place theory of pitch perception"):
+# the term the book may set in bold is its head.
+_HEAD_TERM = re.compile(r"(.+?)\s+(?:of|in|for|on|at|during|under|within|among|between|by)\s+\S.*$", re.I)
+
 SIGNALS = ("meaning", "words", "rank", "echo", "cue", "choice")  # the cheap signals of each candidate, in this order
 
 
@@ -283,6 +287,8 @@ def _lead(
             return max(said, key=lambda i: scores[i])
     if want.kind == "definition":
         introduced = [i for i, c in enumerate(cands) if c.shown and in_bold(c.text, want.term)]
+        if not introduced and (head := _HEAD_TERM.match(want.term)):  # "horse race coverage" of an election
+            introduced = [i for i, c in enumerate(cands) if c.shown and in_bold(c.text, head.group(1))]
         if introduced:  # where the book introduces the key term, in the best passage that does
             return min(introduced, key=lambda i: (cands[i].passage_rank, cands[i].start))
         defining = [i for i, c in enumerate(cands) if c.shown and defines(c.text, want.term)]

@@ -14,7 +14,11 @@ _DEFINE = [
         r"\s+(?P<term>.+?)\s*[?.!]*\s*$",
         re.I,
     ),
-    re.compile(_Q + r"what (?:does|do|did)\s+(?P<term>.+?)\s+(?:mean|means|refer to|stand for)\s*[?.!]*\s*$", re.I),
+    re.compile(  # "what does X mean (in sociology)?", "what does rawls mean by the veil of ignorance?"
+        _Q + r"what (?:does|do|did)\s+(?:.+?\s+mean\s+by\s+(?P<by>.+?)|"
+        r"(?P<term>.+?)\s+(?:mean|means|refer to|stand for)(?:\s+(?:in|for|according to)\s+.+?)?)\s*[?.!]*\s*$",
+        re.I,
+    ),
     re.compile(_Q + r"(?P<term>.+?)\s+(?:meaning|definition)\s*[?.!]*\s*$", re.I),
 ]
 # Heads that make "what is the X of Y" a question about something else than the meaning of a term.
@@ -24,6 +28,7 @@ _NOT_A_TERM = re.compile(
     r"importance|history|origin|cause|causes)\b",
     re.I,
 )
+_QUOTED = re.compile(r"[\"'‘“].+[\"'’”]")
 _COMPARE = [
     re.compile(
         r"\b(?:difference|differences|differ|distinguish|distinction|contrast|compare|comparison)\b.*?"
@@ -134,7 +139,9 @@ def intent(question: str) -> Intent:
     for pattern in _DEFINE:
         m = pattern.search(question)
         if m:
-            term = _strip_term(m.group("term"))
-            if term and len(term.split()) <= 6 and not _NOT_A_TERM.search(term):
+            asked = m.groupdict().get("by") or m.group("term")
+            term = _strip_term(asked)
+            quoted = bool(_QUOTED.fullmatch(asked))  # "What is meant by 'role conflict'?": a term, whatever its words
+            if term and len(term.split()) <= 6 and (quoted or not _NOT_A_TERM.search(term)):
                 return Intent("definition", term=term)
     return Intent()
