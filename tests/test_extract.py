@@ -231,6 +231,20 @@ def test_a_definition_with_a_phrase_after_its_term_leads_with_the_term_in_bold()
     assert any(s.text.startswith("Decades of research") for s in answer.sentences)
 
 
+def test_a_box_of_links_out_is_never_an_answer(tmp_path: Path):
+    """Under "Further Research" (sociology's boxes) or "Additional Resources" a page sends its reader to websites:
+    course text, not what the course teaches."""
+    atlas = _atlas_of(
+        tmp_path,
+        PAGE
+        + "\n## Further Research\n\nTV Tropes is a website where users identify concepts used in film. Although its "
+        "tone is for the most part humorous, the site provides a good starting point for research on realism.\n",
+    )
+    for question in ("what is a good starting point for research on realism?", "What is realism?"):
+        shown = " ".join(_texts(atlas.ask(question)))
+        assert shown and "TV Tropes" not in shown and "the site provides" not in shown
+
+
 def test_a_term_defined_in_a_list_item_is_answered_with_it():
     """Textbooks define terms in bulleted lists: the item's sentence answers, without its marker."""
     retrieval, docs = _one_passage(

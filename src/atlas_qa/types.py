@@ -62,6 +62,16 @@ REFERENCE_HEADINGS = frozenset(
 )
 
 
+# Headings of a box that sends the reader elsewhere (websites to browse, the publisher's resources): its sentences
+# are course text but not what the course teaches, so never an answer.
+LINK_OUT_HEADINGS = frozenset({"further research", "additional resources"})
+
+
+def is_link_out(path: str) -> bool:
+    """Whether a section (by its heading path) is, or is inside, a box of links out (`LINK_OUT_HEADINGS`)."""
+    return any(part.strip().casefold() in LINK_OUT_HEADINGS for part in path.split(" > "))
+
+
 def is_reference_list(path: str) -> bool:
     """Whether a section (by its heading path) is a reference list: its own heading is one of `REFERENCE_HEADINGS`."""
     return path.rsplit(" > ", 1)[-1].strip().casefold() in REFERENCE_HEADINGS

@@ -24,7 +24,7 @@ from ..attribution import chain_for_span, cites_in_span, speaker_cites
 from ..lexical import tokenize
 from ..retrieve import Retrieval
 from ..spans import paragraph_spans, sentence_spans
-from ..types import Answer, AnswerSentence, Citation, Cite, Document, Passage
+from ..types import Answer, AnswerSentence, Citation, Cite, Document, Passage, is_link_out
 from .kinds import Intent, holds_answer, intent, split_choices
 from .sentences import MIN_SENTENCE_CHARS, Sentence, is_answer_sentence, points_back, prose_start
 from .terms import (
@@ -175,7 +175,7 @@ def _candidates(passages: tuple[Passage, ...], docs: dict[str, Document]) -> lis
         ref_lists = doc.reference_spans
         for block_start, block_end in paragraph_spans(doc.text, p.chunk.start, p.chunk.end):
             start = prose_start(doc.text[block_start:block_end])
-            prose = start is not None
+            prose = start is not None and not is_link_out(doc.section_at(block_start))
             heading = _heading(doc, block_start)
             for a, b in sentence_spans(doc.text, block_start + (start or 0), block_end):
                 text = doc.text[a:b]

@@ -23,9 +23,13 @@ _LINK = re.compile(r"https?://|\bwww\.|\bdoi(?:\.org/|:)", re.I)  # a web addres
 _TABLE_ROW = re.compile(r"\s\|\s|;\s*[^;]{1,40};\s*[^;]{1,40}\s\|")
 _QUESTION = re.compile(r"\?[\s”\"’')\]]*(?:\[\^[^\]\s]+\])*\s*$")
 # The text speaking about itself or its reader instead of the subject: a sentence that opens "In this chapter", "the
-# following section" (not "the following year"), "we will explore", a link to follow.
+# following section" (not "the following year"), "we will explore", "The table below shows" (a figure or table is
+# never shown with an answer), a link to follow.
 _META = re.compile(
     r"^[\"“*_]*in this (?:section|chapter|module|unit|video|course|lesson)\b|"
+    r"^[\"“*_]*(?:the|this|these|that)\s+(?:[a-z]+\s+)?(?:table|figure|chart|graph|map|diagram|image|photo|"
+    r"photograph|timeline|infographic)s?\s+(?:(?:below|above)\s+)?(?:shows?|illustrates?|lists?|summari[sz]es|"
+    r"compares?|presents?|depicts?|displays?|outlines?|highlights?)|"
     r"\b(?:this (?:section|chapter|video|module|lesson) "
     r"(?:will|explores|examines|discusses|describes|introduces|covers|looks)|the following(?!\s+"
     r"(?:years?|days?|weeks?|months?|decades?|century|centuries|morning|afternoon|evening|night|spring|summer|fall|"
