@@ -175,8 +175,9 @@ def _candidates(passages: tuple[Passage, ...], docs: dict[str, Document]) -> lis
         ref_lists = doc.reference_spans
         for block_start, block_end in paragraph_spans(doc.text, p.chunk.start, p.chunk.end):
             start = prose_start(doc.text[block_start:block_end])
-            prose = start is not None and not is_link_out(doc.section_at(block_start))
-            heading = _heading(doc, block_start)
+            section = doc.section_at(block_start)
+            prose = start is not None and not is_link_out(section)
+            heading = clean(section.rsplit(" > ", 1)[-1]) or doc.title  # the innermost section's (else the page's)
             for a, b in sentence_spans(doc.text, block_start + (start or 0), block_end):
                 text = doc.text[a:b]
                 if any(lo <= a < hi for lo, hi in ref_lists) or clean(text) in seen:
@@ -185,11 +186,6 @@ def _candidates(passages: tuple[Passage, ...], docs: dict[str, Document]) -> lis
                 shown = prose and is_answer_sentence(text)
                 out.append(Sentence(rank, doc.page_id, a, b, text, shown=shown, heading=heading))
     return out
-
-
-def _heading(doc: Document, at: int) -> str:
-    """The heading of the innermost section holding offset `at` (the page's title outside every section)."""
-    return clean(doc.section_at(at).rsplit(" > ", 1)[-1]) or doc.title
 
 
 def _lexical(question: str, texts: Sequence[str], idf: Callable[[str], float]) -> np.ndarray:
