@@ -327,6 +327,32 @@ def test_a_when_or_where_question_prefers_the_sentence_that_gives_a_date_or_plac
     assert np.argmax(extract.hand_scores(when)) == 1 and np.argmax(extract.hand_scores(why)) == 0
 
 
+def test_a_when_question_is_led_by_the_best_sentence_that_gives_a_time_if_it_earns_its_place():
+    """Only two of these ~40-word sentences fit an answer: when the one giving the year scores at least `EARN` of the
+    best, it leads and the best follows; under that share the answer is the two best."""
+    import numpy as np
+
+    from atlas_qa.answer import extract
+
+    filler = "the new phrase about unequal access to computers and to the knowledge of the internet spread " * 2
+    sentences = [
+        f"Researchers described the digital divide as {filler}among scholars and reporters alike.",
+        f"Critics later wrote that the digital divide named {filler}among teachers and officials alike.",
+        f"The term became common in 1996, when a speech used {filler}among voters and writers alike.",
+    ]
+    retrieval, docs = _one_passage(" ".join(sentences))
+
+    def shown(year_score: float) -> list[str]:
+        fixed = lambda c: np.array([1.0, 0.9, year_score], dtype=np.float32)  # noqa: E731
+        answer = extract.compose("when did people start saying digital divide?", retrieval, docs, 0.0, scorer=fixed)
+        return [s.text for s in answer.sentences]
+
+    words = sorted(len(s.split()) for s in sentences)
+    assert words[1] + words[2] <= extract.MAX_WORDS < sum(words)  # any two fit, three do not
+    assert shown(extract.EARN + 0.05) == [sentences[0], sentences[2]]
+    assert shown(extract.EARN - 0.05) == sentences[:2]
+
+
 def test_a_question_with_a_blank_or_choices_is_not_penalised_for_the_words_its_answer_repeats():
     """ "A hypothesis is a(n) ________." or a question pasted with its choices: the sentence that answers it says
     again what the question says, so the echo signal (the share of a sentence's words the question has) is not

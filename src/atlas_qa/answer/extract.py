@@ -153,12 +153,13 @@ def compose(
     ):
         return refusal
     cands = _candidates(passages[:ANSWER_PASSAGES], docs)
-    scores = (scorer or hand_scores)(scored_candidates(question, want, cands, idf, embed))
+    scored = scored_candidates(question, want, cands, idf, embed)
+    scores = (scorer or hand_scores)(scored)
     if want.kind == "definition":
         related = only_related(want.term, cands, docs)
         if related:
             return related_concept(question, want.term, related, closest)
-    lead = _lead(want, author, cands, scores, docs)
+    lead = _lead(want, author, cands, scores, docs, scored.signals[:, SIGNALS.index("cue")] > 0)
     chosen = _choose(cands, scores, lead, want)
     if not chosen:
         return refusal
@@ -274,9 +275,17 @@ def adjacent(a: Sentence, b: Sentence) -> bool:
 
 
 def _lead(
-    want: Intent, author: str, cands: list[Sentence], scores: np.ndarray, docs: dict[str, Document]
+    want: Intent,
+    author: str,
+    cands: list[Sentence],
+    scores: np.ndarray,
+    docs: dict[str, Document],
+    gives: np.ndarray,
 ) -> int | None:
-    """The candidate that must lead the answer for this kind of question, if any."""
+    """The candidate that must lead the answer for this kind of question, if any: what the page attributes to the
+    author asked about; the sentence that introduces or defines the asked term; for a "when/where" question the best
+    sentence that gives a time or place (`gives`: which give what the kind asks for, `CUES`) if it earns its place
+    (`EARN` of the best score): without one the answer does not answer."""
     if author:
         said = [i for i, c in enumerate(cands) if c.shown and attributed(c, author, docs)]
         if said:
@@ -290,6 +299,12 @@ def _lead(
         defining = [i for i, c in enumerate(cands) if c.shown and defines(c.text, want.term)]
         if defining:
             return max(defining, key=lambda i: scores[i])
+    if want.kind == "when":
+        shown = [i for i, c in enumerate(cands) if c.shown]
+        top = max((scores[i] for i in shown), default=0.0)
+        giving = [i for i in shown if gives[i] and scores[i] >= EARN * top]
+        if giving:
+            return max(giving, key=lambda i: scores[i])
     return None
 
 
