@@ -6,10 +6,10 @@ inherits part of that score (answers often follow the sentence that names the su
 before one a smaller part ("A third outcome results from what is called logrolling." introduces the explanation).
 The question's kind (`kinds.intent`) then decides what leads: the sentence that defines the term (where the book
 sets it in bold, else "X is/means ..."), the words the page attributes to the author the question names, a
-sentence for each side of a comparison, or the page's own metadata line. Sentences that are not statements of
-content (`sentences.is_answer_sentence`) are never shown; one that only echoes the question scores less; one that
-points back comes after the sentence it points to, or alone when that one cannot be shown. A further sentence must
-earn its place on its own score; a short answer may take up to five.
+sentence for each side of a comparison, a time or place for "when/where", or the page's own metadata line.
+Sentences that are not statements of content (`sentences.is_answer_sentence`) are never shown; one that only echoes
+the question scores less; one that points back comes after the sentence it points to, or alone when that one cannot
+be shown. A further sentence must earn its place on its own score; a short answer may take up to five.
 """
 
 from __future__ import annotations
