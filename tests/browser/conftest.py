@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import urllib.error
 import urllib.request
@@ -162,3 +163,22 @@ def one_click_download(page, control: str) -> tuple[str, str]:
         page.locator(control).click()
     path = download.value.path()
     return download.value.suggested_filename, Path(path).read_text(encoding="utf-8")
+
+
+def choose(page: Any, dropdown: str, option: str) -> None:
+    """Pick the option whose label has `option` in the Gradio dropdown `dropdown` (a CSS selector) and wait until the
+    field shows it. The app's load event re-renders parts of the page, on a loaded machine while the list is open
+    ("element was detached from the DOM"): the list is opened and the option clicked again until the choice holds."""
+    from playwright.sync_api import Error, expect
+
+    field = page.locator(f"{dropdown} input")
+    shown = re.compile(re.escape(option))
+    for _ in range(5):
+        try:
+            field.click(timeout=10_000)
+            page.get_by_role("option", name=option).click(timeout=10_000)
+            expect(field).to_have_value(shown, timeout=5_000)
+            return
+        except (Error, AssertionError):
+            continue  # the list was re-rendered under the click: open it again
+    expect(field).to_have_value(shown)

@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from ..conftest import BORINS_QUESTION
-from .conftest import one_click_download
+from .conftest import choose, one_click_download
 
 pytestmark = pytest.mark.e2e
 
@@ -161,8 +161,7 @@ def test_filters_come_from_the_pages_metadata(shipped_app, page):
     page.goto(url)
     expect(page.locator("#aq-filter-course")).to_be_visible()
     expect(page.locator("#aq-filter-chapter")).to_be_hidden()  # no page of the shipped corpus has a chapter
-    page.locator("#aq-filter-course input").click()
-    page.get_by_role("option", name="Atlas107").click()
+    choose(page, "#aq-filter-course", "Atlas107")
     ask(page, BORINS_QUESTION, 0)
     expect(page.locator("#aq-chat [data-testid=bot]").first.locator(".aq-meta")).to_contain_text(
         "Filtered to course = Atlas107"

@@ -15,7 +15,7 @@ from playwright.sync_api import expect
 from atlas_qa.config import Settings
 from tests.embedder import HASH
 
-from .conftest import ROOT, serving
+from .conftest import ROOT, choose, serving
 from .test_app import ask, open_tab
 
 pytestmark = pytest.mark.e2e
@@ -82,8 +82,7 @@ def test_html_and_script_in_course_material_never_run(hostile_app, page, shoot):
 
     open_tab(page, "Attribution")
     expect(page.locator("#aq-attr-table")).to_contain_text("Course logistics")
-    page.locator("#aq-page-pick input").click()
-    page.get_by_role("option", name=r"Course logistics").click()
+    choose(page, "#aq-page-pick", "Course logistics")
     expect(page.locator("#aq-parse")).to_contain_text("<svg onload=alert('ref') id=injected-ref></svg>")
     open_tab(page, "Corpus")
     expect(page.locator("#aq-corpus-table")).to_contain_text("Course logistics <img")
