@@ -145,3 +145,39 @@ def test_breadth_counts_the_chunks_of_the_filtered_course(corpus, hash_settings)
     found = atlas.search("rules of government service delivery", k=5, filters={"course": "Atlas107"})
     hits = atlas.index.dense(atlas.question_vector("rules of government service delivery"), 100, {"course": "Atlas107"})
     assert found.breadth == pytest.approx(breadth([s for _, s in hits], view.chunk_count(seed)))
+
+
+def test_the_nearest_chunks_are_exact_and_the_same_in_every_process(corpus, hash_settings, monkeypatch):
+    """A snapshot searches its chunks' vectors exactly: the cosines of a brute force over every stored vector, best
+    first, the pages filter applied; Chroma's approximate search (the path past `EXACT_SEARCH_CHUNKS`) misses some
+    near chunks, differently in each process, and the breadth of the relevance reads the nearest 100."""
+    import numpy as np
+
+    from atlas_qa.store import index as index_module
+
+    atlas = Atlas(hash_settings)
+    atlas.ingest([corpus])
+    view = atlas.index.snapshot()
+    stored = atlas.index.collection.get(include=["embeddings"])
+    vectors = {cid: np.asarray(v, dtype=np.float64) for cid, v in zip(stored["ids"], stored["embeddings"])}
+    query = atlas.question_vector("rules of government service delivery")
+    seed = view.pages_matching({"course": "Atlas107"})
+    for filters, pages in ((None, set(view.page_ids)), ({"course": "Atlas107"}, seed)):
+        brute = sorted(  # best first, ties in page order
+            (-float(vectors[c.id].astype(np.float32) @ query.astype(np.float32)), i, c.id)
+            for i, c in enumerate(view.chunks)
+            if c.page_id in pages
+        )
+        hits = atlas.index.dense(query, 7, filters)
+        assert [cid for cid, _ in hits] == [cid for _, _, cid in brute[:7]]
+        assert [s for _, s in hits] == pytest.approx([-s for s, _, _ in brute[:7]], abs=1e-6)
+    assert view.nearest(np.stack([query, query]), 3) == [view.nearest(query[None, :], 3)[0]] * 2
+    assert view.nearest(query[None, :], 500)[0] == atlas.index.dense(query, len(view.chunks))  # all, best first
+
+    monkeypatch.setattr(index_module, "EXACT_SEARCH_CHUNKS", 0)  # a course too big to hold: Chroma searches
+    reopened = Atlas(hash_settings)
+    past = reopened.index.snapshot()
+    assert past.vectors is None and past.chunks == view.chunks
+    approximate = reopened.index.dense(query, 3)
+    assert [s for _, s in approximate] == sorted((s for _, s in approximate), reverse=True)
+    assert {cid for cid, _ in approximate} <= {c.id for c in past.chunks}

@@ -8,6 +8,8 @@ from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
+import numpy as np
+
 from .lexical import LexicalIndex, PageTerms
 from .store.records import FACETS
 from .types import ELSEWHERE, Chunk, Document, Reference
@@ -17,7 +19,8 @@ class Snapshot:
     """One generation of an index as read from Chroma: its visible chunks (by page, then position) and page records.
     Never changed once built; BM25, the page signals and page documents are built or fetched on first use.
 
-    `fetch_document(page_id)` reads a page's Document from the store (this generation's record of it).
+    `fetch_document(page_id)` reads a page's Document from the store (this generation's record of it); `vectors`,
+    one unit row per chunk in the order of `chunks`, when the snapshot is to search them itself (`nearest`).
     """
 
     def __init__(
@@ -26,9 +29,12 @@ class Snapshot:
         chunks: list[Chunk],
         records: dict[str, dict[str, Any]],
         fetch_document: Callable[[str], Document],
+        vectors: np.ndarray | None = None,
     ) -> None:
         self.generation = generation
-        self.chunks = sorted(chunks, key=lambda c: (c.page_id, c.position))
+        order = sorted(range(len(chunks)), key=lambda i: (chunks[i].page_id, chunks[i].position))
+        self.chunks = [chunks[i] for i in order]
+        self.vectors = vectors[order] if vectors is not None and len(chunks) else None
         self.positions = {c.id: i for i, c in enumerate(self.chunks)}
         self.records = records
         self.page_ids = list(dict.fromkeys(c.page_id for c in self.chunks))
@@ -40,6 +46,22 @@ class Snapshot:
 
     def chunk(self, chunk_id: str) -> Chunk:
         return self.chunks[self.positions[chunk_id]]
+
+    def nearest(self, queries: np.ndarray, n: int, pages: set[str] | None = None) -> list[list[tuple[str, float]]]:
+        """For each query (a unit row), exactly its `n` most similar chunks (among `pages`' when given), best first
+        (ties in page order): (chunk id, cosine). Needs `vectors`."""
+        assert self.vectors is not None, "a snapshot without vectors cannot search them"
+        sims = queries.astype(np.float32) @ self.vectors.T
+        rows = np.arange(len(self.chunks))
+        if pages is not None:
+            rows = rows[np.fromiter((c.page_id in pages for c in self.chunks), dtype=bool, count=len(self.chunks))]
+        out = []
+        for sim in sims[:, rows]:
+            k = min(n, sim.size)
+            top = np.argpartition(-sim, k - 1)[:k] if k < sim.size else np.arange(sim.size)
+            top = top[np.lexsort((top, -sim[top]))]
+            out.append([(self.chunks[rows[i]].id, float(sim[i])) for i in top])
+        return out
 
     def document(self, page_id: str) -> Document:
         """The page as indexed, with the reference-list entries of the other pages of its chapter after its own: a

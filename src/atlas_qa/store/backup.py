@@ -35,12 +35,12 @@ def export_index(index: Index, path: Path) -> int:
     with index.write_lock():
         pages = [
             {"id": i, "document": d, "metadata": m}
-            for ids, docs, metas in paged(index.pages_collection, ["documents", "metadatas"])
+            for ids, docs, metas, _ in paged(index.pages_collection, ["documents", "metadatas"])
             for i, d, m in zip(ids, docs, metas)
             if i != LOCK_ID
         ]
         chunks = []
-        for ids, docs, metas in paged(index.collection, ["documents", "metadatas"]):
+        for ids, docs, metas, _ in paged(index.collection, ["documents", "metadatas"]):
             vectors = index.collection.get(ids=ids, include=["embeddings"])
             by_id = dict(zip(vectors["ids"], vectors["embeddings"]))
             chunks += [

@@ -154,15 +154,22 @@ def slot_names(base: str, slot: str) -> tuple[str, str]:
     return (base, f"{base}-pages") if not slot else (f"{base}--{slot}", f"{base}--{slot}-records")
 
 
-def paged(collection: Any, include: list[str]) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
-    """Every record of a collection, READ_BATCH at a time: (ids, documents, metadatas)."""
+def paged(collection: Any, include: list[str]) -> Iterator[tuple[list[str], list[Any], list[Any], list[Any]]]:
+    """Every record of a collection, READ_BATCH at a time: (ids, documents, metadatas, embeddings), None for what
+    `include` leaves out."""
     offset = 0
     while True:
         got = collection.get(limit=READ_BATCH, offset=offset, include=include)
         ids = got["ids"]
         if not ids:
             return
-        yield ids, got.get("documents") or [None] * len(ids), got.get("metadatas") or [None] * len(ids)
+        embeddings = got.get("embeddings")
+        yield (
+            ids,
+            got.get("documents") or [None] * len(ids),
+            got.get("metadatas") or [None] * len(ids),
+            [None] * len(ids) if embeddings is None else list(embeddings),
+        )
         if len(ids) < READ_BATCH:
             return
         offset += len(ids)

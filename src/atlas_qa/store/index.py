@@ -67,6 +67,9 @@ from .records import chunk_from_record, document_from_json, listed_chunks, page_
 log = logging.getLogger(__name__)
 
 SCHEMA_VERSION = "2"
+# Up to this many chunks a snapshot holds their vectors (1.5 KB each with MiniLM) and searches them exactly: Chroma's
+# HNSW search is approximate, and which near chunks it misses differs from one process to the next (docs/retrieval.md).
+EXACT_SEARCH_CHUNKS = 50_000
 READER_GRACE_S = 2.0  # an old slot outlives the switch by this long: readers look for a new generation every second
 
 
@@ -212,7 +215,7 @@ class Index:
 
         pages = 0
         with self.replacing(held) as slot:
-            for ids, docs, metas in paged(self.current_records(), ["documents", "metadatas"]):
+            for ids, docs, metas, _ in paged(self.current_records(), ["documents", "metadatas"]):
                 for pid, raw, meta in zip(ids, docs, metas):
                     if pid == LOCK_ID:
                         continue
@@ -289,7 +292,7 @@ class Index:
         chunks, records = slot_names(self.name, slot)
         if not slot:
             head = self._head()
-            stale = [i for ids, _, _ in paged(head, []) for i in ids if i != LOCK_ID]
+            stale = [i for ids, *_ in paged(head, []) for i in ids if i != LOCK_ID]
             for i in range(0, len(stale), READ_BATCH):
                 head.delete(ids=stale[i : i + READ_BATCH])
         names = (chunks,) if not slot else (records, chunks)
@@ -309,7 +312,7 @@ class Index:
         head_records = 0
         if slot:
             stale += [""] if self.name in names else []
-            head_records = sum(1 for ids, _, _ in paged(self._head(), []) for i in ids if i != LOCK_ID)
+            head_records = sum(1 for ids, *_ in paged(self._head(), []) for i in ids if i != LOCK_ID)
         return stale, head_records
 
     def clear_leftovers(self) -> int:
@@ -375,7 +378,7 @@ class Index:
         for pid, meta in records.items():
             for cid in listed_chunks(meta):
                 listed[cid] = pid
-        stored = {cid for ids, _, _ in paged(self.collection, []) for cid in ids}
+        stored = {cid for ids, *_ in paged(self.collection, []) for cid in ids}
         orphans = sorted(stored - set(listed))
         missing_pages = {listed[cid] for cid in set(listed) - stored}
         for pid in missing_pages:
@@ -399,7 +402,7 @@ class Index:
         """
         records = self.page_records()
         listed = {cid for m in records.values() for cid in listed_chunks(m)}
-        stored = {cid for ids, _, _ in paged(self.collection, []) for cid in ids}
+        stored = {cid for ids, *_ in paged(self.collection, []) for cid in ids}
         stale, head_records = self._leftovers()
         meta = self.meta()
         interrupted = bool(meta.get("building")) and meta.get("building") != meta.get("slot", "")
@@ -435,13 +438,18 @@ class Index:
             self._pages = self._collection = None  # a rebuild or import switched slots: open the new one
         records = self.page_records()
         visible = {cid for meta in records.values() for cid in listed_chunks(meta)}
-        chunks = [
-            chunk_from_record(cid, text, meta)
-            for ids, texts, metas in paged(self.collection, ["documents", "metadatas"])
-            for cid, text, meta in zip(ids, texts, metas)
-            if cid in visible
-        ]
-        self._snapshot = Snapshot(generation, chunks, records, self._fetch_document)
+        exact = len(visible) <= EXACT_SEARCH_CHUNKS
+        chunks, vectors = [], []
+        for ids, texts, metas, embeddings in paged(
+            self.collection, ["documents", "metadatas", *(["embeddings"] if exact else [])]
+        ):
+            for cid, text, meta, vector in zip(ids, texts, metas, embeddings):
+                if cid in visible:
+                    chunks.append(chunk_from_record(cid, text, meta))
+                    vectors.append(vector)
+        self._snapshot = Snapshot(
+            generation, chunks, records, self._fetch_document, np.array(vectors, dtype=np.float32) if exact else None
+        )
         return self._snapshot
 
     def _fetch_document(self, page_id: str) -> Document:
@@ -507,11 +515,14 @@ class Index:
         filters: dict[str, str] | None = None,
         view: Snapshot | None = None,
     ) -> list[list[tuple[str, float]]]:
-        """`dense` for several vectors in one Chroma query (one round trip to a server)."""
+        """`dense` for several vectors at once: exactly, over the snapshot's vectors when it holds them
+        (`EXACT_SEARCH_CHUNKS`), else in one Chroma query (one round trip to a server)."""
         view = view or self.snapshot()
-        # Chroma returns fewer than n when it holds fewer, so no count() round trip on the hot path.
         if n <= 0 or not len(vectors) or not view.chunks:
             return [[] for _ in vectors]
+        if view.vectors is not None:
+            return view.nearest(np.stack(vectors), n, view.pages_matching(filters) if filters else None)
+        # Chroma returns fewer than n when it holds fewer, so no count() round trip on the hot path.
         where: dict[str, Any] | None = None
         if filters:
             clauses = [{k: v} for k, v in filters.items()]

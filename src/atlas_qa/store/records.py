@@ -63,5 +63,5 @@ def listed_chunks(record: dict[str, Any]) -> list[str]:
 def page_records(collection: Any) -> dict[str, dict[str, Any]]:
     """Page id -> page record of a record collection (the lock record left out)."""
     return {
-        pid: m for ids, _, metas in paged(collection, ["metadatas"]) for pid, m in zip(ids, metas) if pid != LOCK_ID
+        pid: m for ids, _, metas, _ in paged(collection, ["metadatas"]) for pid, m in zip(ids, metas) if pid != LOCK_ID
     }
