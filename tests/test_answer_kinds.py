@@ -86,6 +86,7 @@ def test_question_kinds(question, kind, part):
         "Let’s take a closer look at the data.",
         "The table below shows the relationship between different types of sanctions.",  # the table is not shown
         "This map shows countries that have adopted a socialist economy at some point.",
+        "summarizes the characteristics of stereotypes, prejudice, and discrimination.",  # its table's name was dropped
         "(Credit: US Census Bureau.)*",
         "Oxford University Press, 2019. https://doi.org/10.1093/obo/9780199743292-0272.",
     ],
@@ -108,6 +109,7 @@ def test_sentences_that_never_stand_in_an_answer(sentence):
         "Recall that the theory of evolution asserts that the individuals best adapted to their environments reproduce.",
         "Reading is a skill that develops over years of practice and instruction.",
         "The map of Europe changed after 1815 as new borders were drawn.",
+        "Shows like Survivor present themselves as reality, yet they are carefully edited.",
     ],
 )
 def test_statements_of_content_may_stand_in_an_answer(sentence):

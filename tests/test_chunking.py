@@ -79,3 +79,23 @@ def test_sentences_end_at_full_stops_not_at_abbreviations():
         "See Vol. 2 of the report.",
         "It ends here.",
     ]
+
+
+def test_a_full_stop_before_the_verb_of_a_dropped_figure_ends_a_sentence():
+    # OpenStax pages whose figure and table links were dropped: "Table 12.2 summarizes ..." lost "Table 12.2"; a
+    # question mark inside a quotation, or an abbreviation, before the same verbs ends nothing
+    text = (
+        "However, Harvard refused to grant Calkins a PhD because she was a woman (Harvard University, 2019). "
+        "summarizes the characteristics of stereotypes, prejudice, and discrimination. "
+        "Elder abuse includes self-neglect. shows some of the signs. "
+        "The question of “What is the self?” illustrates how a singular thing may not require an answer. "
+        "The Equal Employment Opportunity Commission (n.d.) provides a description."
+    )
+    assert [text[a:b] for a, b in sentence_spans(text)] == [
+        "However, Harvard refused to grant Calkins a PhD because she was a woman (Harvard University, 2019).",
+        "summarizes the characteristics of stereotypes, prejudice, and discrimination.",
+        "Elder abuse includes self-neglect.",
+        "shows some of the signs.",
+        "The question of “What is the self?” illustrates how a singular thing may not require an answer.",
+        "The Equal Employment Opportunity Commission (n.d.) provides a description.",
+    ]

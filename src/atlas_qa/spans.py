@@ -9,10 +9,19 @@ import re
 # known as trade rounds ().").
 DISPLAY_NOISE = re.compile(r"\[\^[^\]\s]+\]|\*\*|\s*\(\s*\)")
 _PARA = re.compile(r"\S(?:.*?\S)?(?=\n\s*\n|\s*\Z)", re.S)
+# What a figure or table does, in the words a book uses to point at one ("Table 12.2 summarizes ...").
+FIGURE_VERBS = (
+    r"(?:shows|illustrates|lists|summari[sz]es|compares|presents|depicts|displays|outlines|highlights|provides)"
+)
 # A sentence ends at . ! ? (optionally followed by closing quotes, brackets or a footnote marker) before
 # whitespace and a capital, digit or opening quote, bold or not (a sentence may open with a **key term**);
 # abbreviations such as "p.", "et al." or the "v." of a court case ("Shelby County v. Holder") do not end one.
-_END = re.compile(r"[.!?][”’\"')\]]*(?:\[\^[^\]\s]+\])*(?=\s+(?:\*\*|_)?[“\"'(\[A-Z0-9])")
+# A full stop after a word or a citation also ends one before a figure's verb: a page whose figure links were dropped
+# reads "... (Harvard University, 2019). summarizes the characteristics of ...", the table's name gone.
+_END = re.compile(
+    r"[.!?][”’\"')\]]*(?:\[\^[^\]\s]+\])*(?=\s+(?:\*\*|_)?[“\"'(\[A-Z0-9])"
+    rf"|(?:(?<=[a-z]{{2}})|(?<=\)))\.(?:\[\^[^\]\s]+\])*(?=\s+{FIGURE_VERBS}\s)"
+)
 _ABBREV = re.compile(
     r"(?:\b(?:p|pp|Pp|al|e\.g|i\.e|cf|v|vs|etc|ed|eds|vol|Vol|no|Dr|Mr|Mrs|Ms|Prof|St|Jr|Sr|U\.S|Inc|Co|Ltd|Fig|ch|Ch)|\b[A-Z])\.$"
 )

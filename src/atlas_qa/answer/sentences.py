@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ..spans import FIGURE_VERBS
+
 MIN_SENTENCE_CHARS = 25
 LABEL_WORDS = 15  # a one-line paragraph shorter than this that does not end as a sentence is a heading or label
 
@@ -24,8 +26,10 @@ _TABLE_ROW = re.compile(r"\s\|\s|;\s*[^;]{1,40};\s*[^;]{1,40}\s\|")
 _QUESTION = re.compile(r"\?[\s”\"’')\]]*(?:\[\^[^\]\s]+\])*\s*$")
 # The text speaking about itself or its reader instead of the subject: a sentence that opens "In this chapter", "the
 # following section" (not "the following year"), "we will explore", "The table below shows" (a figure or table is
-# never shown with an answer), a link to follow.
+# never shown with an answer) or with the verb of a figure whose name was dropped ("summarizes the characteristics
+# of ...", lower case), a link to follow.
 _META = re.compile(
+    rf"(?-i:^{FIGURE_VERBS}\s)|"
     r"^[\"“*_]*in this (?:section|chapter|module|unit|video|course|lesson)\b|"
     r"^[\"“*_]*(?:the|this|these|that)\s+(?:[a-z]+\s+)?(?:table|figure|chart|graph|map|diagram|image|photo|"
     r"photograph|timeline|infographic)s?\s+(?:(?:below|above)\s+)?(?:shows?|illustrates?|lists?|summari[sz]es|"
