@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from atlas_qa.core import Atlas
@@ -27,6 +28,9 @@ def test_export_import_round_trip(corpus: Path, hash_settings, tmp_path: Path, n
     assert after.answer == before.answer and [c.page_id for c in after.citations] == [
         c.page_id for c in before.citations
     ]
+    assert restored.index.snapshot().chunks == atlas.index.snapshot().chunks
+    # each chunk's own vector (to float32's last bit: the archive writes them as JSON numbers)
+    assert np.allclose(restored.index.snapshot().vectors, atlas.index.snapshot().vectors, rtol=0, atol=1e-7)
     assert restored.index.check()["ok"] and restored.ingest([corpus]).embedded == 0
     with pytest.raises(AtlasError, match="--force"):
         import_index(restored.index, archive)

@@ -40,12 +40,10 @@ def export_index(index: Index, path: Path) -> int:
             if i != LOCK_ID
         ]
         chunks = []
-        for ids, docs, metas, _ in paged(index.collection, ["documents", "metadatas"]):
-            vectors = index.collection.get(ids=ids, include=["embeddings"])
-            by_id = dict(zip(vectors["ids"], vectors["embeddings"]))
+        for ids, docs, metas, vectors in paged(index.collection, ["documents", "metadatas", "embeddings"]):
             chunks += [
-                {"id": i, "document": d, "metadata": m, "embedding": [float(x) for x in by_id[i]]}
-                for i, d, m in zip(ids, docs, metas)
+                {"id": i, "document": d, "metadata": m, "embedding": [float(x) for x in v]}
+                for i, d, m, v in zip(ids, docs, metas, vectors)
             ]
         facts = {"format": FORMAT, "course": index.settings.course, "meta": index.meta()}
     path.parent.mkdir(parents=True, exist_ok=True)
