@@ -181,3 +181,30 @@ def test_the_nearest_chunks_are_exact_and_the_same_in_every_process(corpus, hash
     approximate = reopened.index.dense(query, 3)
     assert [s for _, s in approximate] == sorted((s for _, s in approximate), reverse=True)
     assert {cid for cid, _ in approximate} <= {c.id for c in past.chunks}
+
+
+def test_a_reader_reads_the_vectors_another_process_wrote_since(corpus, hash_settings):
+    """An embedded Chroma keeps the vector index it read in memory: after another process rewrote every chunk, the
+    reader's next snapshot (exact search reads every chunk's vector) comes from a new Chroma, not the stale one."""
+    import re
+    import subprocess
+    import sys
+
+    pages = sorted((corpus / "polisci").glob("*.md"))
+    for i in range(30):  # over a thousand chunks: Chroma saves its vector index to disk every 1000 writes
+        for page in pages:
+            text = page.read_text(encoding="utf-8").replace("page_id: ", f"page_id: copy{i}-", 1)
+            (corpus / "polisci" / f"copy{i}-{page.name}").write_text(text, encoding="utf-8")
+    reader = Atlas(hash_settings)
+    reader.ingest([corpus])
+    before = reader.index.snapshot()
+    for page in sorted(corpus.rglob("*.md")):
+        page.write_text(re.sub(r"\bthe\b", "the very", page.read_text(encoding="utf-8")), encoding="utf-8")
+    cmd = [sys.executable, "-m", "atlas_qa.cli", "ingest", str(corpus), "--index-dir", str(hash_settings.index_dir)]
+    assert subprocess.run([*cmd, "--model", "hash-64"], capture_output=True, text=True).returncode == 0
+    after = reader.index.snapshot(refresh=True)  # Chroma's stale copy said "Error finding id"
+    new = {c.id for c in after.chunks} - {c.id for c in before.chunks}
+    assert after.generation > before.generation and len(new) > 1000
+    assert after.vectors is not None and after.vectors.shape == (len(after.chunks), 64)
+    hits = reader.index.dense(reader.question_vector("the very rules of government"), 5)
+    assert {cid for cid, _ in hits} <= {c.id for c in after.chunks} and hits[0][0] in new

@@ -72,8 +72,6 @@ def forget_vectors(settings: Settings, collection_id: str) -> Any:
 
     Below Chroma's API (chromadb 1.x layout: a folder per vector segment, its log position in `max_seq_id`); a
     layout it does not find raises `AtlasError`."""
-    from chromadb.api.shared_system_client import SharedSystemClient
-
     root = Path(settings.index_dir) / "chroma"
     query = "SELECT id FROM segments WHERE collection = ? AND scope = 'VECTOR'"
     try:
@@ -84,7 +82,15 @@ def forget_vectors(settings: Settings, collection_id: str) -> Any:
         raise AtlasError(f"Chroma's store in {root} is not laid out as atlas-qa knows it ({exc}).") from None
     for segment in segments:
         shutil.rmtree(root / segment, ignore_errors=True)
-    SharedSystemClient.clear_system_cache()  # the next client starts a new Chroma, which reads the files afresh
+    return fresh_client(settings)
+
+
+def fresh_client(settings: Settings) -> Any:
+    """A client on a new embedded Chroma, which reads the store's files afresh: Chroma keeps one per folder in a
+    process, with the vector indexes it read in memory, and another process's writes since can leave them stale."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    SharedSystemClient.clear_system_cache()
     return make_client(settings)
 
 

@@ -55,6 +55,7 @@ from .client import (
     Slot,
     collection_name,
     forget_vectors,
+    fresh_client,
     make_client,
     mismatch_message,
     paged,
@@ -439,6 +440,23 @@ class Index:
         records = self.page_records()
         visible = {cid for meta in records.values() for cid in listed_chunks(meta)}
         exact = len(visible) <= EXACT_SEARCH_CHUNKS
+        try:
+            chunks, vectors = self._visible_chunks(visible, exact)
+        except Exception as exc:
+            from chromadb.errors import ChromaError
+
+            if not isinstance(exc, ChromaError) or not exact or self.settings.chroma_url:
+                raise
+            # Chroma read this collection's vectors into memory before another process rewrote them ("Error finding
+            # id"): a new Chroma reads the files as they are now (its search is then as fresh as its records)
+            self._client = fresh_client(self.settings)
+            self._head_collection = self._pages = self._collection = None
+            chunks, vectors = self._visible_chunks(visible, exact)
+        self._snapshot = Snapshot(generation, chunks, records, self._fetch_document, vectors)
+        return self._snapshot
+
+    def _visible_chunks(self, visible: set[str], exact: bool) -> tuple[list[Chunk], np.ndarray | None]:
+        """The chunks of the slot in use whose ids are in `visible`, with their vectors when `exact`."""
         chunks, vectors = [], []
         for ids, texts, metas, embeddings in paged(
             self.collection, ["documents", "metadatas", *(["embeddings"] if exact else [])]
@@ -447,10 +465,7 @@ class Index:
                 if cid in visible:
                     chunks.append(chunk_from_record(cid, text, meta))
                     vectors.append(vector)
-        self._snapshot = Snapshot(
-            generation, chunks, records, self._fetch_document, np.array(vectors, dtype=np.float32) if exact else None
-        )
-        return self._snapshot
+        return chunks, np.array(vectors, dtype=np.float32) if exact else None
 
     def _fetch_document(self, page_id: str) -> Document:
         got = self.pages_collection.get(ids=[page_id], include=["documents"])
