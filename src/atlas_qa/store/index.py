@@ -429,8 +429,8 @@ class Index:
         current = self._snapshot
         if current is not None and not refresh and now - self._checked_at < 1.0:
             return current
+        meta = self.meta()  # a store that does not answer raises here, at every question until it answers again
         self._checked_at = now
-        meta = self.meta()
         self._built_chunker = meta.get("chunker")
         generation = int(meta.get("generation", 0))
         if current is not None and generation == current.generation:
